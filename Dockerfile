@@ -1,0 +1,23 @@
+# One image for both services of compose.yaml: the scheduled pipeline and the API.
+# Build: docker compose build   (or: docker build -t milk-forecast .)
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    MPLBACKEND=Agg
+
+WORKDIR /app
+
+# Dependencies first, so a code change does not reinstall them. requirements.txt
+# also installs this package editable (-e .), which needs pyproject.toml and the package.
+COPY requirements.txt pyproject.toml ./
+COPY milk_forecast/ milk_forecast/
+RUN pip install -r requirements.txt
+
+COPY . .
+
+EXPOSE 8000
+# The API by default; compose.yaml gives the pipeline service its own command.
+CMD ["uvicorn", "app:app", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,0 +1,97 @@
+"""Evaluate the prototype's recipe on both tables, next to the baselines and our model.
+
+The prototype (scale -> SelectKBest(mutual information) -> polynomial -> ridge, 630-point
+grid search) is too slow to refit 24 times in every run, so its walk-forward evaluation
+lives here. Usage, from the project root::
+
+    .venv/bin/python benchmarks/evaluate_prototype.py [--data-dir ../shared/data]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import pandas as pd
+from sklearn.model_selection import KFold
+
+from milk_forecast import backtest as bt
+from milk_forecast import metrics as mt
+from milk_forecast.checks import MONTH
+from milk_forecast.cleaning import PRICE_COLUMN, clean_inputs
+from milk_forecast.features import add_shuffled_split, build_features, feature_columns, usable_rows
+from milk_forecast.models import PROTOTYPE, prototype_search
+from milk_forecast.raw import read_raw_inputs
+from milk_forecast.training import SHUFFLED, WALK_FORWARD, TrainParams, prototype_shuffled, train
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=PROJECT_ROOT.parent / "shared" / "data")
+    parser.add_argument(
+        "--random-state", type=int, default=42, help="mutual information and CV seed"
+    )
+    return parser.parse_args()
+
+
+def prototype_forecaster(features: pd.DataFrame, random_state: int) -> bt.FitPredict:
+    """Refit the whole grid search on the usable months before the forecast month."""
+    columns = feature_columns(features)
+    by_month = features.set_index(MONTH)
+
+    def fit_predict(history: pd.DataFrame, month: pd.Timestamp) -> dict[str, float]:
+        search = prototype_search(random_state, KFold(3, shuffle=True, random_state=random_state))
+        search.fit(history[columns].to_numpy(), history[PRICE_COLUMN].to_numpy())
+        # the features of `month` are built from earlier months only (03_preprocess)
+        return {PROTOTYPE: float(search.predict(by_month.loc[[month], columns].to_numpy())[0])}
+
+    return fit_predict
+
+
+def main() -> None:
+    args = parse_args()
+    started = time.perf_counter()
+    monthly = clean_inputs(read_raw_inputs(args.data_dir)).monthly
+    features = add_shuffled_split(usable_rows(build_features(monthly)))
+    timings = {"clean + features": time.perf_counter() - started}
+
+    started = time.perf_counter()
+    result = train(monthly, features, TrainParams(random_state=args.random_state))
+    timings["train stage (ours, baselines)"] = time.perf_counter() - started
+
+    price = monthly.set_index(MONTH)[PRICE_COLUMN]
+    started = time.perf_counter()
+    shuffled = prototype_shuffled(features, args.random_state)
+    timings["prototype, shuffled split (1 grid search)"] = time.perf_counter() - started
+
+    backtest_months = bt.month_range(TrainParams.backtest_start, TrainParams.backtest_end)
+    started = time.perf_counter()
+    walk = bt.walk_forward(
+        features, backtest_months, prototype_forecaster(features, args.random_state)
+    )
+    timings[f"prototype, walk-forward ({len(backtest_months)} grid searches)"] = (
+        time.perf_counter() - started
+    )
+
+    extra = {
+        SHUFFLED: mt.evaluate(price.reindex(shuffled.index), shuffled),
+        WALK_FORWARD: mt.evaluate(price.reindex(backtest_months), walk[PROTOTYPE]),
+    }
+    rows = [r for _, r in result.comparison.iterrows()]
+    rows += [pd.Series({"evaluation": e, "model": PROTOTYPE, **v}) for e, v in extra.items()]
+    table = (
+        pd.DataFrame(rows).sort_values(["evaluation", "model"]).set_index(["evaluation", "model"])
+    )
+    with pd.option_context("display.width", 160, "display.max_columns", 10):
+        print(f"data: {args.data_dir}\n")
+        print(table.drop(columns=mt.MSE).round(3).to_string())
+        print("\ntimings (s):")
+        for name, seconds in timings.items():
+            print(f"  {name:<45} {seconds:8.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""Kernels started ahead of their stage, and the papermill engine that runs a notebook on one.
+
+Starting a kernel and importing pandas, matplotlib and scikit-learn costs about two
+seconds per notebook, more than most stages take to run. ``KernelPool`` starts the
+kernel of a later stage while the current one runs, and has it execute the
+notebook's own imports cell silently, so both happen on the other core.
+
+papermill's nbclient replaces the process's SIGINT and SIGTERM handlers while it
+executes (it shuts the kernel down and carries on). ``RunnerEngine`` puts the
+runner's handlers back, so a signal interrupts the run and the runner marks it failed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+import nbformat
+from jupyter_client import AsyncKernelManager
+from jupyter_core.utils import run_sync
+from papermill.clientwrap import PapermillNotebookClient
+from papermill.engines import NBClientEngine, papermill_engines
+from papermill.utils import merge_kwargs, remove_args
+
+ENGINE_NAME = "milk_forecast"
+HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def imports_cell(notebook: nbformat.NotebookNode) -> str:
+    """The source of the first code cell that is not the parameters cell (the imports)."""
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and "parameters" not in cell.metadata.get("tags", []):
+            return cell.source
+    return ""
+
+
+class KernelPool:
+    """Kernels keyed by stage name, started and warmed up before they are needed."""
+
+    def __init__(self, kernel_name: str = "python3") -> None:
+        self.kernel_name = kernel_name
+        self._ready: dict[str, tuple[AsyncKernelManager, Any]] = {}
+
+    def prepare(self, key: str, cwd: Path, warmup_code: str) -> None:
+        """Start a kernel in ``cwd`` and queue ``warmup_code``; returns at once."""
+        manager = AsyncKernelManager(kernel_name=self.kernel_name)
+        run_sync(manager.start_kernel)(cwd=str(cwd))
+        client = manager.client()
+        client.start_channels()
+        if warmup_code.strip():
+            client.execute(warmup_code, silent=True, store_history=False)
+        self._ready[key] = (manager, client)
+
+    def take(self, key: str) -> AsyncKernelManager | None:
+        """The kernel prepared for ``key`` (None if none was), now owned by the caller."""
+        if key not in self._ready:
+            return None
+        manager, client = self._ready.pop(key)
+        client.stop_channels()
+        return manager
+
+    def shutdown_all(self) -> None:
+        for key in list(self._ready):
+            shutdown(self.take(key))
+
+
+def shutdown(manager: AsyncKernelManager | None) -> None:
+    """Stop a kernel now; one that already died is fine."""
+    if manager is None:
+        return
+    with contextlib.suppress(RuntimeError):
+        run_sync(manager.shutdown_kernel)(now=True)
+
+
+class _RunnerClient(PapermillNotebookClient):
+    """papermill's client, with the runner's signal handlers back in place while cells run."""
+
+    restore_signals: ClassVar[dict[int, Callable[..., Any] | int | None]] = {}
+
+    def papermill_execute_cells(self) -> None:
+        for signum, handler in self.restore_signals.items():
+            if handler is not None:
+                signal.signal(signum, handler)
+        super().papermill_execute_cells()
+
+
+class RunnerEngine(NBClientEngine):
+    """NBClientEngine with ``_RunnerClient``; accepts a started kernel as ``km``."""
+
+    @classmethod
+    def execute_managed_notebook(
+        cls,
+        nb_man: Any,
+        kernel_name: str,
+        log_output: bool = False,
+        stdout_file: Any = None,
+        stderr_file: Any = None,
+        start_timeout: int = 60,
+        execution_timeout: int | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        kwargs = remove_args(["input_path"], **kwargs)
+        safe_kwargs = remove_args(["timeout", "startup_timeout"], **kwargs)
+        final_kwargs = merge_kwargs(
+            safe_kwargs,
+            timeout=execution_timeout if execution_timeout else kwargs.get("timeout"),
+            startup_timeout=start_timeout,
+            kernel_name=kernel_name,
+            log_output=log_output,
+            stdout_file=stdout_file,
+            stderr_file=stderr_file,
+        )
+        _RunnerClient.restore_signals = {s: signal.getsignal(s) for s in HANDLED_SIGNALS}
+        return _RunnerClient(nb_man, **final_kwargs).execute()
+
+
+papermill_engines.register(ENGINE_NAME, RunnerEngine)

@@ -1,0 +1,517 @@
+"""One pipeline run: the four notebooks executed by papermill into a fresh run folder.
+
+A recipe of small named steps, in the order ``run_pipeline`` calls them::
+
+    resolve parameters -> describe inputs -> fingerprint -> (skip if served run is identical)
+    -> start run -> execute each stage -> verify products -> finish run -> publish LATEST
+
+A run that fails at any step is marked ``failed`` in its ``run.json`` and never
+touches ``runs/LATEST``, so the model being served stays the last good one.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import os
+import platform
+import signal
+import socket
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import papermill
+
+from milk_forecast import checks, kernels, raw, runs
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+PACKAGE_DIR = Path(__file__).resolve().parent
+STAGE_NAMES = ("01_extract", "02_clean", "03_preprocess", "04_train")
+# Set by the runner for every run; a user cannot override them with -p.
+RUNNER_PARAMETERS = ("run_dir", "data_dir")
+VERSIONED_PACKAGES = (
+    "pandas",
+    "numpy",
+    "scikit-learn",
+    "pyarrow",
+    "papermill",
+    "nbconvert",
+    "matplotlib",
+)
+PREDICTION_COLUMNS = ("actual_clp_per_l", "predicted_clp_per_l", "kind")
+
+Log = Callable[[str], None]
+
+
+class PipelineError(Exception):
+    """Bad input to the runner itself: unknown parameter, bad value, missing notebook."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """SIGTERM (or SIGINT) arrived while a run was in progress."""
+
+
+@dataclass(eq=False)
+class StageFailure(Exception):
+    """A stage that did not complete; ``describe`` is what the user reads."""
+
+    stage: str
+    notebook: str
+    exception: str
+    message: str
+    cell: int | None = None
+    cell_source: str | None = None
+
+    def describe(self) -> str:
+        where = f"cell In [{self.cell}]" if self.cell is not None else "before any cell ran"
+        code = f" `{self.cell_source}`" if self.cell_source else ""
+        return (
+            f"stage {self.stage} failed in notebook {self.notebook}, {where}{code}: "
+            f"{self.exception}: {self.message}"
+        )
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage,
+            "notebook": self.notebook,
+            "cell": self.cell,
+            "cell_source": self.cell_source,
+            "exception": self.exception,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    notebook: Path
+    parameters: Mapping[str, dict[str, Any]]  # papermill's inspection: name -> {default, ...}
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What a call of ``run_pipeline`` did: ``status`` is succeeded, failed or skipped."""
+
+    status: str
+    run_id: str
+    run_dir: Path
+    record: dict[str, Any] = field(default_factory=dict)
+    failure: StageFailure | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (runs.SUCCEEDED, "skipped")
+
+
+# --- parameters --------------------------------------------------------------------
+
+
+def load_stages(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Stage]:
+    """The four stages with the parameters their notebooks declare."""
+    stages = []
+    for name in STAGE_NAMES:
+        path = notebooks_dir / f"{name}.ipynb"
+        if not path.is_file():
+            raise PipelineError(f"notebook {path} is missing")
+        stages.append(Stage(name, path, papermill.inspect_notebook(path)))
+    return stages
+
+
+def declared_names(stages: list[Stage]) -> list[str]:
+    names = {name for stage in stages for name in stage.parameters}
+    return sorted(names - set(RUNNER_PARAMETERS))
+
+
+def coerce_value(name: str, text: str, type_name: str) -> Any:
+    """A ``-p NAME VALUE`` string as the type of the notebook's default."""
+    try:
+        if type_name == "int":
+            return int(text)
+        if type_name == "float":
+            return float(text)
+        if type_name == "bool":
+            return _parse_bool(text)
+        if type_name == "str":
+            return text
+    except ValueError:
+        raise PipelineError(
+            f"parameter {name!r}: {text!r} is not a valid {type_name} "
+            f"(the notebook's default is a {type_name})"
+        ) from None
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise ValueError(text)
+
+
+def resolve_parameters(
+    stages: list[Stage], overrides: Mapping[str, str]
+) -> dict[str, dict[str, Any]]:
+    """Per stage, every declared knob: the notebook's default unless ``-p`` overrides it."""
+    valid = declared_names(stages)
+    for name in overrides:
+        if name in RUNNER_PARAMETERS:
+            raise PipelineError(
+                f"parameter {name!r} is set by the runner; use --runs-dir / --data-dir instead"
+            )
+        if name not in valid:
+            raise PipelineError(
+                f"no notebook declares a parameter {name!r}; valid names: {', '.join(valid)}"
+            )
+    resolved: dict[str, dict[str, Any]] = {}
+    for stage in stages:
+        values = {}
+        for name, info in stage.parameters.items():
+            if name in RUNNER_PARAMETERS:
+                continue
+            if name in overrides:
+                values[name] = coerce_value(name, overrides[name], info["inferred_type_name"])
+            else:
+                values[name] = _literal_default(stage, name, info["default"])
+        resolved[stage.name] = values
+    return resolved
+
+
+def _literal_default(stage: Stage, name: str, source: str) -> Any:
+    try:
+        return ast.literal_eval(source)
+    except (ValueError, SyntaxError):
+        raise PipelineError(
+            f"notebook {stage.notebook}: the default of parameter {name!r} ({source}) "
+            "is not a literal"
+        ) from None
+
+
+# --- inputs and fingerprint -------------------------------------------------------
+
+
+def describe_inputs(data_dir: Path) -> dict[str, dict[str, Any]]:
+    """sha256 and size of each raw input present; 01_extract reports what is missing or bad."""
+    described = {}
+    for name in raw.RAW_FILES:
+        path = data_dir / name
+        if path.is_file():
+            described[name] = {"sha256": raw.sha256_file(path), "bytes": path.stat().st_size}
+    return described
+
+
+def code_digest(stages: list[Stage], package_dir: Path = PACKAGE_DIR) -> str:
+    """sha256 over the notebooks and the package sources: the code a run executes."""
+    digest = hashlib.sha256()
+    files = [stage.notebook for stage in stages] + sorted(package_dir.glob("*.py"))
+    for path in files:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def fingerprint(inputs: Mapping[str, Any], code: str, parameters: Mapping[str, Any]) -> str:
+    """What decides whether a rerun would redo the same work: inputs by hash, code, parameters."""
+    payload = json.dumps(
+        {"inputs": {k: v["sha256"] for k, v in inputs.items()}, "code": code, "params": parameters},
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def served_run_with(runs_dir: Path, run_fingerprint: str) -> str | None:
+    """The id of the served run (``LATEST``) when it was made from exactly this fingerprint."""
+    try:
+        run_id = runs.read_latest(runs_dir)
+        if run_id is None:
+            return None
+        record = runs.read_run_record(runs.run_dir_for(runs_dir, run_id))
+    except runs.RunFolderError:
+        return None
+    if record.get("status") == runs.SUCCEEDED and record.get("fingerprint") == run_fingerprint:
+        return run_id
+    return None
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in VERSIONED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+# --- one stage --------------------------------------------------------------------
+
+
+def banner_text(run_id: str, data_dir: Path, synthetic: bool) -> str:
+    """The first cell of every executed notebook: which run, which data."""
+    if synthetic:
+        data = (
+            f"**SYNTHETIC SAMPLE DATA** from `{data_dir}`: generated, not real prices. "
+            "Pass `--data-dir` (or put the real CSVs in `data/`) to train the real model."
+        )
+    else:
+        data = f"real data from `{data_dir}`"
+    return f"> Executed by `run_pipeline.py` as run `{run_id}` on {data}."
+
+
+def execute_stage(
+    stage: Stage,
+    run_dir: Path,
+    data_dir: Path,
+    parameters: Mapping[str, Any],
+    banner: str,
+    kernel: Any = None,
+) -> None:
+    """Execute one notebook into ``run_dir/notebooks``; a failure becomes a StageFailure."""
+    output = run_dir / runs.NOTEBOOKS_DIR / stage.notebook.name
+    notebook = nbformat.read(stage.notebook, as_version=4)
+    notebook.cells.insert(
+        0, nbformat.v4.new_markdown_cell(banner, metadata={"tags": ["run-banner"]})
+    )
+    injected = {"run_dir": str(run_dir), **parameters}
+    if "data_dir" in stage.parameters:
+        injected["data_dir"] = str(data_dir)
+    try:
+        papermill.execute_notebook(
+            notebook,
+            output,
+            parameters=injected,
+            engine_name=kernels.ENGINE_NAME,
+            progress_bar=False,
+            cwd=str(stage.notebook.parent),
+            km=kernel,
+        )
+    except papermill.PapermillExecutionError as exc:
+        raise StageFailure(
+            stage=stage.name,
+            notebook=str(output),
+            exception=exc.ename,
+            message=_first_line(exc.evalue),
+            cell=exc.exec_count,
+            cell_source=_first_code_line(exc.source),
+        ) from None
+    except Exception as exc:  # kernel died, could not start, notebook unreadable...
+        raise StageFailure(
+            stage=stage.name,
+            notebook=str(output),
+            exception=type(exc).__name__,
+            message=_first_line(str(exc)) or repr(exc),
+        ) from None
+
+
+def _first_line(text: str) -> str:
+    lines = [line for line in str(text).strip().splitlines() if line.strip()]
+    return lines[0] if lines else ""
+
+
+def _first_code_line(source: str) -> str:
+    for line in str(source).splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            return line.strip()
+    return ""
+
+
+# --- verifying and publishing -------------------------------------------------------
+
+
+def verify_products(run_dir: Path) -> dict[str, Any]:
+    """The final products exist and are consistent; returns metrics.json's content."""
+    model = run_dir / runs.MODEL_FILE
+    if not model.is_file() or model.stat().st_size == 0:
+        raise checks.StageOutputError(f"{model}: was not written")
+    checks.check_parquet(
+        run_dir / runs.PREDICTIONS_FILE, required=PREDICTION_COLUMNS, no_nan=["predicted_clp_per_l"]
+    )
+    metrics_path = run_dir / runs.METRICS_FILE
+    try:
+        metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise checks.StageOutputError(f"{metrics_path}: unreadable ({exc})") from None
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("headline"), dict):
+        raise checks.StageOutputError(f"{metrics_path}: has no 'headline' object")
+    return metrics
+
+
+@dataclass
+class RunContext:
+    """A run in progress: its folder and the record mirrored to run.json."""
+
+    runs_dir: Path
+    run_id: str
+    run_dir: Path
+    record: dict[str, Any]
+    log: Log
+
+    def save(self) -> None:
+        runs.write_run_record(self.run_dir, self.record)
+
+
+def start_run(
+    runs_dir: Path,
+    data_dir: Path,
+    parameters: dict[str, Any],
+    inputs: dict[str, Any],
+    run_fingerprint: str,
+    log: Log,
+) -> RunContext:
+    run_id, run_dir = runs.create_run_dir(runs_dir)
+    (run_dir / runs.NOTEBOOKS_DIR).mkdir()
+    record = {
+        "run_id": run_id,
+        "status": runs.RUNNING,
+        "started_at": runs.isoformat(runs.utc_now()),
+        "finished_at": None,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "data_dir": str(data_dir),
+        "synthetic_sample": raw.is_synthetic(data_dir),
+        "parameters": parameters,
+        "inputs": inputs,
+        "fingerprint": run_fingerprint,
+        "stages": [],
+        "versions": package_versions(),
+        "headline": None,
+        "forecast": None,
+        "error": None,
+    }
+    context = RunContext(runs_dir, run_id, run_dir, record, log)
+    context.save()
+    return context
+
+
+def finish_run(context: RunContext, status: str, error: dict[str, Any] | None = None) -> None:
+    context.record["status"] = status
+    context.record["finished_at"] = runs.isoformat(runs.utc_now())
+    context.record["error"] = error
+    context.save()
+
+
+def build_report(context: RunContext) -> None:
+    """The run's report.html; a report that cannot be built is a warning, not a failed run."""
+    from milk_forecast import report
+
+    try:
+        report.build_report(context.run_dir)
+    except Exception as exc:
+        context.log(f"warning: report.html not written: {type(exc).__name__}: {exc}")
+
+
+def run_stages(context: RunContext, stages: list[Stage], data_dir: Path) -> None:
+    """Execute the stages in order, each on a kernel started (and warmed) one stage ahead."""
+    banner = banner_text(context.run_id, data_dir, context.record["synthetic_sample"])
+    handlers = {signum: signal.getsignal(signum) for signum in kernels.HANDLED_SIGNALS}
+    pool = kernels.KernelPool()
+
+    def prepare(index: int) -> None:
+        if index < len(stages):
+            stage = stages[index]
+            notebook = nbformat.read(stage.notebook, as_version=4)
+            pool.prepare(stage.name, stage.notebook.parent, kernels.imports_cell(notebook))
+
+    try:
+        prepare(0)
+        prepare(1)
+        for number, stage in enumerate(stages, start=1):
+            kernel = pool.take(stage.name)
+            prepare(number + 1)
+            try:
+                run_stage(context, stage, data_dir, banner, kernel, f"[{number}/{len(stages)}]")
+            finally:
+                kernels.shutdown(kernel)
+                for signum, handler in handlers.items():
+                    signal.signal(signum, handler)
+    finally:
+        pool.shutdown_all()
+
+
+def run_stage(
+    context: RunContext, stage: Stage, data_dir: Path, banner: str, kernel: Any, step: str
+) -> None:
+    """One stage, timed and mirrored in run.json as it starts and ends."""
+    context.log(f"{step} {stage.name} ...")
+    entry = {"name": stage.name, "notebook": f"notebooks/{stage.notebook.name}"}
+    context.record["stages"].append({**entry, "status": runs.RUNNING, "seconds": None})
+    context.save()
+    started = time.perf_counter()
+    parameters = context.record["parameters"][stage.name]
+    try:
+        execute_stage(stage, context.run_dir, data_dir, parameters, banner, kernel)
+    finally:
+        seconds = round(time.perf_counter() - started, 2)
+        context.record["stages"][-1]["seconds"] = seconds
+    context.record["stages"][-1]["status"] = runs.SUCCEEDED
+    context.save()
+    context.log(f"{step} {stage.name} done in {seconds:.1f} s")
+
+
+def run_pipeline(
+    data_dir: Path,
+    runs_dir: Path,
+    overrides: Mapping[str, str] | None = None,
+    *,
+    force: bool = False,
+    notebooks_dir: Path = NOTEBOOKS_DIR,
+    log: Log = print,
+) -> RunOutcome:
+    """Run the four stages once; never raises for a failing stage (see the outcome)."""
+    data_dir, runs_dir = data_dir.resolve(), runs_dir.resolve()
+    if not data_dir.is_dir():
+        raise PipelineError(f"data directory {data_dir} does not exist")
+    stages = load_stages(notebooks_dir)
+    parameters = resolve_parameters(stages, overrides or {})
+    inputs = describe_inputs(data_dir)
+    run_fingerprint = fingerprint(inputs, code_digest(stages), parameters)
+    if not force:
+        existing = served_run_with(runs_dir, run_fingerprint)
+        if existing:
+            return RunOutcome("skipped", existing, runs_dir / existing)
+
+    context = start_run(runs_dir, data_dir, parameters, inputs, run_fingerprint, log)
+    log(f"run {context.run_id} started in {context.run_dir}")
+    try:
+        run_stages(context, stages, data_dir)
+        metrics = verify_products(context.run_dir)
+    except StageFailure as failure:
+        return _fail(context, failure)
+    except checks.StageOutputError as exc:
+        return _fail(
+            context, StageFailure("verify", str(context.run_dir), type(exc).__name__, str(exc))
+        )
+    except BaseException as exc:  # KeyboardInterrupt, RunInterrupted: never leave "running"
+        stage = context.record["stages"][-1]["name"] if context.record["stages"] else "start"
+        notebook = context.run_dir / runs.NOTEBOOKS_DIR / f"{stage}.ipynb"
+        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else type(exc).__name__
+        failure = StageFailure(stage, str(notebook), reason, str(exc) or "run interrupted")
+        finish_run(context, runs.FAILED, failure.as_record())
+        build_report(context)
+        raise
+    context.record["headline"] = metrics.get("headline")
+    context.record["forecast"] = metrics.get("forecast")
+    finish_run(context, runs.SUCCEEDED)
+    build_report(context)
+    runs.publish_latest(runs_dir, context.run_id)
+    return RunOutcome(runs.SUCCEEDED, context.run_id, context.run_dir, context.record)
+
+
+def _fail(context: RunContext, failure: StageFailure) -> RunOutcome:
+    if context.record["stages"] and context.record["stages"][-1]["status"] == runs.RUNNING:
+        context.record["stages"][-1]["status"] = runs.FAILED
+    finish_run(context, runs.FAILED, failure.as_record())
+    build_report(context)
+    return RunOutcome(runs.FAILED, context.run_id, context.run_dir, context.record, failure)

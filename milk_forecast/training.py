@@ -1,0 +1,442 @@
+"""The train stage: evaluate, choose, forecast the next month, write the outputs.
+
+The chosen model is the *adaptive seasonal ridge*: for every month it forecasts, it picks
+among the seasonal ridge candidates (``models.py``) the one with the lowest one-step RMSE
+(log) over the selection window before that month, then refits it on every earlier month.
+For the first backtest month that window is ``selection_start .. selection_end``; it
+slides one month per month after that. The backtest window is never seen by a choice made
+for an earlier month. Interval widths come from the model's own one-step log errors over
+the same number of months before the month forecast (for the next month: the backtest).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import KFold
+
+from milk_forecast import backtest as bt
+from milk_forecast import metrics as mt
+from milk_forecast.checks import MONTH, StageOutputError, check_monthly
+from milk_forecast.cleaning import PRICE_COLUMN
+from milk_forecast.features import SPLIT, TEST, feature_columns
+from milk_forecast.models import (
+    PERSISTENCE,
+    PROTOTYPE,
+    SEASONAL_NAIVE,
+    CandidateSpec,
+    build_design,
+    candidate_specs,
+    fit_candidate,
+    persistence,
+    price_series,
+    prototype_search,
+    seasonal_naive,
+)
+from milk_forecast.runs import METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE
+
+CHOSEN = "adaptive_seasonal_ridge"
+PRICE_ONLY = "adaptive_seasonal_ridge_price_only"
+WALK_FORWARD = "walk_forward"
+SHUFFLED = "shuffled_split"
+ACTUAL, PREDICTED = "actual_clp_per_l", "predicted_clp_per_l"
+IN_SAMPLE, BACKTEST, FORECAST = "in_sample", "backtest", "forecast"
+PREDICTION_COLUMNS = [MONTH, ACTUAL, PREDICTED, "kind", "model"]
+METRICS_KEYS = ("unit", "headline", "evaluations", "forecast", "interval_coverage")
+HEADLINE_KEYS = (mt.RMSE, mt.MAE, mt.MAPE, mt.R2)
+ORDERED_BOUNDS = (
+    "lower_95_clp_per_l",
+    "lower_80_clp_per_l",
+    PREDICTED,
+    "upper_80_clp_per_l",
+    "upper_95_clp_per_l",
+)
+FORECAST_NUMBERS = ORDERED_BOUNDS
+
+
+class TrainingError(ValueError):
+    """Inputs or parameters the train stage cannot work with; the message says which."""
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    """The knobs of the train stage (months as ``YYYY-MM``)."""
+
+    history_start: str = "1990-01"
+    selection_start: str = "2016-05"
+    selection_end: str = "2018-04"
+    backtest_start: str = "2018-05"
+    backtest_end: str = "2020-04"
+    ridge_alpha: float = 1.0
+    half_lives_years: tuple[float | None, ...] = (2.0, 3.0, 4.0, 6.0, 10.0, None)
+    input_sets: tuple[tuple[str, ...], ...] = (("price",), ("rain",), ("price", "rain"))
+    interval_levels: tuple[float, ...] = (0.8, 0.95)
+    fit_prototype: bool = False
+    random_state: int = 42
+
+
+@dataclass
+class TrainingResult:
+    """What ``train`` produced: the fitted forecast model and the tables to show and write."""
+
+    model: Any
+    metrics: dict[str, Any]
+    predictions: pd.DataFrame
+    backtest: pd.DataFrame
+    comparison: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class Windows:
+    history_start: pd.Timestamp
+    selection: pd.DatetimeIndex
+    backtest: pd.DatetimeIndex
+    gap: int
+    last: pd.Timestamp
+
+    @property
+    def length(self) -> int:
+        return len(self.selection)
+
+    @property
+    def forecast(self) -> pd.Timestamp:
+        return self.last + pd.DateOffset(months=1)
+
+
+def bound_column(side: str, level: float) -> str:
+    """``lower_80_clp_per_l`` style column name of an interval bound."""
+    return f"{side}_{round(level * 100)}_clp_per_l"
+
+
+def months_between(start: pd.Timestamp, end: pd.Timestamp) -> int:
+    return (end.year - start.year) * 12 + end.month - start.month
+
+
+def resolve_windows(params: TrainParams, monthly: pd.DataFrame) -> Windows:
+    """The windows as months, checked against each other and against the data."""
+    ts = {
+        name: pd.Timestamp(getattr(params, name))
+        for name in (
+            "history_start",
+            "selection_start",
+            "selection_end",
+            "backtest_start",
+            "backtest_end",
+        )
+    }
+    prices = monthly.loc[monthly[PRICE_COLUMN].notna(), MONTH]
+    first, last = prices.min(), prices.max()
+    order = ["history_start", "selection_start", "selection_end", "backtest_start", "backtest_end"]
+    for before, after in itertools.pairwise(order):
+        if ts[before] > ts[after] or (before == "selection_end" and ts[before] >= ts[after]):
+            raise TrainingError(
+                f"parameters: {before}={ts[before]:%Y-%m} must come before {after}={ts[after]:%Y-%m}"
+            )
+    if ts["backtest_end"] > last:
+        raise TrainingError(
+            f"clean_monthly.parquet: the price ends {last:%Y-%m}, before backtest_end="
+            f"{ts['backtest_end']:%Y-%m}; pass windows inside {first:%Y-%m}..{last:%Y-%m}"
+        )
+    if ts["history_start"] < first:
+        raise TrainingError(
+            f"clean_monthly.parquet: the price starts {first:%Y-%m}, after history_start="
+            f"{ts['history_start']:%Y-%m}"
+        )
+    return Windows(
+        ts["history_start"],
+        bt.month_range(ts["selection_start"], ts["selection_end"]),
+        bt.month_range(ts["backtest_start"], ts["backtest_end"]),
+        months_between(ts["selection_end"], ts["backtest_start"]),
+        last,
+    )
+
+
+def check_inputs(monthly: pd.DataFrame, features: pd.DataFrame) -> None:
+    """The two parquet inputs have what the train stage reads."""
+    check_monthly(monthly, "clean_monthly.parquet", required=[PRICE_COLUMN])
+    check_monthly(
+        features, "features_monthly.parquet", required=[PRICE_COLUMN, SPLIT], contiguous=False
+    )
+
+
+def shift(month: pd.Timestamp, months: int) -> pd.Timestamp:
+    return month + pd.DateOffset(months=months)
+
+
+def run_candidates(monthly: pd.DataFrame, specs: list[CandidateSpec], w: Windows) -> pd.DataFrame:
+    """One-step forecasts of every candidate, from the first selection window to the next month."""
+    first = shift(w.backtest[0], -w.gap - w.length + 1)
+    if months_between(w.history_start, first) < 36:
+        raise TrainingError(
+            f"parameters: the first one-step forecast ({first:%Y-%m}, the start of the first "
+            f"selection window) leaves less than 36 months after history_start={w.history_start:%Y-%m}"
+        )
+    months = bt.month_range(first, w.forecast)
+    return bt.walk_forward(monthly, months, bt.candidate_forecaster(specs, w.history_start))
+
+
+def with_intervals(
+    choice: pd.DataFrame, months: pd.DatetimeIndex, widths: dict[float, pd.Series]
+) -> pd.DataFrame:
+    """Chosen forecast, candidate and interval bounds for ``months`` (widths: log half-width by level)."""
+    rows = []
+    for month in months:
+        predicted = float(choice.at[month, "predicted"])
+        row = {MONTH: month, PREDICTED: predicted, "model": choice.at[month, "candidate"]}
+        for level, width in widths.items():
+            lower, upper = bt.interval(predicted, width[month])
+            row[bound_column("lower", level)], row[bound_column("upper", level)] = lower, upper
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def forecast_reason(
+    candidates: pd.DataFrame, specs: list[CandidateSpec], monthly: pd.DataFrame, w: Windows
+) -> tuple[str, str]:
+    """Which pool forecasts the next month and why."""
+    missing = [s.name for s in specs if not np.isfinite(candidates.at[w.forecast, s.name])]
+    window = f"{shift(w.forecast, -w.gap - w.length + 1):%Y-%m}..{shift(w.forecast, -w.gap):%Y-%m}"
+    if not missing:
+        return (
+            CHOSEN,
+            f"all inputs available through {w.last:%Y-%m}: lowest one-step RMSE over {window} among all candidates",
+        )
+    rain = monthly.set_index(MONTH).filter(like="rain_").dropna(how="any")
+    rain_end = f"{rain.index.max():%Y-%m}" if len(rain) else "nowhere"
+    return PRICE_ONLY, (
+        f"rainfall ends {rain_end}, the forecast of {w.forecast:%Y-%m} needs it through {w.last:%Y-%m}: "
+        f"fallback to the price-history-only candidates, lowest one-step RMSE over {window}"
+    )
+
+
+def evaluation(
+    description: str, months: pd.DatetimeIndex, actual: pd.Series, predictions: dict[str, pd.Series]
+) -> dict[str, Any]:
+    return {
+        "description": description,
+        "months": [f"{m:%Y-%m}" for m in months],
+        "models": {
+            name: mt.evaluate(actual.reindex(months), p.reindex(months))
+            for name, p in predictions.items()
+        },
+    }
+
+
+def shuffled_split_ours(
+    monthly: pd.DataFrame, specs: list[CandidateSpec], test: pd.DatetimeIndex, w: Windows
+) -> tuple[pd.Series, str]:
+    """Our model on the shuffled split: chosen on the selection window's train months, fit on all train months."""
+    price = price_series(monthly)
+    months = w.selection.difference(test)
+    one_step = bt.walk_forward(
+        monthly, months, bt.candidate_forecaster(specs, w.history_start, test)
+    )
+    best = bt.rmse_log(price, one_step).idxmin()
+    spec = next(s for s in specs if s.name == best)
+    design = build_design(monthly)
+    train = np.asarray((design.months >= w.history_start) & ~design.months.isin(test))
+    fitted = fit_candidate(design, spec, train, w.forecast)
+    change = fitted.predict_log_change(design, np.asarray(design.months.isin(test)))
+    return pd.Series(persistence(price, test).to_numpy() * np.exp(change), index=test), best
+
+
+def prototype_shuffled(features: pd.DataFrame, random_state: int) -> pd.Series:
+    """The prototype's grid search fit on the split's train rows, predicting its test rows."""
+    columns = feature_columns(features)
+    train, test = features[features[SPLIT] != TEST], features[features[SPLIT] == TEST]
+    search = prototype_search(random_state, KFold(3, shuffle=True, random_state=random_state))
+    search.fit(train[columns].to_numpy(), train[PRICE_COLUMN].to_numpy())
+    return pd.Series(search.predict(test[columns].to_numpy()), index=pd.DatetimeIndex(test[MONTH]))
+
+
+def in_sample(fitted: Any, monthly: pd.DataFrame, w: Windows) -> pd.DataFrame:
+    """Fitted values of the forecast model on its training months."""
+    design = build_design(monthly)
+    rows = np.asarray((design.months >= w.history_start) & (design.months <= w.last))
+    previous = persistence(price_series(monthly), design.months[rows])
+    predicted = previous.to_numpy() * np.exp(fitted.predict_log_change(design, rows))
+    frame = pd.DataFrame({MONTH: design.months[rows], PREDICTED: predicted})
+    return frame.dropna().assign(kind=IN_SAMPLE, model=fitted.spec.name)
+
+
+def train(monthly: pd.DataFrame, features: pd.DataFrame, params: TrainParams) -> TrainingResult:
+    """Evaluate (walk-forward and shuffled split), forecast the next month, build the outputs."""
+    check_inputs(monthly, features)
+    monthly = monthly.sort_values(MONTH).reset_index(drop=True)
+    monthly = monthly[monthly[MONTH] <= monthly.loc[monthly[PRICE_COLUMN].notna(), MONTH].max()]
+    w = resolve_windows(params, monthly)
+    specs = candidate_specs(params.input_sets, params.half_lives_years, params.ridge_alpha)
+    pools = {
+        CHOSEN: [s.name for s in specs],
+        PRICE_ONLY: [s.name for s in specs if set(s.inputs) <= {"price"}],
+    }
+    price = price_series(monthly)
+    candidates = run_candidates(monthly, specs, w)
+    months = w.backtest.append(pd.DatetimeIndex([w.forecast]))
+    choices = {
+        name: bt.adaptive_choice(candidates, price, months, w.length, w.gap, pool)
+        for name, pool in pools.items()
+        if pool
+    }
+    forecaster, reason = forecast_reason(candidates, specs, monthly, w)
+    if forecaster not in choices:
+        raise TrainingError(
+            f"forecast of {w.forecast:%Y-%m}: {reason}, but input_sets has no price-only set"
+        )
+    errors = bt.log_errors(price, choices[CHOSEN]["predicted"].reindex(w.backtest))
+    widths = {level: bt.leave_one_out_half_width(errors, level) for level in params.interval_levels}
+    backtest = with_intervals(choices[CHOSEN], w.backtest, widths)
+    backtest = backtest.assign(kind=BACKTEST, **{ACTUAL: price.reindex(w.backtest).to_numpy()})
+    own = bt.log_errors(price, choices[forecaster]["predicted"].reindex(w.backtest))
+    next_month = pd.DatetimeIndex([w.forecast])
+    widths = {
+        level: pd.Series(bt.half_width(own, level), index=next_month)
+        for level in params.interval_levels
+    }
+    forecast = with_intervals(choices[forecaster], next_month, widths)
+    forecast = forecast.assign(
+        kind=FORECAST, model=f"{forecaster}: {forecast.at[0, 'model']}", **{ACTUAL: np.nan}
+    )
+    spec = next(s for s in specs if s.name == choices[forecaster].at[w.forecast, "candidate"])
+    design = build_design(monthly)
+    train_rows = np.asarray((design.months >= w.history_start) & (design.months <= w.last))
+    model = fit_candidate(design, spec, train_rows, w.forecast)
+
+    test = pd.DatetimeIndex(features.loc[features[SPLIT] == TEST, MONTH]).sort_values()
+    ours, shuffled_choice = shuffled_split_ours(monthly, specs, test, w)
+    shuffled_models = {
+        CHOSEN: ours,
+        PERSISTENCE: persistence(price, test),
+        SEASONAL_NAIVE: seasonal_naive(price, test),
+    }
+    if params.fit_prototype:
+        shuffled_models[PROTOTYPE] = prototype_shuffled(features, params.random_state)
+    walk_models = {
+        name: choice["predicted"].reindex(w.backtest) for name, choice in choices.items()
+    } | {
+        PERSISTENCE: persistence(price, w.backtest),
+        SEASONAL_NAIVE: seasonal_naive(price, w.backtest),
+    }
+    evaluations = {
+        WALK_FORWARD: evaluation(
+            f"one month ahead, expanding window from {w.history_start:%Y-%m}, refit and re-chosen every month "
+            f"on the {w.length} months ending {w.gap} month(s) before it",
+            w.backtest,
+            price,
+            walk_models,
+        ),
+        SHUFFLED: evaluation(
+            f"the prototype's shuffled 80/20 split (random_state 42): {len(test)} test months; our model trained on "
+            f"every other month from {w.history_start:%Y-%m}, candidate {shuffled_choice} chosen on the selection "
+            "window's train months",
+            test,
+            price,
+            shuffled_models,
+        ),
+    }
+    metrics = build_metrics(evaluations, backtest, forecast.iloc[0], reason, params.interval_levels)
+    predictions = build_predictions(in_sample(model, monthly, w), backtest, forecast, price)
+    return TrainingResult(
+        model,
+        metrics,
+        predictions,
+        pd.concat([backtest, forecast], ignore_index=True),
+        comparison_frame(evaluations),
+    )
+
+
+def build_metrics(
+    evaluations: dict[str, Any],
+    backtest: pd.DataFrame,
+    forecast: pd.Series,
+    reason: str,
+    levels: tuple[float, ...],
+) -> dict[str, Any]:
+    """The ``metrics.json`` payload (contracts.md)."""
+    headline = {k: v for k, v in evaluations[WALK_FORWARD]["models"][CHOSEN].items() if k != mt.MSE}
+    bounds = {
+        bound_column(side, level): float(forecast[bound_column(side, level)])
+        for level in levels
+        for side in ("lower", "upper")
+    }
+    coverage = {
+        f"{round(level * 100)}": mt.coverage(
+            backtest[ACTUAL],
+            backtest[bound_column("lower", level)],
+            backtest[bound_column("upper", level)],
+        )
+        for level in levels
+    }
+    return {
+        "unit": "CLP/L",
+        "headline": {"model": CHOSEN, "evaluation": WALK_FORWARD, **headline},
+        "evaluations": evaluations,
+        "forecast": {
+            "month": f"{forecast[MONTH]:%Y-%m}",
+            PREDICTED: float(forecast[PREDICTED]),
+            "model": forecast["model"],
+            "reason": reason,
+            **bounds,
+        },
+        "interval_coverage": coverage,
+    }
+
+
+def build_predictions(
+    fitted: pd.DataFrame, backtest: pd.DataFrame, forecast: pd.DataFrame, price: pd.Series
+) -> pd.DataFrame:
+    """One row per month: in-sample fit, then the backtest months replaced, then the forecast."""
+    fitted = fitted[~fitted[MONTH].isin(backtest[MONTH])]
+    frame = pd.concat([fitted, backtest, forecast], ignore_index=True)
+    frame = frame.sort_values(MONTH, ignore_index=True)
+    frame[ACTUAL] = price.reindex(frame[MONTH]).to_numpy()
+    frame[MONTH] = frame[MONTH].astype("datetime64[ns]")
+    first = [MONTH, ACTUAL, PREDICTED, "kind", "model"]
+    return frame[first + [c for c in frame.columns if c not in first]]
+
+
+def comparison_frame(evaluations: dict[str, Any]) -> pd.DataFrame:
+    """Tidy table: one row per evaluation and model."""
+    rows = [
+        {"evaluation": e, "model": m, **values}
+        for e, ev in evaluations.items()
+        for m, values in ev["models"].items()
+    ]
+    return pd.DataFrame(rows)
+
+
+def write_outputs(result: TrainingResult, run_dir: Path | str) -> list[Path]:
+    """Write ``model.joblib``, ``metrics.json`` and ``predictions.parquet`` into ``run_dir``."""
+    run_dir = Path(run_dir)
+    paths = [run_dir / MODEL_FILE, run_dir / METRICS_FILE, run_dir / PREDICTIONS_FILE]
+    joblib.dump(result.model, paths[0])
+    paths[1].write_text(json.dumps(result.metrics, indent=2, allow_nan=False) + "\n")
+    result.predictions.to_parquet(paths[2], index=False)
+    return paths
+
+
+def check_metrics_json(path: Path | str) -> dict[str, Any]:
+    """Read back ``metrics.json``: top-level keys, finite headline numbers, an ordered forecast."""
+    path = Path(path)
+    if not path.is_file():
+        raise StageOutputError(f"{path}: was not written")
+    metrics = json.loads(path.read_text())
+    missing = [key for key in METRICS_KEYS if key not in metrics]
+    if missing:
+        raise StageOutputError(f"{path}: missing key(s) {', '.join(map(repr, missing))}")
+    numbers = {f"headline.{k}": metrics["headline"].get(k) for k in HEADLINE_KEYS}
+    numbers |= {f"forecast.{k}": metrics["forecast"].get(k) for k in FORECAST_NUMBERS}
+    for key, value in numbers.items():
+        if not isinstance(value, int | float) or not np.isfinite(value):
+            raise StageOutputError(f"{path}: {key} is {value!r}, not a finite number")
+    bounds = [metrics["forecast"][k] for k in ORDERED_BOUNDS]
+    if bounds != sorted(bounds):
+        raise StageOutputError(f"{path}: forecast bounds are not ordered: {bounds}")
+    return metrics

@@ -1,0 +1,246 @@
+#!/usr/bin/env python
+"""Run the four notebooks of the milk price pipeline headless, one folder per run.
+
+    python run_pipeline.py                          # the default data, once
+    python run_pipeline.py --data-dir ../shared/data
+    python run_pipeline.py -p backtest_start 2018-01
+    python run_pipeline.py --schedule "0 0 * * 0" --retries 3 --retry-delay 30
+    python run_pipeline.py --list                   # run history, * marks the served run
+
+Exit codes: 0 success (or nothing to redo), 1 the run failed, 2 bad command line or
+parameters, 3 another pipeline holds the runs folder, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from milk_forecast import cron, history, lock, pipeline, raw, scheduler
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="run_pipeline.py",
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="folder with precio_leche.csv, precipitaciones.csv and banco_central.csv "
+        "(default: data/ when it holds them, else the synthetic sample in data/sample)",
+    )
+    parser.add_argument(
+        "--runs-dir",
+        type=Path,
+        default=PROJECT_ROOT / "runs",
+        help="where run folders and LATEST live (default: runs/)",
+    )
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="set a notebook parameter (repeatable); see --list-parameters",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="run even when the served run has the same inputs"
+    )
+    parser.add_argument(
+        "--retries", type=_non_negative_int, default=0, help="retry a failed run N times"
+    )
+    parser.add_argument(
+        "--retry-delay",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="wait between retries (default: 30)",
+    )
+    parser.add_argument(
+        "--schedule",
+        metavar="CRON",
+        help='run now, then at every time of this UTC cron expression, e.g. "0 0 * * 0"',
+    )
+    parser.add_argument(
+        "--wait", action="store_true", help="wait for another pipeline instead of exiting"
+    )
+    parser.add_argument("--list", action="store_true", help="print the run history and exit")
+    parser.add_argument(
+        "--keep",
+        type=_positive_int,
+        metavar="N",
+        help="delete all but the newest N runs (never the served or a running one) and exit",
+    )
+    parser.add_argument(
+        "--notebooks-dir",
+        type=Path,
+        default=pipeline.NOTEBOOKS_DIR,
+        help="run these copies of the four notebooks instead of notebooks/",
+    )
+    parser.add_argument(
+        "--list-parameters",
+        action="store_true",
+        help="print each notebook's parameters with their defaults and exit",
+    )
+    return parser
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def print_parameters(notebooks_dir: Path = pipeline.NOTEBOOKS_DIR) -> None:
+    for stage in pipeline.load_stages(notebooks_dir):
+        print(stage.name)
+        for name, info in stage.parameters.items():
+            note = "  (set by the runner)" if name in pipeline.RUNNER_PARAMETERS else ""
+            comment = f"  # {info['help']}" if info.get("help") else ""
+            print(f"  {name} = {info['default']}{note}{comment}")
+
+
+def summarize(outcome: pipeline.RunOutcome) -> None:
+    """The closing lines of a run: id, folder, headline metrics, next-month forecast."""
+    if outcome.status == "skipped":
+        print(
+            f"nothing to do: the served run {outcome.run_id} was made from the same inputs, "
+            f"notebooks, package code and parameters ({outcome.run_dir}); use --force to rerun"
+        )
+        return
+    record = outcome.record
+    data = "SYNTHETIC SAMPLE" if record.get("synthetic_sample") else "real data"
+    if outcome.failure is not None:
+        print(f"run {outcome.run_id} FAILED ({data}): {outcome.failure.describe()}")
+        print(f"  run folder kept for inspection: {outcome.run_dir}")
+        print("  the served model is unchanged (runs/LATEST still names the last good run)")
+        return
+    seconds = sum(stage["seconds"] or 0 for stage in record["stages"])
+    print(f"run {outcome.run_id} succeeded in {seconds:.1f} s on {data}")
+    print(f"  folder: {outcome.run_dir}")
+    print(f"  headline: {_format_figures(record.get('headline') or {})}")
+    if record.get("forecast"):
+        print(f"  forecast: {_format_figures(record['forecast'])}")
+
+
+def _format_figures(figures: dict[str, Any]) -> str:
+    parts = []
+    for key, value in figures.items():
+        shown = f"{value:.2f}" if isinstance(value, float) else str(value)
+        parts.append(f"{key}={shown}")
+    return ", ".join(parts)
+
+
+def make_run_once(args: argparse.Namespace, data_dir: Path, overrides: dict[str, str]):
+    """One attempt: a new run folder each call; True when it succeeded (or was skipped)."""
+
+    def run_once() -> bool:
+        outcome = pipeline.run_pipeline(
+            data_dir, args.runs_dir, overrides, force=args.force, notebooks_dir=args.notebooks_dir
+        )
+        summarize(outcome)
+        return outcome.ok
+
+    return run_once
+
+
+def locked(args: argparse.Namespace, run_once):
+    """``run_once`` holding the runs folder's lock, so a scheduler idles without holding it."""
+
+    def run_locked() -> bool:
+        with lock.RunsLock(args.runs_dir, wait=args.wait):
+            return run_once()
+
+    return run_locked
+
+
+def install_signal_handlers(stop: scheduler.StopFlag) -> None:
+    """SIGINT and SIGTERM stop the loop and interrupt a run in progress (marked failed)."""
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+        raise pipeline.RunInterrupted(f"stopped by {signal.Signals(signum).name}")
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.runs_dir = args.runs_dir.resolve()
+    if args.list:
+        print(history.format_history(args.runs_dir))
+        return EXIT_OK
+    if args.list_parameters:
+        print_parameters(args.notebooks_dir)
+        return EXIT_OK
+    try:
+        schedule = cron.parse_cron(args.schedule) if args.schedule else None
+    except cron.CronError as exc:
+        parser.error(f"--schedule: {exc}")
+    data_dir = (args.data_dir or raw.default_data_dir(PROJECT_ROOT)).resolve()
+    overrides = dict(args.parameter)
+    stop = scheduler.StopFlag()
+    install_signal_handlers(stop)
+    try:
+        if args.keep is not None:
+            with lock.RunsLock(args.runs_dir, wait=args.wait):
+                removed = history.prune_runs(args.runs_dir, args.keep)
+            print(f"removed {len(removed)} run(s): {', '.join(removed) or '-'}")
+            return EXIT_OK
+        # Fail fast on bad parameters or a missing data folder, before any run starts.
+        pipeline.resolve_parameters(pipeline.load_stages(args.notebooks_dir), overrides)
+        if not data_dir.is_dir():
+            raise pipeline.PipelineError(f"--data-dir {data_dir} does not exist")
+        print(f"data: {data_dir}{' (SYNTHETIC SAMPLE)' if raw.is_synthetic(data_dir) else ''}")
+        run_once = make_run_once(args, data_dir, overrides)
+        clock = scheduler.SystemClock(stop)
+        if schedule is None:
+            with lock.RunsLock(args.runs_dir, wait=args.wait):
+                ok = scheduler.run_with_retries(
+                    run_once, args.retries, args.retry_delay, clock, stop, print
+                )
+            return EXIT_OK if ok else EXIT_FAILED
+        return scheduler.run_schedule(
+            schedule,
+            locked(args, run_once),
+            retries=args.retries,
+            retry_delay=args.retry_delay,
+            clock=clock,
+            stop=stop,
+            log=print,
+        )
+    except lock.LockHeldError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
+    except pipeline.PipelineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt as exc:
+        print(f"stopped: {exc or 'interrupted'}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from milk_forecast import pipeline, runs
+
+
+def stage(name: str, **defaults: tuple[str, str]) -> pipeline.Stage:
+    parameters = {"run_dir": {"default": '"../runs/manual"', "inferred_type_name": "str"}}
+    for key, (default, type_name) in defaults.items():
+        parameters[key] = {"default": default, "inferred_type_name": type_name}
+    return pipeline.Stage(name, Path(f"{name}.ipynb"), parameters)
+
+
+STAGES = [
+    stage("01_extract", data_dir=('"../data/sample"', "str")),
+    stage("04_train", alpha=("1.0", "float"), folds=("3", "int"), fit_prototype=("True", "bool")),
+]
+
+
+def test_defaults_are_resolved_per_stage_without_runner_parameters() -> None:
+    resolved = pipeline.resolve_parameters(STAGES, {})
+    assert resolved == {
+        "01_extract": {},
+        "04_train": {"alpha": 1.0, "folds": 3, "fit_prototype": True},
+    }
+
+
+def test_overrides_take_the_type_of_the_default() -> None:
+    resolved = pipeline.resolve_parameters(
+        STAGES, {"alpha": "0.5", "folds": "5", "fit_prototype": "false"}
+    )
+    assert resolved["04_train"] == {"alpha": 0.5, "folds": 5, "fit_prototype": False}
+
+
+def test_unknown_parameter_lists_the_valid_ones() -> None:
+    with pytest.raises(
+        pipeline.PipelineError, match=r"'alhpa'.*valid names: alpha, fit_prototype, folds"
+    ):
+        pipeline.resolve_parameters(STAGES, {"alhpa": "1"})
+
+
+def test_runner_parameters_cannot_be_overridden() -> None:
+    with pytest.raises(pipeline.PipelineError, match="'run_dir' is set by the runner"):
+        pipeline.resolve_parameters(STAGES, {"run_dir": "/tmp/x"})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("folds", "three"), ("alpha", "x"), ("fit_prototype", "maybe")]
+)
+def test_a_value_of_the_wrong_type_names_the_parameter(name: str, value: str) -> None:
+    with pytest.raises(
+        pipeline.PipelineError, match=f"parameter '{name}': '{value}' is not a valid"
+    ):
+        pipeline.resolve_parameters(STAGES, {name: value})
+
+
+def test_fingerprint_changes_with_inputs_code_and_parameters() -> None:
+    inputs = {"a.csv": {"sha256": "1"}}
+    base = pipeline.fingerprint(inputs, "code", {"s": {"k": 1}})
+    assert base == pipeline.fingerprint(dict(inputs), "code", {"s": {"k": 1}})
+    assert base != pipeline.fingerprint({"a.csv": {"sha256": "2"}}, "code", {"s": {"k": 1}})
+    assert base != pipeline.fingerprint(inputs, "code2", {"s": {"k": 1}})
+    assert base != pipeline.fingerprint(inputs, "code", {"s": {"k": 2}})
+
+
+def test_only_the_served_run_with_the_same_fingerprint_is_reused(tmp_path: Path) -> None:
+    run_id = "20261127T120301Z"
+    (tmp_path / run_id).mkdir()
+    runs.write_run_record(tmp_path / run_id, {"status": "succeeded", "fingerprint": "abc"})
+    assert pipeline.served_run_with(tmp_path, "abc") is None  # not served yet
+    runs.publish_latest(tmp_path, run_id)
+    assert pipeline.served_run_with(tmp_path, "abc") == run_id
+    assert pipeline.served_run_with(tmp_path, "other") is None
+
+
+def write_products(run_dir: Path, predicted: list[float]) -> None:
+    (run_dir / "model.joblib").write_bytes(b"model")
+    (run_dir / "metrics.json").write_text(json.dumps({"headline": {"rmse_clp_per_l": 1.0}}))
+    pd.DataFrame(
+        {
+            "month": pd.date_range("2020-01-01", periods=len(predicted), freq="MS"),
+            "actual_clp_per_l": [1.0] * len(predicted),
+            "predicted_clp_per_l": predicted,
+            "kind": ["in_sample"] * len(predicted),
+        }
+    ).to_parquet(run_dir / "predictions.parquet")
+
+
+def test_verify_products_accepts_a_complete_run(tmp_path: Path) -> None:
+    write_products(tmp_path, [1.0, 2.0])
+    assert pipeline.verify_products(tmp_path)["headline"]["rmse_clp_per_l"] == 1.0
+
+
+def test_verify_products_refuses_nan_predictions_naming_the_file(tmp_path: Path) -> None:
+    write_products(tmp_path, [1.0, float("nan")])
+    with pytest.raises(
+        pipeline.checks.StageOutputError, match=r"predictions.parquet.*predicted_clp_per_l"
+    ):
+        pipeline.verify_products(tmp_path)
+
+
+def test_verify_products_refuses_a_missing_model(tmp_path: Path) -> None:
+    write_products(tmp_path, [1.0])
+    (tmp_path / "model.joblib").unlink()
+    with pytest.raises(pipeline.checks.StageOutputError, match=r"model.joblib: was not written"):
+        pipeline.verify_products(tmp_path)
+
+
+def test_stage_failure_description_names_notebook_cell_and_exception() -> None:
+    failure = pipeline.StageFailure(
+        "02_clean", "runs/x/notebooks/02_clean.ipynb", "ValueError", "bad month 'Foo'", 4, "clean()"
+    )
+    text = failure.describe()
+    assert "02_clean.ipynb" in text and "In [4]" in text and "ValueError: bad month 'Foo'" in text

@@ -1,0 +1,86 @@
+"""Acceptance on the real inputs: the figures of the issue are the ground truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from milk_forecast.cleaning import INDEX_COLUMNS, PRICE_COLUMN, CleanResult, clean_inputs
+from milk_forecast.features import (
+    add_shuffled_split,
+    build_features,
+    feature_columns,
+    usable_rows,
+)
+from milk_forecast.raw import read_raw_inputs
+
+DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+pytestmark = [
+    pytest.mark.real_data,
+    pytest.mark.skipif(not DATA_DIR.is_dir(), reason=f"{DATA_DIR} is absent"),
+]
+
+
+@pytest.fixture(scope="module")
+def cleaned() -> CleanResult:
+    return clean_inputs(read_raw_inputs(DATA_DIR))
+
+
+@pytest.fixture(scope="module")
+def usable(cleaned: CleanResult) -> pd.DataFrame:
+    return add_shuffled_split(usable_rows(build_features(cleaned.monthly)))
+
+
+def test_monthly_table_spans_the_price(cleaned: CleanResult):
+    months = cleaned.monthly["month"]
+    assert months.iloc[0] == pd.Timestamp("1979-01-01")
+    assert months.iloc[-1] == pd.Timestamp("2020-04-01")
+    assert len(months) == 496
+    assert cleaned.monthly[PRICE_COLUMN].notna().all()
+    assert cleaned.monthly.set_index("month").loc["2020-04-01", PRICE_COLUMN] == 316.25
+
+
+def test_traps_are_logged(cleaned: CleanResult):
+    dropped = cleaned.dropped
+    malformed = dropped[dropped["reason"].str.startswith("malformed period")]
+    assert malformed["value"].tolist() == ["2020-13-01 00:00:00 UTC"]
+    duplicates = dropped[dropped["reason"].str.startswith("duplicate period")]
+    assert sorted(duplicates["value"]) == ["2018-08-01 00:00:00 UTC", "2019-08-01 00:00:00 UTC"]
+
+
+def test_74_usable_months_from_2014_03_to_2020_04(usable: pd.DataFrame):
+    assert len(usable) == 74
+    assert usable["month"].iloc[0] == pd.Timestamp("2014-03-01")
+    assert usable["month"].iloc[-1] == pd.Timestamp("2020-04-01")
+    expected = pd.date_range("2014-03-01", "2020-04-01", freq="MS")
+    assert usable["month"].tolist() == list(expected)
+
+
+def test_141_feature_columns(usable: pd.DataFrame):
+    assert len(feature_columns(usable)) == 141
+
+
+def test_persistence_on_the_shuffled_test_rows(usable: pd.DataFrame):
+    test = usable[usable["split"] == "test"]
+    assert len(test) == 15
+    errors = test[PRICE_COLUMN] - test[f"{PRICE_COLUMN}_lag1"]
+    mse = float(np.mean(errors**2))
+    assert round(mse, 1) == 149.0
+    assert round(np.sqrt(mse), 2) == 12.21
+
+
+def test_recovered_indices_are_plausible(cleaned: CleanResult):
+    """Every Imacec / IVCM value lies in 30..150 and no month moves by a factor of 1.5+.
+
+    A misplaced decimal point would show as a factor of 10 between two months.
+    """
+    indices = cleaned.monthly[INDEX_COLUMNS]
+    values = indices.stack().dropna()
+    assert len(values) > 2500
+    assert values.between(30, 150).all(), values[~values.between(30, 150)]
+    ratio = (indices / indices.shift(1)).stack().dropna()
+    assert ratio.between(1 / 1.5, 1.5).all(), ratio[~ratio.between(1 / 1.5, 1.5)]

@@ -1,0 +1,290 @@
+"""End-to-end: the CLI runs the real notebooks into run folders (sample data, real data when present)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from milk_forecast import runs
+
+pytestmark = pytest.mark.slow
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+STAGES = ["01_extract", "02_clean", "03_preprocess", "04_train"]
+STAGE_PRODUCTS = [
+    "raw_precio_leche.parquet",
+    "raw_precipitaciones.parquet",
+    "raw_banco_central.parquet",
+    "inputs.json",
+    "clean_monthly.parquet",
+    "dropped_rows.parquet",
+    "features_monthly.parquet",
+    "model.joblib",
+    "metrics.json",
+    "predictions.parquet",
+    "run.json",
+    "report.html",
+]
+
+
+def cli(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "run_pipeline.py"), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=PROJECT_ROOT,
+    )
+
+
+def start_cli(*args: str | Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, str(PROJECT_ROOT / "run_pipeline.py"), *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=PROJECT_ROOT,
+    )
+
+
+def run_folders(runs_dir: Path) -> list[Path]:
+    return sorted(p for p in runs_dir.iterdir() if p.is_dir() and runs.is_valid_run_id(p.name))
+
+
+def notebooks_with(tmp_path: Path, stage: str, code: str) -> Path:
+    """A copy of notebooks/ where ``code`` runs right after the parameters of ``stage``."""
+    copy = tmp_path / "notebooks"
+    shutil.copytree(PROJECT_ROOT / "notebooks", copy)
+    path = copy / f"{stage}.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    index = next(
+        i for i, c in enumerate(notebook.cells) if "parameters" in c.metadata.get("tags", [])
+    )
+    notebook.cells.insert(index + 1, nbformat.v4.new_code_cell(code))
+    nbformat.write(notebook, path)
+    return copy
+
+
+def wait_for_stage(runs_dir: Path, stage: str, timeout: float = 120) -> Path:
+    """The run folder once its run.json says ``stage`` is running."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for folder in run_folders(runs_dir) if runs_dir.exists() else []:
+            try:
+                record = runs.read_run_record(folder)
+            except runs.RunFolderError:
+                continue
+            if any(s["name"] == stage and s["status"] == "running" for s in record["stages"]):
+                return folder
+        time.sleep(0.05)
+    raise AssertionError(f"stage {stage} never started under {runs_dir}")
+
+
+@pytest.fixture(scope="module")
+def sample_runs(tmp_path_factory: pytest.TempPathFactory, sample_data_dir: Path):
+    runs_dir = tmp_path_factory.mktemp("sample") / "runs"
+    result = cli("--data-dir", sample_data_dir, "--runs-dir", runs_dir)
+    return runs_dir, result
+
+
+def test_sample_run_succeeds_and_says_it_is_synthetic(sample_runs) -> None:
+    runs_dir, result = sample_runs
+    assert result.returncode == 0, result.stdout + result.stderr
+    run_id = runs.read_latest(runs_dir)
+    assert f"run {run_id} succeeded" in result.stdout
+    assert "SYNTHETIC SAMPLE" in result.stdout
+    for stage in STAGES:
+        assert f"{stage} done in" in result.stdout
+    assert "headline:" in result.stdout and "rmse_clp_per_l=" in result.stdout
+
+
+def test_sample_run_fulfils_the_run_folder_contract(sample_runs, sample_data_dir: Path) -> None:
+    runs_dir, _ = sample_runs
+    run_dir = runs_dir / runs.read_latest(runs_dir)
+    for name in STAGE_PRODUCTS:
+        assert (run_dir / name).is_file(), name
+    record = runs.read_run_record(run_dir)
+    assert record["status"] == "succeeded" and record["error"] is None
+    assert record["synthetic_sample"] is True
+    assert record["started_at"] <= record["finished_at"]
+    assert [s["name"] for s in record["stages"]] == STAGES
+    assert all(s["status"] == "succeeded" and s["seconds"] > 0 for s in record["stages"])
+    for name, described in record["inputs"].items():
+        digest = hashlib.sha256((sample_data_dir / name).read_bytes()).hexdigest()
+        assert described["sha256"] == digest
+    assert set(record["parameters"]) == set(STAGES)
+    assert {"python", "pandas", "scikit-learn", "papermill"} <= set(record["versions"])
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert record["headline"] == metrics["headline"]
+
+
+def test_executed_notebooks_carry_the_injected_parameters_and_the_banner(sample_runs) -> None:
+    runs_dir, _ = sample_runs
+    run_dir = runs_dir / runs.read_latest(runs_dir)
+    for stage in STAGES:
+        notebook = nbformat.read(run_dir / "notebooks" / f"{stage}.ipynb", as_version=4)
+        assert "SYNTHETIC SAMPLE" in notebook.cells[0].source
+        assert notebook.metadata.papermill.parameters["run_dir"] == str(run_dir)
+        errors = [
+            o for c in notebook.cells for o in c.get("outputs", []) if o.output_type == "error"
+        ]
+        assert errors == []
+
+
+def test_predictions_are_one_row_per_month(sample_runs) -> None:
+    runs_dir, _ = sample_runs
+    predictions = pd.read_parquet(runs_dir / runs.read_latest(runs_dir) / "predictions.parquet")
+    assert predictions["month"].is_monotonic_increasing and predictions["month"].is_unique
+    assert predictions["predicted_clp_per_l"].notna().all()
+    assert {"in_sample", "backtest", "forecast"} <= set(predictions["kind"])
+
+
+def test_list_marks_the_served_run(sample_runs) -> None:
+    runs_dir, _ = sample_runs
+    result = cli("--list", "--runs-dir", runs_dir)
+    assert result.returncode == 0
+    served = [line for line in result.stdout.splitlines() if runs.read_latest(runs_dir) in line]
+    assert served and "*" in served[0] and "sample" in served[0]
+
+
+def test_rerun_with_same_inputs_is_skipped_and_force_reruns(sample_runs, sample_data_dir, tmp_path):
+    runs_dir = tmp_path / "runs"
+    shutil.copytree(sample_runs[0], runs_dir)
+    served = runs.read_latest(runs_dir)
+    skipped = cli("--data-dir", sample_data_dir, "--runs-dir", runs_dir)
+    assert skipped.returncode == 0
+    assert "nothing to do" in skipped.stdout and served in skipped.stdout
+    assert len(run_folders(runs_dir)) == 1
+    forced = cli("--data-dir", sample_data_dir, "--runs-dir", runs_dir, "--force")
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    assert len(run_folders(runs_dir)) == 2 and runs.read_latest(runs_dir) != served
+
+
+def test_a_failing_notebook_fails_the_run_and_keeps_the_served_model(
+    sample_runs, sample_data_dir: Path, tmp_path: Path
+) -> None:
+    runs_dir = tmp_path / "runs"
+    shutil.copytree(sample_runs[0], runs_dir)
+    served = runs.read_latest(runs_dir)
+    notebooks = notebooks_with(tmp_path, "02_clean", "raise ValueError('broken on purpose')")
+    result = cli(
+        "--data-dir",
+        sample_data_dir,
+        "--runs-dir",
+        runs_dir,
+        "--notebooks-dir",
+        notebooks,
+        "--force",
+    )
+    assert result.returncode == 1
+    assert "02_clean.ipynb" in result.stdout and "In [" in result.stdout
+    assert "ValueError: broken on purpose" in result.stdout
+    assert runs.read_latest(runs_dir) == served
+    failed = run_folders(runs_dir)[-1]
+    record = runs.read_run_record(failed)
+    assert record["status"] == "failed"
+    assert record["error"]["stage"] == "02_clean" and record["error"]["exception"] == "ValueError"
+    assert isinstance(record["error"]["cell"], int)
+    assert (failed / "notebooks" / "02_clean.ipynb").is_file()
+    assert not (failed / "notebooks" / "03_preprocess.ipynb").exists()
+
+
+def test_retries_start_a_new_run_folder_per_attempt(sample_data_dir: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "failed-once"
+    code = (
+        "from pathlib import Path\n"
+        f"if not Path({str(marker)!r}).exists():\n"
+        f"    Path({str(marker)!r}).touch()\n"
+        "    raise RuntimeError('flaky source')"
+    )
+    notebooks = notebooks_with(tmp_path, "01_extract", code)
+    runs_dir = tmp_path / "runs"
+    result = cli(
+        "--data-dir", sample_data_dir, "--runs-dir", runs_dir, "--notebooks-dir", notebooks,
+        "--retries", "2", "--retry-delay", "0",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    statuses = [runs.read_run_record(p)["status"] for p in run_folders(runs_dir)]
+    assert statuses == ["failed", "succeeded"]
+
+
+def test_unknown_parameter_is_refused_before_any_run(sample_data_dir: Path, tmp_path: Path) -> None:
+    result = cli("--data-dir", sample_data_dir, "--runs-dir", tmp_path, "-p", "no_such_knob", "1")
+    assert result.returncode == 2
+    assert "no_such_knob" in result.stderr and "valid names:" in result.stderr
+    assert run_folders(tmp_path) == []
+
+
+def test_missing_data_dir_is_named(tmp_path: Path) -> None:
+    result = cli("--data-dir", tmp_path / "nowhere", "--runs-dir", tmp_path)
+    assert result.returncode == 2 and "nowhere" in result.stderr
+
+
+def slow_notebooks(tmp_path: Path) -> Path:
+    return notebooks_with(tmp_path, "02_clean", "import time\ntime.sleep(60)")
+
+
+def test_sigterm_marks_the_run_in_progress_failed(sample_data_dir: Path, tmp_path: Path) -> None:
+    runs_dir = tmp_path / "runs"
+    process = start_cli(
+        "--data-dir",
+        sample_data_dir,
+        "--runs-dir",
+        runs_dir,
+        "--notebooks-dir",
+        slow_notebooks(tmp_path),
+    )
+    run_dir = wait_for_stage(runs_dir, "02_clean")
+    time.sleep(1.0)  # inside the sleeping cell
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=60)
+    assert process.returncode == 130
+    record = runs.read_run_record(run_dir)
+    assert record["status"] == "failed"
+    assert record["error"]["exception"] == "interrupted" and "SIGTERM" in record["error"]["message"]
+    assert runs.read_latest(runs_dir) is None
+
+
+def test_a_run_killed_hard_is_ignored_and_does_not_block_the_next(
+    sample_runs, sample_data_dir: Path, tmp_path: Path
+) -> None:
+    runs_dir = tmp_path / "runs"
+    shutil.copytree(sample_runs[0], runs_dir)
+    served = runs.read_latest(runs_dir)
+    process = start_cli(
+        "--data-dir", sample_data_dir, "--runs-dir", runs_dir, "--force",
+        "--notebooks-dir", slow_notebooks(tmp_path),
+    )  # fmt: skip
+    killed = wait_for_stage(runs_dir, "02_clean")
+    os.kill(process.pid, signal.SIGKILL)
+    process.communicate(timeout=30)
+    assert runs.effective_status(runs.read_run_record(killed)) == runs.INCOMPLETE
+    assert runs.read_latest(runs_dir) == served
+    listing = cli("--list", "--runs-dir", runs_dir)
+    assert "incomplete" in next(line for line in listing.stdout.splitlines() if killed.name in line)
+    # the dead process's lock does not block the next pipeline command
+    kept = cli("--keep", "5", "--runs-dir", runs_dir)
+    assert kept.returncode == 0, kept.stdout + kept.stderr
+
+
+def test_real_data_run_succeeds(real_data_dir: Path, tmp_path: Path) -> None:
+    result = cli("--data-dir", real_data_dir, "--runs-dir", tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SYNTHETIC" not in result.stdout
+    run_dir = tmp_path / runs.read_latest(tmp_path)
+    record = runs.read_run_record(run_dir)
+    assert record["synthetic_sample"] is False
+    features = pd.read_parquet(run_dir / "features_monthly.parquet")
+    assert len(features) == 74
+    assert record["headline"]["rmse_clp_per_l"] <= 7.0
