@@ -203,12 +203,8 @@ def _literal_default(stage: Stage, name: str, source: str) -> Any:
 
 def describe_inputs(data_dir: Path) -> dict[str, dict[str, Any]]:
     """sha256 and size of each raw input present; 01_extract reports what is missing or bad."""
-    described = {}
-    for name in raw.RAW_FILES:
-        path = data_dir / name
-        if path.is_file():
-            described[name] = {"sha256": raw.sha256_file(path), "bytes": path.stat().st_size}
-    return described
+    paths = {name: data_dir / name for name in raw.RAW_FILES}
+    return {name: raw.file_digest(path) for name, path in paths.items() if path.is_file()}
 
 
 def code_digest(stages: list[Stage], package_dir: Path = PACKAGE_DIR) -> str:

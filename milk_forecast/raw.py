@@ -262,15 +262,15 @@ def sha256_file(path: Path, chunk_bytes: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def file_digest(path: Path) -> dict:
+    """What identifies an input file: its sha256 and size."""
+    return {"sha256": sha256_file(path), "bytes": Path(path).stat().st_size}
+
+
 def describe_input(path: Path, frame: pd.DataFrame) -> dict:
     """The ``inputs.json`` entry of one raw file."""
     path = Path(path).resolve()
-    return {
-        "path": str(path),
-        "sha256": sha256_file(path),
-        "bytes": path.stat().st_size,
-        "rows": len(frame),
-    }
+    return {"path": str(path), **file_digest(path), "rows": len(frame)}
 
 
 def describe_inputs(data_dir: Path, tables: dict[str, pd.DataFrame]) -> dict[str, dict]:

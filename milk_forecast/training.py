@@ -273,73 +273,14 @@ def train(monthly: pd.DataFrame, features: pd.DataFrame, params: TrainParams) ->
     monthly = monthly[monthly[MONTH] <= monthly.loc[monthly[PRICE_COLUMN].notna(), MONTH].max()]
     w = resolve_windows(params, monthly)
     specs = candidate_specs(params.input_sets, params.half_lives_years, params.ridge_alpha)
-    pools = {
-        CHOSEN: [s.name for s in specs],
-        PRICE_ONLY: [s.name for s in specs if set(s.inputs) <= {"price"}],
-    }
     price = price_series(monthly)
     candidates = run_candidates(monthly, specs, w)
-    months = w.backtest.append(pd.DatetimeIndex([w.forecast]))
-    choices = {
-        name: bt.adaptive_choice(candidates, price, months, w.length, w.gap, pool)
-        for name, pool in pools.items()
-        if pool
-    }
-    forecaster, reason = forecast_reason(candidates, specs, monthly, w)
-    if forecaster not in choices:
-        raise TrainingError(
-            f"forecast of {w.forecast:%Y-%m}: {reason}, but input_sets has no price-only set"
-        )
-    errors = bt.log_errors(price, choices[CHOSEN]["predicted"].reindex(w.backtest))
-    widths = {level: bt.leave_one_out_half_width(errors, level) for level in params.interval_levels}
-    backtest = with_intervals(choices[CHOSEN], w.backtest, widths)
-    backtest = backtest.assign(kind=BACKTEST, **{ACTUAL: price.reindex(w.backtest).to_numpy()})
-    own = bt.log_errors(price, choices[forecaster]["predicted"].reindex(w.backtest))
-    next_month = pd.DatetimeIndex([w.forecast])
-    widths = {
-        level: pd.Series(bt.half_width(own, level), index=next_month)
-        for level in params.interval_levels
-    }
-    forecast = with_intervals(choices[forecaster], next_month, widths)
-    forecast = forecast.assign(
-        kind=FORECAST, model=f"{forecaster}: {forecast.at[0, 'model']}", **{ACTUAL: np.nan}
-    )
-    spec = next(s for s in specs if s.name == choices[forecaster].at[w.forecast, "candidate"])
-    design = build_design(monthly)
-    train_rows = np.asarray((design.months >= w.history_start) & (design.months <= w.last))
-    model = fit_candidate(design, spec, train_rows, w.forecast)
-
-    test = pd.DatetimeIndex(features.loc[features[SPLIT] == TEST, MONTH]).sort_values()
-    ours, shuffled_choice = shuffled_split_ours(monthly, specs, test, w)
-    shuffled_models = {
-        CHOSEN: ours,
-        PERSISTENCE: persistence(price, test),
-        SEASONAL_NAIVE: seasonal_naive(price, test),
-    }
-    if params.fit_prototype:
-        shuffled_models[PROTOTYPE] = prototype_shuffled(features, params.random_state)
-    walk_models = {
-        name: choice["predicted"].reindex(w.backtest) for name, choice in choices.items()
-    } | {
-        PERSISTENCE: persistence(price, w.backtest),
-        SEASONAL_NAIVE: seasonal_naive(price, w.backtest),
-    }
+    choices = adaptive_choices(candidates, price, specs, w)
+    backtest = backtest_with_intervals(choices[CHOSEN], price, w, params.interval_levels)
+    forecast, reason, model = next_month(monthly, candidates, choices, specs, w, params)
     evaluations = {
-        WALK_FORWARD: evaluation(
-            f"one month ahead, expanding window from {w.history_start:%Y-%m}, refit and re-chosen every month "
-            f"on the {w.length} months ending {w.gap} month(s) before it",
-            w.backtest,
-            price,
-            walk_models,
-        ),
-        SHUFFLED: evaluation(
-            f"the prototype's shuffled 80/20 split (random_state 42): {len(test)} test months; our model trained on "
-            f"every other month from {w.history_start:%Y-%m}, candidate {shuffled_choice} chosen on the selection "
-            "window's train months",
-            test,
-            price,
-            shuffled_models,
-        ),
+        WALK_FORWARD: walk_forward_evaluation(choices, price, w),
+        SHUFFLED: shuffled_evaluation(monthly, features, specs, w, params),
     }
     metrics = build_metrics(evaluations, backtest, forecast.iloc[0], reason, params.interval_levels)
     predictions = build_predictions(in_sample(model, monthly, w), backtest, forecast, price)
@@ -350,6 +291,102 @@ def train(monthly: pd.DataFrame, features: pd.DataFrame, params: TrainParams) ->
         pd.concat([backtest, forecast], ignore_index=True),
         comparison_frame(evaluations),
     )
+
+
+def adaptive_choices(
+    candidates: pd.DataFrame, price: pd.Series, specs: list[CandidateSpec], w: Windows
+) -> dict[str, pd.DataFrame]:
+    """Per pool (all candidates, price-only ones), the candidate chosen for each month."""
+    pools = {
+        CHOSEN: [s.name for s in specs],
+        PRICE_ONLY: [s.name for s in specs if set(s.inputs) <= {"price"}],
+    }
+    months = w.backtest.append(pd.DatetimeIndex([w.forecast]))
+    return {
+        name: bt.adaptive_choice(candidates, price, months, w.length, w.gap, pool)
+        for name, pool in pools.items()
+        if pool
+    }
+
+
+def backtest_with_intervals(
+    choice: pd.DataFrame, price: pd.Series, w: Windows, levels: tuple[float, ...]
+) -> pd.DataFrame:
+    """The backtest forecasts with leave-one-out intervals from the backtest's own errors."""
+    errors = bt.log_errors(price, choice["predicted"].reindex(w.backtest))
+    widths = {level: bt.leave_one_out_half_width(errors, level) for level in levels}
+    backtest = with_intervals(choice, w.backtest, widths)
+    return backtest.assign(kind=BACKTEST, **{ACTUAL: price.reindex(w.backtest).to_numpy()})
+
+
+def next_month(
+    monthly: pd.DataFrame,
+    candidates: pd.DataFrame,
+    choices: dict[str, pd.DataFrame],
+    specs: list[CandidateSpec],
+    w: Windows,
+    params: TrainParams,
+) -> tuple[pd.DataFrame, str, Any]:
+    """The forecast row (with intervals), why that pool made it, and its model refit on all months."""
+    forecaster, reason = forecast_reason(candidates, specs, monthly, w)
+    if forecaster not in choices:
+        raise TrainingError(
+            f"forecast of {w.forecast:%Y-%m}: {reason}, but input_sets has no price-only set"
+        )
+    price = price_series(monthly)
+    own = bt.log_errors(price, choices[forecaster]["predicted"].reindex(w.backtest))
+    month = pd.DatetimeIndex([w.forecast])
+    widths = {
+        level: pd.Series(bt.half_width(own, level), index=month) for level in params.interval_levels
+    }
+    forecast = with_intervals(choices[forecaster], month, widths)
+    forecast = forecast.assign(
+        kind=FORECAST, model=f"{forecaster}: {forecast.at[0, 'model']}", **{ACTUAL: np.nan}
+    )
+    spec = next(s for s in specs if s.name == choices[forecaster].at[w.forecast, "candidate"])
+    design = build_design(monthly)
+    train_rows = np.asarray((design.months >= w.history_start) & (design.months <= w.last))
+    return forecast, reason, fit_candidate(design, spec, train_rows, w.forecast)
+
+
+def walk_forward_evaluation(
+    choices: dict[str, pd.DataFrame], price: pd.Series, w: Windows
+) -> dict[str, Any]:
+    models = {name: choice["predicted"].reindex(w.backtest) for name, choice in choices.items()}
+    models |= {
+        PERSISTENCE: persistence(price, w.backtest),
+        SEASONAL_NAIVE: seasonal_naive(price, w.backtest),
+    }
+    description = (
+        f"one month ahead, expanding window from {w.history_start:%Y-%m}, refit and re-chosen "
+        f"every month on the {w.length} months ending {w.gap} month(s) before it"
+    )
+    return evaluation(description, w.backtest, price, models)
+
+
+def shuffled_evaluation(
+    monthly: pd.DataFrame,
+    features: pd.DataFrame,
+    specs: list[CandidateSpec],
+    w: Windows,
+    params: TrainParams,
+) -> dict[str, Any]:
+    price = price_series(monthly)
+    test = pd.DatetimeIndex(features.loc[features[SPLIT] == TEST, MONTH]).sort_values()
+    ours, choice = shuffled_split_ours(monthly, specs, test, w)
+    models = {
+        CHOSEN: ours,
+        PERSISTENCE: persistence(price, test),
+        SEASONAL_NAIVE: seasonal_naive(price, test),
+    }
+    if params.fit_prototype:
+        models[PROTOTYPE] = prototype_shuffled(features, params.random_state)
+    description = (
+        f"the prototype's shuffled 80/20 split (random_state 42): {len(test)} test months; our "
+        f"model trained on every other month from {w.history_start:%Y-%m}, candidate {choice} "
+        "chosen on the selection window's train months"
+    )
+    return evaluation(description, test, price, models)
 
 
 def build_metrics(
@@ -386,6 +423,11 @@ def build_metrics(
             **bounds,
         },
         "interval_coverage": coverage,
+        "interval_method": (
+            "half-widths are empirical quantiles of the absolute one-step log errors of the "
+            "backtest; the forecast uses all backtest months, each backtest month's interval "
+            "the other backtest months (leave-one-out), so coverage is not strictly time-ordered"
+        ),
     }
 
 

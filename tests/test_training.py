@@ -44,7 +44,14 @@ def bounds(frame: pd.DataFrame | pd.Series, side: str) -> list:
 
 def test_metrics_follow_the_contract(result):
     metrics = result.metrics
-    assert set(metrics) == {"unit", "headline", "evaluations", "forecast", "interval_coverage"}
+    assert set(metrics) == {
+        "unit",
+        "headline",
+        "evaluations",
+        "forecast",
+        "interval_coverage",
+        "interval_method",
+    }
     assert metrics["headline"]["model"] == training.CHOSEN
     walk = metrics["evaluations"]["walk_forward"]
     assert walk["months"][0] == "2018-05" and len(walk["months"]) == 24
