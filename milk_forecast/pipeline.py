@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib
 import json
 import os
 import platform
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -480,6 +482,8 @@ def run_pipeline(
 
     context = start_run(runs_dir, data_dir, parameters, inputs, run_fingerprint, log)
     log(f"run {context.run_id} started in {context.run_dir}")
+    # The report needs nbconvert (half a second to import): load it while the kernels work.
+    threading.Thread(target=importlib.import_module, args=("nbconvert",), daemon=True).start()
     try:
         run_stages(context, stages, data_dir)
         metrics = verify_products(context.run_dir)

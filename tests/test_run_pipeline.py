@@ -288,3 +288,19 @@ def test_real_data_run_succeeds(real_data_dir: Path, tmp_path: Path) -> None:
     features = pd.read_parquet(run_dir / "features_monthly.parquet")
     assert len(features) == 74
     assert record["headline"]["rmse_clp_per_l"] <= 7.0
+
+
+def test_a_corrupt_input_fails_in_extract_naming_file_and_column(
+    sample_data_dir: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(sample_data_dir, data)
+    prices = (data / "precio_leche.csv").read_text().splitlines()
+    year, month, _ = prices[5].split(",")
+    prices[5] = f"{year},{month},n/a"
+    (data / "precio_leche.csv").write_text("\n".join(prices) + "\n")
+    result = cli("--data-dir", data, "--runs-dir", tmp_path / "runs")
+    assert result.returncode == 1
+    assert "stage 01_extract failed" in result.stdout
+    assert "precio_leche.csv" in result.stdout and "Precio_leche" in result.stdout
+    assert runs.read_latest(tmp_path / "runs") is None
