@@ -63,11 +63,13 @@ def main() -> None:
     timings["train stage (ours, baselines)"] = time.perf_counter() - started
 
     price = monthly.set_index(MONTH)[PRICE_COLUMN]
+    print("prototype: one grid search on the shuffled split ...", flush=True)
     started = time.perf_counter()
     shuffled = prototype_shuffled(features, args.random_state)
     timings["prototype, shuffled split (1 grid search)"] = time.perf_counter() - started
 
     backtest_months = bt.month_range(TrainParams.backtest_start, TrainParams.backtest_end)
+    print(f"prototype: {len(backtest_months)} grid searches for the walk-forward ...", flush=True)
     started = time.perf_counter()
     walk = bt.walk_forward(
         features, backtest_months, prototype_forecaster(features, args.random_state)

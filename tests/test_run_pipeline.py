@@ -142,6 +142,15 @@ def test_executed_notebooks_carry_the_injected_parameters_and_the_banner(sample_
         assert errors == []
 
 
+def test_report_shows_the_outputs_of_all_stages_without_code(sample_runs) -> None:
+    runs_dir, _ = sample_runs
+    html = (runs_dir / runs.read_latest(runs_dir) / "report.html").read_text()
+    for stage in STAGES:
+        assert stage in html
+    assert "data:image/png;base64" in html  # the plots
+    assert "from milk_forecast import" not in html and "check_parquet(" not in html
+
+
 def test_predictions_are_one_row_per_month(sample_runs) -> None:
     runs_dir, _ = sample_runs
     predictions = pd.read_parquet(runs_dir / runs.read_latest(runs_dir) / "predictions.parquet")
