@@ -3,7 +3,7 @@
 
     python run_pipeline.py                          # the default data, once
     python run_pipeline.py --data-dir ../shared/data
-    python run_pipeline.py -p backtest_start 2018-01
+    python run_pipeline.py -p ridge_alpha 0.5
     python run_pipeline.py --schedule "0 0 * * 0" --retries 3 --retry-delay 30
     python run_pipeline.py --list                   # run history, * marks the served run
 

@@ -16,7 +16,7 @@ import contextlib
 import signal
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import IO, Any, ClassVar
 
 import nbformat
 from jupyter_client import AsyncKernelManager
@@ -40,14 +40,17 @@ def imports_cell(notebook: nbformat.NotebookNode) -> str:
 class KernelPool:
     """Kernels keyed by stage name, started and warmed up before they are needed."""
 
-    def __init__(self, kernel_name: str = "python3") -> None:
+    def __init__(self, output: IO[str] | None = None, kernel_name: str = "python3") -> None:
+        """``output``: where the kernel processes' own stdout and stderr go (not cell output)."""
+        self.output = output
         self.kernel_name = kernel_name
         self._ready: dict[str, tuple[AsyncKernelManager, Any]] = {}
 
     def prepare(self, key: str, cwd: Path, warmup_code: str) -> None:
         """Start a kernel in ``cwd`` and queue ``warmup_code``; returns at once."""
         manager = AsyncKernelManager(kernel_name=self.kernel_name)
-        run_sync(manager.start_kernel)(cwd=str(cwd))
+        streams = {"stdout": self.output, "stderr": self.output} if self.output else {}
+        run_sync(manager.start_kernel)(cwd=str(cwd), **streams)
         client = manager.client()
         client.start_channels()
         if warmup_code.strip():

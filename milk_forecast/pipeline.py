@@ -48,6 +48,8 @@ VERSIONED_PACKAGES = (
     "matplotlib",
 )
 PREDICTION_COLUMNS = ("actual_clp_per_l", "predicted_clp_per_l", "kind")
+# The kernel processes' own stdout/stderr (start-up warnings, crashes), kept out of the CLI.
+KERNEL_LOG = "kernels.log"
 
 Log = Callable[[str], None]
 
@@ -131,26 +133,28 @@ def declared_names(stages: list[Stage]) -> list[str]:
     return sorted(names - set(RUNNER_PARAMETERS))
 
 
-def coerce_value(name: str, text: str, type_name: str) -> Any:
-    """A ``-p NAME VALUE`` string as the type of the notebook's default."""
+def coerce_value(name: str, text: str, default: Any) -> Any:
+    """A ``-p NAME VALUE`` string as the type of the notebook's (literal) default."""
+    kind = type(default)
     try:
-        if type_name == "int":
-            return int(text)
-        if type_name == "float":
-            return float(text)
-        if type_name == "bool":
+        if kind is bool:
             return _parse_bool(text)
-        if type_name == "str":
-            return text
-    except ValueError:
-        raise PipelineError(
-            f"parameter {name!r}: {text!r} is not a valid {type_name} "
-            f"(the notebook's default is a {type_name})"
-        ) from None
-    try:
-        return ast.literal_eval(text)
+        if kind in (int, float, str):
+            return kind(text)
+        value = ast.literal_eval(text)
     except (ValueError, SyntaxError):
-        return text
+        if default is None:  # no type to follow: the string as given
+            return text
+        raise PipelineError(
+            f"parameter {name!r}: {text!r} is not a valid {kind.__name__} "
+            f"(the notebook's default is {default!r})"
+        ) from None
+    if default is not None and value is not None and not isinstance(value, kind):
+        raise PipelineError(
+            f"parameter {name!r}: {text!r} is of type {type(value).__name__}, "
+            f"but the notebook's default is a {kind.__name__} ({default!r})"
+        )
+    return value
 
 
 def _parse_bool(text: str) -> bool:
@@ -182,10 +186,10 @@ def resolve_parameters(
         for name, info in stage.parameters.items():
             if name in RUNNER_PARAMETERS:
                 continue
-            if name in overrides:
-                values[name] = coerce_value(name, overrides[name], info["inferred_type_name"])
-            else:
-                values[name] = _literal_default(stage, name, info["default"])
+            default = _literal_default(stage, name, info["default"])
+            values[name] = (
+                coerce_value(name, overrides[name], default) if name in overrides else default
+            )
         resolved[stage.name] = values
     return resolved
 
@@ -414,7 +418,8 @@ def run_stages(context: RunContext, stages: list[Stage], data_dir: Path) -> None
     """Execute the stages in order, each on a kernel started (and warmed) one stage ahead."""
     banner = banner_text(context.run_id, data_dir, context.record["synthetic_sample"])
     handlers = {signum: signal.getsignal(signum) for signum in kernels.HANDLED_SIGNALS}
-    pool = kernels.KernelPool()
+    kernel_log = (context.run_dir / KERNEL_LOG).open("a", encoding="utf-8")
+    pool = kernels.KernelPool(kernel_log)
 
     def prepare(index: int) -> None:
         if index < len(stages):
@@ -436,6 +441,7 @@ def run_stages(context: RunContext, stages: list[Stage], data_dir: Path) -> None
                     signal.signal(signum, handler)
     finally:
         pool.shutdown_all()
+        kernel_log.close()
 
 
 def run_stage(

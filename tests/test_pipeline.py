@@ -18,7 +18,14 @@ def stage(name: str, **defaults: tuple[str, str]) -> pipeline.Stage:
 
 STAGES = [
     stage("01_extract", data_dir=('"../data/sample"', "str")),
-    stage("04_train", alpha=("1.0", "float"), folds=("3", "int"), fit_prototype=("True", "bool")),
+    stage(
+        "04_train",
+        alpha=("1.0", "None"),  # papermill infers types only from annotations
+        folds=("3", "None"),
+        fit_prototype=("True", "None"),
+        half_lives=("[2.0, None]", "None"),
+        start=('"2018-05"', "None"),
+    ),
 ]
 
 
@@ -26,15 +33,33 @@ def test_defaults_are_resolved_per_stage_without_runner_parameters() -> None:
     resolved = pipeline.resolve_parameters(STAGES, {})
     assert resolved == {
         "01_extract": {},
-        "04_train": {"alpha": 1.0, "folds": 3, "fit_prototype": True},
+        "04_train": {
+            "alpha": 1.0,
+            "folds": 3,
+            "fit_prototype": True,
+            "half_lives": [2.0, None],
+            "start": "2018-05",
+        },
     }
 
 
 def test_overrides_take_the_type_of_the_default() -> None:
-    resolved = pipeline.resolve_parameters(
-        STAGES, {"alpha": "0.5", "folds": "5", "fit_prototype": "false"}
-    )
-    assert resolved["04_train"] == {"alpha": 0.5, "folds": 5, "fit_prototype": False}
+    overrides = {
+        "alpha": "2",
+        "folds": "5",
+        "fit_prototype": "false",
+        "half_lives": "[3.0]",
+        "start": "2019-01",
+    }
+    resolved = pipeline.resolve_parameters(STAGES, overrides)
+    assert resolved["04_train"] == {
+        "alpha": 2.0,
+        "folds": 5,
+        "fit_prototype": False,
+        "half_lives": [3.0],
+        "start": "2019-01",
+    }
+    assert isinstance(resolved["04_train"]["alpha"], float)
 
 
 def test_unknown_parameter_lists_the_valid_ones() -> None:
@@ -50,11 +75,18 @@ def test_runner_parameters_cannot_be_overridden() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "value"), [("folds", "three"), ("alpha", "x"), ("fit_prototype", "maybe")]
+    ("name", "value"),
+    [
+        ("folds", "three"),
+        ("folds", "2.5"),
+        ("alpha", "x"),
+        ("fit_prototype", "maybe"),
+        ("half_lives", "3"),
+    ],
 )
 def test_a_value_of_the_wrong_type_names_the_parameter(name: str, value: str) -> None:
     with pytest.raises(
-        pipeline.PipelineError, match=f"parameter '{name}': '{value}' is not a valid"
+        pipeline.PipelineError, match=f"parameter '{name}': '{value}' is (not a valid|of type)"
     ):
         pipeline.resolve_parameters(STAGES, {name: value})
 

@@ -35,6 +35,7 @@ STAGE_PRODUCTS = [
     "predictions.parquet",
     "run.json",
     "report.html",
+    "kernels.log",
 ]
 
 
@@ -107,6 +108,7 @@ def test_sample_run_succeeds_and_says_it_is_synthetic(sample_runs) -> None:
     for stage in STAGES:
         assert f"{stage} done in" in result.stdout
     assert "headline:" in result.stdout and "rmse_clp_per_l=" in result.stdout
+    assert "IPKernelApp" not in result.stdout + result.stderr  # kernel noise goes to kernels.log
 
 
 def test_sample_run_fulfils_the_run_folder_contract(sample_runs, sample_data_dir: Path) -> None:
