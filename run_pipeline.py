@@ -138,17 +138,32 @@ def summarize(outcome: pipeline.RunOutcome) -> None:
     seconds = sum(stage["seconds"] or 0 for stage in record["stages"])
     print(f"run {outcome.run_id} succeeded in {seconds:.1f} s on {data}")
     print(f"  folder: {outcome.run_dir}")
-    print(f"  headline: {_format_figures(record.get('headline') or {})}")
+    print(f"  headline: {format_headline(record.get('headline') or {})}")
     if record.get("forecast"):
-        print(f"  forecast: {_format_figures(record['forecast'])}")
+        print(f"  forecast: {format_forecast(record['forecast'])}")
 
 
-def _format_figures(figures: dict[str, Any]) -> str:
-    parts = []
-    for key, value in figures.items():
-        shown = f"{value:.2f}" if isinstance(value, float) else str(value)
-        parts.append(f"{key}={shown}")
-    return ", ".join(parts)
+def format_headline(headline: dict[str, Any]) -> str:
+    """``rmse_clp_per_l=6.73, ... (model, evaluation)``: the figures, then what they describe."""
+    figures = {k: v for k, v in headline.items() if isinstance(v, int | float)}
+    about = [str(v) for k, v in headline.items() if k not in figures]
+    shown = ", ".join(f"{k}={v:.2f}" for k, v in figures.items())
+    return f"{shown} ({', '.join(about)})" if about else shown
+
+
+def format_forecast(forecast: dict[str, Any]) -> str:
+    """``2020-05: 330.18 CLP/L, 80% 321.43..339.18`` plus the model and the reason."""
+    text = f"{forecast.get('month')}: {forecast.get('predicted_clp_per_l', float('nan')):.2f} CLP/L"
+    for key, lower in forecast.items():
+        if key.startswith("lower_"):
+            level = key.split("_")[1]
+            upper = forecast.get(f"upper_{level}_clp_per_l", float("nan"))
+            text += f", {level}% {lower:.2f}..{upper:.2f}"
+    if forecast.get("model"):
+        text += f"\n            by {forecast['model']}"
+    if forecast.get("reason"):
+        text += f"\n            because {forecast['reason']}"
+    return text
 
 
 def make_run_once(args: argparse.Namespace, data_dir: Path, overrides: dict[str, str]):

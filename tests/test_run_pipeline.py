@@ -315,3 +315,23 @@ def test_a_corrupt_input_fails_in_extract_naming_file_and_column(
     assert "stage 01_extract failed" in result.stdout
     assert "precio_leche.csv" in result.stdout and "Precio_leche" in result.stdout
     assert runs.read_latest(tmp_path / "runs") is None
+
+
+def test_summary_lines_show_figures_then_what_they_describe() -> None:
+    import run_pipeline
+
+    headline = {"model": "m", "evaluation": "walk_forward", "rmse_clp_per_l": 6.734, "r2": 0.9}
+    assert (
+        run_pipeline.format_headline(headline) == "rmse_clp_per_l=6.73, r2=0.90 (m, walk_forward)"
+    )
+    forecast = {
+        "month": "2020-05",
+        "predicted_clp_per_l": 330.18,
+        "lower_80_clp_per_l": 321.4,
+        "upper_80_clp_per_l": 339.2,
+        "model": "m",
+        "reason": "why",
+    }
+    lines = run_pipeline.format_forecast(forecast).splitlines()
+    assert lines[0] == "2020-05: 330.18 CLP/L, 80% 321.40..339.20"
+    assert lines[1].strip() == "by m" and lines[2].strip() == "because why"
