@@ -16,6 +16,7 @@ import nbformat
 import pandas as pd
 import pytest
 
+import run_pipeline
 from milk_forecast import runs
 
 pytestmark = pytest.mark.slow
@@ -318,8 +319,6 @@ def test_a_corrupt_input_fails_in_extract_naming_file_and_column(
 
 
 def test_summary_lines_show_figures_then_what_they_describe() -> None:
-    import run_pipeline
-
     headline = {"model": "m", "evaluation": "walk_forward", "rmse_clp_per_l": 6.734, "r2": 0.9}
     assert (
         run_pipeline.format_headline(headline) == "rmse_clp_per_l=6.73, r2=0.90 (m, walk_forward)"
