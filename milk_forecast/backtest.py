@@ -145,6 +145,20 @@ def leave_one_out_half_width(errors: pd.Series, level: float) -> pd.Series:
     )
 
 
+def time_ordered_coverage(errors: pd.Series, level: float, min_history: int) -> float:
+    """Share of months, from the ``min_history``-th on, whose absolute log error is within the
+    ``half_width`` sized from the months before it only: coverage as it would have been seen."""
+    if len(errors) <= min_history:
+        raise BacktestError(
+            f"time-ordered coverage needs more than {min_history} errors, got {len(errors)}"
+        )
+    covered = [
+        abs(errors.iloc[i]) <= half_width(errors.iloc[:i], level)
+        for i in range(min_history, len(errors))
+    ]
+    return float(np.mean(covered))
+
+
 def interval(predicted: float, half_width_log: float) -> tuple[float, float]:
     """``predicted`` times ``exp(-h)`` and ``exp(h)``: (lower, upper)."""
     return predicted * float(np.exp(-half_width_log)), predicted * float(np.exp(half_width_log))

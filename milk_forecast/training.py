@@ -428,6 +428,24 @@ def build_metrics(
             "backtest; the forecast uses all backtest months, each backtest month's interval "
             "the other backtest months (leave-one-out), so coverage is not strictly time-ordered"
         ),
+        "interval_coverage_time_ordered": time_ordered(backtest, levels),
+    }
+
+
+def time_ordered(backtest: pd.DataFrame, levels: tuple[float, ...]) -> dict[str, Any]:
+    """Coverage of intervals sized only from the backtest months before each month."""
+    errors = bt.log_errors(backtest.set_index(MONTH)[ACTUAL], backtest.set_index(MONTH)[PREDICTED])
+    history = len(errors) // 2
+    coverage = {
+        f"{round(level * 100)}": bt.time_ordered_coverage(errors, level, history)
+        for level in levels
+    }
+    return {
+        **coverage,
+        "months": len(errors) - history,
+        "method": f"each of the last {len(errors) - history} backtest months' interval sized "
+        "from the backtest errors of the months before it only (at least "
+        f"{history}): the coverage a user would have seen",
     }
 
 

@@ -103,3 +103,13 @@ def test_interval_is_ordered_and_contains_the_forecast(width):
     lower, upper = bt.interval(250.0, width)
     assert lower <= 250.0 <= upper
     assert upper / 250.0 == pytest.approx(np.exp(width))
+
+
+def test_time_ordered_coverage_sizes_each_month_from_earlier_months_only():
+    months = pd.date_range("2020-01-01", periods=5, freq="MS")
+    # |errors| 0.1, 0.2, 0.3 size the fourth month's 50% half-width (0.2): 0.15 is inside;
+    # the fifth month's (0.175 from 0.1, 0.2, 0.3, 0.15) leaves 0.9 outside.
+    errors = pd.Series([0.1, -0.2, 0.3, -0.15, 0.9], index=months)
+    assert bt.time_ordered_coverage(errors, 0.5, min_history=3) == 0.5
+    with pytest.raises(bt.BacktestError, match="more than 5 errors"):
+        bt.time_ordered_coverage(errors, 0.5, min_history=5)

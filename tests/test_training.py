@@ -51,6 +51,7 @@ def test_metrics_follow_the_contract(result):
         "forecast",
         "interval_coverage",
         "interval_method",
+        "interval_coverage_time_ordered",
     }
     assert metrics["headline"]["model"] == training.CHOSEN
     walk = metrics["evaluations"]["walk_forward"]
