@@ -74,12 +74,11 @@ class StageFailure(Exception):
     cell_source: str | None = None
 
     def describe(self) -> str:
-        where = f"cell In [{self.cell}]" if self.cell is not None else "before any cell ran"
-        code = f" `{self.cell_source}`" if self.cell_source else ""
-        return (
-            f"stage {self.stage} failed in notebook {self.notebook}, {where}{code}: "
-            f"{self.exception}: {self.message}"
-        )
+        where = f" in notebook {self.notebook}" if self.notebook else ""
+        if self.cell is not None:
+            code = f" `{self.cell_source}`" if self.cell_source else ""
+            where += f", cell In [{self.cell}]{code}"
+        return f"stage {self.stage} failed{where}: {self.exception}: {self.message}"
 
     def as_record(self) -> dict[str, Any]:
         return {
@@ -496,16 +495,12 @@ def run_pipeline(
     except StageFailure as failure:
         return _fail(context, failure)
     except checks.StageOutputError as exc:
-        return _fail(
-            context, StageFailure("verify", str(context.run_dir), type(exc).__name__, str(exc))
-        )
+        return _fail(context, StageFailure("verify products", "", type(exc).__name__, str(exc)))
     except BaseException as exc:  # KeyboardInterrupt, RunInterrupted: never leave "running"
         stage = context.record["stages"][-1]["name"] if context.record["stages"] else "start"
         notebook = context.run_dir / runs.NOTEBOOKS_DIR / f"{stage}.ipynb"
         reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else type(exc).__name__
-        failure = StageFailure(stage, str(notebook), reason, str(exc) or "run interrupted")
-        finish_run(context, runs.FAILED, failure.as_record())
-        build_report(context)
+        _fail(context, StageFailure(stage, str(notebook), reason, str(exc) or "run interrupted"))
         raise
     context.record["headline"] = metrics.get("headline")
     context.record["forecast"] = metrics.get("forecast")

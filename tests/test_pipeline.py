@@ -149,3 +149,12 @@ def test_stage_failure_description_names_notebook_cell_and_exception() -> None:
     )
     text = failure.describe()
     assert "02_clean.ipynb" in text and "In [4]" in text and "ValueError: bad month 'Foo'" in text
+
+
+def test_a_failure_outside_any_notebook_names_the_check() -> None:
+    failure = pipeline.StageFailure(
+        "verify products", "", "StageOutputError", "predictions.parquet: has no rows"
+    )
+    assert failure.describe() == (
+        "stage verify products failed: StageOutputError: predictions.parquet: has no rows"
+    )

@@ -265,6 +265,8 @@ def test_sigterm_marks_the_run_in_progress_failed(sample_data_dir: Path, tmp_pat
     record = runs.read_run_record(run_dir)
     assert record["status"] == "failed"
     assert record["error"]["exception"] == "interrupted" and "SIGTERM" in record["error"]["message"]
+    assert record["stages"][-1]["name"] == "02_clean"
+    assert record["stages"][-1]["status"] == "failed"
     assert runs.read_latest(runs_dir) is None
 
 
