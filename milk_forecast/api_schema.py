@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from milk_forecast.runs import PREDICTION_KINDS
 from milk_forecast.serving import (
     INTERVAL_LEVELS,
-    KINDS,
     MONTH_RANGE,
     SERVICE_NAME,
     UNIT,
@@ -69,7 +69,7 @@ PREDICTION_PROPERTIES = {
     "prediction": {"type": "number", "description": f"predicted price, {UNIT}"},
     "unit": {"type": "string", "const": UNIT},
     "actual": {**NUMBER_OR_NULL, "description": "observed price when known, else null"},
-    "kind": {"type": "string", "enum": list(KINDS)},
+    "kind": {"type": "string", "enum": list(PREDICTION_KINDS)},
     "interval": {
         "oneOf": [{"type": "null"}, ref("Interval")],
         "description": "prediction intervals by level, null when the run has none for the month",

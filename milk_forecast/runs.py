@@ -18,6 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
+from milk_forecast.checks import StageOutputError, check_parquet
+
 RUN_JSON = "run.json"
 LATEST = "LATEST"
 NOTEBOOKS_DIR = "notebooks"
@@ -25,6 +29,13 @@ MODEL_FILE = "model.joblib"
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.parquet"
 REPORT_FILE = "report.html"
+
+# predictions.parquet: one row per month, sorted, no month missing.
+ACTUAL = "actual_clp_per_l"
+PREDICTED = "predicted_clp_per_l"
+IN_SAMPLE, BACKTEST, FORECAST = "in_sample", "backtest", "forecast"
+PREDICTION_KINDS = (IN_SAMPLE, BACKTEST, FORECAST)
+PREDICTION_COLUMNS = (ACTUAL, PREDICTED, "kind", "model")
 
 RUNNING = "running"
 SUCCEEDED = "succeeded"
@@ -179,3 +190,14 @@ def list_runs(runs_dir: Path) -> list[RunSummary]:
             continue
         summaries.append(RunSummary(path.name, path, effective_status(record), record))
     return summaries
+
+
+def read_predictions(path: Path) -> pd.DataFrame:
+    """``predictions.parquet``, checked: monthly, sorted, contiguous, predicted, known kinds."""
+    frame = check_parquet(path, required=PREDICTION_COLUMNS, no_nan=(PREDICTED, "kind", "model"))
+    unknown = sorted(set(frame["kind"].astype(str)) - set(PREDICTION_KINDS))
+    if unknown:
+        raise StageOutputError(
+            f"{path}: column 'kind' holds {unknown[0]!r}, expected one of {PREDICTION_KINDS}"
+        )
+    return frame

@@ -31,7 +31,6 @@ import joblib
 import pandas as pd
 
 from milk_forecast import runs
-from milk_forecast.checks import check_parquet
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +39,7 @@ UNIT = "CLP/L"
 YEAR_RANGE = (1900, 2200)
 MONTH_RANGE = (1, 12)
 INTERVAL_LEVELS = ("80", "95")
-KINDS = ("in_sample", "backtest", "forecast")
 FORECAST = "forecast"
-PREDICTION_COLUMNS = ("actual_clp_per_l", "predicted_clp_per_l", "kind", "model")
 RUN_HINT = "produce one with `python run_pipeline.py` (it publishes runs/LATEST)"
 MAX_ECHO = 40  # characters of a client's value quoted back in an error message
 
@@ -180,19 +177,6 @@ def _read_json_object(path: Path) -> dict[str, Any]:
     return payload
 
 
-def _read_predictions(path: Path) -> pd.DataFrame:
-    """predictions.parquet, checked: monthly, sorted, no missing prediction, known kinds."""
-    frame = check_parquet(
-        path, required=PREDICTION_COLUMNS, no_nan=("predicted_clp_per_l", "kind"), contiguous=False
-    )
-    unknown = sorted(set(frame["kind"].astype(str)) - set(KINDS))
-    if unknown:
-        raise RunRefusedError(
-            f"{path}: column 'kind' holds {unknown[0]!r}, expected one of {KINDS}"
-        )
-    return frame
-
-
 def _number(value: Any) -> float | None:
     """A float, or None for a missing value."""
     return None if pd.isna(value) else float(value)
@@ -215,9 +199,9 @@ def prediction_payload(row: Mapping[str, Any], run_id: str) -> dict[str, Any]:
     return {
         "year": month.year,
         "month": month.month,
-        "prediction": float(row["predicted_clp_per_l"]),
+        "prediction": float(row[runs.PREDICTED]),
         "unit": UNIT,
-        "actual": _number(row["actual_clp_per_l"]),
+        "actual": _number(row[runs.ACTUAL]),
         "kind": str(row["kind"]),
         "interval": _interval(row),
         "model": None if pd.isna(row["model"]) else str(row["model"]),
@@ -263,7 +247,7 @@ def load_served_run(runs_dir: Path, run_id: str) -> ServedRun:
             f"{run_dir / runs.RUN_JSON}: 'status' is {record.get('status')!r}, not 'succeeded'"
         )
     metrics = _refuse_on_error(run_dir / runs.METRICS_FILE, _read_json_object)
-    frame = _refuse_on_error(run_dir / runs.PREDICTIONS_FILE, _read_predictions)
+    frame = _refuse_on_error(run_dir / runs.PREDICTIONS_FILE, runs.read_predictions)
     model = _refuse_on_error(run_dir / runs.MODEL_FILE, joblib.load)
     rows = frame.to_dict("records")
     bodies = {}

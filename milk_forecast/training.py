@@ -40,15 +40,21 @@ from milk_forecast.models import (
     prototype_search,
     seasonal_naive,
 )
-from milk_forecast.runs import METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE
+from milk_forecast.runs import (
+    ACTUAL,
+    BACKTEST,
+    FORECAST,
+    IN_SAMPLE,
+    METRICS_FILE,
+    MODEL_FILE,
+    PREDICTED,
+    PREDICTIONS_FILE,
+)
 
 CHOSEN = "adaptive_seasonal_ridge"
 PRICE_ONLY = "adaptive_seasonal_ridge_price_only"
 WALK_FORWARD = "walk_forward"
 SHUFFLED = "shuffled_split"
-ACTUAL, PREDICTED = "actual_clp_per_l", "predicted_clp_per_l"
-IN_SAMPLE, BACKTEST, FORECAST = "in_sample", "backtest", "forecast"
-PREDICTION_COLUMNS = [MONTH, ACTUAL, PREDICTED, "kind", "model"]
 METRICS_KEYS = ("unit", "headline", "evaluations", "forecast", "interval_coverage")
 HEADLINE_KEYS = (mt.RMSE, mt.MAE, mt.MAPE, mt.R2)
 ORDERED_BOUNDS = (

@@ -119,6 +119,7 @@ def write_products(run_dir: Path, predicted: list[float]) -> None:
             "actual_clp_per_l": [1.0] * len(predicted),
             "predicted_clp_per_l": predicted,
             "kind": ["in_sample"] * len(predicted),
+            "model": ["m"] * len(predicted),
         }
     ).to_parquet(run_dir / "predictions.parquet")
 

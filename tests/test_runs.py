@@ -8,6 +8,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from milk_forecast import runs
@@ -85,3 +86,29 @@ def test_list_runs_newest_first_reports_broken_folders(tmp_path: Path) -> None:
         ("20261127T120301Z", runs.SUCCEEDED),
     ]
     assert "missing" in (listed[0].error or "")
+
+
+def write_predictions(path: Path, kinds: list[str]) -> Path:
+    pd.DataFrame(
+        {
+            "month": pd.date_range("2020-01-01", periods=len(kinds), freq="MS"),
+            runs.ACTUAL: [1.0] * len(kinds),
+            runs.PREDICTED: [1.0] * len(kinds),
+            "kind": kinds,
+            "model": ["m"] * len(kinds),
+        }
+    ).to_parquet(path)
+    return path
+
+
+def test_read_predictions_accepts_the_three_kinds(tmp_path: Path) -> None:
+    path = write_predictions(tmp_path / "predictions.parquet", list(runs.PREDICTION_KINDS))
+    assert list(runs.read_predictions(path)["kind"]) == list(runs.PREDICTION_KINDS)
+
+
+def test_read_predictions_names_an_unknown_kind(tmp_path: Path) -> None:
+    path = write_predictions(tmp_path / "predictions.parquet", ["in_sample", "guess"])
+    with pytest.raises(
+        runs.StageOutputError, match=r"predictions.parquet: column 'kind' holds 'guess'"
+    ):
+        runs.read_predictions(path)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from milk_forecast import checks, training
+from milk_forecast import checks, runs, training
 from milk_forecast.cleaning import PRICE_COLUMN, RAIN_COLUMNS, clean_inputs
 from milk_forecast.features import add_shuffled_split, build_features, usable_rows
 from milk_forecast.raw import read_raw_inputs
@@ -69,7 +69,7 @@ def test_model_beats_persistence_on_a_seasonal_series(result):
 
 def test_predictions_one_row_per_month_with_kinds(result):
     frame = result.predictions
-    checks.check_monthly(frame, "predictions", training.PREDICTION_COLUMNS, [training.PREDICTED])
+    checks.check_monthly(frame, "predictions", runs.PREDICTION_COLUMNS, [training.PREDICTED])
     kinds = frame.set_index("month")["kind"]
     assert kinds["2018-04-01"] == "in_sample" and kinds["2018-05-01"] == "backtest"
     assert kinds.iloc[-1] == "forecast" and kinds.index[-1] == pd.Timestamp("2020-05-01")
@@ -128,7 +128,7 @@ def test_write_outputs_and_read_back(result, tmp_path):
     metrics = training.check_metrics_json(tmp_path / "metrics.json")
     assert metrics["headline"] == result.metrics["headline"]
     checks.check_parquet(
-        tmp_path / "predictions.parquet", training.PREDICTION_COLUMNS, [training.PREDICTED]
+        tmp_path / "predictions.parquet", runs.PREDICTION_COLUMNS, [training.PREDICTED]
     )
 
 
