@@ -145,16 +145,15 @@ def leave_one_out_half_width(errors: pd.Series, level: float) -> pd.Series:
     )
 
 
-def time_ordered_coverage(errors: pd.Series, level: float, min_history: int) -> float:
-    """Share of months, from the ``min_history``-th on, whose absolute log error is within the
-    ``half_width`` sized from the months before it only: coverage as it would have been seen."""
-    if len(errors) <= min_history:
-        raise BacktestError(
-            f"time-ordered coverage needs more than {min_history} errors, got {len(errors)}"
-        )
+def trailing_coverage(
+    errors: pd.Series, months: pd.DatetimeIndex, length: int, gap: int, level: float
+) -> float:
+    """Share of ``months`` whose absolute log error is within the ``half_width`` of the errors
+    over the ``length`` months ending ``gap`` months before it: the interval as it was shown."""
     covered = [
-        abs(errors.iloc[i]) <= half_width(errors.iloc[:i], level)
-        for i in range(min_history, len(errors))
+        abs(errors[month])
+        <= half_width(errors.reindex(selection_window(month, length, gap)), level)
+        for month in months
     ]
     return float(np.mean(covered))
 

@@ -115,6 +115,17 @@ class Windows:
     def forecast(self) -> pd.Timestamp:
         return self.last + pd.DateOffset(months=1)
 
+    @property
+    def trailing(self) -> pd.DatetimeIndex:
+        """The months before the backtest whose errors size the first backtest intervals."""
+        first = bt.selection_window(self.backtest[0], self.length, self.gap)[0]
+        return bt.month_range(first, self.backtest[0] - pd.DateOffset(months=1))
+
+    @property
+    def chosen(self) -> pd.DatetimeIndex:
+        """Every month the adaptive choice is made for: trailing, backtest, next month."""
+        return self.trailing.append(self.backtest).append(pd.DatetimeIndex([self.forecast]))
+
 
 def bound_column(side: str, level: float) -> str:
     """``lower_80_clp_per_l`` style column name of an interval bound."""
@@ -177,12 +188,14 @@ def shift(month: pd.Timestamp, months: int) -> pd.Timestamp:
 
 
 def run_candidates(monthly: pd.DataFrame, specs: list[CandidateSpec], w: Windows) -> pd.DataFrame:
-    """One-step forecasts of every candidate, from the first selection window to the next month."""
-    first = shift(w.backtest[0], -w.gap - w.length + 1)
+    """One-step forecasts of every candidate, from the selection window of the first month
+    chosen (``w.chosen[0]``) to the next month."""
+    first = bt.selection_window(w.chosen[0], w.length, w.gap)[0]
     if months_between(w.history_start, first) < 36:
         raise TrainingError(
-            f"parameters: the first one-step forecast ({first:%Y-%m}, the start of the first "
-            f"selection window) leaves less than 36 months after history_start={w.history_start:%Y-%m}"
+            f"parameters: the first one-step forecast ({first:%Y-%m}, two selection windows "
+            f"before backtest_start) leaves less than 36 months after "
+            f"history_start={w.history_start:%Y-%m}"
         )
     months = bt.month_range(first, w.forecast)
     return bt.walk_forward(monthly, months, bt.candidate_forecaster(specs, w.history_start))
@@ -289,6 +302,9 @@ def train(monthly: pd.DataFrame, features: pd.DataFrame, params: TrainParams) ->
         SHUFFLED: shuffled_evaluation(monthly, features, specs, w, params),
     }
     metrics = build_metrics(evaluations, backtest, forecast.iloc[0], reason, params.interval_levels)
+    metrics["interval_coverage_time_ordered"] = time_ordered(
+        choices[CHOSEN], price, w, params.interval_levels
+    )
     predictions = build_predictions(in_sample(model, monthly, w), backtest, forecast, price)
     return TrainingResult(
         model,
@@ -307,9 +323,8 @@ def adaptive_choices(
         CHOSEN: [s.name for s in specs],
         PRICE_ONLY: [s.name for s in specs if set(s.inputs) <= {"price"}],
     }
-    months = w.backtest.append(pd.DatetimeIndex([w.forecast]))
     return {
-        name: bt.adaptive_choice(candidates, price, months, w.length, w.gap, pool)
+        name: bt.adaptive_choice(candidates, price, w.chosen, w.length, w.gap, pool)
         for name, pool in pools.items()
         if pool
     }
@@ -434,24 +449,23 @@ def build_metrics(
             "backtest; the forecast uses all backtest months, each backtest month's interval "
             "the other backtest months (leave-one-out), so coverage is not strictly time-ordered"
         ),
-        "interval_coverage_time_ordered": time_ordered(backtest, levels),
     }
 
 
-def time_ordered(backtest: pd.DataFrame, levels: tuple[float, ...]) -> dict[str, Any]:
-    """Coverage of intervals sized only from the backtest months before each month."""
-    errors = bt.log_errors(backtest.set_index(MONTH)[ACTUAL], backtest.set_index(MONTH)[PREDICTED])
-    history = len(errors) // 2
+def time_ordered(
+    choice: pd.DataFrame, price: pd.Series, w: Windows, levels: tuple[float, ...]
+) -> dict[str, Any]:
+    """Coverage of the forecast's interval rule applied at each backtest month in turn."""
+    errors = bt.log_errors(price, choice["predicted"].reindex(w.trailing.append(w.backtest)))
     coverage = {
-        f"{round(level * 100)}": bt.time_ordered_coverage(errors, level, history)
+        f"{round(level * 100)}": bt.trailing_coverage(errors, w.backtest, w.length, w.gap, level)
         for level in levels
     }
     return {
         **coverage,
-        "months": len(errors) - history,
-        "method": f"each of the last {len(errors) - history} backtest months' interval sized "
-        "from the backtest errors of the months before it only (at least "
-        f"{history}): the coverage a user would have seen",
+        "method": f"each backtest month's interval sized, as the forecast's is, from the chosen "
+        f"model's one-step errors over the {w.length} months ending {w.gap} month(s) before it: "
+        "the coverage a user would have seen",
     }
 
 

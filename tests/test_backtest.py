@@ -105,11 +105,11 @@ def test_interval_is_ordered_and_contains_the_forecast(width):
     assert upper / 250.0 == pytest.approx(np.exp(width))
 
 
-def test_time_ordered_coverage_sizes_each_month_from_earlier_months_only():
+def test_trailing_coverage_sizes_each_month_from_the_months_before_it_only():
     months = pd.date_range("2020-01-01", periods=5, freq="MS")
-    # |errors| 0.1, 0.2, 0.3 size the fourth month's 50% half-width (0.2): 0.15 is inside;
-    # the fifth month's (0.175 from 0.1, 0.2, 0.3, 0.15) leaves 0.9 outside.
+    # April's 50% half-width comes from Jan..Mar (0.1, 0.2, 0.3 -> 0.2): 0.15 is inside;
+    # May's from Feb..Apr (0.2, 0.3, 0.15 -> 0.2): 0.9 is outside, whatever May's own error.
     errors = pd.Series([0.1, -0.2, 0.3, -0.15, 0.9], index=months)
-    assert bt.time_ordered_coverage(errors, 0.5, min_history=3) == 0.5
-    with pytest.raises(bt.BacktestError, match="more than 5 errors"):
-        bt.time_ordered_coverage(errors, 0.5, min_history=5)
+    assert bt.trailing_coverage(errors, months[3:], length=3, gap=1, level=0.5) == 0.5
+    errors.iloc[4] = 0.19
+    assert bt.trailing_coverage(errors, months[3:], length=3, gap=1, level=0.5) == 1.0
