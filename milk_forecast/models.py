@@ -33,6 +33,8 @@ PROTOTYPE = "prototype_poly_ridge"
 
 TARGET = "log_change"
 INPUT_COLUMNS = {"price": "price_yoy_log_change", "rain": "rain_12m_log_mm"}
+# The columns of clean_monthly.parquet that ``build_design`` reads.
+DESIGN_COLUMNS = [MONTH, PRICE_COLUMN, *RAIN_COLUMNS]
 MONTH_COLUMNS = [f"month_{m:02d}" for m in range(1, 13)]
 DUMMY_PENALTY = 1e-8  # keeps the system solvable when a calendar month has no training row
 
