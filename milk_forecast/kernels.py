@@ -38,13 +38,18 @@ def imports_cell(notebook: nbformat.NotebookNode) -> str:
 
 
 class KernelPool:
-    """Kernels keyed by stage name, started and warmed up before they are needed."""
+    """Kernels keyed by stage name, started and warmed up before they are needed.
+
+    The client that queued a kernel's warm-up stays connected until the kernel is
+    released: closing it earlier could drop the warm-up before a booting kernel reads it.
+    """
 
     def __init__(self, output: IO[str] | None = None, kernel_name: str = "python3") -> None:
         """``output``: where the kernel processes' own stdout and stderr go (not cell output)."""
         self.output = output
         self.kernel_name = kernel_name
-        self._ready: dict[str, tuple[AsyncKernelManager, Any]] = {}
+        self._ready: dict[str, AsyncKernelManager] = {}
+        self._warmers: dict[int, Any] = {}  # id(manager) -> the client that sent the warm-up
 
     def prepare(self, key: str, cwd: Path, warmup_code: str) -> None:
         """Start a kernel in ``cwd`` and queue ``warmup_code``; returns at once."""
@@ -55,27 +60,26 @@ class KernelPool:
         client.start_channels()
         if warmup_code.strip():
             client.execute(warmup_code, silent=True, store_history=False)
-        self._ready[key] = (manager, client)
+        self._ready[key] = manager
+        self._warmers[id(manager)] = client
 
     def take(self, key: str) -> AsyncKernelManager | None:
-        """The kernel prepared for ``key`` (None if none was), now owned by the caller."""
-        if key not in self._ready:
-            return None
-        manager, client = self._ready.pop(key)
-        client.stop_channels()
-        return manager
+        """The kernel prepared for ``key`` (None if none was); give it back with ``release``."""
+        return self._ready.pop(key, None)
+
+    def release(self, manager: AsyncKernelManager | None) -> None:
+        """Stop a kernel now (one that already died is fine) and its warm-up client."""
+        if manager is None:
+            return
+        client = self._warmers.pop(id(manager), None)
+        if client is not None:
+            client.stop_channels()
+        with contextlib.suppress(RuntimeError):
+            run_sync(manager.shutdown_kernel)(now=True)
 
     def shutdown_all(self) -> None:
         for key in list(self._ready):
-            shutdown(self.take(key))
-
-
-def shutdown(manager: AsyncKernelManager | None) -> None:
-    """Stop a kernel now; one that already died is fine."""
-    if manager is None:
-        return
-    with contextlib.suppress(RuntimeError):
-        run_sync(manager.shutdown_kernel)(now=True)
+            self.release(self.take(key))
 
 
 class _RunnerClient(PapermillNotebookClient):

@@ -432,7 +432,7 @@ def run_stages(context: RunContext, stages: list[Stage], data_dir: Path) -> None
             try:
                 run_stage(context, stage, data_dir, banner, kernel, f"[{number}/{len(stages)}]")
             finally:
-                kernels.shutdown(kernel)
+                pool.release(kernel)
                 for signum, handler in handlers.items():
                     signal.signal(signum, handler)
     finally:

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import papermill
+from jupyter_core.utils import run_sync
+
+from milk_forecast import kernels
+
+
+def notebook(*cells: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook(cells=list(cells))
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    return nb
+
+
+def parameters_cell(source: str) -> nbformat.NotebookNode:
+    return nbformat.v4.new_code_cell(source, metadata={"tags": ["parameters"]})
+
+
+def test_imports_cell_is_the_first_code_cell_that_is_not_the_parameters() -> None:
+    nb = notebook(
+        nbformat.v4.new_markdown_cell("# title"),
+        parameters_cell("run_dir = 'x'"),
+        nbformat.v4.new_code_cell("import json"),
+        nbformat.v4.new_code_cell("print(1)"),
+    )
+    assert kernels.imports_cell(nb) == "import json"
+    assert kernels.imports_cell(notebook(nbformat.v4.new_markdown_cell("# only text"))) == ""
+
+
+def test_a_prepared_kernel_has_run_its_warmup_before_the_notebook(tmp_path: Path) -> None:
+    pool = kernels.KernelPool()
+    assert pool.take("nothing prepared") is None
+    warmup = "import sys\nsys.modules['warm_marker'] = sys"
+    pool.prepare("stage", tmp_path, warmup)
+    kernel = pool.take("stage")
+    warmer = pool._warmers[id(kernel)]
+    reply = run_sync(warmer.get_shell_msg)(timeout=60)  # the warm-up has run
+    assert reply["content"]["status"] == "ok"
+    try:
+        nb = notebook(nbformat.v4.new_code_cell("import sys\nprint('warm_marker' in sys.modules)"))
+        executed = papermill.execute_notebook(
+            nb,
+            str(tmp_path / "out.ipynb"),
+            engine_name=kernels.ENGINE_NAME,
+            progress_bar=False,
+            km=kernel,
+        )
+    finally:
+        pool.release(kernel)
+    assert executed.cells[0].outputs[0].text.strip() == "True"
+    assert not kernel.has_kernel
+
+
+def test_shutdown_all_stops_kernels_nobody_took(tmp_path: Path) -> None:
+    pool = kernels.KernelPool()
+    pool.prepare("a", tmp_path, "")
+    manager = pool._ready["a"]
+    pool.shutdown_all()
+    assert pool.take("a") is None
+    assert not manager.has_kernel
