@@ -20,6 +20,7 @@ from typing import IO, Any, ClassVar
 
 import nbformat
 from jupyter_client import AsyncKernelManager
+from jupyter_client.session import Session
 from jupyter_core.utils import run_sync
 from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import NBClientEngine, papermill_engines
@@ -56,7 +57,12 @@ class KernelPool:
         manager = AsyncKernelManager(kernel_name=self.kernel_name)
         streams = {"stdout": self.output, "stderr": self.output} if self.output else {}
         run_sync(manager.start_kernel)(cwd=str(cwd), **streams)
-        client = manager.client()
+        # A session of its own: clients sharing one session share a socket identity, and
+        # the kernel would ignore the papermill client while this one is connected.
+        session = Session(
+            key=manager.session.key, signature_scheme=manager.session.signature_scheme
+        )
+        client = manager.client(session=session)
         client.start_channels()
         if warmup_code.strip():
             client.execute(warmup_code, silent=True, store_history=False)
