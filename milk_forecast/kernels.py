@@ -63,7 +63,7 @@ class KernelPool:
             key=manager.session.key, signature_scheme=manager.session.signature_scheme
         )
         client = manager.client(session=session)
-        client.start_channels()
+        client.start_channels(iopub=False, stdin=False, hb=False, control=False)
         if warmup_code.strip():
             client.execute(warmup_code, silent=True, store_history=False)
         self._ready[key] = manager
@@ -125,9 +125,12 @@ class RunnerEngine(NBClientEngine):
             log_output=log_output,
             stdout_file=stdout_file,
             stderr_file=stderr_file,
+            shutdown_kernel="immediate",
         )
         _RunnerClient.restore_signals = {s: signal.getsignal(s) for s in HANDLED_SIGNALS}
-        return _RunnerClient(nb_man, **final_kwargs).execute()
+        # cleanup_kc: close this client's sockets (and stop the kernel) even though the
+        # kernel was started outside; nbclient leaves both open for a kernel it does not own.
+        return _RunnerClient(nb_man, **final_kwargs).execute(cleanup_kc=True)
 
 
 papermill_engines.register(ENGINE_NAME, RunnerEngine)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nbformat
@@ -65,3 +66,31 @@ def test_shutdown_all_stops_kernels_nobody_took(tmp_path: Path) -> None:
     pool.shutdown_all()
     assert pool.take("a") is None
     assert not manager.has_kernel
+
+
+def run_one_notebook(tmp_path: Path) -> None:
+    pool = kernels.KernelPool()
+    pool.prepare("stage", tmp_path, "import json")
+    kernel = pool.take("stage")
+    try:
+        papermill.execute_notebook(
+            notebook(nbformat.v4.new_code_cell("print(json.dumps(1))")),
+            str(tmp_path / "out.ipynb"),
+            engine_name=kernels.ENGINE_NAME,
+            progress_bar=False,
+            km=kernel,
+        )
+    finally:
+        pool.release(kernel)
+
+
+def open_files() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_running_notebooks_leaves_no_sockets_open(tmp_path: Path) -> None:
+    run_one_notebook(tmp_path)  # first use loads what stays loaded
+    before = open_files()
+    for _ in range(3):
+        run_one_notebook(tmp_path)
+    assert open_files() <= before  # a scheduler runs for months: nothing may pile up
