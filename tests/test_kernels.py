@@ -24,6 +24,18 @@ def parameters_cell(source: str) -> nbformat.NotebookNode:
     return nbformat.v4.new_code_cell(source, metadata={"tags": ["parameters"]})
 
 
+def execute_on(kernel: object, code: str, tmp_path: Path) -> str:
+    """Run a one-cell notebook on ``kernel`` with the runner's engine; what it printed."""
+    executed = papermill.execute_notebook(
+        notebook(nbformat.v4.new_code_cell(code)),
+        str(tmp_path / "out.ipynb"),
+        engine_name=kernels.ENGINE_NAME,
+        progress_bar=False,
+        km=kernel,
+    )
+    return executed.cells[0].outputs[0].text.strip()
+
+
 def test_imports_cell_is_the_first_code_cell_that_is_not_the_parameters() -> None:
     nb = notebook(
         nbformat.v4.new_markdown_cell("# title"),
@@ -45,17 +57,10 @@ def test_a_prepared_kernel_has_run_its_warmup_before_the_notebook(tmp_path: Path
     reply = run_sync(warmer.get_shell_msg)(timeout=60)  # the warm-up has run
     assert reply["content"]["status"] == "ok"
     try:
-        nb = notebook(nbformat.v4.new_code_cell("import sys\nprint('warm_marker' in sys.modules)"))
-        executed = papermill.execute_notebook(
-            nb,
-            str(tmp_path / "out.ipynb"),
-            engine_name=kernels.ENGINE_NAME,
-            progress_bar=False,
-            km=kernel,
-        )
+        printed = execute_on(kernel, "import sys\nprint('warm_marker' in sys.modules)", tmp_path)
     finally:
         pool.release(kernel)
-    assert executed.cells[0].outputs[0].text.strip() == "True"
+    assert printed == "True"
     assert not kernel.has_kernel
 
 
@@ -73,13 +78,7 @@ def run_one_notebook(tmp_path: Path) -> None:
     pool.prepare("stage", tmp_path, "import json")
     kernel = pool.take("stage")
     try:
-        papermill.execute_notebook(
-            notebook(nbformat.v4.new_code_cell("print(json.dumps(1))")),
-            str(tmp_path / "out.ipynb"),
-            engine_name=kernels.ENGINE_NAME,
-            progress_bar=False,
-            km=kernel,
-        )
+        assert execute_on(kernel, "print(json.dumps(1))", tmp_path) == "1"
     finally:
         pool.release(kernel)
 
