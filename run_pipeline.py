@@ -21,7 +21,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from milk_forecast import cron, history, lock, pipeline, raw, scheduler
+from milk_forecast import cron, history, lock, pipeline, raw, scheduler, stages
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--notebooks-dir",
         type=Path,
-        default=pipeline.NOTEBOOKS_DIR,
+        default=stages.NOTEBOOKS_DIR,
         help="run these copies of the four notebooks instead of notebooks/",
     )
     parser.add_argument(
@@ -111,11 +111,11 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def print_parameters(notebooks_dir: Path = pipeline.NOTEBOOKS_DIR) -> None:
-    for stage in pipeline.load_stages(notebooks_dir):
+def print_parameters(notebooks_dir: Path = stages.NOTEBOOKS_DIR) -> None:
+    for stage in stages.load_stages(notebooks_dir):
         print(stage.name)
         for name, info in stage.parameters.items():
-            note = "  (set by the runner)" if name in pipeline.RUNNER_PARAMETERS else ""
+            note = "  (set by the runner)" if name in stages.RUNNER_PARAMETERS else ""
             comment = f"  # {info['help']}" if info.get("help") else ""
             print(f"  {name} = {info['default']}{note}{comment}")
 
@@ -225,9 +225,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"removed {len(removed)} run(s): {', '.join(removed) or '-'}")
             return EXIT_OK
         # Fail fast on bad parameters or a missing data folder, before any run starts.
-        pipeline.resolve_parameters(pipeline.load_stages(args.notebooks_dir), overrides)
+        stages.resolve_parameters(stages.load_stages(args.notebooks_dir), overrides)
         if not data_dir.is_dir():
-            raise pipeline.PipelineError(f"--data-dir {data_dir} does not exist")
+            raise stages.PipelineError(f"--data-dir {data_dir} does not exist")
         print(f"data: {data_dir}{' (SYNTHETIC SAMPLE)' if raw.is_synthetic(data_dir) else ''}")
         run_once = make_run_once(args, data_dir, overrides)
         clock = scheduler.SystemClock(stop)
@@ -249,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except lock.LockHeldError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_LOCKED
-    except pipeline.PipelineError as exc:
+    except stages.PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt as exc:

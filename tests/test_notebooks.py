@@ -9,9 +9,9 @@ import nbformat
 import papermill
 import pytest
 
-from milk_forecast import pipeline
+from milk_forecast import stages
 
-NOTEBOOKS = [pipeline.NOTEBOOKS_DIR / f"{name}.ipynb" for name in pipeline.STAGE_NAMES]
+NOTEBOOKS = [stages.NOTEBOOKS_DIR / f"{name}.ipynb" for name in stages.STAGE_NAMES]
 
 
 @pytest.fixture(params=NOTEBOOKS, ids=lambda path: path.stem)
