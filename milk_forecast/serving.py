@@ -31,6 +31,7 @@ import joblib
 import pandas as pd
 
 from milk_forecast import runs
+from milk_forecast.checks import StageOutputError
 
 logger = logging.getLogger(__name__)
 
@@ -166,6 +167,8 @@ def _refuse_on_error(path: Path, reader: Callable[[Path], T]) -> T:
         return reader(path)
     except RunRefusedError:
         raise
+    except StageOutputError as exc:  # a contract check: its message already names the file
+        raise RunRefusedError(str(exc)) from exc
     except Exception as exc:  # readers of parquet / pickles raise many unrelated types
         raise RunRefusedError(f"{path}: cannot be read ({type(exc).__name__}: {exc})") from exc
 

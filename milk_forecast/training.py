@@ -298,14 +298,19 @@ def train(monthly: pd.DataFrame, features: pd.DataFrame, params: TrainParams) ->
     candidates = run_candidates(monthly, specs, w)
     choices = adaptive_choices(candidates, price, specs, w)
     backtest = backtest_with_intervals(choices[CHOSEN], price, w, params.interval_levels)
-    forecast, reason, model = next_month(monthly, candidates, choices, specs, w, params)
+    forecast, reason, model = next_month(monthly, price, candidates, choices, specs, w, params)
     evaluations = {
         WALK_FORWARD: walk_forward_evaluation(choices, price, w),
-        SHUFFLED: shuffled_evaluation(monthly, features, specs, w, params),
+        SHUFFLED: shuffled_evaluation(monthly, price, features, specs, w, params),
     }
-    metrics = build_metrics(evaluations, backtest, forecast.iloc[0], reason, params.interval_levels)
-    metrics["interval_coverage_time_ordered"] = time_ordered(
-        choices[CHOSEN], price, w, params.interval_levels
+    time_ordered_coverage = time_ordered(choices[CHOSEN], price, w, params.interval_levels)
+    metrics = build_metrics(
+        evaluations,
+        backtest,
+        forecast.iloc[0],
+        reason,
+        params.interval_levels,
+        time_ordered_coverage,
     )
     predictions = build_predictions(in_sample(model, monthly, w), backtest, forecast, price)
     return TrainingResult(
@@ -344,6 +349,7 @@ def backtest_with_intervals(
 
 def next_month(
     monthly: pd.DataFrame,
+    price: pd.Series,
     candidates: pd.DataFrame,
     choices: dict[str, pd.DataFrame],
     specs: list[CandidateSpec],
@@ -356,7 +362,6 @@ def next_month(
         raise TrainingError(
             f"forecast of {w.forecast:%Y-%m}: {reason}, but input_sets has no price-only set"
         )
-    price = price_series(monthly)
     own = bt.log_errors(price, choices[forecaster]["predicted"].reindex(w.backtest))
     month = pd.DatetimeIndex([w.forecast])
     widths = {
@@ -389,12 +394,12 @@ def walk_forward_evaluation(
 
 def shuffled_evaluation(
     monthly: pd.DataFrame,
+    price: pd.Series,
     features: pd.DataFrame,
     specs: list[CandidateSpec],
     w: Windows,
     params: TrainParams,
 ) -> dict[str, Any]:
-    price = price_series(monthly)
     test = pd.DatetimeIndex(features.loc[features[SPLIT] == TEST, MONTH]).sort_values()
     ours, choice = shuffled_split_ours(monthly, specs, test, w)
     models = {
@@ -418,6 +423,7 @@ def build_metrics(
     forecast: pd.Series,
     reason: str,
     levels: tuple[float, ...],
+    time_ordered_coverage: dict[str, Any],
 ) -> dict[str, Any]:
     """The ``metrics.json`` payload (contracts.md)."""
     headline = {k: v for k, v in evaluations[WALK_FORWARD]["models"][CHOSEN].items() if k != mt.MSE}
@@ -451,6 +457,7 @@ def build_metrics(
             "backtest; the forecast uses all backtest months, each backtest month's interval "
             "the other backtest months (leave-one-out), so coverage is not strictly time-ordered"
         ),
+        "interval_coverage_time_ordered": time_ordered_coverage,
     }
 
 
