@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 ARGS ?=
 
-.PHONY: venv run test lint format serve bench sample clean-notebooks help
+.PHONY: venv run test lint format serve lab bench sample clean-notebooks help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -38,12 +38,15 @@ format: $(STAMP)  ## apply ruff's formatting and safe fixes
 serve: $(STAMP)  ## serve the newest succeeded run on http://127.0.0.1:8000
 	$(VENV)/bin/uvicorn app:app --host 127.0.0.1 --port 8000
 
+lab: $(STAMP)  ## open the notebooks in JupyterLab (their kernels import this checkout's package)
+	PYTHONPATH=$(CURDIR) $(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
 bench: $(STAMP)  ## pipeline and API benchmarks (real data from ../shared/data)
 	$(PY) benchmarks/pipeline.py
 	$(PY) benchmarks/api.py
 
 sample: $(STAMP)  ## regenerate the synthetic sample in data/sample
-	$(PY) -m milk_forecast.sample_data --out data/sample
+	$(PY) -m milk_forecast.data.sample --out data/sample
 
 clean-notebooks: $(STAMP)  ## strip outputs from notebooks/ before committing
 	$(VENV)/bin/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb

@@ -28,8 +28,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from milk_forecast import serving
-from milk_forecast.api_schema import OPENAPI
+from milk_forecast.service import serving
+from milk_forecast.service.openapi import OPENAPI
 
 logger = logging.getLogger("app")
 OPENAPI_BODY = serving.dumps(OPENAPI)

@@ -14,17 +14,28 @@ parameters, 3 another pipeline holds the runs folder, 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
-from milk_forecast import cron, history, lock, pipeline, raw, scheduler, stages
+from milk_forecast.contracts import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_LOCKED,
+    EXIT_OK,
+    EXIT_USAGE,
+    PREDICTED,
+    RUNNER_PARAMETERS,
+    UNIT,
+    data_label,
+)
+from milk_forecast.data import raw
+from milk_forecast.runner import history, lock, pipeline, schedule, stages
+from milk_forecast.runner.clock import SystemClock
+from milk_forecast.runner.signals import Interrupts
 
 PROJECT_ROOT = Path(__file__).resolve().parent
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,7 +126,7 @@ def print_parameters(notebooks_dir: Path = stages.NOTEBOOKS_DIR) -> None:
     for stage in stages.load_stages(notebooks_dir):
         print(stage.name)
         for name, info in stage.parameters.items():
-            note = "  (set by the runner)" if name in stages.RUNNER_PARAMETERS else ""
+            note = "  (set by the runner)" if name in RUNNER_PARAMETERS else ""
             comment = f"  # {info['help']}" if info.get("help") else ""
             print(f"  {name} = {info['default']}{note}{comment}")
 
@@ -129,7 +140,7 @@ def summarize(outcome: pipeline.RunOutcome) -> None:
         )
         return
     record = outcome.record
-    data = "SYNTHETIC SAMPLE" if record.get("synthetic_sample") else "real data"
+    data = data_label(record.get("synthetic_sample"))
     if outcome.failure is not None:
         print(f"run {outcome.run_id} FAILED ({data}): {outcome.failure.describe()}")
         print(f"  run folder kept for inspection: {outcome.run_dir}")
@@ -153,7 +164,7 @@ def format_headline(headline: dict[str, Any]) -> str:
 
 def format_forecast(forecast: dict[str, Any]) -> str:
     """``2020-05: 330.18 CLP/L, 80% 321.43..339.18`` plus the model and the reason."""
-    text = f"{forecast.get('month')}: {forecast.get('predicted_clp_per_l', float('nan')):.2f} CLP/L"
+    text = f"{forecast.get('month')}: {forecast.get(PREDICTED, float('nan')):.2f} {UNIT}"
     for key, lower in forecast.items():
         if key.startswith("lower_"):
             level = key.split("_")[1]
@@ -166,38 +177,24 @@ def format_forecast(forecast: dict[str, Any]) -> str:
     return text
 
 
-def make_run_once(args: argparse.Namespace, data_dir: Path, overrides: dict[str, str]):
+def make_run_once(
+    args: argparse.Namespace, data_dir: Path, overrides: dict[str, str], interrupts: Interrupts
+) -> Callable[[], bool]:
     """One attempt: a new run folder each call; True when it succeeded (or was skipped)."""
 
     def run_once() -> bool:
         outcome = pipeline.run_pipeline(
-            data_dir, args.runs_dir, overrides, force=args.force, notebooks_dir=args.notebooks_dir
+            data_dir,
+            args.runs_dir,
+            overrides,
+            force=args.force,
+            notebooks_dir=args.notebooks_dir,
+            interrupts=interrupts,
         )
         summarize(outcome)
         return outcome.ok
 
     return run_once
-
-
-def locked(args: argparse.Namespace, run_once):
-    """``run_once`` holding the runs folder's lock, so a scheduler idles without holding it."""
-
-    def run_locked() -> bool:
-        with lock.RunsLock(args.runs_dir, wait=args.wait):
-            return run_once()
-
-    return run_locked
-
-
-def install_signal_handlers(stop: scheduler.StopFlag) -> None:
-    """SIGINT and SIGTERM stop the loop and interrupt a run in progress (marked failed)."""
-
-    def handle(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-        raise pipeline.RunInterrupted(f"stopped by {signal.Signals(signum).name}")
-
-    signal.signal(signal.SIGINT, handle)
-    signal.signal(signal.SIGTERM, handle)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -211,50 +208,69 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_parameters(args.notebooks_dir)
         return EXIT_OK
     try:
-        schedule = cron.parse_cron(args.schedule) if args.schedule else None
-    except cron.CronError as exc:
+        cron = schedule.parse_cron(args.schedule) if args.schedule else None
+    except schedule.CronError as exc:
         parser.error(f"--schedule: {exc}")
     data_dir = (args.data_dir or raw.default_data_dir(PROJECT_ROOT)).resolve()
     overrides = dict(args.parameter)
-    stop = scheduler.StopFlag()
-    install_signal_handlers(stop)
-    try:
-        if args.keep is not None:
-            with lock.RunsLock(args.runs_dir, wait=args.wait):
-                removed = history.prune_runs(args.runs_dir, args.keep)
-            print(f"removed {len(removed)} run(s): {', '.join(removed) or '-'}")
-            return EXIT_OK
-        # Fail fast on bad parameters or a missing data folder, before any run starts.
-        stages.resolve_parameters(stages.load_stages(args.notebooks_dir), overrides)
-        if not data_dir.is_dir():
-            raise stages.PipelineError(f"--data-dir {data_dir} does not exist")
-        print(f"data: {data_dir}{' (SYNTHETIC SAMPLE)' if raw.is_synthetic(data_dir) else ''}")
-        run_once = make_run_once(args, data_dir, overrides)
-        clock = scheduler.SystemClock(stop)
-        if schedule is None:
-            with lock.RunsLock(args.runs_dir, wait=args.wait):
-                ok = scheduler.run_with_retries(
-                    run_once, args.retries, args.retry_delay, clock, stop, print
-                )
-            return EXIT_OK if ok else EXIT_FAILED
-        return scheduler.run_schedule(
-            schedule,
-            locked(args, run_once),
-            retries=args.retries,
-            retry_delay=args.retry_delay,
-            clock=clock,
-            stop=stop,
-            log=print,
-        )
-    except lock.LockHeldError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_LOCKED
-    except stages.PipelineError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt as exc:
-        print(f"stopped: {exc or 'interrupted'}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    with Interrupts() as interrupts:
+        try:
+            return run(args, cron, data_dir, overrides, interrupts)
+        except lock.LockHeldError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_LOCKED
+        except (lock.LockError, stages.PipelineError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except KeyboardInterrupt as exc:
+            print(f"stopped: {exc or 'interrupted'}", file=sys.stderr)
+            return EXIT_INTERRUPTED
+
+
+def run(
+    args: argparse.Namespace,
+    cron: schedule.CronSchedule | None,
+    data_dir: Path,
+    overrides: dict[str, str],
+    interrupts: Interrupts,
+) -> int:
+    """What main does once the command line is parsed: prune, or run once, or on a schedule."""
+
+    def runs_lock() -> lock.RunsLock:
+        return lock.RunsLock(args.runs_dir, wait=args.wait, stopped=interrupts.stopped)
+
+    if args.keep is not None:
+        with runs_lock():
+            removed = history.prune_runs(args.runs_dir, args.keep)
+        print(f"removed {len(removed)} run(s): {', '.join(removed) or '-'}")
+        return EXIT_OK
+    # Fail fast on bad parameters or a missing data folder, before any run starts.
+    stages.resolve_parameters(stages.load_stages(args.notebooks_dir), overrides)
+    if not data_dir.is_dir():
+        raise stages.PipelineError(f"--data-dir {data_dir} does not exist")
+    print(f"data: {data_dir} ({data_label(raw.is_synthetic(data_dir))})")
+    run_once = make_run_once(args, data_dir, overrides, interrupts)
+    clock = SystemClock(interrupts.stopped)
+    if cron is None:
+        with runs_lock():
+            ok = schedule.run_with_retries(
+                run_once, args.retries, args.retry_delay, clock, interrupts.stopped, print
+            )
+        return EXIT_OK if ok else EXIT_FAILED
+
+    def run_locked() -> bool:  # a scheduler idles without holding the lock
+        with runs_lock():
+            return run_once()
+
+    return schedule.run_schedule(
+        cron,
+        run_locked,
+        retries=args.retries,
+        retry_delay=args.retry_delay,
+        clock=clock,
+        stopped=interrupts.stopped,
+        log=print,
+    )
 
 
 if __name__ == "__main__":

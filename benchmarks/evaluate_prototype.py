@@ -16,14 +16,20 @@ from pathlib import Path
 import pandas as pd
 from sklearn.model_selection import KFold
 
-from milk_forecast import backtest as bt
-from milk_forecast import metrics as mt
-from milk_forecast.checks import MONTH
-from milk_forecast.cleaning import PRICE_COLUMN, clean_inputs
-from milk_forecast.features import add_shuffled_split, build_features, feature_columns, usable_rows
-from milk_forecast.models import PROTOTYPE, prototype_search
-from milk_forecast.raw import read_raw_inputs
-from milk_forecast.training import SHUFFLED, WALK_FORWARD, TrainParams, prototype_shuffled, train
+from milk_forecast.contracts import MONTH, MSE, PRICE_COLUMN, SHUFFLED, WALK_FORWARD
+from milk_forecast.data.cleaning import clean_inputs
+from milk_forecast.data.features import (
+    add_shuffled_split,
+    build_features,
+    feature_columns,
+    usable_rows,
+)
+from milk_forecast.data.raw import read_raw_inputs
+from milk_forecast.model import backtest as bt
+from milk_forecast.model import metrics as mt
+from milk_forecast.model.models import PROTOTYPE, prototype_search
+from milk_forecast.model.params import TrainParams
+from milk_forecast.model.training import prototype_shuffled, train
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,7 +65,7 @@ def main() -> None:
     timings = {"clean + features": time.perf_counter() - started}
 
     started = time.perf_counter()
-    result = train(monthly, features, TrainParams(random_state=args.random_state))
+    result = train(monthly, features, TrainParams(mutual_info_random_state=args.random_state))
     timings["train stage (ours, baselines)"] = time.perf_counter() - started
 
     price = monthly.set_index(MONTH)[PRICE_COLUMN]
@@ -68,7 +74,7 @@ def main() -> None:
     shuffled = prototype_shuffled(features, args.random_state)
     timings["prototype, shuffled split (1 grid search)"] = time.perf_counter() - started
 
-    backtest_months = bt.month_range(TrainParams.backtest_start, TrainParams.backtest_end)
+    backtest_months = bt.month_range(TrainParams().backtest_start, TrainParams().backtest_end)
     print(f"prototype: {len(backtest_months)} grid searches for the walk-forward ...", flush=True)
     started = time.perf_counter()
     walk = bt.walk_forward(
@@ -89,7 +95,7 @@ def main() -> None:
     )
     with pd.option_context("display.width", 160, "display.max_columns", 10):
         print(f"data: {args.data_dir}\n")
-        print(table.drop(columns=mt.MSE).round(3).to_string())
+        print(table.drop(columns=MSE).round(3).to_string())
         print("\ntimings (s):")
         for name, seconds in timings.items():
             print(f"  {name:<45} {seconds:8.2f}")

@@ -10,11 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-MONTH = "month"
-
-
-class StageOutputError(ValueError):
-    """A stage wrote a product that is empty, unsorted, incomplete or inconsistent."""
+from milk_forecast.contracts import MONTH, StageOutputError, check_written
 
 
 def check_columns(frame: pd.DataFrame, path: Path | str, required: Iterable[str]) -> None:
@@ -79,9 +75,7 @@ def check_parquet(
     contiguous: bool = True,
 ) -> pd.DataFrame:
     """Read back a monthly parquet product and check it; returns the frame."""
-    path = Path(path)
-    if not path.is_file():
-        raise StageOutputError(f"{path}: was not written")
+    path = check_written(path)
     frame = pd.read_parquet(path)
     check_monthly(frame, path, required, no_nan, contiguous)
     return frame

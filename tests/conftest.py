@@ -1,7 +1,13 @@
-"""Fixtures shared across the test modules: where the project, the sample and the real data are."""
+"""Fixtures shared across the test modules: where the project, the sample and the real data are.
+
+The real data is looked for in one place, ``../shared/data`` beside the project. Tests
+that need it take the ``real_data_dir`` fixture: skipped when it is absent, except when
+``MILK_REQUIRE_REAL_DATA=1`` (CI), where its absence fails them.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -24,5 +30,8 @@ def sample_data_dir() -> Path:
 @pytest.fixture(scope="session")
 def real_data_dir() -> Path:
     if not (REAL_DATA_DIR / "precio_leche.csv").is_file():
-        pytest.skip(f"real data not found in {REAL_DATA_DIR}")
+        message = f"real data not found in {REAL_DATA_DIR}"
+        if os.environ.get("MILK_REQUIRE_REAL_DATA") == "1":
+            pytest.fail(message + " (MILK_REQUIRE_REAL_DATA=1)")
+        pytest.skip(message)
     return REAL_DATA_DIR

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 from sklearn.dummy import DummyRegressor
 
-from milk_forecast import runs
+from milk_forecast import contracts
+from milk_forecast.runner import run_folder
 
 INTERVAL_COLUMNS = (
     "lower_80_clp_per_l",
@@ -79,6 +80,9 @@ def build_metrics(predictions: pd.DataFrame, model: str = MODEL_NAME) -> dict[st
             forecast[column] = float(last[column])
     return {
         "unit": "CLP/L",
+        "interval_levels": [
+            level for level in (0.8, 0.95) if f"lower_{level * 100:g}_clp_per_l" in predictions
+        ],
         "headline": {"model": model, "evaluation": "walk_forward", **scores},
         "evaluations": {
             "walk_forward": {
@@ -94,14 +98,14 @@ def build_metrics(predictions: pd.DataFrame, model: str = MODEL_NAME) -> dict[st
 
 def build_record(run_id: str, status: str, metrics: dict[str, Any], synthetic: bool) -> dict:
     """A run.json payload; started/finished times derive from the run id."""
-    started = datetime.strptime(run_id[:16], runs.RUN_ID_FORMAT)
-    succeeded = status == runs.SUCCEEDED
+    started = datetime.strptime(run_id[:16], contracts.RUN_ID_FORMAT)
+    succeeded = status == contracts.SUCCEEDED
     return {
         "run_id": run_id,
         "status": status,
         "started_at": f"{started:%Y-%m-%dT%H:%M:%SZ}",
         "finished_at": f"{started + timedelta(seconds=42):%Y-%m-%dT%H:%M:%SZ}"
-        if status != runs.RUNNING
+        if status != contracts.RUNNING
         else None,
         "pid": 1,
         "host": socket.gethostname(),
@@ -122,23 +126,23 @@ def make_run(
     runs_dir: Path,
     run_id: str = "20261127T120301Z",
     *,
-    status: str = runs.SUCCEEDED,
+    status: str = contracts.SUCCEEDED,
     predictions: pd.DataFrame | None = None,
     synthetic: bool = True,
     publish: bool = True,
     model: bool = True,
 ) -> Path:
     """Write a complete fake run folder; publish it as LATEST when ``publish``."""
-    run_dir = runs.run_dir_for(runs_dir, run_id)
+    run_dir = run_folder.run_dir_for(runs_dir, run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
     frame = build_predictions() if predictions is None else predictions
     metrics = build_metrics(frame)
-    frame.to_parquet(run_dir / runs.PREDICTIONS_FILE, index=False)
-    (run_dir / runs.METRICS_FILE).write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    frame.to_parquet(run_dir / contracts.PREDICTIONS_FILE, index=False)
+    (run_dir / contracts.METRICS_FILE).write_text(json.dumps(metrics, indent=2), encoding="utf-8")
     if model:
         fitted = DummyRegressor().fit(np.zeros((3, 1)), frame["predicted_clp_per_l"].iloc[:3])
-        joblib.dump(fitted, run_dir / runs.MODEL_FILE)
-    runs.write_run_record(run_dir, build_record(run_id, status, metrics, synthetic))
+        joblib.dump(fitted, run_dir / contracts.MODEL_FILE)
+    run_folder.write_run_record(run_dir, build_record(run_id, status, metrics, synthetic))
     if publish:
-        runs.publish_latest(runs_dir, run_id)
+        run_folder.publish_latest(runs_dir, run_id)
     return run_dir

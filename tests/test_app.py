@@ -22,8 +22,10 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 import app
-from milk_forecast import runs, serving
-from milk_forecast.api_schema import OPENAPI
+from milk_forecast import contracts
+from milk_forecast.runner import run_folder
+from milk_forecast.service import serving
+from milk_forecast.service.openapi import OPENAPI
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_A = "20261127T120301Z"
@@ -116,7 +118,7 @@ def test_index_names_the_service_and_the_served_run(runs_dir: Path) -> None:
     make_run(runs_dir, RUN_A, synthetic=False)
     with TestClient(APP) as client:
         body = assert_documented(client.get("/"), "/")
-    record = runs.read_run_record(runs_dir / RUN_A)
+    record = contracts.read_run_record(runs_dir / RUN_A)
     assert body["service"] == serving.SERVICE_NAME
     assert body["run"]["run_id"] == RUN_A
     assert body["run"]["finished_at"] == record["finished_at"]
@@ -169,7 +171,9 @@ def test_precomputed_query_forms_answer_what_the_full_parser_answers(client: Tes
 
 def test_forecast_answers_the_forecast_row_with_reason_and_interval(client: TestClient) -> None:
     body = assert_documented(client.get("/api/forecast"), "/api/forecast")
-    metrics = json.loads((Path(os.environ["RUNS_DIR"]) / RUN_A / runs.METRICS_FILE).read_text())
+    metrics = json.loads(
+        (Path(os.environ["RUNS_DIR"]) / RUN_A / contracts.METRICS_FILE).read_text()
+    )
     assert body["kind"] == "forecast"
     assert f"{body['year']:04d}-{body['month']:02d}" == metrics["forecast"]["month"]
     assert body["prediction"] == pytest.approx(metrics["forecast"]["predicted_clp_per_l"])
@@ -195,13 +199,13 @@ def test_run_without_forecast_row_answers_404_on_forecast(runs_dir: Path) -> Non
 
 
 def test_runs_list_and_detail(client: TestClient, runs_dir: Path) -> None:
-    make_run(runs_dir, RUN_B, status=runs.FAILED, publish=False)
+    make_run(runs_dir, RUN_B, status=contracts.FAILED, publish=False)
     listing = assert_documented(client.get("/api/runs"), "/api/runs")
     assert [row["run_id"] for row in listing["runs"]] == [RUN_B, RUN_A]
     assert [row["served"] for row in listing["runs"]] == [False, True]
     assert listing["served_run_id"] == RUN_A
     detail = assert_documented(client.get(f"/api/runs/{RUN_B}"), "/api/runs/{run_id}")
-    assert detail["run"]["status"] == runs.FAILED
+    assert detail["run"]["status"] == contracts.FAILED
     assert detail["metrics"]["unit"] == "CLP/L"
 
 
@@ -405,8 +409,8 @@ def test_a_broken_newest_run_leaves_the_old_one_serving_and_is_logged_once(
     client: TestClient, runs_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     broken = make_run(runs_dir, RUN_B, publish=False)
-    (broken / runs.PREDICTIONS_FILE).write_bytes(b"corrupt")
-    runs.publish_latest(runs_dir, RUN_B)
+    (broken / contracts.PREDICTIONS_FILE).write_bytes(b"corrupt")
+    run_folder.publish_latest(runs_dir, RUN_B)
     with caplog.at_level("ERROR", logger=serving.__name__):
         answers = [client.get("/api/predict/2020/1") for _ in range(5)]
     assert [r.status_code for r in answers] == [200] * 5

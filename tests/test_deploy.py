@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from milk_forecast.cron import parse_cron
+from milk_forecast.runner.schedule import parse_cron
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = ROOT / "run_pipeline.py"

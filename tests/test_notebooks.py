@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import ast
+import shutil
 from pathlib import Path
 
 import nbformat
 import papermill
 import pytest
+from nbclient import NotebookClient
 
-from milk_forecast import stages
+from milk_forecast import contracts
+from milk_forecast.contracts import RUNNER_PARAMETERS
+from milk_forecast.data.raw import SAMPLE_DIR
+from milk_forecast.parameters import defaults_of, frozen
+from milk_forecast.runner import stages
+from milk_forecast.runner.pipeline import kernel_environment
 
 NOTEBOOKS = [stages.NOTEBOOKS_DIR / f"{name}.ipynb" for name in stages.STAGE_NAMES]
 
@@ -50,3 +57,34 @@ def test_ends_with_checks_on_what_it_wrote(notebook) -> None:
     path, nb = notebook
     last = [cell for cell in nb.cells if cell.cell_type == "code"][-1]
     assert "check" in last.source, f"{path.name}: the last code cell should check the outputs"
+
+
+@pytest.mark.parametrize("stage_name", sorted(stages.PARAMETER_CLASSES))
+def test_parameter_defaults_are_the_parameter_class_defaults(stage_name: str) -> None:
+    # The class declares each knob's default and rule; the notebook repeats the default
+    # as a literal (so it works when opened by hand): the two must agree.
+    declared = papermill.inspect_notebook(stages.NOTEBOOKS_DIR / f"{stage_name}.ipynb")
+    literals = {
+        name: frozen(ast.literal_eval(info["default"]))
+        for name, info in declared.items()
+        if name not in RUNNER_PARAMETERS
+    }
+    assert literals == defaults_of(stages.PARAMETER_CLASSES[stage_name])
+
+
+@pytest.mark.slow
+def test_the_committed_notebooks_run_by_hand_in_order(tmp_path: Path) -> None:
+    """As a person pressing "Run all" in Jupyter (started by `make lab`), 01 to 04."""
+    project = tmp_path / "project"
+    shutil.copytree(stages.NOTEBOOKS_DIR, project / "notebooks")
+    (project / "data").mkdir()
+    (project / "data" / "sample").symlink_to(SAMPLE_DIR)
+    env = kernel_environment()  # what `make lab` sets: this checkout first on PYTHONPATH
+    for name in stages.STAGE_NAMES:
+        nb = nbformat.read(project / "notebooks" / f"{name}.ipynb", as_version=4)
+        client = NotebookClient(nb, timeout=300, kernel_name="python3")
+        client.execute(cwd=str(project / "notebooks"), env=env)
+    manual = project / "runs" / "manual"
+    contracts.read_metrics(manual / contracts.METRICS_FILE)
+    predictions = contracts.read_predictions(manual / contracts.PREDICTIONS_FILE)
+    assert predictions[contracts.KIND].iloc[-1] == contracts.FORECAST

@@ -8,26 +8,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from milk_forecast.cleaning import INDEX_COLUMNS, PRICE_COLUMN, CleanResult, clean_inputs
-from milk_forecast.features import (
+from milk_forecast.contracts import PRICE_COLUMN
+from milk_forecast.data.cleaning import INDEX_COLUMNS, CleanResult, clean_inputs
+from milk_forecast.data.features import (
     add_shuffled_split,
     build_features,
     feature_columns,
     usable_rows,
 )
-from milk_forecast.raw import read_raw_inputs
+from milk_forecast.data.raw import read_raw_inputs
 
-DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-pytestmark = [
-    pytest.mark.real_data,
-    pytest.mark.skipif(not DATA_DIR.is_dir(), reason=f"{DATA_DIR} is absent"),
-]
+pytestmark = pytest.mark.real_data
 
 
 @pytest.fixture(scope="module")
-def cleaned() -> CleanResult:
-    return clean_inputs(read_raw_inputs(DATA_DIR))
+def cleaned(real_data_dir: Path) -> CleanResult:
+    return clean_inputs(read_raw_inputs(real_data_dir))
 
 
 @pytest.fixture(scope="module")

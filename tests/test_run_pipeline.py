@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 
 import run_pipeline
-from milk_forecast import runs
+from milk_forecast import contracts
+from milk_forecast.runner import run_folder
 
 pytestmark = pytest.mark.slow
 
@@ -61,7 +62,7 @@ def start_cli(*args: str | Path) -> subprocess.Popen[str]:
 
 
 def run_folders(runs_dir: Path) -> list[Path]:
-    return sorted(p for p in runs_dir.iterdir() if p.is_dir() and runs.is_valid_run_id(p.name))
+    return sorted(p for p in runs_dir.iterdir() if p.is_dir() and contracts.is_valid_run_id(p.name))
 
 
 def notebooks_with(tmp_path: Path, stage: str, code: str) -> Path:
@@ -84,8 +85,8 @@ def wait_for_stage(runs_dir: Path, stage: str, timeout: float = 120) -> Path:
     while time.monotonic() < deadline:
         for folder in run_folders(runs_dir) if runs_dir.exists() else []:
             try:
-                record = runs.read_run_record(folder)
-            except runs.RunFolderError:
+                record = contracts.read_run_record(folder)
+            except contracts.RunFolderError:
                 continue
             if any(s["name"] == stage and s["status"] == "running" for s in record["stages"]):
                 return folder
@@ -103,7 +104,7 @@ def sample_runs(tmp_path_factory: pytest.TempPathFactory, sample_data_dir: Path)
 def test_sample_run_succeeds_and_says_it_is_synthetic(sample_runs) -> None:
     runs_dir, result = sample_runs
     assert result.returncode == 0, result.stdout + result.stderr
-    run_id = runs.read_latest(runs_dir)
+    run_id = run_folder.read_latest(runs_dir)
     assert f"run {run_id} succeeded" in result.stdout
     assert "SYNTHETIC SAMPLE" in result.stdout
     for stage in STAGES:
@@ -114,10 +115,10 @@ def test_sample_run_succeeds_and_says_it_is_synthetic(sample_runs) -> None:
 
 def test_sample_run_fulfils_the_run_folder_contract(sample_runs, sample_data_dir: Path) -> None:
     runs_dir, _ = sample_runs
-    run_dir = runs_dir / runs.read_latest(runs_dir)
+    run_dir = runs_dir / run_folder.read_latest(runs_dir)
     for name in STAGE_PRODUCTS:
         assert (run_dir / name).is_file(), name
-    record = runs.read_run_record(run_dir)
+    record = contracts.read_run_record(run_dir)
     assert record["status"] == "succeeded" and record["error"] is None
     assert record["synthetic_sample"] is True
     assert record["started_at"] <= record["finished_at"]
@@ -134,7 +135,7 @@ def test_sample_run_fulfils_the_run_folder_contract(sample_runs, sample_data_dir
 
 def test_executed_notebooks_carry_the_injected_parameters_and_the_banner(sample_runs) -> None:
     runs_dir, _ = sample_runs
-    run_dir = runs_dir / runs.read_latest(runs_dir)
+    run_dir = runs_dir / run_folder.read_latest(runs_dir)
     for stage in STAGES:
         notebook = nbformat.read(run_dir / "notebooks" / f"{stage}.ipynb", as_version=4)
         assert "SYNTHETIC SAMPLE" in notebook.cells[0].source
@@ -147,7 +148,7 @@ def test_executed_notebooks_carry_the_injected_parameters_and_the_banner(sample_
 
 def test_report_shows_the_outputs_of_all_stages_without_code(sample_runs) -> None:
     runs_dir, _ = sample_runs
-    html = (runs_dir / runs.read_latest(runs_dir) / "report.html").read_text()
+    html = (runs_dir / run_folder.read_latest(runs_dir) / "report.html").read_text()
     for stage in STAGES:
         assert stage in html
     assert "data:image/png;base64" in html  # the plots
@@ -156,7 +157,9 @@ def test_report_shows_the_outputs_of_all_stages_without_code(sample_runs) -> Non
 
 def test_predictions_are_one_row_per_month(sample_runs) -> None:
     runs_dir, _ = sample_runs
-    predictions = pd.read_parquet(runs_dir / runs.read_latest(runs_dir) / "predictions.parquet")
+    predictions = pd.read_parquet(
+        runs_dir / run_folder.read_latest(runs_dir) / "predictions.parquet"
+    )
     assert predictions["month"].is_monotonic_increasing and predictions["month"].is_unique
     assert predictions["predicted_clp_per_l"].notna().all()
     assert {"in_sample", "backtest", "forecast"} <= set(predictions["kind"])
@@ -166,21 +169,23 @@ def test_list_marks_the_served_run(sample_runs) -> None:
     runs_dir, _ = sample_runs
     result = cli("--list", "--runs-dir", runs_dir)
     assert result.returncode == 0
-    served = [line for line in result.stdout.splitlines() if runs.read_latest(runs_dir) in line]
+    served = [
+        line for line in result.stdout.splitlines() if run_folder.read_latest(runs_dir) in line
+    ]
     assert served and "*" in served[0] and "sample" in served[0]
 
 
 def test_rerun_with_same_inputs_is_skipped_and_force_reruns(sample_runs, sample_data_dir, tmp_path):
     runs_dir = tmp_path / "runs"
     shutil.copytree(sample_runs[0], runs_dir)
-    served = runs.read_latest(runs_dir)
+    served = run_folder.read_latest(runs_dir)
     skipped = cli("--data-dir", sample_data_dir, "--runs-dir", runs_dir)
     assert skipped.returncode == 0
     assert "nothing to do" in skipped.stdout and served in skipped.stdout
     assert len(run_folders(runs_dir)) == 1
     forced = cli("--data-dir", sample_data_dir, "--runs-dir", runs_dir, "--force")
     assert forced.returncode == 0, forced.stdout + forced.stderr
-    assert len(run_folders(runs_dir)) == 2 and runs.read_latest(runs_dir) != served
+    assert len(run_folders(runs_dir)) == 2 and run_folder.read_latest(runs_dir) != served
 
 
 def test_a_failing_notebook_fails_the_run_and_keeps_the_served_model(
@@ -188,7 +193,7 @@ def test_a_failing_notebook_fails_the_run_and_keeps_the_served_model(
 ) -> None:
     runs_dir = tmp_path / "runs"
     shutil.copytree(sample_runs[0], runs_dir)
-    served = runs.read_latest(runs_dir)
+    served = run_folder.read_latest(runs_dir)
     notebooks = notebooks_with(tmp_path, "02_clean", "raise ValueError('broken on purpose')")
     result = cli(
         "--data-dir",
@@ -202,9 +207,9 @@ def test_a_failing_notebook_fails_the_run_and_keeps_the_served_model(
     assert result.returncode == 1
     assert "02_clean.ipynb" in result.stdout and "In [" in result.stdout
     assert "ValueError: broken on purpose" in result.stdout
-    assert runs.read_latest(runs_dir) == served
+    assert run_folder.read_latest(runs_dir) == served
     failed = run_folders(runs_dir)[-1]
-    record = runs.read_run_record(failed)
+    record = contracts.read_run_record(failed)
     assert record["status"] == "failed"
     assert record["error"]["stage"] == "02_clean" and record["error"]["exception"] == "ValueError"
     assert isinstance(record["error"]["cell"], int)
@@ -227,7 +232,7 @@ def test_retries_start_a_new_run_folder_per_attempt(sample_data_dir: Path, tmp_p
         "--retries", "2", "--retry-delay", "0",
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    statuses = [runs.read_run_record(p)["status"] for p in run_folders(runs_dir)]
+    statuses = [contracts.read_run_record(p)["status"] for p in run_folders(runs_dir)]
     assert statuses == ["failed", "succeeded"]
 
 
@@ -262,12 +267,12 @@ def test_sigterm_marks_the_run_in_progress_failed(sample_data_dir: Path, tmp_pat
     process.send_signal(signal.SIGTERM)
     process.communicate(timeout=60)
     assert process.returncode == 130
-    record = runs.read_run_record(run_dir)
+    record = contracts.read_run_record(run_dir)
     assert record["status"] == "failed"
     assert record["error"]["exception"] == "interrupted" and "SIGTERM" in record["error"]["message"]
     assert record["stages"][-1]["name"] == "02_clean"
     assert record["stages"][-1]["status"] == "failed"
-    assert runs.read_latest(runs_dir) is None
+    assert run_folder.read_latest(runs_dir) is None
 
 
 def test_a_run_killed_hard_is_ignored_and_does_not_block_the_next(
@@ -275,7 +280,7 @@ def test_a_run_killed_hard_is_ignored_and_does_not_block_the_next(
 ) -> None:
     runs_dir = tmp_path / "runs"
     shutil.copytree(sample_runs[0], runs_dir)
-    served = runs.read_latest(runs_dir)
+    served = run_folder.read_latest(runs_dir)
     process = start_cli(
         "--data-dir", sample_data_dir, "--runs-dir", runs_dir, "--force",
         "--notebooks-dir", slow_notebooks(tmp_path),
@@ -283,8 +288,8 @@ def test_a_run_killed_hard_is_ignored_and_does_not_block_the_next(
     killed = wait_for_stage(runs_dir, "02_clean")
     os.kill(process.pid, signal.SIGKILL)
     process.communicate(timeout=30)
-    assert runs.effective_status(runs.read_run_record(killed)) == runs.INCOMPLETE
-    assert runs.read_latest(runs_dir) == served
+    assert run_folder.effective_status(contracts.read_run_record(killed)) == contracts.INCOMPLETE
+    assert run_folder.read_latest(runs_dir) == served
     listing = cli("--list", "--runs-dir", runs_dir)
     assert "incomplete" in next(line for line in listing.stdout.splitlines() if killed.name in line)
     # the dead process's lock does not block the next pipeline command
@@ -296,8 +301,8 @@ def test_real_data_run_succeeds(real_data_dir: Path, tmp_path: Path) -> None:
     result = cli("--data-dir", real_data_dir, "--runs-dir", tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SYNTHETIC" not in result.stdout
-    run_dir = tmp_path / runs.read_latest(tmp_path)
-    record = runs.read_run_record(run_dir)
+    run_dir = tmp_path / run_folder.read_latest(tmp_path)
+    record = contracts.read_run_record(run_dir)
     assert record["synthetic_sample"] is False
     features = pd.read_parquet(run_dir / "features_monthly.parquet")
     assert len(features) == 74
@@ -317,7 +322,7 @@ def test_a_corrupt_input_fails_in_extract_naming_file_and_column(
     assert result.returncode == 1
     assert "stage 01_extract failed" in result.stdout
     assert "precio_leche.csv" in result.stdout and "Precio_leche" in result.stdout
-    assert runs.read_latest(tmp_path / "runs") is None
+    assert run_folder.read_latest(tmp_path / "runs") is None
 
 
 def test_summary_lines_show_figures_then_what_they_describe() -> None:

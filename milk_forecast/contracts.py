@@ -1,0 +1,349 @@
+"""Every name that crosses a module or process boundary, defined once.
+
+The raw input files and their columns, the monthly columns, the artefact files of a
+run folder, the columns of ``predictions.parquet``, the keys of ``run.json`` and
+``metrics.json``, the run-id pattern, the unit and the CLI's exit codes live here,
+and ``docs/contracts.md`` mirrors this module. Next to the names are the readers of
+the JSON artefacts (``run.json``, ``metrics.json``, ``inputs.json``) and of
+``predictions.parquet``: one reader-and-validator per artefact, used by the
+notebooks' checks, the runner and the API alike.
+
+Standard library only at import time (the API imports this module and stays small);
+the parquet reader imports pandas when it is called.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# --- raw inputs (the files a data folder holds) ----------------------------------------
+
+PRICE_FILE = "precio_leche.csv"
+RAIN_FILE = "precipitaciones.csv"
+BANK_FILE = "banco_central.csv"
+# A data folder holding this file is a synthetic sample.
+SYNTHETIC_MARKER = "SYNTHETIC"
+
+MONTH_NAMES = ("Ene", "Feb", "Mar", "Abr", "May", "Jun", "Jul", "Ago", "Sep", "Oct", "Nov", "Dic")
+PRICE_COLUMNS = ("Anio", "Mes", "Precio_leche")
+RAIN_DATE = "date"
+RAIN_REGIONS = (
+    "Coquimbo",
+    "Valparaiso",
+    "Metropolitana_de_Santiago",
+    "Libertador_Gral__Bernardo_O_Higgins",
+    "Maule",
+    "Biobio",
+    "La_Araucania",
+    "Los_Rios",
+)
+BANK_PERIOD = "Periodo"
+IMACEC_COLUMNS = (
+    "Imacec_empalmado",
+    "Imacec_produccion_de_bienes",
+    "Imacec_minero",
+    "Imacec_industria",
+    "Imacec_resto_de_bienes",
+    "Imacec_comercio",
+    "Imacec_servicios",
+    "Imacec_a_costo_de_factores",
+    "Imacec_no_minero",
+)
+PIB_COLUMNS = (
+    "PIB_Agropecuario_silvicola",
+    "PIB_Pesca",
+    "PIB_Mineria",
+    "PIB_Mineria_del_cobre",
+    "PIB_Otras_actividades_mineras",
+    "PIB_Industria_Manufacturera",
+    "PIB_Alimentos",
+    "PIB_Bebidas_y_tabaco",
+    "PIB_Textil",
+    "PIB_Maderas_y_muebles",
+    "PIB_Celulosa",
+    "PIB_Refinacion_de_petroleo",
+    "PIB_Quimica",
+    "PIB_Minerales_no_metalicos_y_metalica_basica",
+    "PIB_Productos_metalicos",
+    "PIB_Electricidad",
+    "PIB_Construccion",
+    "PIB_Comercio",
+    "PIB_Restaurantes_y_hoteles",
+    "PIB_Transporte",
+    "PIB_Comunicaciones",
+    "PIB_Servicios_financieros",
+    "PIB_Servicios_empresariales",
+    "PIB_Servicios_de_vivienda",
+    "PIB_Servicios_personales",
+    "PIB_Administracion_publica",
+    "PIB_a_costo_de_factores",
+    "PIB",
+)
+IVCM_COLUMN = "Indice_de_ventas_comercio_real_no_durables_IVCM"
+# The 38 central bank series the project reads, in the order of the real header.
+BANK_SERIES = (*IMACEC_COLUMNS, *PIB_COLUMNS, IVCM_COLUMN)
+# File name -> the columns it must have.
+RAW_FILES: dict[str, tuple[str, ...]] = {
+    PRICE_FILE: PRICE_COLUMNS,
+    RAIN_FILE: (RAIN_DATE, *RAIN_REGIONS),
+    BANK_FILE: (BANK_PERIOD, *BANK_SERIES),
+}
+
+# --- the monthly tables (clean_monthly.parquet, features_monthly.parquet) ---------------
+
+MONTH = "month"  # datetime64[ns], first day of the month, naive
+PRICE_COLUMN = "milk_price_clp_per_l"
+UNIT = "CLP/L"
+
+
+def rain_column(region: str) -> str:
+    """``"Libertador_Gral__Bernardo_O_Higgins"`` -> ``"rain_libertador_gral_bernardo_o_higgins_mm"``."""
+    return f"rain_{re.sub('_+', '_', region.lower())}_mm"
+
+
+RAIN_COLUMNS = [rain_column(region) for region in RAIN_REGIONS]
+# The central bank series in lower case, in the file's order.
+BANK_COLUMNS = [name.lower() for name in BANK_SERIES]
+SERIES_COLUMNS = [PRICE_COLUMN, *RAIN_COLUMNS, *BANK_COLUMNS]
+# features_monthly.parquet: the prototype's shuffled comparison split.
+SPLIT = "split"
+TRAIN, TEST = "train", "test"
+
+# --- artefacts of a run folder ---------------------------------------------------------
+
+RUN_JSON = "run.json"
+LATEST = "LATEST"
+NOTEBOOKS_DIR = "notebooks"
+INPUTS_FILE = "inputs.json"
+CLEAN_FILE = "clean_monthly.parquet"
+DROPPED_FILE = "dropped_rows.parquet"
+FEATURES_FILE = "features_monthly.parquet"
+MODEL_FILE = "model.joblib"
+METRICS_FILE = "metrics.json"
+PREDICTIONS_FILE = "predictions.parquet"
+REPORT_FILE = "report.html"
+KERNEL_LOG = "kernels.log"
+LOCK_FILE = ".pipeline.lock"
+
+
+def raw_parquet_name(file_name: str) -> str:
+    """``precio_leche.csv`` -> ``raw_precio_leche.parquet``."""
+    return f"raw_{Path(file_name).stem}.parquet"
+
+
+# dropped_rows.parquet
+DROPPED_COLUMNS = ["file", "row", "value", "reason"]
+# inputs.json: file name -> these keys
+INPUT_KEYS = ("path", "sha256", "bytes", "rows")
+
+# --- predictions.parquet -----------------------------------------------------------------
+
+ACTUAL = "actual_clp_per_l"
+PREDICTED = "predicted_clp_per_l"
+KIND = "kind"
+MODEL = "model"
+IN_SAMPLE, BACKTEST, FORECAST = "in_sample", "backtest", "forecast"
+PREDICTION_KINDS = (IN_SAMPLE, BACKTEST, FORECAST)
+PREDICTION_COLUMNS = (MONTH, ACTUAL, PREDICTED, KIND, MODEL)
+LOWER, UPPER = "lower", "upper"
+
+
+def level_label(level: float) -> str:
+    """An interval level as the percent used in names: ``0.8`` -> ``"80"``, ``0.975`` -> ``"97.5"``."""
+    return f"{level * 100:.10g}"
+
+
+def interval_column(side: str, level: float) -> str:
+    """``lower_80_clp_per_l`` style name of an interval bound (``side``: LOWER or UPPER)."""
+    return f"{side}_{level_label(level)}_clp_per_l"
+
+
+# --- metrics.json ----------------------------------------------------------------------------
+
+RMSE = "rmse_clp_per_l"
+MAE = "mae_clp_per_l"
+MAPE = "mape_pct"
+R2 = "r2"
+MSE = "mse_clp2_per_l2"
+HEADLINE_METRICS = (RMSE, MAE, MAPE, R2)
+WALK_FORWARD = "walk_forward"
+SHUFFLED = "shuffled_split"
+METRICS_KEYS = ("unit", "headline", "evaluations", "forecast", "interval_levels")
+
+# --- run.json ------------------------------------------------------------------------------
+
+RUNNING = "running"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+# Not stored: what a "running" run whose process is gone is reported as.
+INCOMPLETE = "incomplete"
+RUN_STATUSES = (RUNNING, SUCCEEDED, FAILED)
+RUN_ID_PATTERN = r"^[0-9]{8}T[0-9]{6}Z(-[0-9]{2})?$"
+RUN_ID_RE = re.compile(RUN_ID_PATTERN)
+RUN_ID_FORMAT = "%Y%m%dT%H%M%SZ"
+RUN_ID_EXAMPLE = "20261127T120301Z"
+# Set by the runner for every run; a user cannot override them with -p.
+RUNNER_PARAMETERS = ("run_dir", "data_dir")
+
+# Where a run's data came from (run.json's ``synthetic_sample``), as code and in words.
+SYNTHETIC_SOURCE, REAL_SOURCE, UNKNOWN_SOURCE = "synthetic_sample", "real", "unknown"
+DATA_LABELS = {
+    SYNTHETIC_SOURCE: "SYNTHETIC SAMPLE (generated, not real prices)",
+    REAL_SOURCE: "real data",
+    UNKNOWN_SOURCE: "data of unknown origin",
+}
+
+
+def data_source(synthetic: object) -> str:
+    """``synthetic_sample``, ``real`` or ``unknown`` from run.json's ``synthetic_sample`` flag."""
+    if not isinstance(synthetic, bool):
+        return UNKNOWN_SOURCE
+    return SYNTHETIC_SOURCE if synthetic else REAL_SOURCE
+
+
+def data_label(synthetic: object) -> str:
+    """The data a run used, in words, e.g. ``SYNTHETIC SAMPLE (generated, not real prices)``."""
+    return DATA_LABELS[data_source(synthetic)]
+
+
+# --- exit codes of run_pipeline.py (and of every entry point that runs the pipeline) ---
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+# --- readers and validators --------------------------------------------------------------
+
+
+class ContractError(ValueError):
+    """An artefact that breaks its contract; the message names the file and what is wrong."""
+
+
+class StageOutputError(ContractError):
+    """A stage wrote a product that is missing, empty, unsorted, incomplete or inconsistent."""
+
+
+class RunFolderError(ContractError):
+    """A run folder, ``run.json`` or ``LATEST`` that breaks the contract."""
+
+
+def is_valid_run_id(run_id: str) -> bool:
+    return bool(RUN_ID_RE.fullmatch(run_id))
+
+
+def is_number(value: Any) -> bool:
+    """A finite int or float (not a bool)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_written(path: Path, error: type[ContractError] = StageOutputError) -> Path:
+    """``path`` is a file with content, else ``error`` saying it was not written."""
+    path = Path(path)
+    try:
+        written = path.is_file() and path.stat().st_size > 0
+    except OSError:
+        written = False
+    if not written:
+        raise error(f"{path}: was not written")
+    return path
+
+
+def read_json_object(path: Path, error: type[ContractError] = StageOutputError) -> dict[str, Any]:
+    """A JSON file holding an object; anything else raises ``error`` naming the file."""
+    try:
+        payload = json.loads(check_written(path, error).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise error(f"{path}: unreadable ({type(exc).__name__}: {exc})") from None
+    if not isinstance(payload, dict):
+        raise error(f"{path}: expected a JSON object, found {type(payload).__name__}")
+    return payload
+
+
+def read_run_record(run_dir: Path) -> dict[str, Any]:
+    """``run.json`` of ``run_dir``: an object with a known ``status``."""
+    path = Path(run_dir) / RUN_JSON
+    record = read_json_object(path, RunFolderError)
+    if record.get("status") not in RUN_STATUSES:
+        raise RunFolderError(
+            f"{path}: 'status' is {record.get('status')!r}, expected one of {RUN_STATUSES}"
+        )
+    return record
+
+
+def read_inputs(path: Path, expected: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """``inputs.json``: per raw file its path, sha256, bytes and rows (``expected``: name -> rows)."""
+    inputs = read_json_object(path)
+    for name, entry in inputs.items():
+        missing = [key for key in INPUT_KEYS if not isinstance(entry, dict) or key not in entry]
+        if missing:
+            raise StageOutputError(f"{path}: {name!r} lacks key(s) {missing}")
+    if expected is not None:
+        if sorted(inputs) != sorted(expected):
+            raise StageOutputError(
+                f"{path}: describes {sorted(inputs)}, expected {sorted(expected)}"
+            )
+        for name, rows in expected.items():
+            if inputs[name]["rows"] != rows:
+                raise StageOutputError(
+                    f"{path}: {name!r} has rows {inputs[name]['rows']}, the table has {rows}"
+                )
+    return inputs
+
+
+def _number_at(path: Path, payload: Mapping[str, Any], key: str, where: str) -> float:
+    value = payload.get(key)
+    if not is_number(value):
+        raise StageOutputError(f"{path}: {where}{key} is {value!r}, not a finite number")
+    return float(value)
+
+
+def read_metrics(path: Path) -> dict[str, Any]:
+    """``metrics.json``: top-level keys, finite headline figures, a forecast with ordered bounds."""
+    path = Path(path)
+    metrics = read_json_object(path)
+    missing = [key for key in METRICS_KEYS if key not in metrics]
+    if missing:
+        raise StageOutputError(f"{path}: missing key(s) {', '.join(map(repr, missing))}")
+    headline, forecast = metrics["headline"], metrics["forecast"]
+    if not isinstance(headline, dict) or not isinstance(forecast, dict):
+        raise StageOutputError(f"{path}: 'headline' and 'forecast' must be objects")
+    for key in HEADLINE_METRICS:
+        _number_at(path, headline, key, "headline.")
+    levels = metrics["interval_levels"]
+    if not isinstance(levels, list) or not all(is_number(v) and 0 < v < 1 for v in levels):
+        raise StageOutputError(f"{path}: interval_levels is {levels!r}, not levels in (0, 1)")
+    bounds = ordered_bounds(levels)
+    values = [_number_at(path, forecast, key, "forecast.") for key in bounds]
+    if values != sorted(values):
+        raise StageOutputError(f"{path}: forecast bounds are not ordered: {values}")
+    return metrics
+
+
+def ordered_bounds(levels: Iterable[float]) -> list[str]:
+    """Interval columns and the prediction, from the widest lower bound to the widest upper."""
+    ascending = sorted(levels)
+    return [
+        *(interval_column(LOWER, level) for level in reversed(ascending)),
+        PREDICTED,
+        *(interval_column(UPPER, level) for level in ascending),
+    ]
+
+
+def read_predictions(path: Path) -> pd.DataFrame:
+    """``predictions.parquet``, checked: monthly, sorted, contiguous, predicted, known kinds."""
+    from milk_forecast.checks import check_parquet
+
+    frame = check_parquet(path, required=PREDICTION_COLUMNS[1:], no_nan=(PREDICTED, KIND, MODEL))
+    unknown = sorted(set(frame[KIND].astype(str)) - set(PREDICTION_KINDS))
+    if unknown:
+        raise StageOutputError(
+            f"{path}: column 'kind' holds {unknown[0]!r}, expected one of {PREDICTION_KINDS}"
+        )
+    return frame

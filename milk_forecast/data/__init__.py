@@ -1,0 +1,1 @@
+"""Data layer: the raw input files, cleaning them into one monthly table, features, the synthetic sample."""

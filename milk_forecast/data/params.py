@@ -1,0 +1,16 @@
+"""The knobs of the preprocess stage: defaults and validity rules (03_preprocess's ``parameters`` cell).
+
+Standard library only, so the runner can check ``-p`` values before any kernel starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from milk_forecast.parameters import Parameters, integer, number, parameter
+
+
+@dataclass(frozen=True)
+class PreprocessParams(Parameters):
+    test_fraction: float = parameter(0.2, number(0, 1))
+    split_random_state: int = parameter(42, integer(0, 2**32 - 1))

@@ -1,0 +1,46 @@
+"""The knobs of the train stage: defaults and validity rules (04_train's ``parameters`` cell).
+
+Standard library only, so the runner can check ``-p`` values before any kernel starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from milk_forecast.parameters import (
+    BOOLEAN,
+    MONTH_TEXT,
+    Parameters,
+    integer,
+    none_or,
+    number,
+    one_of,
+    parameter,
+    sequence_of,
+)
+
+INPUT_NAMES = ("price", "rain")
+
+
+@dataclass(frozen=True)
+class TrainParams(Parameters):
+    """Months are written ``YYYY-MM``; lists may be given as lists or tuples."""
+
+    history_start: str = parameter("1990-01", MONTH_TEXT)
+    selection_start: str = parameter("2016-05", MONTH_TEXT)
+    selection_end: str = parameter("2018-04", MONTH_TEXT)
+    backtest_start: str = parameter("2018-05", MONTH_TEXT)
+    backtest_end: str = parameter("2020-04", MONTH_TEXT)
+    ridge_alpha: float = parameter(1.0, number(0, None))
+    half_lives_years: tuple[float | None, ...] = parameter(
+        (2.0, 3.0, 4.0, 6.0, 10.0, None), sequence_of(none_or(number(0, None)), unique=True)
+    )
+    input_sets: tuple[tuple[str, ...], ...] = parameter(
+        (("price",), ("rain",), ("price", "rain")),
+        sequence_of(sequence_of(one_of(*INPUT_NAMES), unique=True), unique=True),
+    )
+    interval_levels: tuple[float, ...] = parameter(
+        (0.8, 0.95), sequence_of(number(0, 1), unique=True)
+    )
+    fit_prototype: bool = parameter(False, BOOLEAN)
+    mutual_info_random_state: int = parameter(42, integer(0, 2**32 - 1))

@@ -1,0 +1,1 @@
+"""Runner layer: the four stages run by papermill into run folders, with lock, schedule, history and report."""

@@ -1,0 +1,132 @@
+"""The run history as a text table, and pruning old run folders.
+
+Both read the runs folder through ``runs.list_runs`` (newest first, broken
+folders included) and never touch the run ``LATEST`` names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from milk_forecast.contracts import LATEST, RMSE, RUNNING, RunFolderError, data_source
+from milk_forecast.runner.clock import format_seconds
+from milk_forecast.runner.run_folder import RunSummary, list_runs, read_latest
+
+SERVED_MARK = "*"
+NOTE_WIDTH = 70
+_COLUMNS = ("", "run_id", "status", "duration", "data", "model", RMSE, "note")
+
+
+def format_history(runs_dir: Path) -> str:
+    """The runs under ``runs_dir`` newest first, one line each; ``*`` marks the served run."""
+    runs = list_runs(runs_dir)
+    if not runs:
+        return f"No runs yet in {runs_dir}: start one with `python run_pipeline.py`."
+    latest, latest_problem = _latest_or_problem(runs_dir)
+    rows = [list(_COLUMNS)]
+    rows += [_row(summary, summary.run_id == latest) for summary in runs]
+    footer = f"{SERVED_MARK} = served (named by {runs_dir / LATEST})"
+    if latest is None:
+        footer = latest_problem or "no run has succeeded yet: nothing is served"
+    return _table(rows) + "\n" + footer
+
+
+def prune_runs(runs_dir: Path, keep: int) -> list[str]:
+    """Delete all but the newest ``keep`` run folders; return the deleted ids, newest first.
+
+    The run ``LATEST`` names and runs still running are never deleted (they do not
+    make room for older runs either). A folder is renamed away before it is deleted,
+    so it never shows as a half-deleted run.
+    """
+    if keep < 1:
+        raise ValueError(f"keep must be at least 1, got {keep}")
+    latest = read_latest(runs_dir)
+    removed = []
+    for summary in list_runs(runs_dir)[keep:]:
+        if summary.run_id == latest or summary.status == RUNNING:
+            continue
+        doomed = summary.path.with_name(f".{summary.run_id}.deleting")
+        summary.path.rename(doomed)
+        shutil.rmtree(doomed)
+        removed.append(summary.run_id)
+    return removed
+
+
+def data_label(record: dict[str, Any]) -> str:
+    """``synthetic_sample`` or ``real``, plus 8 hex digits of a hash of the inputs' sha256s."""
+    kind = data_source(record.get("synthetic_sample"))
+    inputs = record.get("inputs")
+    if not isinstance(inputs, dict) or not inputs:
+        return kind
+    lines = sorted(
+        f"{name}:{info.get('sha256', '') if isinstance(info, dict) else ''}"
+        for name, info in inputs.items()
+    )
+    digest = hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+    return f"{kind} {digest[:8]}"
+
+
+def duration_seconds(record: dict[str, Any]) -> float | None:
+    """``finished_at - started_at``, else the sum of the stages' seconds, else None."""
+    try:
+        started = datetime.fromisoformat(record["started_at"])
+        finished = datetime.fromisoformat(record["finished_at"])
+        return (finished - started).total_seconds()
+    except (KeyError, TypeError, ValueError):
+        pass
+    seconds = [s.get("seconds") for s in record.get("stages") or [] if isinstance(s, dict)]
+    numbers = [s for s in seconds if isinstance(s, int | float)]
+    return float(sum(numbers)) if numbers else None
+
+
+def _row(summary: RunSummary, served: bool) -> list[str]:
+    record = summary.record
+    if summary.error is not None:
+        return [_mark(served), summary.run_id, "broken", "-", "-", "-", "-", summary.error]
+    headline = record.get("headline") or {}
+    seconds = duration_seconds(record)
+    rmse = headline.get(RMSE)
+    return [
+        _mark(served),
+        summary.run_id,
+        summary.status,
+        "-" if seconds is None else format_seconds(seconds),
+        data_label(record),
+        str(headline.get("model", "-")),
+        f"{rmse:.2f}" if isinstance(rmse, int | float) else "-",
+        _note(record),
+    ]
+
+
+def _note(record: dict[str, Any]) -> str:
+    error = record.get("error")
+    if not isinstance(error, dict):
+        return ""
+    message = str(error.get("message", "")).strip().splitlines()
+    note = (
+        f"{error.get('stage', '?')}: {error.get('exception', '?')}: {message[0] if message else ''}"
+    )
+    return note if len(note) <= NOTE_WIDTH else note[: NOTE_WIDTH - 3] + "..."
+
+
+def _mark(served: bool) -> str:
+    return SERVED_MARK if served else ""
+
+
+def _latest_or_problem(runs_dir: Path) -> tuple[str | None, str | None]:
+    try:
+        return read_latest(runs_dir), None
+    except RunFolderError as exc:  # a broken LATEST must not hide the history
+        return None, f"LATEST is broken: {exc}"
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )

@@ -1,0 +1,177 @@
+"""One pipeline process at a time per runs folder: ``flock`` on ``<runs_dir>/.pipeline.lock``.
+
+The kernel holds the lock for the process that took it and drops it when that process
+ends, however it ends (``kill -9`` included), so a lock is never stale. The file also
+holds a record of its holder (pid, host, since, command), written once the lock is
+taken and emptied on release, so a refused process can say who holds the folder.
+
+``flock`` works between processes of one machine and, on Linux, across machines on
+NFS (emulated with byte-range locks). Where the file system cannot lock at all, taking
+the lock fails with a message saying so, instead of running unprotected.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import shlex
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+from milk_forecast.contracts import LOCK_FILE
+from milk_forecast.runner.clock import Clock, SystemClock, isoformat, utc_now
+
+Log = Callable[[str], None]
+_HOW_TO_WAIT = "; wait for it with --wait, or let it finish"
+
+
+class LockError(Exception):
+    """The runs folder lock could not be taken (the file system cannot lock, or no access)."""
+
+
+class LockHeldError(LockError):
+    """Another process holds the lock; ``holder`` is its record (None when unreadable)."""
+
+    def __init__(self, message: str, holder: dict[str, Any] | None) -> None:
+        super().__init__(message)
+        self.holder = holder
+
+
+class RunsLock:
+    """Context manager holding the runs folder's lock for the duration of a block.
+
+    ``wait=False`` raises ``LockHeldError`` at once when another process holds it;
+    ``wait=True`` tries again every ``poll`` seconds until it is free, or until
+    ``stopped()`` is true (then ``LockHeldError``).
+    """
+
+    def __init__(
+        self,
+        runs_dir: Path,
+        wait: bool = False,
+        poll: float = 2.0,
+        *,
+        command: str | None = None,
+        log: Log = print,
+        clock: Clock | None = None,
+        stopped: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.runs_dir = Path(runs_dir)
+        self.path = self.runs_dir / LOCK_FILE
+        self.wait = wait
+        self.poll = poll
+        self.command = command if command is not None else shlex.join(sys.argv)
+        self.log = log
+        self.clock = clock or SystemClock(stopped)
+        self.stopped = stopped
+        self.record: dict[str, Any] | None = None
+        self._handle: IO[str] | None = None
+
+    def __enter__(self) -> RunsLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
+    def acquire(self) -> None:
+        """Take the lock, waiting for it when configured to."""
+        announced = False
+        while not self._try_lock():
+            holder, held_by = holder_of(self.path)
+            if not self.wait:
+                raise LockHeldError(held_by + _HOW_TO_WAIT, holder)
+            if self.stopped():
+                raise LockHeldError(f"stopped while waiting: {held_by}", holder)
+            if not announced:
+                self.log(f"waiting for the lock: {held_by}")
+                announced = True
+            self.clock.sleep(self.poll)
+
+    def release(self) -> None:
+        """Empty the holder record and drop the lock."""
+        if self._handle is None:
+            return
+        with contextlib.suppress(OSError):  # the record is informative; the lock is what counts
+            self._handle.truncate(0)
+        fcntl.flock(self._handle, fcntl.LOCK_UN)
+        self._handle.close()
+        self._handle, self.record = None, None
+
+    def _try_lock(self) -> bool:
+        handle = _open_lock_file(self.path)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return False
+        except OSError as exc:
+            handle.close()
+            raise LockError(_cannot_lock(self.path, exc)) from None
+        self._handle = handle
+        self.record = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started_at": isoformat(utc_now()),
+            "command": self.command,
+        }
+        handle.truncate(0)
+        handle.write(json.dumps(self.record))
+        handle.flush()
+        return True
+
+
+def _open_lock_file(path: Path) -> IO[str]:
+    """The lock file opened for writing, created if needed, never truncated by opening."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise LockError(f"cannot open the lock file {path}: {exc.strerror or exc}") from None
+    return os.fdopen(fd, "r+", encoding="utf-8")
+
+
+def _cannot_lock(path: Path, exc: OSError) -> str:
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+        return (
+            f"cannot lock {path}: the file system of the runs folder does not support "
+            f"file locks ({reason}); put the runs folder on a local disk or a shared file "
+            "system with locking (NFSv4, a cloud file share with lock support)"
+        )
+    return f"cannot lock {path}: {reason}"
+
+
+def read_lock(path: Path) -> dict[str, Any] | None:
+    """The holder record in the lock file; None when there is none (free, or being written)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def holder_of(path: Path) -> tuple[dict[str, Any] | None, str]:
+    """The holder's record and who holds the lock, in words: pid, host, since, command."""
+    holder = read_lock(path)
+    if holder is None:
+        return None, (
+            f"runs folder {path.parent} is locked by another process (its record in {path} "
+            "is being written or unreadable)"
+        )
+    text = (
+        f"runs folder {path.parent} is locked by pid {holder.get('pid')} on host "
+        f"{holder.get('host')} since {holder.get('started_at')} "
+        f"(command: {holder.get('command')})"
+    )
+    return holder, text

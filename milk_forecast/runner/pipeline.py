@@ -1,0 +1,454 @@
+"""One pipeline run: the four notebooks executed by papermill into a fresh run folder.
+
+A recipe of small named steps, in the order ``run_pipeline`` calls them::
+
+    resolve parameters -> describe inputs -> fingerprint -> (skip if served run is identical)
+    -> start run -> execute each stage -> verify products -> finish run -> publish LATEST
+
+A run that fails at any step is marked ``failed`` in its ``run.json`` and never
+touches ``runs/LATEST``, so the model being served stays the last good one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import platform
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import papermill
+
+from milk_forecast.contracts import (
+    FAILED,
+    KERNEL_LOG,
+    METRICS_FILE,
+    MODEL_FILE,
+    NOTEBOOKS_DIR,
+    PREDICTIONS_FILE,
+    RAW_FILES,
+    RUNNING,
+    SUCCEEDED,
+    RunFolderError,
+    StageOutputError,
+    check_written,
+    data_label,
+    read_metrics,
+    read_predictions,
+    read_run_record,
+)
+from milk_forecast.data import raw
+from milk_forecast.runner import kernels, run_folder
+from milk_forecast.runner.clock import isoformat, utc_now
+from milk_forecast.runner.signals import Interrupts
+from milk_forecast.runner.stages import (
+    NOTEBOOKS_DIR as STAGE_NOTEBOOKS,
+)
+from milk_forecast.runner.stages import (
+    PROJECT_ROOT,
+    PipelineError,
+    Stage,
+    load_stages,
+    resolve_parameters,
+)
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+VERSIONED_PACKAGES = (
+    "pandas",
+    "numpy",
+    "scikit-learn",
+    "pyarrow",
+    "papermill",
+    "nbconvert",
+    "matplotlib",
+)
+
+Log = Callable[[str], None]
+
+
+@dataclass(eq=False)
+class StageFailure(Exception):
+    """A stage that did not complete; ``describe`` is what the user reads."""
+
+    stage: str
+    notebook: str
+    exception: str
+    message: str
+    cell: int | None = None
+    cell_source: str | None = None
+
+    def describe(self) -> str:
+        where = f" in notebook {self.notebook}" if self.notebook else ""
+        if self.cell is not None:
+            code = f" `{self.cell_source}`" if self.cell_source else ""
+            where += f", cell In [{self.cell}]{code}"
+        return f"stage {self.stage} failed{where}: {self.exception}: {self.message}"
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage,
+            "notebook": self.notebook,
+            "cell": self.cell,
+            "cell_source": self.cell_source,
+            "exception": self.exception,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What a call of ``run_pipeline`` did: ``status`` is succeeded, failed or skipped."""
+
+    status: str
+    run_id: str
+    run_dir: Path
+    record: dict[str, Any] = field(default_factory=dict)
+    failure: StageFailure | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (SUCCEEDED, "skipped")
+
+
+# --- inputs and fingerprint -------------------------------------------------------
+
+
+def describe_inputs(data_dir: Path) -> dict[str, dict[str, Any]]:
+    """sha256 and size of each raw input present; 01_extract reports what is missing or bad."""
+    paths = {name: data_dir / name for name in RAW_FILES}
+    return {name: raw.file_digest(path) for name, path in paths.items() if path.is_file()}
+
+
+def code_digest(stages: list[Stage], package_dir: Path = PACKAGE_DIR) -> str:
+    """sha256 over the notebooks and every source file of the package, subpackages included."""
+    digest = hashlib.sha256()
+    sources = sorted(package_dir.rglob("*.py"), key=lambda path: path.relative_to(package_dir))
+    for path in [stage.notebook for stage in stages]:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    for path in sources:
+        digest.update(path.relative_to(package_dir).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def fingerprint(inputs: Mapping[str, Any], code: str, parameters: Mapping[str, Any]) -> str:
+    """What decides whether a rerun would redo the same work: inputs by hash, code, parameters."""
+    payload = json.dumps(
+        {"inputs": {k: v["sha256"] for k, v in inputs.items()}, "code": code, "params": parameters},
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def served_run_with(runs_dir: Path, run_fingerprint: str) -> str | None:
+    """The id of the served run (``LATEST``) when it was made from exactly this fingerprint."""
+    try:
+        run_id = run_folder.read_latest(runs_dir)
+        if run_id is None:
+            return None
+        record = read_run_record(run_folder.run_dir_for(runs_dir, run_id))
+    except RunFolderError:
+        return None
+    if record.get("status") == SUCCEEDED and record.get("fingerprint") == run_fingerprint:
+        return run_id
+    return None
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in VERSIONED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+# --- one stage --------------------------------------------------------------------
+
+
+def banner_text(run_id: str, data_dir: Path, synthetic: bool) -> str:
+    """The first cell of every executed notebook: which run, which data."""
+    text = f"> Executed as run `{run_id}` on **{data_label(synthetic)}** from `{data_dir}`."
+    if synthetic:
+        text += " Pass `--data-dir` (or put the real CSVs in `data/`) to train the real model."
+    return text
+
+
+def execute_stage(
+    stage: Stage,
+    run_dir: Path,
+    data_dir: Path,
+    parameters: Mapping[str, Any],
+    banner: str,
+    kernel: Any = None,
+    before_cells: Callable[[], None] | None = None,
+) -> None:
+    """Execute one notebook into ``run_dir/notebooks``; a failure becomes a StageFailure.
+
+    ``before_cells`` is called once the kernel is set up, right before the cells run.
+    """
+    output = run_dir / NOTEBOOKS_DIR / stage.notebook.name
+    notebook = nbformat.read(stage.notebook, as_version=4)
+    notebook.cells.insert(
+        0, nbformat.v4.new_markdown_cell(banner, metadata={"tags": ["run-banner"]})
+    )
+    injected = {"run_dir": str(run_dir), **parameters}
+    if "data_dir" in stage.parameters:
+        injected["data_dir"] = str(data_dir)
+    try:
+        papermill.execute_notebook(
+            notebook,
+            output,
+            parameters=injected,
+            engine_name=kernels.ENGINE_NAME,
+            progress_bar=False,
+            cwd=str(stage.notebook.parent),
+            km=kernel,
+            before_cells=before_cells,
+        )
+    except papermill.PapermillExecutionError as exc:
+        raise StageFailure(
+            stage=stage.name,
+            notebook=str(output),
+            exception=exc.ename,
+            message=_first_line(exc.evalue),
+            cell=exc.exec_count,
+            cell_source=_first_code_line(exc.source),
+        ) from None
+    except Exception as exc:  # kernel died, could not start, notebook unreadable...
+        raise StageFailure(
+            stage=stage.name,
+            notebook=str(output),
+            exception=type(exc).__name__,
+            message=_first_line(str(exc)) or repr(exc),
+        ) from None
+
+
+def _first_line(text: str) -> str:
+    lines = [line for line in str(text).strip().splitlines() if line.strip()]
+    return lines[0] if lines else ""
+
+
+def _first_code_line(source: str) -> str:
+    for line in str(source).splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            return line.strip()
+    return ""
+
+
+# --- verifying and publishing -------------------------------------------------------
+
+
+def verify_products(run_dir: Path) -> dict[str, Any]:
+    """The final products exist and are consistent; returns metrics.json's content."""
+    check_written(run_dir / MODEL_FILE)
+    read_predictions(run_dir / PREDICTIONS_FILE)
+    return read_metrics(run_dir / METRICS_FILE)
+
+
+@dataclass
+class RunContext:
+    """A run in progress: its folder and the record mirrored to run.json."""
+
+    runs_dir: Path
+    run_id: str
+    run_dir: Path
+    record: dict[str, Any]
+    log: Log
+    interrupts: Interrupts = field(default_factory=Interrupts)
+
+    def save(self) -> None:
+        run_folder.write_run_record(self.run_dir, self.record)
+
+
+def start_run(
+    runs_dir: Path,
+    data_dir: Path,
+    parameters: dict[str, Any],
+    inputs: dict[str, Any],
+    run_fingerprint: str,
+    log: Log,
+    interrupts: Interrupts,
+) -> RunContext:
+    run_id, run_dir = run_folder.create_run_dir(runs_dir)
+    (run_dir / NOTEBOOKS_DIR).mkdir()
+    record = {
+        "run_id": run_id,
+        "status": RUNNING,
+        "started_at": isoformat(utc_now()),
+        "finished_at": None,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "data_dir": str(data_dir),
+        "synthetic_sample": raw.is_synthetic(data_dir),
+        "parameters": parameters,
+        "inputs": inputs,
+        "fingerprint": run_fingerprint,
+        "stages": [],
+        "versions": package_versions(),
+        "headline": None,
+        "forecast": None,
+        "error": None,
+    }
+    context = RunContext(runs_dir, run_id, run_dir, record, log, interrupts)
+    context.save()
+    return context
+
+
+def finish_run(context: RunContext, status: str, error: dict[str, Any] | None = None) -> None:
+    context.record["status"] = status
+    context.record["finished_at"] = isoformat(utc_now())
+    context.record["error"] = error
+    context.save()
+
+
+def build_report(context: RunContext) -> None:
+    """The run's report.html; a report that cannot be built is a warning, not a failed run."""
+    from milk_forecast.runner import report
+
+    try:
+        report.build_report(context.run_dir)
+    except Exception as exc:
+        context.log(f"warning: report.html not written: {type(exc).__name__}: {exc}")
+
+
+def kernel_environment(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """``environ`` (default: the runner's) with this checkout first on ``PYTHONPATH``.
+
+    The kernels then import this checkout's ``milk_forecast``, never another copy
+    installed in the same environment (an editable install of another clone).
+    """
+    env = dict(environ)
+    paths = [str(PROJECT_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    return env
+
+
+def run_stages(context: RunContext, stages: list[Stage], data_dir: Path) -> None:
+    """Execute the stages in order, each on a kernel started (and warmed) one stage ahead."""
+    banner = banner_text(context.run_id, data_dir, context.record["synthetic_sample"])
+    kernel_log = (context.run_dir / KERNEL_LOG).open("a", encoding="utf-8")
+    pool = kernels.KernelPool(kernel_log, env=kernel_environment())
+
+    def prepare(index: int) -> None:
+        if index < len(stages):
+            stage = stages[index]
+            notebook = nbformat.read(stage.notebook, as_version=4)
+            pool.prepare(stage.name, stage.notebook.parent, kernels.imports_cell(notebook))
+
+    try:
+        prepare(0)
+        prepare(1)
+        for number, stage in enumerate(stages, start=1):
+            kernel = pool.take(stage.name)
+            prepare(number + 1)
+            try:
+                run_stage(context, stage, data_dir, banner, kernel, f"[{number}/{len(stages)}]")
+            finally:
+                pool.release(kernel)
+                context.interrupts.reinstall()
+    finally:
+        pool.shutdown_all()
+        kernel_log.close()
+
+
+def run_stage(
+    context: RunContext, stage: Stage, data_dir: Path, banner: str, kernel: Any, step: str
+) -> None:
+    """One stage, timed and mirrored in run.json as it starts and ends."""
+    context.log(f"{step} {stage.name} ...")
+    entry = {"name": stage.name, "notebook": f"notebooks/{stage.notebook.name}"}
+    context.record["stages"].append({**entry, "status": RUNNING, "seconds": None})
+    context.save()
+    started = time.perf_counter()
+    parameters = context.record["parameters"][stage.name]
+    try:
+        execute_stage(
+            stage,
+            context.run_dir,
+            data_dir,
+            parameters,
+            banner,
+            kernel,
+            context.interrupts.reinstall,
+        )
+    finally:
+        seconds = round(time.perf_counter() - started, 2)
+        context.record["stages"][-1]["seconds"] = seconds
+    context.record["stages"][-1]["status"] = SUCCEEDED
+    context.save()
+    context.log(f"{step} {stage.name} done in {seconds:.1f} s")
+
+
+def run_pipeline(
+    data_dir: Path,
+    runs_dir: Path,
+    overrides: Mapping[str, str] | None = None,
+    *,
+    force: bool = False,
+    notebooks_dir: Path = STAGE_NOTEBOOKS,
+    log: Log = print,
+    interrupts: Interrupts | None = None,
+) -> RunOutcome:
+    """Run the four stages once; never raises for a failing stage (see the outcome).
+
+    ``interrupts``: the caller's SIGINT/SIGTERM handling, put back after the notebook
+    machinery replaced it (see ``signals``); without it signals are left alone.
+    """
+    data_dir, runs_dir = data_dir.resolve(), runs_dir.resolve()
+    if not data_dir.is_dir():
+        raise PipelineError(f"data directory {data_dir} does not exist")
+    stages = load_stages(notebooks_dir)
+    parameters = resolve_parameters(stages, overrides or {})
+    inputs = describe_inputs(data_dir)
+    run_fingerprint = fingerprint(inputs, code_digest(stages), parameters)
+    if not force:
+        existing = served_run_with(runs_dir, run_fingerprint)
+        if existing:
+            return RunOutcome("skipped", existing, runs_dir / existing)
+
+    context = start_run(
+        runs_dir, data_dir, parameters, inputs, run_fingerprint, log, interrupts or Interrupts()
+    )
+    log(f"run {context.run_id} started in {context.run_dir}")
+    # The report needs nbconvert (half a second to import): load it while the kernels work.
+    threading.Thread(target=importlib.import_module, args=("nbconvert",), daemon=True).start()
+    try:
+        run_stages(context, stages, data_dir)
+        metrics = verify_products(context.run_dir)
+    except StageFailure as failure:
+        return _fail(context, failure)
+    except StageOutputError as exc:
+        return _fail(context, StageFailure("verify products", "", type(exc).__name__, str(exc)))
+    except BaseException as exc:  # KeyboardInterrupt, RunInterrupted: never leave "running"
+        stage = context.record["stages"][-1]["name"] if context.record["stages"] else "start"
+        notebook = context.run_dir / NOTEBOOKS_DIR / f"{stage}.ipynb"
+        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else type(exc).__name__
+        _fail(context, StageFailure(stage, str(notebook), reason, str(exc) or "run interrupted"))
+        raise
+    context.record["headline"] = metrics.get("headline")
+    context.record["forecast"] = metrics.get("forecast")
+    finish_run(context, SUCCEEDED)
+    build_report(context)
+    run_folder.publish_latest(runs_dir, context.run_id)
+    return RunOutcome(SUCCEEDED, context.run_id, context.run_dir, context.record)
+
+
+def _fail(context: RunContext, failure: StageFailure) -> RunOutcome:
+    if context.record["stages"] and context.record["stages"][-1]["status"] == RUNNING:
+        context.record["stages"][-1]["status"] = FAILED
+    finish_run(context, FAILED, failure.as_record())
+    build_report(context)
+    return RunOutcome(FAILED, context.run_id, context.run_dir, context.record, failure)

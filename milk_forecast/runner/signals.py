@@ -1,0 +1,72 @@
+"""SIGINT and SIGTERM around runs, handled in one place.
+
+``Interrupts`` is a context manager: inside it, SIGINT and SIGTERM mark a stop as
+requested and raise ``RunInterrupted`` in the main thread, so a run in progress ends
+as ``failed`` ("interrupted") and a waiting scheduler or lock wakes up; on exit the
+previous handlers are back. nbclient installs handlers of its own while it sets up a
+kernel and removes them afterwards: ``reinstall`` puts ours back (the papermill
+engine calls it before the cells run, the runner after each stage).
+
+Outside the main thread (a worker of an orchestrator) nothing is installed: signals
+are then the host process's business.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType, TracebackType
+from typing import Any
+
+HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """SIGTERM (or SIGINT) arrived while the runner was working or waiting."""
+
+
+class Interrupts:
+    """Installs the runner's SIGINT/SIGTERM handlers for the duration of a ``with`` block."""
+
+    def __init__(self) -> None:
+        self.reason = ""
+        self._stopped = False
+        self._previous: dict[int, Any] = {}
+        self._active = False
+
+    def stopped(self) -> bool:
+        """Whether a stop was requested (by a signal, or by ``request_stop``)."""
+        return self._stopped
+
+    def request_stop(self, reason: str) -> None:
+        self._stopped = True
+        self.reason = reason
+
+    def __enter__(self) -> Interrupts:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {signum: signal.getsignal(signum) for signum in HANDLED_SIGNALS}
+            self._active = True
+            self.reinstall()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._active:
+            for signum, handler in self._previous.items():
+                signal.signal(signum, handler)
+            self._active = False
+
+    def reinstall(self) -> None:
+        """Put the runner's handlers back (after a library replaced them); no-op when inactive."""
+        if self._active:
+            for signum in HANDLED_SIGNALS:
+                signal.signal(signum, self._handle)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        self.request_stop(f"stopped by {name}")
+        raise RunInterrupted(f"stopped by {name}")

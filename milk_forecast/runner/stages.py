@@ -1,0 +1,142 @@
+"""The four stages: their notebooks, the parameters those declare, and ``-p`` overrides.
+
+A notebook's parameters are the literal assignments of its cell tagged ``parameters``
+(read with papermill's inspection). A ``-p NAME VALUE`` override takes the type of the
+notebook's default, then the stage's parameter class (``PreprocessParams``,
+``TrainParams``) checks every value against its rule, before any kernel starts.
+``run_dir`` and ``data_dir`` are set by the runner, never by ``-p``.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import papermill
+
+from milk_forecast.contracts import RUNNER_PARAMETERS
+from milk_forecast.data.params import PreprocessParams
+from milk_forecast.model.params import TrainParams
+from milk_forecast.parameters import ParameterError, Parameters
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+STAGE_NAMES = ("01_extract", "02_clean", "03_preprocess", "04_train")
+# The class that declares and checks a stage's knobs (stages without one have none).
+PARAMETER_CLASSES: dict[str, type[Parameters]] = {
+    "03_preprocess": PreprocessParams,
+    "04_train": TrainParams,
+}
+
+
+class PipelineError(Exception):
+    """Bad input to the runner itself: unknown parameter, bad value, missing notebook."""
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    notebook: Path
+    parameters: Mapping[str, dict[str, Any]]  # papermill's inspection: name -> {default, ...}
+
+
+def load_stages(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Stage]:
+    """The four stages with the parameters their notebooks declare."""
+    stages = []
+    for name in STAGE_NAMES:
+        path = notebooks_dir / f"{name}.ipynb"
+        if not path.is_file():
+            raise PipelineError(f"notebook {path} is missing")
+        stages.append(Stage(name, path, papermill.inspect_notebook(path)))
+    return stages
+
+
+def declared_names(stages: list[Stage]) -> list[str]:
+    names = {name for stage in stages for name in stage.parameters}
+    return sorted(names - set(RUNNER_PARAMETERS))
+
+
+def coerce_value(name: str, text: str, default: Any) -> Any:
+    """A ``-p NAME VALUE`` string as the type of the notebook's (literal) default."""
+    kind = type(default)
+    try:
+        if kind is bool:
+            return _parse_bool(text)
+        if kind in (int, float, str):
+            return kind(text)
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        if default is None:  # no type to follow: the string as given
+            return text
+        raise PipelineError(
+            f"parameter {name!r}: {text!r} is not a valid {kind.__name__} "
+            f"(the notebook's default is {default!r})"
+        ) from None
+    if default is not None and value is not None and not isinstance(value, kind):
+        raise PipelineError(
+            f"parameter {name!r}: {text!r} is of type {type(value).__name__}, "
+            f"but the notebook's default is a {kind.__name__} ({default!r})"
+        )
+    return value
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise ValueError(text)
+
+
+def resolve_parameters(
+    stages: list[Stage], overrides: Mapping[str, str]
+) -> dict[str, dict[str, Any]]:
+    """Per stage, every declared knob: the notebook's default unless ``-p`` overrides it."""
+    valid = declared_names(stages)
+    for name in overrides:
+        if name in RUNNER_PARAMETERS:
+            raise PipelineError(
+                f"parameter {name!r} is set by the runner; use --runs-dir / --data-dir instead"
+            )
+        if name not in valid:
+            raise PipelineError(
+                f"no notebook declares a parameter {name!r}; valid names: {', '.join(valid)}"
+            )
+    resolved: dict[str, dict[str, Any]] = {}
+    for stage in stages:
+        values = {}
+        for name, info in stage.parameters.items():
+            if name in RUNNER_PARAMETERS:
+                continue
+            default = _literal_default(stage, name, info["default"])
+            values[name] = (
+                coerce_value(name, overrides[name], default) if name in overrides else default
+            )
+        check_values(stage.name, values)
+        resolved[stage.name] = values
+    return resolved
+
+
+def check_values(stage_name: str, values: Mapping[str, Any]) -> None:
+    """The stage's parameter class accepts ``values`` (each against its rule)."""
+    cls = PARAMETER_CLASSES.get(stage_name)
+    if cls is None:
+        return
+    try:
+        cls.from_values(values)
+    except ParameterError as exc:
+        raise PipelineError(str(exc)) from None
+
+
+def _literal_default(stage: Stage, name: str, source: str) -> Any:
+    try:
+        return ast.literal_eval(source)
+    except (ValueError, SyntaxError):
+        raise PipelineError(
+            f"notebook {stage.notebook}: the default of parameter {name!r} ({source}) "
+            "is not a literal"
+        ) from None

@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from milk_forecast.contracts import LOCK_FILE
+from milk_forecast.runner.lock import LockError, LockHeldError, RunsLock, read_lock
+from milk_forecast.runner.signals import Interrupts
+
+HOLDER = """
+import sys
+from pathlib import Path
+from milk_forecast.runner.lock import RunsLock
+with RunsLock(Path(sys.argv[1]), command="holder process"):
+    print("locked", flush=True)
+    sys.stdin.readline()
+"""
+
+
+@pytest.fixture
+def holder(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
+    """A second real process holding the lock on ``tmp_path`` until a line arrives on stdin."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdout.readline() == "locked\n"
+    yield proc
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+
+
+def release(proc: subprocess.Popen[str]) -> None:
+    assert proc.stdin is not None
+    proc.stdin.write("\n")
+    proc.stdin.flush()
+    assert proc.wait() == 0
+
+
+class StepClock:
+    """A clock that advances by the slept amount and runs ``on_sleep`` at each sleep."""
+
+    def __init__(self, on_sleep: Callable[[], None] | None = None) -> None:
+        self.current = datetime(2026, 1, 1, tzinfo=UTC)
+        self.slept: list[float] = []
+        self.on_sleep = on_sleep
+
+    def now(self) -> datetime:
+        return self.current
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.current += timedelta(seconds=seconds)
+        if self.on_sleep is not None:
+            self.on_sleep()
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_second_process_is_refused_with_who_holds_it(
+    tmp_path: Path, holder: subprocess.Popen[str]
+) -> None:
+    with pytest.raises(LockHeldError) as info, RunsLock(tmp_path):
+        pytest.fail("must not get the lock while another process holds it")
+    message = str(info.value)
+    assert f"pid {holder.pid}" in message
+    assert socket.gethostname() in message
+    assert "holder process" in message
+    assert "--wait" in message
+    assert info.value.holder is not None and info.value.holder["pid"] == holder.pid
+
+
+def test_wait_gets_the_lock_after_the_holder_releases(
+    tmp_path: Path, holder: subprocess.Popen[str]
+) -> None:
+    lines: list[str] = []
+    clock = StepClock(on_sleep=lambda: release(holder))
+    with RunsLock(tmp_path, wait=True, poll=0.5, clock=clock, log=lines.append) as lock:
+        assert read_lock(tmp_path / LOCK_FILE) == lock.record
+        assert lock.record is not None and lock.record["pid"] == os.getpid()
+    assert clock.slept == [0.5]
+    assert lines and f"pid {holder.pid}" in lines[0]
+    assert read_lock(tmp_path / LOCK_FILE) is None  # released: the record is emptied
+
+
+def test_wait_ends_when_stop_is_set(tmp_path: Path, holder: subprocess.Popen[str]) -> None:
+    stop = Interrupts()
+    clock = StepClock(on_sleep=lambda: stop.request_stop("test"))
+    lock = RunsLock(
+        tmp_path, wait=True, poll=1, clock=clock, stopped=stop.stopped, log=lambda _: None
+    )
+    with pytest.raises(LockHeldError, match="stopped while waiting"):
+        lock.acquire()
+
+
+def write_lock(path: Path, pid: int, host: str, **extra: object) -> dict[str, object]:
+    record = {"pid": pid, "host": host, "started_at": "2026-01-01T00:00:00Z", "command": "old"}
+    record.update(extra)
+    path.write_text(json.dumps(record), encoding="utf-8")
+    return record
+
+
+@pytest.mark.parametrize("host", [socket.gethostname(), "some-other-host"])
+def test_a_record_left_by_a_dead_holder_does_not_block(tmp_path: Path, host: str) -> None:
+    # No process holds the flock: whatever the file says, the folder is free.
+    write_lock(tmp_path / LOCK_FILE, dead_pid(), host)
+    with RunsLock(tmp_path, log=lambda _: None) as lock:
+        assert read_lock(tmp_path / LOCK_FILE) == lock.record
+        assert lock.record is not None and lock.record["pid"] == os.getpid()
+
+
+def test_a_holder_killed_hard_leaves_nothing_stale(
+    tmp_path: Path, holder: subprocess.Popen[str]
+) -> None:
+    with pytest.raises(LockHeldError):
+        RunsLock(tmp_path).acquire()
+    holder.kill()  # SIGKILL: no cleanup code runs, the kernel drops the flock
+    holder.wait()
+    with RunsLock(tmp_path, log=lambda _: None) as lock:
+        assert read_lock(tmp_path / LOCK_FILE) == lock.record
+
+
+def test_a_second_lock_in_the_same_process_is_refused(tmp_path: Path) -> None:
+    with RunsLock(tmp_path), pytest.raises(LockHeldError, match=f"pid {os.getpid()}"):
+        RunsLock(tmp_path).acquire()
+
+
+def test_a_held_lock_with_an_unreadable_record_is_still_held(
+    tmp_path: Path, holder: subprocess.Popen[str]
+) -> None:
+    (tmp_path / LOCK_FILE).write_text("not json", encoding="utf-8")
+    with pytest.raises(LockHeldError, match="is being written or unreadable") as info:
+        RunsLock(tmp_path).acquire()
+    assert info.value.holder is None
+
+
+def test_release_empties_the_record_and_frees_the_folder(tmp_path: Path) -> None:
+    lock = RunsLock(tmp_path / "runs", log=lambda _: None)
+    lock.acquire()
+    path = tmp_path / "runs" / LOCK_FILE
+    assert read_lock(path) == lock.record
+    lock.release()
+    assert read_lock(path) is None
+    RunsLock(tmp_path / "runs").acquire()  # free again
+
+
+def test_a_file_system_without_locks_is_refused_clearly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_locks(handle: object, operation: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with pytest.raises(LockError, match="does not support file locks") as info:
+        RunsLock(tmp_path).acquire()
+    assert not isinstance(info.value, LockHeldError)

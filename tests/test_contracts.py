@@ -1,0 +1,109 @@
+"""The contract module: names built from parameters, and the readers of the JSON artefacts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from milk_forecast import contracts
+
+
+@pytest.mark.parametrize(
+    ("level", "label"), [(0.8, "80"), (0.95, "95"), (0.5, "50"), (0.975, "97.5"), (0.9, "90")]
+)
+def test_interval_columns_are_built_from_the_level(level: float, label: str) -> None:
+    assert contracts.level_label(level) == label
+    assert contracts.interval_column(contracts.LOWER, level) == f"lower_{label}_clp_per_l"
+
+
+def test_ordered_bounds_go_from_the_widest_lower_to_the_widest_upper() -> None:
+    assert contracts.ordered_bounds([0.95, 0.5]) == [
+        "lower_95_clp_per_l",
+        "lower_50_clp_per_l",
+        "predicted_clp_per_l",
+        "upper_50_clp_per_l",
+        "upper_95_clp_per_l",
+    ]
+
+
+def metrics(**changes: object) -> dict:
+    payload = {
+        "unit": "CLP/L",
+        "interval_levels": [0.5],
+        "headline": {"rmse_clp_per_l": 1.0, "mae_clp_per_l": 1.0, "mape_pct": 1.0, "r2": 0.9},
+        "evaluations": {},
+        "forecast": {
+            "month": "2020-05",
+            "predicted_clp_per_l": 10.0,
+            "lower_50_clp_per_l": 9.0,
+            "upper_50_clp_per_l": 11.0,
+        },
+    }
+    payload.update(changes)
+    return payload
+
+
+def write(path: Path, payload: object) -> Path:
+    path.write_text(json.dumps(payload), encoding="utf-8")
+    return path
+
+
+def test_read_metrics_accepts_any_interval_levels(tmp_path: Path) -> None:
+    assert contracts.read_metrics(write(tmp_path / "metrics.json", metrics()))["unit"] == "CLP/L"
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (metrics(headline={"rmse_clp_per_l": 1.0}), "headline.mae_clp_per_l is None"),
+        (metrics(interval_levels=[80]), "interval_levels is \\[80\\], not levels in \\(0, 1\\)"),
+        (metrics(interval_levels=[0.5, 0.9]), "forecast.lower_90_clp_per_l is None"),
+        (
+            metrics(
+                forecast={
+                    "predicted_clp_per_l": 1.0,
+                    "lower_50_clp_per_l": 2.0,
+                    "upper_50_clp_per_l": 3.0,
+                }
+            ),
+            "forecast bounds are not ordered",
+        ),
+        ({"unit": "CLP/L"}, "missing key\\(s\\) 'headline'"),
+        ([1, 2], "expected a JSON object, found list"),
+    ],
+)
+def test_read_metrics_names_the_file_and_the_key(
+    tmp_path: Path, payload: object, message: str
+) -> None:
+    with pytest.raises(contracts.StageOutputError, match=f"metrics.json: .*{message}"):
+        contracts.read_metrics(write(tmp_path / "metrics.json", payload))
+
+
+def test_a_file_that_was_not_written_or_is_empty_says_so(tmp_path: Path) -> None:
+    with pytest.raises(contracts.StageOutputError, match=r"metrics.json: was not written"):
+        contracts.read_metrics(tmp_path / "metrics.json")
+    (tmp_path / "metrics.json").write_text("")
+    with pytest.raises(contracts.StageOutputError, match=r"metrics.json: was not written"):
+        contracts.read_metrics(tmp_path / "metrics.json")
+
+
+def test_read_inputs_checks_keys_and_row_counts(tmp_path: Path) -> None:
+    entry = {"path": "/d/a.csv", "sha256": "0" * 64, "bytes": 10, "rows": 3}
+    path = write(tmp_path / "inputs.json", {"a.csv": entry})
+    assert contracts.read_inputs(path, {"a.csv": 3})["a.csv"]["rows"] == 3
+    with pytest.raises(contracts.StageOutputError, match=r"'a.csv' has rows 3, the table has 4"):
+        contracts.read_inputs(path, {"a.csv": 4})
+    with pytest.raises(contracts.StageOutputError, match=r"describes \['a.csv'\], expected"):
+        contracts.read_inputs(path, {"b.csv": 3})
+    write(path, {"a.csv": {"path": "/d/a.csv"}})
+    with pytest.raises(contracts.StageOutputError, match=r"'a.csv' lacks key\(s\) \['sha256'"):
+        contracts.read_inputs(path)
+
+
+def test_data_source_and_label() -> None:
+    assert contracts.data_source(True) == "synthetic_sample"
+    assert contracts.data_source(False) == "real"
+    assert contracts.data_source("yes") == "unknown"
+    assert "SYNTHETIC SAMPLE" in contracts.data_label(True)
