@@ -129,6 +129,8 @@ FEATURES_FILE = "features_monthly.parquet"
 MODEL_FILE = "model.joblib"
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.parquet"
+# The same rows as predictions.parquet, as JSON: what the API loads (standard library only).
+PREDICTIONS_JSON = "predictions.json"
 REPORT_FILE = "report.html"
 KERNEL_LOG = "kernels.log"
 LOCK_FILE = ".pipeline.lock"
@@ -150,6 +152,11 @@ ACTUAL = "actual_clp_per_l"
 PREDICTED = "predicted_clp_per_l"
 KIND = "kind"
 MODEL = "model"
+# Forecast rows: months after the last observed price (1..FORECAST_HORIZON); null elsewhere.
+HORIZON = "horizon"
+# Forecast rows: why that model made it (rainfall held, fallback...); null elsewhere.
+REASON = "reason"
+FORECAST_HORIZON = 12
 IN_SAMPLE, BACKTEST, FORECAST = "in_sample", "backtest", "forecast"
 PREDICTION_KINDS = (IN_SAMPLE, BACKTEST, FORECAST)
 PREDICTION_COLUMNS = (MONTH, ACTUAL, PREDICTED, KIND, MODEL)
@@ -174,7 +181,14 @@ MAPE = "mape_pct"
 R2 = "r2"
 MSE = "mse_clp2_per_l2"
 HEADLINE_METRICS = (RMSE, MAE, MAPE, R2)
-WALK_FORWARD = "walk_forward"
+WALK_FORWARD = "walk_forward"  # one month ahead: the headline
+
+
+def walk_forward_key(horizon: int) -> str:
+    """``walk_forward`` for one month ahead, ``walk_forward_h3`` for three months ahead."""
+    return WALK_FORWARD if horizon == 1 else f"{WALK_FORWARD}_h{horizon}"
+
+
 SHUFFLED = "shuffled_split"
 METRICS_KEYS = ("unit", "headline", "evaluations", "forecast", "interval_levels")
 
@@ -255,10 +269,25 @@ def check_written(path: Path, error: type[ContractError] = StageOutputError) -> 
     return path
 
 
-def read_json_object(path: Path, error: type[ContractError] = StageOutputError) -> dict[str, Any]:
-    """A JSON file holding an object; anything else raises ``error`` naming the file."""
+# Largest JSON artefact any reader accepts: far above a real run's (about 100 kB).
+MAX_JSON_BYTES = 8 * 1024 * 1024
+
+
+def read_json_object(
+    path: Path, error: type[ContractError] = StageOutputError, max_bytes: int = MAX_JSON_BYTES
+) -> dict[str, Any]:
+    """A JSON file holding an object; anything else raises ``error`` naming the file.
+
+    Reads at most ``max_bytes`` (a larger file is refused, never read whole).
+    """
     try:
-        payload = json.loads(check_written(path, error).read_text(encoding="utf-8"))
+        with check_written(path, error).open("rb") as handle:
+            data = handle.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise error(f"{path}: larger than {max_bytes} bytes, refused")
+        payload = json.loads(data.decode("utf-8"))
+    except ContractError:
+        raise
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise error(f"{path}: unreadable ({type(exc).__name__}: {exc})") from None
     if not isinstance(payload, dict):
@@ -347,3 +376,76 @@ def read_predictions(path: Path) -> pd.DataFrame:
             f"{path}: column 'kind' holds {unknown[0]!r}, expected one of {PREDICTION_KINDS}"
         )
     return frame
+
+
+def _month_text(value: Any) -> bool:
+    return isinstance(value, str) and bool(re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", value))
+
+
+def _next_month(month: str) -> str:
+    year, number = int(month[:4]), int(month[5:])
+    return f"{year + number // 12:04d}-{number % 12 + 1:02d}"
+
+
+def read_predictions_json(path: Path) -> dict[str, Any]:
+    """``predictions.json``: ``{"unit", "interval_levels", "rows"}``, every row checked.
+
+    Rows: ``month`` (``YYYY-MM``, sorted, one per month, no gap), ``kind``, ``model``,
+    ``predicted_clp_per_l`` (finite), ``actual_clp_per_l`` (finite or null), ``horizon``
+    (1..FORECAST_HORIZON on forecast rows, null elsewhere), ``reason`` (text or null),
+    and for each level the interval bounds (both finite, around the prediction, or both
+    null). The first problem found raises ``StageOutputError`` naming the file and the row.
+    """
+    document = read_json_object(path)
+    levels = document.get("interval_levels")
+    rows = document.get("rows")
+    if not isinstance(levels, list) or not all(is_number(v) and 0 < v < 1 for v in levels):
+        raise StageOutputError(f"{path}: interval_levels is {levels!r}, not levels in (0, 1)")
+    if not isinstance(rows, list) or not rows:
+        raise StageOutputError(f"{path}: 'rows' must be a non-empty list")
+    expected = None
+    for index, row in enumerate(rows):
+        problem = _row_problem(row, levels, expected)
+        if problem:
+            raise StageOutputError(f"{path}: row {index}: {problem}")
+        expected = _next_month(row[MONTH])
+    return document
+
+
+def _row_problem(row: Any, levels: list[float], expected: str | None) -> str | None:
+    """What is wrong with one row of predictions.json, or None."""
+    if not isinstance(row, dict):
+        return f"expected an object, found {type(row).__name__}"
+    month = row.get(MONTH)
+    if not _month_text(month):
+        return f"month is {month!r}, not YYYY-MM"
+    if expected is not None and month != expected:
+        return f"month {month} follows a row of the month before {expected}: not sorted or a gap"
+    if row.get(KIND) not in PREDICTION_KINDS:
+        return f"kind is {row.get(KIND)!r}, expected one of {PREDICTION_KINDS}"
+    if not isinstance(row.get(MODEL), str):
+        return f"model is {row.get(MODEL)!r}, not a text"
+    if not is_number(row.get(PREDICTED)) or row[PREDICTED] <= 0:
+        return f"{PREDICTED} is {row.get(PREDICTED)!r}, not a positive number"
+    if row.get(ACTUAL) is not None and not is_number(row[ACTUAL]):
+        return f"{ACTUAL} is {row[ACTUAL]!r}, not a number or null"
+    horizon = row.get(HORIZON)
+    if row[KIND] == FORECAST:
+        if not (isinstance(horizon, int) and not isinstance(horizon, bool)):
+            return f"a forecast row needs an integer horizon, found {horizon!r}"
+        if not 1 <= horizon <= FORECAST_HORIZON:
+            return f"horizon {horizon} is outside 1..{FORECAST_HORIZON}"
+    elif horizon is not None:
+        return f"horizon is {horizon!r} on a {row[KIND]} row, null expected"
+    if row.get(REASON) is not None and not isinstance(row[REASON], str):
+        return f"reason is {row[REASON]!r}, not a text or null"
+    for level in levels:
+        lower, upper = (
+            row.get(interval_column(LOWER, level)),
+            row.get(interval_column(UPPER, level)),
+        )
+        if lower is None and upper is None:
+            continue
+        if not (is_number(lower) and is_number(upper) and lower <= row[PREDICTED] <= upper):
+            return f"{level_label(level)}% interval {lower!r}..{upper!r} does not hold {row[PREDICTED]}"
+    return None

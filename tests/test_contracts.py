@@ -107,3 +107,57 @@ def test_data_source_and_label() -> None:
     assert contracts.data_source(False) == "real"
     assert contracts.data_source("yes") == "unknown"
     assert "SYNTHETIC SAMPLE" in contracts.data_label(True)
+
+
+def prediction_rows() -> list[dict]:
+    rows = [
+        {"month": "2020-03", "kind": "backtest", "model": "m", "horizon": None, "reason": None,
+         "actual_clp_per_l": 300.0, "predicted_clp_per_l": 299.0,
+         "lower_80_clp_per_l": 290.0, "upper_80_clp_per_l": 310.0},
+        {"month": "2020-04", "kind": "forecast", "model": "m", "horizon": 1, "reason": "why",
+         "actual_clp_per_l": None, "predicted_clp_per_l": 301.0,
+         "lower_80_clp_per_l": 291.0, "upper_80_clp_per_l": 311.0},
+    ]  # fmt: skip
+    return rows
+
+
+def test_read_predictions_json_accepts_the_contract(tmp_path: Path) -> None:
+    document = {"unit": "CLP/L", "interval_levels": [0.8], "rows": prediction_rows()}
+    path = write(tmp_path / "predictions.json", document)
+    assert contracts.read_predictions_json(path)["rows"][1]["horizon"] == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"month": "2020-05"}, "row 1: month 2020-05 follows .* not sorted or a gap"),
+        ({"kind": "guess"}, "row 1: kind is 'guess'"),
+        ({"horizon": None}, "row 1: a forecast row needs an integer horizon"),
+        ({"horizon": 13}, "row 1: horizon 13 is outside 1..12"),
+        ({"predicted_clp_per_l": "301"}, "row 1: predicted_clp_per_l is '301'"),
+        ({"upper_80_clp_per_l": 300.0}, r"row 1: 80% interval 291.0..300.0 does not hold 301.0"),
+        ({"lower_80_clp_per_l": None}, r"row 1: 80% interval None..311.0"),
+    ],
+)
+def test_read_predictions_json_names_the_row_and_the_problem(
+    tmp_path: Path, change: dict, message: str
+) -> None:
+    rows = prediction_rows()
+    rows[1].update(change)
+    path = write(tmp_path / "predictions.json", {"interval_levels": [0.8], "rows": rows})
+    with pytest.raises(contracts.StageOutputError, match=f"predictions.json: {message}"):
+        contracts.read_predictions_json(path)
+
+
+def test_a_json_artefact_larger_than_the_bound_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "run.json"
+    path.write_text('{"status": "succeeded", "pad": "' + "x" * 2000 + '"}')
+    with pytest.raises(contracts.RunFolderError, match="larger than 1000 bytes"):
+        contracts.read_json_object(path, contracts.RunFolderError, max_bytes=1000)
+
+
+def test_deeply_nested_json_is_refused_not_crashed(tmp_path: Path) -> None:
+    path = tmp_path / "run.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(contracts.RunFolderError, match="run.json: unreadable"):
+        contracts.read_run_record(tmp_path)

@@ -1,9 +1,11 @@
 """One pipeline run: the four notebooks executed by papermill into a fresh run folder.
 
-A recipe of small named steps, in the order ``run_pipeline`` calls them::
+A recipe of small named steps, in the order ``run_pipeline`` calls them (an orchestrator
+can call them itself, one task per stage)::
 
-    resolve parameters -> describe inputs -> fingerprint -> (skip if served run is identical)
-    -> start run -> execute each stage -> verify products -> finish run -> publish LATEST
+    plan_run (parameters, inputs, fingerprint) -> skipped_outcome (served run identical?)
+    -> start_run -> run_stage for each stage (on StageKernels) -> complete_run
+       (verify products, mark succeeded, report, publish LATEST) | fail_run
 
 A run that fails at any step is marked ``failed`` in its ``run.json`` and never
 touches ``runs/LATEST``, so the model being served stays the last good one.
@@ -258,11 +260,49 @@ def verify_products(run_dir: Path) -> dict[str, Any]:
     return read_metrics(run_dir / METRICS_FILE)
 
 
+# --- the steps of a run, in order -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What a run will do, decided before anything is written: stages, parameters, inputs."""
+
+    data_dir: Path
+    runs_dir: Path
+    stages: list[Stage]
+    parameters: dict[str, dict[str, Any]]
+    inputs: dict[str, dict[str, Any]]
+    fingerprint: str
+
+
+def plan_run(
+    data_dir: Path,
+    runs_dir: Path,
+    overrides: Mapping[str, str] | None = None,
+    notebooks_dir: Path = STAGE_NOTEBOOKS,
+) -> RunPlan:
+    """Resolve and check the parameters, describe the inputs, compute the fingerprint."""
+    data_dir, runs_dir = data_dir.resolve(), runs_dir.resolve()
+    if not data_dir.is_dir():
+        raise PipelineError(f"data directory {data_dir} does not exist")
+    stages = load_stages(notebooks_dir)
+    parameters = resolve_parameters(stages, overrides or {})
+    inputs = describe_inputs(data_dir)
+    run_fingerprint = fingerprint(inputs, code_digest(stages), parameters)
+    return RunPlan(data_dir, runs_dir, stages, parameters, inputs, run_fingerprint)
+
+
+def skipped_outcome(plan: RunPlan) -> RunOutcome | None:
+    """The outcome "nothing to redo" when the served run was made from the same plan."""
+    existing = served_run_with(plan.runs_dir, plan.fingerprint)
+    return RunOutcome("skipped", existing, plan.runs_dir / existing) if existing else None
+
+
 @dataclass
 class RunContext:
-    """A run in progress: its folder and the record mirrored to run.json."""
+    """A run in progress: its plan, its folder and the record mirrored to run.json."""
 
-    runs_dir: Path
+    plan: RunPlan
     run_id: str
     run_dir: Path
     record: dict[str, Any]
@@ -273,16 +313,9 @@ class RunContext:
         run_folder.write_run_record(self.run_dir, self.record)
 
 
-def start_run(
-    runs_dir: Path,
-    data_dir: Path,
-    parameters: dict[str, Any],
-    inputs: dict[str, Any],
-    run_fingerprint: str,
-    log: Log,
-    interrupts: Interrupts,
-) -> RunContext:
-    run_id, run_dir = run_folder.create_run_dir(runs_dir)
+def start_run(plan: RunPlan, log: Log = print, interrupts: Interrupts | None = None) -> RunContext:
+    """Create the run folder and its run.json (status ``running``)."""
+    run_id, run_dir = run_folder.create_run_dir(plan.runs_dir)
     (run_dir / NOTEBOOKS_DIR).mkdir()
     record = {
         "run_id": run_id,
@@ -291,20 +324,112 @@ def start_run(
         "finished_at": None,
         "pid": os.getpid(),
         "host": socket.gethostname(),
-        "data_dir": str(data_dir),
-        "synthetic_sample": raw.is_synthetic(data_dir),
-        "parameters": parameters,
-        "inputs": inputs,
-        "fingerprint": run_fingerprint,
+        "data_dir": str(plan.data_dir),
+        "synthetic_sample": raw.is_synthetic(plan.data_dir),
+        "parameters": plan.parameters,
+        "inputs": plan.inputs,
+        "fingerprint": plan.fingerprint,
         "stages": [],
         "versions": package_versions(),
         "headline": None,
         "forecast": None,
         "error": None,
     }
-    context = RunContext(runs_dir, run_id, run_dir, record, log, interrupts)
+    context = RunContext(plan, run_id, run_dir, record, log, interrupts or Interrupts())
     context.save()
+    log(f"run {run_id} started in {run_dir}")
+    # The report needs nbconvert (half a second to import): load it while the kernels work.
+    threading.Thread(target=importlib.import_module, args=("nbconvert",), daemon=True).start()
     return context
+
+
+def kernel_environment(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """``environ`` (default: the runner's) with this checkout first on ``PYTHONPATH``.
+
+    The kernels then import this checkout's ``milk_forecast``, never another copy
+    installed in the same environment (an editable install of another clone).
+    """
+    env = dict(environ)
+    paths = [str(PROJECT_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    return env
+
+
+class StageKernels:
+    """Kernels for a run's stages, each started (and warmed up) one stage ahead.
+
+    ``with StageKernels(context) as kernels:`` then ``kernels.take(stage)`` for each
+    stage in order; every kernel is stopped when the block ends.
+    """
+
+    def __init__(self, context: RunContext) -> None:
+        self.stages = context.plan.stages
+        self._log = (context.run_dir / KERNEL_LOG).open("a", encoding="utf-8")
+        self._pool = kernels.KernelPool(self._log, env=kernel_environment())
+
+    def __enter__(self) -> StageKernels:
+        self._prepare(0)
+        self._prepare(1)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._pool.shutdown_all()
+        self._log.close()
+
+    def take(self, stage: Stage) -> Any:
+        """The kernel prepared for ``stage``; prepares the one two stages ahead."""
+        kernel = self._pool.take(stage.name)
+        self._prepare(self.stages.index(stage) + 2)
+        return kernel
+
+    def release(self, kernel: Any) -> None:
+        self._pool.release(kernel)
+
+    def _prepare(self, index: int) -> None:
+        if index < len(self.stages):
+            stage = self.stages[index]
+            notebook = nbformat.read(stage.notebook, as_version=4)
+            self._pool.prepare(stage.name, stage.notebook.parent, kernels.imports_cell(notebook))
+
+
+def run_stage(context: RunContext, stage: Stage, kernel: Any = None) -> None:
+    """One stage, timed and mirrored in run.json as it starts and ends; StageFailure if it fails."""
+    number, total = context.plan.stages.index(stage) + 1, len(context.plan.stages)
+    step = f"[{number}/{total}]"
+    context.log(f"{step} {stage.name} ...")
+    entry = {"name": stage.name, "notebook": f"notebooks/{stage.notebook.name}"}
+    context.record["stages"].append({**entry, "status": RUNNING, "seconds": None})
+    context.save()
+    banner = banner_text(context.run_id, context.plan.data_dir, context.record["synthetic_sample"])
+    started = time.perf_counter()
+    try:
+        execute_stage(
+            stage,
+            context.run_dir,
+            context.plan.data_dir,
+            context.record["parameters"][stage.name],
+            banner,
+            kernel,
+            context.interrupts.reinstall,
+        )
+    finally:
+        seconds = round(time.perf_counter() - started, 2)
+        context.record["stages"][-1]["seconds"] = seconds
+        context.interrupts.reinstall()
+    context.record["stages"][-1]["status"] = SUCCEEDED
+    context.save()
+    context.log(f"{step} {stage.name} done in {seconds:.1f} s")
+
+
+def run_stages(context: RunContext) -> None:
+    """Execute the stages in order, each on a kernel started one stage ahead."""
+    with StageKernels(context) as stage_kernels:
+        for stage in context.plan.stages:
+            kernel = stage_kernels.take(stage)
+            try:
+                run_stage(context, stage, kernel)
+            finally:
+                stage_kernels.release(kernel)
 
 
 def finish_run(context: RunContext, status: str, error: dict[str, Any] | None = None) -> None:
@@ -324,72 +449,35 @@ def build_report(context: RunContext) -> None:
         context.log(f"warning: report.html not written: {type(exc).__name__}: {exc}")
 
 
-def kernel_environment(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
-    """``environ`` (default: the runner's) with this checkout first on ``PYTHONPATH``.
-
-    The kernels then import this checkout's ``milk_forecast``, never another copy
-    installed in the same environment (an editable install of another clone).
-    """
-    env = dict(environ)
-    paths = [str(PROJECT_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
-    env["PYTHONPATH"] = os.pathsep.join(paths)
-    return env
-
-
-def run_stages(context: RunContext, stages: list[Stage], data_dir: Path) -> None:
-    """Execute the stages in order, each on a kernel started (and warmed) one stage ahead."""
-    banner = banner_text(context.run_id, data_dir, context.record["synthetic_sample"])
-    kernel_log = (context.run_dir / KERNEL_LOG).open("a", encoding="utf-8")
-    pool = kernels.KernelPool(kernel_log, env=kernel_environment())
-
-    def prepare(index: int) -> None:
-        if index < len(stages):
-            stage = stages[index]
-            notebook = nbformat.read(stage.notebook, as_version=4)
-            pool.prepare(stage.name, stage.notebook.parent, kernels.imports_cell(notebook))
-
+def complete_run(context: RunContext) -> RunOutcome:
+    """After the last stage: verify the products, mark the run succeeded, publish LATEST."""
     try:
-        prepare(0)
-        prepare(1)
-        for number, stage in enumerate(stages, start=1):
-            kernel = pool.take(stage.name)
-            prepare(number + 1)
-            try:
-                run_stage(context, stage, data_dir, banner, kernel, f"[{number}/{len(stages)}]")
-            finally:
-                pool.release(kernel)
-                context.interrupts.reinstall()
-    finally:
-        pool.shutdown_all()
-        kernel_log.close()
+        metrics = verify_products(context.run_dir)
+    except StageOutputError as exc:
+        return fail_run(context, StageFailure("verify products", "", type(exc).__name__, str(exc)))
+    context.record["headline"] = metrics.get("headline")
+    context.record["forecast"] = metrics.get("forecast")
+    finish_run(context, SUCCEEDED)
+    build_report(context)
+    run_folder.publish_latest(context.plan.runs_dir, context.run_id)
+    return RunOutcome(SUCCEEDED, context.run_id, context.run_dir, context.record)
 
 
-def run_stage(
-    context: RunContext, stage: Stage, data_dir: Path, banner: str, kernel: Any, step: str
-) -> None:
-    """One stage, timed and mirrored in run.json as it starts and ends."""
-    context.log(f"{step} {stage.name} ...")
-    entry = {"name": stage.name, "notebook": f"notebooks/{stage.notebook.name}"}
-    context.record["stages"].append({**entry, "status": RUNNING, "seconds": None})
-    context.save()
-    started = time.perf_counter()
-    parameters = context.record["parameters"][stage.name]
-    try:
-        execute_stage(
-            stage,
-            context.run_dir,
-            data_dir,
-            parameters,
-            banner,
-            kernel,
-            context.interrupts.reinstall,
-        )
-    finally:
-        seconds = round(time.perf_counter() - started, 2)
-        context.record["stages"][-1]["seconds"] = seconds
-    context.record["stages"][-1]["status"] = SUCCEEDED
-    context.save()
-    context.log(f"{step} {stage.name} done in {seconds:.1f} s")
+def fail_run(context: RunContext, failure: StageFailure) -> RunOutcome:
+    """Mark the run (and its running stage) failed with ``failure``; LATEST is not touched."""
+    if context.record["stages"] and context.record["stages"][-1]["status"] == RUNNING:
+        context.record["stages"][-1]["status"] = FAILED
+    finish_run(context, FAILED, failure.as_record())
+    build_report(context)
+    return RunOutcome(FAILED, context.run_id, context.run_dir, context.record, failure)
+
+
+def interrupted(context: RunContext, exc: BaseException) -> StageFailure:
+    """The failure recorded for a run stopped by a signal (or an unexpected error)."""
+    stage = context.record["stages"][-1]["name"] if context.record["stages"] else "start"
+    notebook = context.run_dir / NOTEBOOKS_DIR / f"{stage}.ipynb"
+    reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else type(exc).__name__
+    return StageFailure(stage, str(notebook), reason, str(exc) or "run interrupted")
 
 
 def run_pipeline(
@@ -407,48 +495,16 @@ def run_pipeline(
     ``interrupts``: the caller's SIGINT/SIGTERM handling, put back after the notebook
     machinery replaced it (see ``signals``); without it signals are left alone.
     """
-    data_dir, runs_dir = data_dir.resolve(), runs_dir.resolve()
-    if not data_dir.is_dir():
-        raise PipelineError(f"data directory {data_dir} does not exist")
-    stages = load_stages(notebooks_dir)
-    parameters = resolve_parameters(stages, overrides or {})
-    inputs = describe_inputs(data_dir)
-    run_fingerprint = fingerprint(inputs, code_digest(stages), parameters)
-    if not force:
-        existing = served_run_with(runs_dir, run_fingerprint)
-        if existing:
-            return RunOutcome("skipped", existing, runs_dir / existing)
-
-    context = start_run(
-        runs_dir, data_dir, parameters, inputs, run_fingerprint, log, interrupts or Interrupts()
-    )
-    log(f"run {context.run_id} started in {context.run_dir}")
-    # The report needs nbconvert (half a second to import): load it while the kernels work.
-    threading.Thread(target=importlib.import_module, args=("nbconvert",), daemon=True).start()
+    plan = plan_run(data_dir, runs_dir, overrides, notebooks_dir)
+    skipped = None if force else skipped_outcome(plan)
+    if skipped is not None:
+        return skipped
+    context = start_run(plan, log, interrupts)
     try:
-        run_stages(context, stages, data_dir)
-        metrics = verify_products(context.run_dir)
+        run_stages(context)
     except StageFailure as failure:
-        return _fail(context, failure)
-    except StageOutputError as exc:
-        return _fail(context, StageFailure("verify products", "", type(exc).__name__, str(exc)))
+        return fail_run(context, failure)
     except BaseException as exc:  # KeyboardInterrupt, RunInterrupted: never leave "running"
-        stage = context.record["stages"][-1]["name"] if context.record["stages"] else "start"
-        notebook = context.run_dir / NOTEBOOKS_DIR / f"{stage}.ipynb"
-        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else type(exc).__name__
-        _fail(context, StageFailure(stage, str(notebook), reason, str(exc) or "run interrupted"))
+        fail_run(context, interrupted(context, exc))
         raise
-    context.record["headline"] = metrics.get("headline")
-    context.record["forecast"] = metrics.get("forecast")
-    finish_run(context, SUCCEEDED)
-    build_report(context)
-    run_folder.publish_latest(runs_dir, context.run_id)
-    return RunOutcome(SUCCEEDED, context.run_id, context.run_dir, context.record)
-
-
-def _fail(context: RunContext, failure: StageFailure) -> RunOutcome:
-    if context.record["stages"] and context.record["stages"][-1]["status"] == RUNNING:
-        context.record["stages"][-1]["status"] = FAILED
-    finish_run(context, FAILED, failure.as_record())
-    build_report(context)
-    return RunOutcome(FAILED, context.run_id, context.run_dir, context.record, failure)
+    return complete_run(context)
