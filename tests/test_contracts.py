@@ -159,5 +159,5 @@ def test_a_json_artefact_larger_than_the_bound_is_refused_unread(tmp_path: Path)
 def test_deeply_nested_json_is_refused_not_crashed(tmp_path: Path) -> None:
     path = tmp_path / "run.json"
     path.write_text("[" * 100_000 + "]" * 100_000)
-    with pytest.raises(contracts.RunFolderError, match="run.json: unreadable"):
+    with pytest.raises(contracts.RunFolderError, match=r"run\.json: unreadable"):
         contracts.read_run_record(tmp_path)
