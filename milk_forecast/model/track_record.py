@@ -1,0 +1,144 @@
+"""How the published forecasts turned out: scores, their summary and the drift warning.
+
+A backtest says how the model *would* have done; the track record says how the forecasts
+we actually published did. Its input is one row per month forecast by a published run
+(``run_id``, ``published_at``, ``origin`` = the last month that run had observed,
+``month``, ``horizon``, the prediction and its interval bounds), read from the runs
+folder by the runner; here it is scored against the prices known now. When several runs
+share an origin, the one published last counts: that is what was being served.
+
+The drift warning compares the recent one-month errors with what the backtest promised
+(see ``drift_status``); it never blocks publishing.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from milk_forecast.contracts import (
+    ACTUAL,
+    HORIZON,
+    LOWER,
+    MAE,
+    MONTH,
+    PREDICTED,
+    RMSE,
+    UPPER,
+    interval_column,
+    level_label,
+)
+
+RUN_ID = "run_id"
+PUBLISHED_AT = "published_at"
+ORIGIN = "origin"
+ERROR = "error_clp_per_l"
+# Drift rule: the last DRIFT_WINDOW one-month errors, each test at DRIFT_ALPHA.
+DRIFT_WINDOW = 6
+DRIFT_ALPHA = 0.05
+
+
+def inside_column(level: float) -> str:
+    """``in_80``: whether the ``level`` interval held the actual price."""
+    return f"in_{level_label(level)}"
+
+
+def score(published: pd.DataFrame, price: pd.Series, levels: tuple[float, ...]) -> pd.DataFrame:
+    """One row per scored forecast: the last published run per origin, months with a price.
+
+    Columns: run_id, origin, month, horizon, predicted and actual price, error (actual
+    minus predicted) and ``in_<L>`` per level; sorted by origin, then horizon.
+    """
+    columns = [RUN_ID, ORIGIN, MONTH, HORIZON, PREDICTED, ACTUAL, ERROR]
+    columns += [inside_column(level) for level in levels]
+    if published.empty:
+        return pd.DataFrame(columns=columns)
+    ordered = published.sort_values(PUBLISHED_AT, kind="stable")
+    served = ordered.drop_duplicates(ORIGIN, keep="last")[[ORIGIN, RUN_ID]]
+    rows = ordered.merge(served, on=[ORIGIN, RUN_ID])
+    rows = rows.assign(**{ACTUAL: price.reindex(pd.DatetimeIndex(rows[MONTH])).to_numpy()})
+    rows = rows[rows[ACTUAL].notna()].copy()
+    rows[ERROR] = rows[ACTUAL] - rows[PREDICTED]
+    for level in levels:
+        lower, upper = interval_column(LOWER, level), interval_column(UPPER, level)
+        if lower in rows and upper in rows:
+            held = (rows[lower] <= rows[ACTUAL]) & (rows[ACTUAL] <= rows[upper])
+            rows[inside_column(level)] = held.where(rows[lower].notna() & rows[upper].notna())
+        else:
+            rows[inside_column(level)] = np.nan
+    rows = rows.sort_values([ORIGIN, HORIZON], kind="stable", ignore_index=True)
+    return rows[columns]
+
+
+def summarize(record: pd.DataFrame, levels: tuple[float, ...]) -> dict[str, Any]:
+    """Per horizon: count, RMSE, MAE and the share of forecasts inside each interval."""
+    summary: dict[str, Any] = {}
+    for horizon, rows in record.groupby(HORIZON, sort=True):
+        errors = rows[ERROR].to_numpy(dtype="float64")
+        inside = {}
+        for level in levels:
+            held = rows[inside_column(level)].dropna()
+            inside[level_label(level)] = float(held.mean()) if len(held) else None
+        summary[str(int(horizon))] = {
+            "count": len(rows),
+            RMSE: float(np.sqrt(np.mean(errors**2))),
+            MAE: float(np.mean(np.abs(errors))),
+            "inside": inside,
+        }
+    return summary
+
+
+def drift_status(
+    record: pd.DataFrame, promised_rmse: float, level: float, window: int = DRIFT_WINDOW
+) -> dict[str, Any]:
+    """Whether the recent one-month published forecasts drift from what the backtest promised.
+
+    Two tests over the last ``window`` one-month forecasts, each at ``DRIFT_ALPHA``:
+    - errors: if they were as the backtest promised (normal, mean 0, its RMSE), the sum of
+      their squares over ``promised_rmse**2`` would follow a chi-square with ``window``
+      degrees of freedom; a sum above its 1 - alpha quantile is more error than chance
+      explains (with 6 errors: an RMSE above about 1.45 times the promised one);
+    - interval: the number of misses of the ``level`` interval would be binomial
+      (``window``, 1 - level); a count whose upper tail probability is below alpha is
+      more misses than chance explains (80% interval, 6 forecasts: 4 misses or more).
+    A warning never blocks publishing; fewer than ``window`` scored forecasts say so.
+    """
+    recent = record[record[HORIZON] == 1].sort_values(ORIGIN).tail(window)
+    rule = (
+        f"last {window} one-month published forecasts: chi-square test of their errors "
+        f"against the backtest RMSE and binomial test of {level_label(level)}% interval "
+        f"misses, each at {DRIFT_ALPHA:g} (about one false alarm in {round(1 / DRIFT_ALPHA)} runs)"
+    )
+    status: dict[str, Any] = {"rule": rule, "window": window, "scored": len(recent)}
+    if len(recent) < window or not math.isfinite(promised_rmse) or promised_rmse <= 0:
+        return {**status, "status": "not_enough_history", "reasons": []}
+    errors = recent[ERROR].to_numpy(dtype="float64")
+    rmse = float(np.sqrt(np.mean(errors**2)))
+    limit = promised_rmse * math.sqrt(stats.chi2.ppf(1 - DRIFT_ALPHA, window) / window)
+    held = recent[inside_column(level)].dropna()
+    misses = int((~held.astype(bool)).sum())
+    tail = float(stats.binom.sf(misses - 1, len(held), 1 - level)) if len(held) else 1.0
+    reasons = []
+    if rmse > limit:
+        reasons.append(
+            f"recent one-month RMSE {rmse:.2f} CLP/L is above {limit:.2f} (the backtest "
+            f"promised {promised_rmse:.2f})"
+        )
+    if len(held) and tail < DRIFT_ALPHA:
+        reasons.append(
+            f"the {level_label(level)}% interval missed {misses} of the last {len(held)} months "
+            f"(chance of that many or more: {tail:.3f})"
+        )
+    return {
+        **status,
+        "status": "warning" if reasons else "ok",
+        "reasons": reasons,
+        "recent_rmse_clp_per_l": rmse,
+        "promised_rmse_clp_per_l": float(promised_rmse),
+        "rmse_limit_clp_per_l": limit,
+        "interval_misses": misses,
+    }
