@@ -134,6 +134,10 @@ PREDICTIONS_JSON = "predictions.json"
 REPORT_FILE = "report.html"
 KERNEL_LOG = "kernels.log"
 LOCK_FILE = ".pipeline.lock"
+# In the runs folder: one JSON line per publication (a run becoming the served one).
+PUBLICATIONS_FILE = "publications.jsonl"
+PUBLICATION_KEYS = ("run_id", "published_at", "by")
+PUBLISHED_BY_PIPELINE, PUBLISHED_BY_OPERATOR = "pipeline", "publish"
 
 
 def raw_parquet_name(file_name: str) -> str:
@@ -449,3 +453,45 @@ def _row_problem(row: Any, levels: list[float], expected: str | None) -> str | N
         if not (is_number(lower) and is_number(upper) and lower <= row[PREDICTED] <= upper):
             return f"{level_label(level)}% interval {lower!r}..{upper!r} does not hold {row[PREDICTED]}"
     return None
+
+
+def read_publications(
+    runs_dir: Path, max_bytes: int = MAX_JSON_BYTES
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The publication log of ``runs_dir``, oldest first, and a note per line it skipped.
+
+    A missing log is an empty one. A line that is not a JSON object with a valid
+    ``run_id``, a ``published_at`` text and a ``by`` text is skipped and noted (a crash
+    mid-append leaves at most a torn last line). Reads at most ``max_bytes``.
+    """
+    path = Path(runs_dir) / PUBLICATIONS_FILE
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except FileNotFoundError:
+        return [], []
+    except OSError as exc:
+        return [], [f"{path}: unreadable ({exc.strerror or exc})"]
+    notes = (
+        [f"{path}: larger than {max_bytes} bytes, only the start is read"]
+        if len(data) > max_bytes
+        else []
+    )
+    entries = []
+    for number, line in enumerate(data[:max_bytes].decode("utf-8", "replace").splitlines(), 1):
+        try:
+            entry = json.loads(line)
+        except (ValueError, RecursionError):
+            entry = None
+        valid = (
+            isinstance(entry, dict)
+            and isinstance(entry.get("run_id"), str)
+            and is_valid_run_id(entry["run_id"])
+            and isinstance(entry.get("published_at"), str)
+            and isinstance(entry.get("by"), str)
+        )
+        if valid:
+            entries.append({key: entry[key] for key in PUBLICATION_KEYS})
+        elif line.strip():
+            notes.append(f"{path} line {number}: not a publication record, skipped")
+    return entries, notes
