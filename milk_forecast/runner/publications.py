@@ -6,7 +6,7 @@ Every time a run becomes the served one (the pipeline publishing its run, or an 
 scores what was actually served, so it reads the forecasts of the published runs from
 here. Runs that succeeded before the log existed were each published when they finished
 (LATEST always named the newest succeeded run then) and count as such, unless the log
-names them.
+holds their publication by the pipeline.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from milk_forecast.contracts import (
     PREDICTIONS_FILE,
     PREDICTIONS_JSON,
     PUBLICATIONS_FILE,
+    PUBLISHED_BY_PIPELINE,
     SUCCEEDED,
     ContractError,
     read_predictions,
@@ -59,7 +60,7 @@ def publication_history(runs_dir: Path, log: Log = print) -> list[dict[str, Any]
     for note in notes:
         log(f"publication log: {note}")
     first = min((e["published_at"] for e in entries), default=None)
-    logged = {e["run_id"] for e in entries}
+    logged = {e["run_id"] for e in entries if e["by"] == PUBLISHED_BY_PIPELINE}
     earlier = [
         {
             "run_id": s.run_id,
