@@ -129,7 +129,7 @@ def build_predictions(
     )
     frame[ACTUAL] = price.reindex(frame[MONTH]).to_numpy()
     frame[MONTH] = frame[MONTH].astype("datetime64[ns]")
-    frame[HORIZON] = frame[HORIZON].astype("Int64") if HORIZON in frame else pd.NA
+    frame[HORIZON] = frame[HORIZON].astype("Int64")
     frame[REASON] = frame[REASON].astype("object").where(frame[REASON].notna(), None)
     first = [*PREDICTION_COLUMNS, HORIZON, REASON]
     return frame[first + [c for c in frame.columns if c not in first]]

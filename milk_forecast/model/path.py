@@ -22,8 +22,10 @@ import pandas as pd
 from milk_forecast.contracts import (
     ACTUAL,
     CALIBRATED_HORIZONS,
+    FORECAST,
     FORECAST_HORIZON,
     HORIZON,
+    KIND,
     LOWER,
     MODEL,
     MONTH,
@@ -42,8 +44,8 @@ CALIBRATION_METHOD = (
     "each origin's interval at horizon h is predicted * exp(+-q), q the level-quantile of the "
     "absolute log errors of the model serving h (h=1: the adaptive seasonal ridge, h>=2: the "
     "horizon combination) over its last {window} forecasts at h whose target is at or before "
-    "the origin: the interval a user saw then. Rule chosen on origins 2008-2013 (windows "
-    "24/36/48, plain or conformal quantile), before this window"
+    "the origin: the interval a user saw then. The rule was chosen once, on origins 2008-2013 "
+    "of the real data (windows 24/36/48, plain or conformal quantile)"
 )
 
 
@@ -135,7 +137,7 @@ def forecast_path(
         served.rows(h, pd.DatetimeIndex([shift(w.last, h)]), levels, w.interval_window)
         for h in range(1, FORECAST_HORIZON + 1)
     ]
-    path = pd.concat(rows, ignore_index=True).drop(columns=cb.ORIGIN)
+    path = pd.concat(rows, ignore_index=True).drop(columns=cb.ORIGIN).assign(**{KIND: FORECAST})
     data = served.track.data
     described = cb.path_rows(served.track, data.last, range(2, FORECAST_HORIZON + 1))
     described = pd.concat(

@@ -26,7 +26,6 @@ from milk_forecast.contracts import (
     CLEAN_FILE,
     EVALUATED_HORIZONS,
     FEATURES_FILE,
-    FORECAST,
     FORECAST_HORIZON,
     HORIZON,
     IN_SAMPLE,
@@ -192,41 +191,23 @@ def train(monthly: pd.DataFrame, features: pd.DataFrame, params: TrainParams) ->
     levels = params.interval_levels
     specs = candidate_specs(params.input_sets, params.half_lives_years, params.ridge_alpha)
     price = price_series(monthly)
-    candidates = run_candidates(monthly, specs, w)
-    choices = adaptive_choices(candidates, price, specs, w)
-    forecaster, reason = forecast_reason(candidates, specs, monthly, w)
-    if forecaster not in choices:
-        raise TrainingError(
-            f"forecast of {w.forecast:%Y-%m}: {reason}, but input_sets has no price-only set"
-        )
+    one = one_step(monthly, price, specs, w)
     track = served_path.run_track(monthly, w, params)
-    served = served_path.Served(choices[forecaster]["predicted"], track, price)
-    headline = served_path.Served(choices[CHOSEN]["predicted"], track, price)
-    backtest = headline.rows(1, w.backtest, levels, w.interval_window)
-    backtest = backtest.drop(columns=[HORIZON, cb.ORIGIN])
-    backtest = backtest.assign(
-        **{KIND: BACKTEST, MODEL: choices[CHOSEN]["candidate"].reindex(w.backtest).to_numpy()}
+    served = served_path.Served(one.served["predicted"], track, price)
+    backtest = one_step_backtest(one, track, price, w, levels)
+    path = served_path.forecast_path(served, w, levels, one.model_name, one.reason)
+    by_horizon = cb.backtest_rows(
+        track, [track.data.position(o) for o in w.origins], range(1, FORECAST_HORIZON + 1)
     )
-    model_name = f"{forecaster}: {choices[forecaster].at[w.forecast, 'candidate']}"
-    path = served_path.forecast_path(served, w, levels, model_name, reason).assign(
-        **{KIND: FORECAST}
-    )
-    origins = [track.data.position(o) for o in w.origins]
-    by_horizon = cb.backtest_rows(track, origins, range(1, FORECAST_HORIZON + 1))
     calibration = served_path.calibration_rows(served, w, levels)
     evaluations = {
-        **horizon_evaluations(choices, price, by_horizon, w),
+        **horizon_evaluations(one.choices, price, by_horizon, w),
         SHUFFLED: shuffled_evaluation(monthly, price, features, specs, w, params),
     }
-    model = refit(monthly, choices[forecaster], specs, w)
+    model = refit(monthly, one.served, specs, w)
     method = served_path.CALIBRATION_METHOD.format(window=w.interval_window)
-    metrics = outputs.build_metrics(
-        evaluations,
-        CHOSEN,
-        path,
-        outputs.calibration_block(calibration, w.calibration, levels, method),
-        levels,
-    )
+    block = outputs.calibration_block(calibration, w.calibration, levels, method)
+    metrics = outputs.build_metrics(evaluations, CHOSEN, path, block, levels)
     predictions = outputs.build_predictions(in_sample(model, monthly, w), backtest, path, price)
     return TrainingResult(
         model,
@@ -237,6 +218,51 @@ def train(monthly: pd.DataFrame, features: pd.DataFrame, params: TrainParams) ->
         by_horizon,
         calibration,
         comparison_frame(evaluations),
+    )
+
+
+@dataclass(frozen=True)
+class OneStep:
+    """The one-month-ahead choices of each pool and which pool serves the next month, why."""
+
+    choices: dict[str, pd.DataFrame]
+    forecaster: str
+    reason: str
+    next_month: pd.Timestamp
+
+    @property
+    def served(self) -> pd.DataFrame:
+        return self.choices[self.forecaster]
+
+    @property
+    def model_name(self) -> str:
+        return f"{self.forecaster}: {self.served.at[self.next_month, 'candidate']}"
+
+
+def one_step(
+    monthly: pd.DataFrame, price: pd.Series, specs: list[CandidateSpec], w: Windows
+) -> OneStep:
+    """The one-step candidates run and chosen for every month of ``w.chosen``."""
+    candidates = run_candidates(monthly, specs, w)
+    choices = adaptive_choices(candidates, price, specs, w)
+    forecaster, reason = forecast_reason(candidates, specs, monthly, w)
+    if forecaster not in choices:
+        raise TrainingError(
+            f"forecast of {w.forecast:%Y-%m}: {reason}, but input_sets has no price-only set"
+        )
+    return OneStep(choices, forecaster, reason, w.forecast)
+
+
+def one_step_backtest(
+    one: OneStep, track: cb.Track, price: pd.Series, w: Windows, levels: tuple[float, ...]
+) -> pd.DataFrame:
+    """The backtest months as forecast by the headline model, intervals from its own errors."""
+    chosen = one.choices[CHOSEN]
+    rows = served_path.Served(chosen["predicted"], track, price).rows(
+        1, w.backtest, levels, w.interval_window
+    )
+    return rows.drop(columns=[HORIZON, cb.ORIGIN]).assign(
+        **{KIND: BACKTEST, MODEL: chosen["candidate"].reindex(w.backtest).to_numpy()}
     )
 
 
