@@ -132,7 +132,7 @@ def print_parameters(notebooks_dir: Path = stages.NOTEBOOKS_DIR) -> None:
 
 
 def summarize(outcome: pipeline.RunOutcome) -> None:
-    """The closing lines of a run: id, folder, headline metrics, next-month forecast."""
+    """The closing lines of a run: id, folder, headline metrics, the forecast path."""
     if outcome.status == "skipped":
         print(
             f"nothing to do: the served run {outcome.run_id} was made from the same inputs, "
@@ -152,6 +152,12 @@ def summarize(outcome: pipeline.RunOutcome) -> None:
     print(f"  headline: {format_headline(record.get('headline') or {})}")
     if record.get("forecast"):
         print(f"  forecast: {format_forecast(record['forecast'])}")
+    path = record.get("forecast_path") or []
+    shown = [row for row in path if row.get("horizon") in (1, 3, 6, 12)]
+    if shown:
+        print("  path, months ahead:")
+        for row in shown:
+            print(f"    {row['horizon']:>2}: {format_forecast(row, details=False)}")
 
 
 def format_headline(headline: dict[str, Any]) -> str:
@@ -162,17 +168,17 @@ def format_headline(headline: dict[str, Any]) -> str:
     return f"{shown} ({', '.join(about)})" if about else shown
 
 
-def format_forecast(forecast: dict[str, Any]) -> str:
-    """``2020-05: 330.18 CLP/L, 80% 321.43..339.18`` plus the model and the reason."""
+def format_forecast(forecast: dict[str, Any], details: bool = True) -> str:
+    """``2020-05: 330.18 CLP/L, 80% 321.43..339.18``, plus the model and the reason (``details``)."""
     text = f"{forecast.get('month')}: {forecast.get(PREDICTED, float('nan')):.2f} {UNIT}"
     for key, lower in forecast.items():
         if key.startswith("lower_"):
             level = key.split("_")[1]
             upper = forecast.get(f"upper_{level}_clp_per_l", float("nan"))
             text += f", {level}% {lower:.2f}..{upper:.2f}"
-    if forecast.get("model"):
+    if details and forecast.get("model"):
         text += f"\n            by {forecast['model']}"
-    if forecast.get("reason"):
+    if details and forecast.get("reason"):
         text += f"\n            because {forecast['reason']}"
     return text
 

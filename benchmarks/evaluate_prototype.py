@@ -74,7 +74,7 @@ def main() -> None:
     shuffled = prototype_shuffled(features, args.random_state)
     timings["prototype, shuffled split (1 grid search)"] = time.perf_counter() - started
 
-    backtest_months = bt.month_range(TrainParams().backtest_start, TrainParams().backtest_end)
+    backtest_months = pd.DatetimeIndex(result.metrics["evaluations"][WALK_FORWARD]["months"])
     print(f"prototype: {len(backtest_months)} grid searches for the walk-forward ...", flush=True)
     started = time.perf_counter()
     walk = bt.walk_forward(

@@ -193,7 +193,17 @@ def walk_forward_key(horizon: int) -> str:
     return WALK_FORWARD if horizon == 1 else f"{WALK_FORWARD}_h{horizon}"
 
 
+# Horizons with a walk-forward evaluation (``walk_forward_key``) and with a calibration entry.
+EVALUATED_HORIZONS = (1, 3, 6, 12)
+CALIBRATED_HORIZONS = (1, 3, 6)
 SHUFFLED = "shuffled_split"
+# The FORECAST_HORIZON rows of the path: month, horizon, prediction, bounds, model, reason.
+FORECAST_PATH = "forecast_path"
+# {"window": "YYYY-MM..YYYY-MM", "method": "...", "horizons": {"<h>": {"<L>": {...}}}}
+CALIBRATION = "calibration"
+COVERAGE = "coverage"
+MEAN_WIDTH = "mean_width_clp_per_l"
+CALIBRATION_MONTHS = "months"
 METRICS_KEYS = ("unit", "headline", "evaluations", "forecast", "interval_levels")
 
 # --- run.json ------------------------------------------------------------------------------
@@ -338,7 +348,8 @@ def _number_at(path: Path, payload: Mapping[str, Any], key: str, where: str) -> 
 
 
 def read_metrics(path: Path) -> dict[str, Any]:
-    """``metrics.json``: top-level keys, finite headline figures, a forecast with ordered bounds."""
+    """``metrics.json``: top-level keys, finite headline figures, a forecast with ordered
+    bounds; ``forecast_path`` and ``calibration``, when present, checked too."""
     path = Path(path)
     metrics = read_json_object(path)
     missing = [key for key in METRICS_KEYS if key not in metrics]
@@ -352,11 +363,72 @@ def read_metrics(path: Path) -> dict[str, Any]:
     levels = metrics["interval_levels"]
     if not isinstance(levels, list) or not all(is_number(v) and 0 < v < 1 for v in levels):
         raise StageOutputError(f"{path}: interval_levels is {levels!r}, not levels in (0, 1)")
-    bounds = ordered_bounds(levels)
-    values = [_number_at(path, forecast, key, "forecast.") for key in bounds]
-    if values != sorted(values):
-        raise StageOutputError(f"{path}: forecast bounds are not ordered: {values}")
+    _check_bounds(path, forecast, levels, "forecast")
+    if FORECAST_PATH in metrics:
+        _check_forecast_path(path, metrics[FORECAST_PATH], levels)
+    if CALIBRATION in metrics:
+        _check_calibration(path, metrics[CALIBRATION], levels)
     return metrics
+
+
+def _check_bounds(path: Path, row: Mapping[str, Any], levels: list[float], where: str) -> None:
+    """``row`` holds the prediction and every level's bounds, finite and ordered."""
+    values = [_number_at(path, row, key, f"{where}.") for key in ordered_bounds(levels)]
+    if values != sorted(values):
+        raise StageOutputError(f"{path}: {where} bounds are not ordered: {values}")
+
+
+def _check_forecast_path(path: Path, rows: Any, levels: list[float]) -> None:
+    """``forecast_path``: FORECAST_HORIZON rows, consecutive months, horizons 1.., bounds
+    ordered, a model and a reason."""
+    if not isinstance(rows, list) or len(rows) != FORECAST_HORIZON:
+        found = len(rows) if isinstance(rows, list) else type(rows).__name__
+        raise StageOutputError(
+            f"{path}: {FORECAST_PATH} must be {FORECAST_HORIZON} rows, found {found}"
+        )
+    expected = None
+    for index, row in enumerate(rows, start=1):
+        where = f"{FORECAST_PATH}[{index - 1}]"
+        if not isinstance(row, dict) or not _month_text(row.get(MONTH)):
+            raise StageOutputError(f"{path}: {where} needs a month YYYY-MM")
+        if expected is not None and row[MONTH] != expected:
+            raise StageOutputError(f"{path}: {where} is {row[MONTH]}, expected {expected}")
+        if row.get(HORIZON) != index or isinstance(row.get(HORIZON), bool):
+            raise StageOutputError(
+                f"{path}: {where}.horizon is {row.get(HORIZON)!r}, expected {index}"
+            )
+        if not isinstance(row.get(MODEL), str) or not isinstance(row.get(REASON), str):
+            raise StageOutputError(f"{path}: {where} needs a model and a reason (texts)")
+        _check_bounds(path, row, levels, where)
+        expected = _next_month(row[MONTH])
+
+
+def _check_calibration(path: Path, block: Any, levels: list[float]) -> None:
+    """``calibration``: window, method, and per horizon and level a coverage in [0, 1], a
+    mean width >= 0 and a number of months >= 1."""
+    if not isinstance(block, dict) or not isinstance(block.get("horizons"), dict):
+        raise StageOutputError(f"{path}: {CALIBRATION} must be an object with 'horizons'")
+    window = block.get("window")
+    if not isinstance(window, str) or not all(map(_month_text, window.split(".."))):
+        raise StageOutputError(f"{path}: {CALIBRATION}.window is {window!r}, not YYYY-MM..YYYY-MM")
+    if not isinstance(block.get("method"), str):
+        raise StageOutputError(f"{path}: {CALIBRATION}.method must be a text")
+    for horizon, by_level in block["horizons"].items():
+        where = f"{CALIBRATION}.horizons.{horizon}"
+        if not horizon.isdigit() or not isinstance(by_level, dict):
+            raise StageOutputError(f"{path}: {where}: expected a horizon in months and an object")
+        for label in map(level_label, levels):
+            entry = by_level.get(label)
+            if not isinstance(entry, dict):
+                raise StageOutputError(f"{path}: {where} lacks level {label!r}")
+            coverage = _number_at(path, entry, COVERAGE, f"{where}.{label}.")
+            width = _number_at(path, entry, MEAN_WIDTH, f"{where}.{label}.")
+            months = entry.get(CALIBRATION_MONTHS)
+            if not 0 <= coverage <= 1 or width < 0 or not isinstance(months, int) or months < 1:
+                raise StageOutputError(
+                    f"{path}: {where}.{label}: coverage {coverage}, width {width}, months "
+                    f"{months!r}: expected a coverage in [0, 1], a width >= 0, months >= 1"
+                )
 
 
 def ordered_bounds(levels: Iterable[float]) -> list[str]:

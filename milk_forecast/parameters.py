@@ -109,6 +109,9 @@ def none_or(rule: Rule) -> Rule:
     return Rule(f"{rule.text}, or None", lambda value: value is None or rule.accepts(value))
 
 
+MONTH_OR_NONE = none_or(MONTH_TEXT)
+
+
 def rules_of(cls: type) -> dict[str, Rule]:
     """Field name -> rule, for the fields declared with ``parameter``."""
     return {

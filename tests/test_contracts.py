@@ -81,6 +81,74 @@ def test_read_metrics_names_the_file_and_the_key(
         contracts.read_metrics(write(tmp_path / "metrics.json", payload))
 
 
+def path_rows(count: int = 12) -> list[dict]:
+    months = [f"{2020 + (4 + i) // 12}-{(4 + i) % 12 + 1:02d}" for i in range(count)]
+    return [
+        {
+            "month": month,
+            "horizon": i + 1,
+            "predicted_clp_per_l": 10.0,
+            "lower_50_clp_per_l": 9.0 - i,
+            "upper_50_clp_per_l": 11.0 + i,
+            "model": "m",
+            "reason": "why",
+        }
+        for i, month in enumerate(months)
+    ]
+
+
+def calibration(**entry: object) -> dict:
+    level = {"coverage": 0.5, "mean_width_clp_per_l": 2.0, "months": 70} | entry
+    return {"window": "2014-01..2020-03", "method": "m", "horizons": {"1": {"50": level}}}
+
+
+def test_read_metrics_checks_the_path_and_the_calibration(tmp_path: Path) -> None:
+    payload = metrics(forecast_path=path_rows(), calibration=calibration())
+    read = contracts.read_metrics(write(tmp_path / "metrics.json", payload))
+    assert read["forecast_path"][-1]["month"] == "2021-04"
+
+
+def shuffled(rows: list[dict]) -> list[dict]:
+    rows[3], rows[4] = rows[4], rows[3]
+    return rows
+
+
+def reversed_bounds(rows: list[dict]) -> list[dict]:
+    rows[5]["upper_50_clp_per_l"] = 1.0
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"forecast_path": path_rows(11)}, "forecast_path must be 12 rows, found 11"),
+        (
+            {"forecast_path": shuffled(path_rows())},
+            r"forecast_path\[3\] is 2020-09, expected 2020-08",
+        ),
+        (
+            {"forecast_path": reversed_bounds(path_rows())},
+            r"forecast_path\[5\] bounds are not ordered",
+        ),
+        ({"calibration": calibration(coverage=1.5)}, r"calibration.horizons.1.50: coverage 1.5"),
+        ({"calibration": calibration(months=0)}, "expected a coverage in"),
+        (
+            {"calibration": {"window": "2014", "method": "m", "horizons": {}}},
+            "not YYYY-MM..YYYY-MM",
+        ),
+        (
+            {"calibration": {"window": "2014-01..2014-02", "method": "m", "horizons": {"1": {}}}},
+            "lacks level '50'",
+        ),
+    ],
+)
+def test_read_metrics_names_what_is_wrong_in_the_path_or_the_calibration(
+    tmp_path: Path, changes: dict, message: str
+) -> None:
+    with pytest.raises(contracts.StageOutputError, match=f"metrics.json: .*{message}"):
+        contracts.read_metrics(write(tmp_path / "metrics.json", metrics(**changes)))
+
+
 def test_a_file_that_was_not_written_or_is_empty_says_so(tmp_path: Path) -> None:
     with pytest.raises(contracts.StageOutputError, match=r"metrics.json: was not written"):
         contracts.read_metrics(tmp_path / "metrics.json")

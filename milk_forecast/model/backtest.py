@@ -7,13 +7,13 @@ adaptive choice among them is made for each month from their errors on earlier m
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from milk_forecast.contracts import MONTH, PRICE_COLUMN
-from milk_forecast.model.models import CandidateSpec, build_design, fit_candidate
+from milk_forecast.contracts import MONTH, PRICE_COLUMN, RAIN_COLUMNS
+from milk_forecast.model.models import CandidateSpec, design_of, fit_candidates
 
 FitPredict = Callable[[pd.DataFrame, pd.Timestamp], Mapping[str, float]]
 
@@ -54,18 +54,18 @@ def candidate_forecaster(
             raise BacktestError(
                 f"forecast of {month:%Y-%m}: the history does not end the month before"
             )
-        design = build_design(
-            pd.concat([history, pd.DataFrame({MONTH: [month]})], ignore_index=True)
+        design = design_of(  # the history and the month forecast, its price unknown
+            pd.DatetimeIndex(history[MONTH]).append(pd.DatetimeIndex([month])),
+            np.append(history[PRICE_COLUMN].to_numpy(dtype="float64"), np.nan),
+            np.append(history[RAIN_COLUMNS].to_numpy(dtype="float64").sum(axis=1), np.nan),
         )
         train = (design.months >= history_start) & (design.months < month)
         train = np.asarray(train & ~design.months.isin(excluded_months))
         previous_price = float(history[PRICE_COLUMN].iloc[-1])
         out = {}
-        for spec in specs:
-            change = fit_candidate(design, spec, train, month).predict_log_change(
-                design, slice(-1, None)
-            )
-            out[spec.name] = previous_price * float(np.exp(change[0]))
+        for fitted in fit_candidates(design, specs, train, month):
+            change = fitted.predict_log_change(design, slice(-1, None))
+            out[fitted.spec.name] = previous_price * float(np.exp(change[0]))
         return out
 
     return fit_predict
@@ -128,35 +128,30 @@ def log_errors(actual: pd.Series, predicted: pd.Series) -> pd.Series:
     return np.log(actual.reindex(predicted.index)) - np.log(predicted)
 
 
-def half_width(errors: pd.Series, level: float) -> float:
-    """Empirical ``level`` quantile of the absolute log errors: the interval's half-width in log."""
-    if errors.isna().any() or len(errors) < 2:
+def time_ordered_half_widths(
+    errors: pd.Series, horizon: int, window: int, levels: Sequence[float], months: pd.DatetimeIndex
+) -> pd.DataFrame:
+    """Interval half-widths (log) of forecasts ``horizon`` months ahead of ``months``, one
+    column per level.
+
+    ``errors``: log errors of forecasts at that horizon, indexed by target month. A forecast
+    of month m was made at origin m - ``horizon``; its half-width is the level-quantile of
+    the absolute values of the ``window`` errors whose target is at or before that origin
+    (targets m - horizon - window + 1 .. m - horizon): only errors known when it was made.
+    """
+    if len(months) == 0:
+        return pd.DataFrame(columns=list(levels), index=months, dtype="float64")
+    origins = months - pd.DateOffset(months=horizon)
+    span = month_range(origins.min() - pd.DateOffset(months=window - 1), origins.max())
+    known = np.lib.stride_tricks.sliding_window_view(errors.reindex(span).to_numpy(), window)
+    known = known[span.get_indexer(origins) - window + 1]  # row i: the window ending at origin i
+    incomplete = np.isnan(known).any(axis=1)
+    if incomplete.any():
+        month, origin = months[incomplete][0], origins[incomplete][0]
         raise BacktestError(
-            f"interval widths need at least 2 complete errors, got {errors.notna().sum()}"
+            f"interval of the {horizon}-month forecast of {month:%Y-%m}: needs the errors of "
+            f"the {window} targets up to {origin:%Y-%m}, {int(np.isnan(known[incomplete][0]).sum())} "
+            "of them are missing"
         )
-    return float(np.quantile(np.abs(errors.to_numpy()), level))
-
-
-def leave_one_out_half_width(errors: pd.Series, level: float) -> pd.Series:
-    """For each month: ``half_width`` of the other months' errors (its own never sizes its interval)."""
-    return pd.Series(
-        [half_width(errors.drop(month), level) for month in errors.index], index=errors.index
-    )
-
-
-def trailing_coverage(
-    errors: pd.Series, months: pd.DatetimeIndex, length: int, gap: int, level: float
-) -> float:
-    """Share of ``months`` whose absolute log error is within the ``half_width`` of the errors
-    over the ``length`` months ending ``gap`` months before it: the interval as it was shown."""
-    covered = [
-        abs(errors[month])
-        <= half_width(errors.reindex(selection_window(month, length, gap)), level)
-        for month in months
-    ]
-    return float(np.mean(covered))
-
-
-def interval(predicted: float, half_width_log: float) -> tuple[float, float]:
-    """``predicted`` times ``exp(-h)`` and ``exp(h)``: (lower, upper)."""
-    return predicted * float(np.exp(-half_width_log)), predicted * float(np.exp(half_width_log))
+    widths = np.quantile(np.abs(known), list(levels), axis=1).T
+    return pd.DataFrame(widths, index=months, columns=list(levels))

@@ -96,9 +96,14 @@ def lag(values: np.ndarray, periods: int) -> np.ndarray:
 
 def build_design(monthly: pd.DataFrame) -> Design:
     """The design of every month of ``monthly``; a value of month t reads only months < t."""
-    months = pd.DatetimeIndex(monthly[MONTH])
-    log_price = np.log(monthly[PRICE_COLUMN].to_numpy(dtype="float64"))
     rain_total = monthly[RAIN_COLUMNS].to_numpy(dtype="float64").sum(axis=1)
+    price = monthly[PRICE_COLUMN].to_numpy(dtype="float64")
+    return design_of(pd.DatetimeIndex(monthly[MONTH]), price, rain_total)
+
+
+def design_of(months: pd.DatetimeIndex, price: np.ndarray, rain_total: np.ndarray) -> Design:
+    """The design from the months, their price and their rainfall over the 8 regions."""
+    log_price = np.log(price)
     inputs = {
         "price": lag(log_price, 1) - lag(log_price, 13),
         "rain": np.log1p(lagged_window_sum(rain_total, 12)),
@@ -157,10 +162,20 @@ class FittedSeasonalRidge:
         return np.hstack([inputs, design.calendar[rows]]) @ self.coef
 
 
-def fit_candidate(
+@dataclass(frozen=True)
+class Standardised:
+    """The training rows of one input set and their standardised inputs."""
+
+    rows: np.ndarray
+    mean: np.ndarray
+    scale: np.ndarray
+    x: np.ndarray  # standardised inputs, then the calendar indicators
+
+
+def standardise(
     design: Design, spec: CandidateSpec, train: np.ndarray, origin: pd.Timestamp
-) -> FittedSeasonalRidge:
-    """Weighted ridge on the ``train`` rows with target and inputs; weights decay with age."""
+) -> Standardised:
+    """The ``train`` rows with a target and every input of ``spec``, standardised."""
     raw_all = input_matrix(design, spec)
     rows = train & np.isfinite(design.target) & np.isfinite(raw_all).all(axis=1)
     if rows.sum() < 24:
@@ -171,15 +186,39 @@ def fit_candidate(
     raw = raw_all[rows]
     mean, scale = raw.mean(axis=0), raw.std(axis=0)
     scale[scale == 0] = 1.0
-    x = np.hstack([(raw - mean) / scale, design.calendar[rows]])
-    weight = np.ones(len(x))
-    if spec.half_life_years is not None:
-        age_years = (origin.year * 12 + origin.month - 1 - design.ordinal[rows]) / 12
-        weight = 0.5 ** (age_years / spec.half_life_years)
-    penalty = np.r_[np.full(len(spec.inputs), spec.alpha), np.full(12, DUMMY_PENALTY)]
-    xw = x * weight[:, None]
-    coef = np.linalg.solve(x.T @ xw + np.diag(penalty), xw.T @ design.target[rows])
-    return FittedSeasonalRidge(spec, mean, scale, coef, origin, int(rows.sum()))
+    return Standardised(rows, mean, scale, np.hstack([(raw - mean) / scale, design.calendar[rows]]))
+
+
+def fit_candidates(
+    design: Design, specs: list[CandidateSpec], train: np.ndarray, origin: pd.Timestamp
+) -> list[FittedSeasonalRidge]:
+    """Weighted ridge of each spec on the ``train`` rows with target and inputs; weights
+    decay with age. Specs with the same inputs share their standardised rows."""
+    prepared: dict[tuple[str, ...], Standardised] = {}
+    fitted = []
+    origin_ordinal = origin.year * 12 + origin.month - 1
+    for spec in specs:
+        if spec.inputs not in prepared:
+            prepared[spec.inputs] = standardise(design, spec, train, origin)
+        data = prepared[spec.inputs]
+        weight = np.ones(len(data.x))
+        if spec.half_life_years is not None:
+            age_years = (origin_ordinal - design.ordinal[data.rows]) / 12
+            weight = 0.5 ** (age_years / spec.half_life_years)
+        penalty = np.r_[np.full(len(spec.inputs), spec.alpha), np.full(12, DUMMY_PENALTY)]
+        xw = data.x * weight[:, None]
+        coef = np.linalg.solve(data.x.T @ xw + np.diag(penalty), xw.T @ design.target[data.rows])
+        fitted.append(
+            FittedSeasonalRidge(spec, data.mean, data.scale, coef, origin, int(data.rows.sum()))
+        )
+    return fitted
+
+
+def fit_candidate(
+    design: Design, spec: CandidateSpec, train: np.ndarray, origin: pd.Timestamp
+) -> FittedSeasonalRidge:
+    """``fit_candidates`` of one spec."""
+    return fit_candidates(design, [spec], train, origin)[0]
 
 
 class CachedMutualInfo:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from milk_forecast.parameters import (
     BOOLEAN,
+    MONTH_OR_NONE,
     MONTH_TEXT,
     Parameters,
     integer,
@@ -24,13 +25,17 @@ INPUT_NAMES = ("price", "rain")
 
 @dataclass(frozen=True)
 class TrainParams(Parameters):
-    """Months are written ``YYYY-MM``; lists may be given as lists or tuples."""
+    """Months are written ``YYYY-MM``; lists may be given as lists or tuples.
+
+    Windows left ``None`` follow the data: the backtest is the last 24 observed months,
+    the first selection window the 24 months before it.
+    """
 
     history_start: str = parameter("1990-01", MONTH_TEXT)
-    selection_start: str = parameter("2016-05", MONTH_TEXT)
-    selection_end: str = parameter("2018-04", MONTH_TEXT)
-    backtest_start: str = parameter("2018-05", MONTH_TEXT)
-    backtest_end: str = parameter("2020-04", MONTH_TEXT)
+    selection_start: str | None = parameter(None, MONTH_OR_NONE)
+    selection_end: str | None = parameter(None, MONTH_OR_NONE)
+    backtest_start: str | None = parameter(None, MONTH_OR_NONE)
+    backtest_end: str | None = parameter(None, MONTH_OR_NONE)
     ridge_alpha: float = parameter(1.0, number(0, None))
     half_lives_years: tuple[float | None, ...] = parameter(
         (2.0, 3.0, 4.0, 6.0, 10.0, None), sequence_of(none_or(number(0, None)), unique=True)
@@ -42,5 +47,9 @@ class TrainParams(Parameters):
     interval_levels: tuple[float, ...] = parameter(
         (0.8, 0.95), sequence_of(number(0, 1), unique=True)
     )
+    interval_window: int = parameter(36, integer(2, 240))
+    calibration_months: int = parameter(75, integer(1, 600))
+    combination_window: int = parameter(60, integer(2, 240))
+    combination_power: float = parameter(2.0, number(0, None))
     fit_prototype: bool = parameter(False, BOOLEAN)
     mutual_info_random_state: int = parameter(42, integer(0, 2**32 - 1))

@@ -1,58 +1,51 @@
-"""The train stage: evaluate, choose, forecast the next month, write the outputs.
+"""The train stage: evaluate, choose, forecast the next 12 months, build the outputs.
 
-The chosen model is the *adaptive seasonal ridge*: for every month it forecasts, it picks
-among the seasonal ridge candidates (``models.py``) the one with the lowest one-step RMSE
-(log) over the selection window before that month, then refits it on every earlier month.
-For the first backtest month that window is ``selection_start .. selection_end``; it
-slides one month per month after that. The backtest window is never seen by a choice made
-for an earlier month. Interval widths come from the model's own one-step log errors over
-the same number of months before the month forecast (for the next month: the backtest).
+One month ahead, the model is the *adaptive seasonal ridge*: for every month it forecasts,
+it picks among the seasonal ridge candidates (``models.py``) the one with the lowest
+one-step RMSE (log) over the selection window before that month, then refits it on every
+earlier month. For the first backtest month that window is ``selection_start ..
+selection_end``; it slides one month per month after that. The backtest window is never
+seen by a choice made for an earlier month. Two to twelve months ahead, the path is the
+combination of path candidates (``combination.py``); every interval is sized in time
+order from the serving model's own errors (``path.py``).
 """
 
 from __future__ import annotations
 
-import itertools
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import KFold
 
 from milk_forecast.checks import check_monthly
 from milk_forecast.contracts import (
-    ACTUAL,
     BACKTEST,
     CLEAN_FILE,
+    EVALUATED_HORIZONS,
     FEATURES_FILE,
-    FORECAST,
+    FORECAST_HORIZON,
+    HORIZON,
     IN_SAMPLE,
     KIND,
-    LOWER,
-    METRICS_FILE,
     MODEL,
-    MODEL_FILE,
     MONTH,
-    MSE,
     PREDICTED,
-    PREDICTION_COLUMNS,
-    PREDICTIONS_FILE,
     PRICE_COLUMN,
     SHUFFLED,
     SPLIT,
     TEST,
-    UNIT,
-    UPPER,
-    WALK_FORWARD,
-    interval_column,
-    level_label,
+    walk_forward_key,
 )
 from milk_forecast.data.features import feature_columns
 from milk_forecast.model import backtest as bt
+from milk_forecast.model import combination as cb
 from milk_forecast.model import metrics as mt
+from milk_forecast.model import outputs
+from milk_forecast.model import path as served_path
+from milk_forecast.model.horizon import BASELINES
 from milk_forecast.model.models import (
     DESIGN_COLUMNS,
     PERSISTENCE,
@@ -68,6 +61,7 @@ from milk_forecast.model.models import (
     seasonal_naive,
 )
 from milk_forecast.model.params import TrainParams
+from milk_forecast.model.windows import Windows, months_between, resolve, shift
 
 CHOSEN = "adaptive_seasonal_ridge"
 PRICE_ONLY = "adaptive_seasonal_ridge_price_only"
@@ -79,84 +73,21 @@ class TrainingError(ValueError):
 
 @dataclass
 class TrainingResult:
-    """What ``train`` produced: the fitted forecast model and the tables to show and write."""
+    """What ``train`` produced: the fitted one-step model and the tables to show and write.
+
+    ``backtest``: the one-step backtest rows; ``path``: the FORECAST_HORIZON forecast rows;
+    ``horizon_backtest``: the combination and the baselines by origin and horizon;
+    ``calibration``: the served forecasts and intervals over the calibration window.
+    """
 
     model: Any
     metrics: dict[str, Any]
     predictions: pd.DataFrame
     backtest: pd.DataFrame
+    path: pd.DataFrame
+    horizon_backtest: pd.DataFrame
+    calibration: pd.DataFrame
     comparison: pd.DataFrame
-
-
-@dataclass(frozen=True)
-class Windows:
-    history_start: pd.Timestamp
-    selection: pd.DatetimeIndex
-    backtest: pd.DatetimeIndex
-    gap: int
-    last: pd.Timestamp
-
-    @property
-    def length(self) -> int:
-        return len(self.selection)
-
-    @property
-    def forecast(self) -> pd.Timestamp:
-        return self.last + pd.DateOffset(months=1)
-
-    @property
-    def trailing(self) -> pd.DatetimeIndex:
-        """The months before the backtest whose errors size the first backtest intervals."""
-        first = bt.selection_window(self.backtest[0], self.length, self.gap)[0]
-        return bt.month_range(first, self.backtest[0] - pd.DateOffset(months=1))
-
-    @property
-    def chosen(self) -> pd.DatetimeIndex:
-        """Every month the adaptive choice is made for: trailing, backtest, next month."""
-        return self.trailing.append(self.backtest).append(pd.DatetimeIndex([self.forecast]))
-
-
-def months_between(start: pd.Timestamp, end: pd.Timestamp) -> int:
-    return (end.year - start.year) * 12 + end.month - start.month
-
-
-def resolve_windows(params: TrainParams, monthly: pd.DataFrame) -> Windows:
-    """The windows as months, checked against each other and against the data."""
-    ts = {
-        name: pd.Timestamp(getattr(params, name))
-        for name in (
-            "history_start",
-            "selection_start",
-            "selection_end",
-            "backtest_start",
-            "backtest_end",
-        )
-    }
-    prices = monthly.loc[monthly[PRICE_COLUMN].notna(), MONTH]
-    first, last = prices.min(), prices.max()
-    order = ["history_start", "selection_start", "selection_end", "backtest_start", "backtest_end"]
-    for before, after in itertools.pairwise(order):
-        if ts[before] > ts[after] or (before == "selection_end" and ts[before] >= ts[after]):
-            raise TrainingError(
-                f"parameters: {before}={ts[before]:%Y-%m} must come before {after}={ts[after]:%Y-%m}"
-            )
-    if ts["backtest_end"] > last:
-        raise TrainingError(
-            f"{CLEAN_FILE}: the price ends {last:%Y-%m}, before backtest_end="
-            f"{ts['backtest_end']:%Y-%m}; pass windows inside {first:%Y-%m}..{last:%Y-%m}"
-        )
-    if ts["history_start"] < first:
-        raise TrainingError(
-            f"{CLEAN_FILE}: the price starts {first:%Y-%m}, after history_start="
-            f"{ts['history_start']:%Y-%m}"
-        )
-    return Windows(
-        ts["history_start"],
-        bt.month_range(ts["selection_start"], ts["selection_end"]),
-        bt.month_range(ts["backtest_start"], ts["backtest_end"]),
-        months_between(ts["selection_end"], ts["backtest_start"]),
-        last,
-    )
 
 
 def check_inputs(monthly: pd.DataFrame, features: pd.DataFrame) -> None:
@@ -165,38 +96,20 @@ def check_inputs(monthly: pd.DataFrame, features: pd.DataFrame) -> None:
     check_monthly(features, FEATURES_FILE, required=[PRICE_COLUMN, SPLIT], contiguous=False)
 
 
-def shift(month: pd.Timestamp, months: int) -> pd.Timestamp:
-    return month + pd.DateOffset(months=months)
-
-
 def run_candidates(monthly: pd.DataFrame, specs: list[CandidateSpec], w: Windows) -> pd.DataFrame:
     """One-step forecasts of every candidate, from the selection window of the first month
     chosen (``w.chosen[0]``) to the next month."""
     first = bt.selection_window(w.chosen[0], w.length, w.gap)[0]
     if months_between(w.history_start, first) < 36:
         raise TrainingError(
-            f"parameters: the first one-step forecast ({first:%Y-%m}, two selection windows "
-            f"before backtest_start) leaves less than 36 months after "
+            f"parameters: the first one-step forecast needed ({first:%Y-%m}: the selection "
+            f"window of the first of the {w.interval_window} months before the calibration "
+            f"and backtest windows) leaves less than 36 months after "
             f"history_start={w.history_start:%Y-%m}"
         )
     months = bt.month_range(first, w.forecast)
     design_columns = monthly[DESIGN_COLUMNS]  # slicing history is the loop's main cost
     return bt.walk_forward(design_columns, months, bt.candidate_forecaster(specs, w.history_start))
-
-
-def with_intervals(
-    choice: pd.DataFrame, months: pd.DatetimeIndex, widths: dict[float, pd.Series]
-) -> pd.DataFrame:
-    """Chosen forecast, candidate and interval bounds for ``months`` (widths: log half-width by level)."""
-    rows = []
-    for month in months:
-        predicted = float(choice.at[month, "predicted"])
-        row = {MONTH: month, PREDICTED: predicted, MODEL: choice.at[month, "candidate"]}
-        for level, width in widths.items():
-            lower, upper = bt.interval(predicted, width[month])
-            row[interval_column(LOWER, level)], row[interval_column(UPPER, level)] = lower, upper
-        rows.append(row)
-    return pd.DataFrame(rows)
 
 
 def forecast_reason(
@@ -269,37 +182,87 @@ def in_sample(fitted: Any, monthly: pd.DataFrame, w: Windows) -> pd.DataFrame:
 
 
 def train(monthly: pd.DataFrame, features: pd.DataFrame, params: TrainParams) -> TrainingResult:
-    """Evaluate (walk-forward and shuffled split), forecast the next month, build the outputs."""
+    """Evaluate (walk-forward by horizon, shuffled split), calibrate the intervals,
+    forecast the next 12 months, build the outputs."""
     check_inputs(monthly, features)
     monthly = monthly.sort_values(MONTH).reset_index(drop=True)
     monthly = monthly[monthly[MONTH] <= monthly.loc[monthly[PRICE_COLUMN].notna(), MONTH].max()]
-    w = resolve_windows(params, monthly)
+    w = resolve(params, monthly)
+    levels = params.interval_levels
     specs = candidate_specs(params.input_sets, params.half_lives_years, params.ridge_alpha)
     price = price_series(monthly)
-    candidates = run_candidates(monthly, specs, w)
-    choices = adaptive_choices(candidates, price, specs, w)
-    backtest = backtest_with_intervals(choices[CHOSEN], price, w, params.interval_levels)
-    forecast, reason, model = next_month(monthly, price, candidates, choices, specs, w, params)
+    one = one_step(monthly, price, specs, w)
+    track = served_path.run_track(monthly, w, params)
+    served = served_path.Served(one.served["predicted"], track, price)
+    backtest = one_step_backtest(one, track, price, w, levels)
+    path = served_path.forecast_path(served, w, levels, one.model_name, one.reason)
+    by_horizon = cb.backtest_rows(
+        track, [track.data.position(o) for o in w.origins], range(1, FORECAST_HORIZON + 1)
+    )
+    calibration = served_path.calibration_rows(served, w, levels)
     evaluations = {
-        WALK_FORWARD: walk_forward_evaluation(choices, price, w),
+        **horizon_evaluations(one.choices, price, by_horizon, w),
         SHUFFLED: shuffled_evaluation(monthly, price, features, specs, w, params),
     }
-    time_ordered_coverage = time_ordered(choices[CHOSEN], price, w, params.interval_levels)
-    metrics = build_metrics(
-        evaluations,
-        backtest,
-        forecast.iloc[0],
-        reason,
-        params.interval_levels,
-        time_ordered_coverage,
-    )
-    predictions = build_predictions(in_sample(model, monthly, w), backtest, forecast, price)
+    model = refit(monthly, one.served, specs, w)
+    method = served_path.CALIBRATION_METHOD.format(window=w.interval_window)
+    block = outputs.calibration_block(calibration, w.calibration, levels, method)
+    metrics = outputs.build_metrics(evaluations, CHOSEN, path, block, levels)
+    predictions = outputs.build_predictions(in_sample(model, monthly, w), backtest, path, price)
     return TrainingResult(
         model,
         metrics,
         predictions,
-        pd.concat([backtest, forecast], ignore_index=True),
+        backtest,
+        path,
+        by_horizon,
+        calibration,
         comparison_frame(evaluations),
+    )
+
+
+@dataclass(frozen=True)
+class OneStep:
+    """The one-month-ahead choices of each pool and which pool serves the next month, why."""
+
+    choices: dict[str, pd.DataFrame]
+    forecaster: str
+    reason: str
+    next_month: pd.Timestamp
+
+    @property
+    def served(self) -> pd.DataFrame:
+        return self.choices[self.forecaster]
+
+    @property
+    def model_name(self) -> str:
+        return f"{self.forecaster}: {self.served.at[self.next_month, 'candidate']}"
+
+
+def one_step(
+    monthly: pd.DataFrame, price: pd.Series, specs: list[CandidateSpec], w: Windows
+) -> OneStep:
+    """The one-step candidates run and chosen for every month of ``w.chosen``."""
+    candidates = run_candidates(monthly, specs, w)
+    choices = adaptive_choices(candidates, price, specs, w)
+    forecaster, reason = forecast_reason(candidates, specs, monthly, w)
+    if forecaster not in choices:
+        raise TrainingError(
+            f"forecast of {w.forecast:%Y-%m}: {reason}, but input_sets has no price-only set"
+        )
+    return OneStep(choices, forecaster, reason, w.forecast)
+
+
+def one_step_backtest(
+    one: OneStep, track: cb.Track, price: pd.Series, w: Windows, levels: tuple[float, ...]
+) -> pd.DataFrame:
+    """The backtest months as forecast by the headline model, intervals from its own errors."""
+    chosen = one.choices[CHOSEN]
+    rows = served_path.Served(chosen["predicted"], track, price).rows(
+        1, w.backtest, levels, w.interval_window
+    )
+    return rows.drop(columns=[HORIZON, cb.ORIGIN]).assign(
+        **{KIND: BACKTEST, MODEL: chosen["candidate"].reindex(w.backtest).to_numpy()}
     )
 
 
@@ -318,59 +281,44 @@ def adaptive_choices(
     }
 
 
-def backtest_with_intervals(
-    choice: pd.DataFrame, price: pd.Series, w: Windows, levels: tuple[float, ...]
-) -> pd.DataFrame:
-    """The backtest forecasts with leave-one-out intervals from the backtest's own errors."""
-    errors = bt.log_errors(price, choice["predicted"].reindex(w.backtest))
-    widths = {level: bt.leave_one_out_half_width(errors, level) for level in levels}
-    backtest = with_intervals(choice, w.backtest, widths)
-    return backtest.assign(**{KIND: BACKTEST, ACTUAL: price.reindex(w.backtest).to_numpy()})
-
-
-def next_month(
-    monthly: pd.DataFrame,
-    price: pd.Series,
-    candidates: pd.DataFrame,
-    choices: dict[str, pd.DataFrame],
-    specs: list[CandidateSpec],
-    w: Windows,
-    params: TrainParams,
-) -> tuple[pd.DataFrame, str, Any]:
-    """The forecast row (with intervals), why that pool made it, and its model refit on all months."""
-    forecaster, reason = forecast_reason(candidates, specs, monthly, w)
-    if forecaster not in choices:
-        raise TrainingError(
-            f"forecast of {w.forecast:%Y-%m}: {reason}, but input_sets has no price-only set"
-        )
-    own = bt.log_errors(price, choices[forecaster]["predicted"].reindex(w.backtest))
-    month = pd.DatetimeIndex([w.forecast])
-    widths = {
-        level: pd.Series(bt.half_width(own, level), index=month) for level in params.interval_levels
-    }
-    forecast = with_intervals(choices[forecaster], month, widths)
-    forecast = forecast.assign(
-        **{KIND: FORECAST, MODEL: f"{forecaster}: {forecast.at[0, MODEL]}", ACTUAL: np.nan}
-    )
-    spec = next(s for s in specs if s.name == choices[forecaster].at[w.forecast, "candidate"])
+def refit(
+    monthly: pd.DataFrame, choice: pd.DataFrame, specs: list[CandidateSpec], w: Windows
+) -> Any:
+    """The candidate chosen for the next month, refit on every month up to the last."""
+    spec = next(s for s in specs if s.name == choice.at[w.forecast, "candidate"])
     design = build_design(monthly)
     train_rows = np.asarray((design.months >= w.history_start) & (design.months <= w.last))
-    return forecast, reason, fit_candidate(design, spec, train_rows, w.forecast)
+    return fit_candidate(design, spec, train_rows, w.forecast)
 
 
-def walk_forward_evaluation(
-    choices: dict[str, pd.DataFrame], price: pd.Series, w: Windows
+def horizon_evaluations(
+    choices: dict[str, pd.DataFrame], price: pd.Series, by_horizon: pd.DataFrame, w: Windows
 ) -> dict[str, Any]:
-    models = {name: choice["predicted"].reindex(w.backtest) for name, choice in choices.items()}
-    models |= {
-        PERSISTENCE: persistence(price, w.backtest),
-        SEASONAL_NAIVE: seasonal_naive(price, w.backtest),
-    }
-    description = (
-        f"one month ahead, expanding window from {w.history_start:%Y-%m}, refit and re-chosen "
-        f"every month on the {w.length} months ending {w.gap} month(s) before it"
-    )
-    return evaluation(description, w.backtest, price, models)
+    """``walk_forward`` (one month ahead, the headline) and ``walk_forward_h<h>``: the model
+    serving each horizon and the three baselines, from the origins before the backtest months."""
+    evaluations = {}
+    for h in EVALUATED_HORIZONS:
+        rows = by_horizon[by_horizon[HORIZON] == h].set_index(MONTH)
+        if rows.empty:
+            continue
+        months = pd.DatetimeIndex(rows.index)
+        models = {cb.COMBINED: rows[PREDICTED]} | {name: rows[name] for name in BASELINES}
+        description = (
+            f"{h} month(s) ahead from each origin {rows[cb.ORIGIN].min():%Y-%m}.."
+            f"{rows[cb.ORIGIN].max():%Y-%m}: the path candidates refit on the months up to the "
+            f"origin, combined by their errors at h={h} with targets at or before it"
+        )
+        if h == 1:
+            models = {
+                name: choice["predicted"].reindex(months) for name, choice in choices.items()
+            } | models
+            description = (
+                f"one month ahead, expanding window from {w.history_start:%Y-%m}, refit and "
+                f"re-chosen every month on the {w.length} months ending {w.gap} month(s) before "
+                f"it; {cb.COMBINED}: the path's combination at h=1, for comparison"
+            )
+        evaluations[walk_forward_key(h)] = evaluation(description, months, price, models)
+    return evaluations
 
 
 def shuffled_evaluation(
@@ -398,81 +346,6 @@ def shuffled_evaluation(
     return evaluation(description, test, price, models)
 
 
-def build_metrics(
-    evaluations: dict[str, Any],
-    backtest: pd.DataFrame,
-    forecast: pd.Series,
-    reason: str,
-    levels: tuple[float, ...],
-    time_ordered_coverage: dict[str, Any],
-) -> dict[str, Any]:
-    """The ``metrics.json`` payload (contracts.md)."""
-    headline = {k: v for k, v in evaluations[WALK_FORWARD]["models"][CHOSEN].items() if k != MSE}
-    bounds = {
-        interval_column(side, level): float(forecast[interval_column(side, level)])
-        for level in levels
-        for side in (LOWER, UPPER)
-    }
-    coverage = {
-        level_label(level): mt.coverage(
-            backtest[ACTUAL],
-            backtest[interval_column(LOWER, level)],
-            backtest[interval_column(UPPER, level)],
-        )
-        for level in levels
-    }
-    return {
-        "unit": UNIT,
-        "interval_levels": list(levels),
-        "headline": {"model": CHOSEN, "evaluation": WALK_FORWARD, **headline},
-        "evaluations": evaluations,
-        "forecast": {
-            "month": f"{forecast[MONTH]:%Y-%m}",
-            PREDICTED: float(forecast[PREDICTED]),
-            "model": forecast[MODEL],
-            "reason": reason,
-            **bounds,
-        },
-        "interval_coverage": coverage,
-        "interval_method": (
-            "half-widths are empirical quantiles of the absolute one-step log errors of the "
-            "backtest; the forecast uses all backtest months, each backtest month's interval "
-            "the other backtest months (leave-one-out), so coverage is not strictly time-ordered"
-        ),
-        "interval_coverage_time_ordered": time_ordered_coverage,
-    }
-
-
-def time_ordered(
-    choice: pd.DataFrame, price: pd.Series, w: Windows, levels: tuple[float, ...]
-) -> dict[str, Any]:
-    """Coverage of the forecast's interval rule applied at each backtest month in turn."""
-    errors = bt.log_errors(price, choice["predicted"].reindex(w.trailing.append(w.backtest)))
-    coverage = {
-        level_label(level): bt.trailing_coverage(errors, w.backtest, w.length, w.gap, level)
-        for level in levels
-    }
-    return {
-        **coverage,
-        "method": f"each backtest month's interval sized, as the forecast's is, from the chosen "
-        f"model's one-step errors over the {w.length} months ending {w.gap} month(s) before it: "
-        "the coverage a user would have seen",
-    }
-
-
-def build_predictions(
-    fitted: pd.DataFrame, backtest: pd.DataFrame, forecast: pd.DataFrame, price: pd.Series
-) -> pd.DataFrame:
-    """One row per month: in-sample fit, then the backtest months replaced, then the forecast."""
-    fitted = fitted[~fitted[MONTH].isin(backtest[MONTH])]
-    frame = pd.concat([fitted, backtest, forecast], ignore_index=True)
-    frame = frame.sort_values(MONTH, ignore_index=True)
-    frame[ACTUAL] = price.reindex(frame[MONTH]).to_numpy()
-    frame[MONTH] = frame[MONTH].astype("datetime64[ns]")
-    first = list(PREDICTION_COLUMNS)
-    return frame[first + [c for c in frame.columns if c not in first]]
-
-
 def comparison_frame(evaluations: dict[str, Any]) -> pd.DataFrame:
     """Tidy table: one row per evaluation and model."""
     rows = [
@@ -484,10 +357,5 @@ def comparison_frame(evaluations: dict[str, Any]) -> pd.DataFrame:
 
 
 def write_outputs(result: TrainingResult, run_dir: Path | str) -> list[Path]:
-    """Write ``model.joblib``, ``metrics.json`` and ``predictions.parquet`` into ``run_dir``."""
-    run_dir = Path(run_dir)
-    paths = [run_dir / MODEL_FILE, run_dir / METRICS_FILE, run_dir / PREDICTIONS_FILE]
-    joblib.dump(result.model, paths[0])
-    paths[1].write_text(json.dumps(result.metrics, indent=2, allow_nan=False) + "\n")
-    result.predictions.to_parquet(paths[2], index=False)
-    return paths
+    """Write ``model.joblib``, ``metrics.json``, ``predictions.parquet`` and ``predictions.json``."""
+    return outputs.write_outputs(result.model, result.metrics, result.predictions, run_dir)

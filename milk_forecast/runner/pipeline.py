@@ -32,6 +32,7 @@ import papermill
 
 from milk_forecast.contracts import (
     FAILED,
+    FORECAST_PATH,
     KERNEL_LOG,
     METRICS_FILE,
     MODEL_FILE,
@@ -457,6 +458,7 @@ def complete_run(context: RunContext) -> RunOutcome:
         return fail_run(context, StageFailure("verify products", "", type(exc).__name__, str(exc)))
     context.record["headline"] = metrics.get("headline")
     context.record["forecast"] = metrics.get("forecast")
+    context.record[FORECAST_PATH] = metrics.get(FORECAST_PATH)
     finish_run(context, SUCCEEDED)
     build_report(context)
     run_folder.publish_latest(context.plan.runs_dir, context.run_id)

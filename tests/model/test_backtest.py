@@ -91,25 +91,35 @@ def test_adaptive_choice_needs_forecasts_for_the_whole_window():
         bt.adaptive_choice(table, actual, pd.DatetimeIndex(["2010-02-01"]), 2, 1, ["a", "b"])
 
 
-def test_half_widths_are_empirical_quantiles_of_absolute_errors():
-    errors = pd.Series([0.01, -0.02, 0.03, -0.04, 0.05], index=bt.month_range("2010-01", "2010-05"))
-    assert bt.half_width(errors, 0.5) == pytest.approx(0.03)
-    loo = bt.leave_one_out_half_width(errors, 1.0)
-    assert loo.tolist() == pytest.approx([0.05, 0.05, 0.05, 0.05, 0.04])  # the max of the others
+def errors_by_target() -> pd.Series:
+    months = pd.date_range("2020-01-01", periods=8, freq="MS")
+    return pd.Series([0.01, -0.02, 0.03, -0.04, 0.05, -0.06, 0.07, -0.08], index=months)
 
 
-@pytest.mark.parametrize("width", [0.0, 0.01, 0.2])
-def test_interval_is_ordered_and_contains_the_forecast(width):
-    lower, upper = bt.interval(250.0, width)
-    assert lower <= 250.0 <= upper
-    assert upper / 250.0 == pytest.approx(np.exp(width))
+def test_half_widths_are_quantiles_of_the_absolute_errors_known_at_the_origin():
+    errors = errors_by_target()
+    month = pd.DatetimeIndex(["2020-06-01"])
+    # one month ahead, origin May: the 3 errors of Mar..May (0.03, 0.04, 0.05)
+    widths = bt.time_ordered_half_widths(errors, 1, 3, [0.5, 0.9], month)
+    assert widths.loc[month[0]].tolist() == pytest.approx([0.04, 0.048])
+    # three months ahead, origin March: Jan..Mar (0.01, 0.02, 0.03)
+    widths = bt.time_ordered_half_widths(errors, 3, 3, [0.5], month)
+    assert widths.loc[month[0], 0.5] == pytest.approx(0.02)
 
 
-def test_trailing_coverage_sizes_each_month_from_the_months_before_it_only():
-    months = pd.date_range("2020-01-01", periods=5, freq="MS")
-    # April's 50% half-width comes from Jan..Mar (0.1, 0.2, 0.3 -> 0.2): 0.15 is inside;
-    # May's from Feb..Apr (0.2, 0.3, 0.15 -> 0.2): 0.9 is outside, whatever May's own error.
-    errors = pd.Series([0.1, -0.2, 0.3, -0.15, 0.9], index=months)
-    assert bt.trailing_coverage(errors, months[3:], length=3, gap=1, level=0.5) == 0.5
-    errors.iloc[4] = 0.19
-    assert bt.trailing_coverage(errors, months[3:], length=3, gap=1, level=0.5) == 1.0
+def test_half_widths_use_no_error_after_the_origin():
+    errors = errors_by_target()
+    months = pd.date_range("2020-05-01", periods=4, freq="MS")  # origins Feb..May at h=3
+    before = bt.time_ordered_half_widths(errors, 3, 2, [0.8], months)
+    later = errors.copy()
+    later[later.index > pd.Timestamp("2020-03-01")] = 9.0  # after the origin of the first two
+    after = bt.time_ordered_half_widths(later, 3, 2, [0.8], months)
+    assert after.iloc[:2].equals(before.iloc[:2])
+    assert (after.iloc[2:] > before.iloc[2:]).all().all()  # the origin's own month counts
+
+
+def test_half_widths_need_a_complete_window():
+    errors = errors_by_target()
+    errors.iloc[2] = np.nan
+    with pytest.raises(bt.BacktestError, match=r"2020-06.*targets up to 2020-05, 1 of them"):
+        bt.time_ordered_half_widths(errors, 1, 3, [0.8], pd.DatetimeIndex(["2020-06-01"]))

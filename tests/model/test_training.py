@@ -1,32 +1,19 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from series_factory import synthetic_monthly, without_rain_after
 
 from milk_forecast import checks, contracts
-from milk_forecast.contracts import PRICE_COLUMN, RAIN_COLUMNS
-from milk_forecast.data.cleaning import clean_inputs
-from milk_forecast.data.features import add_shuffled_split, build_features, usable_rows
-from milk_forecast.data.raw import read_raw_inputs
-from milk_forecast.model import training
+from milk_forecast.contracts import HORIZON, MONTH, PRICE_COLUMN, REASON, interval_column
+from milk_forecast.data.features import add_shuffled_split
+from milk_forecast.model import outputs, training
+from milk_forecast.model.combination import COMBINED, ORIGIN
 
-LEVELS = (80, 95)
-LEVELS_AS_FRACTIONS = (0.8, 0.95)
-
-
-def synthetic_monthly() -> pd.DataFrame:
-    months = pd.date_range("1988-01", "2020-04", freq="MS")
-    rng = np.random.default_rng(7)
-    season = 0.03 * np.sin(2 * np.pi * (months.month - 2) / 12)
-    change = 0.004 + season + 0.01 * rng.standard_normal(len(months))
-    frame = pd.DataFrame({"month": months, PRICE_COLUMN: 40 * np.exp(np.cumsum(change))})
-    for column in RAIN_COLUMNS:
-        frame[column] = rng.gamma(2.0, 30.0, len(months))
-    return frame
+LEVELS = (0.8, 0.95)
 
 
 def usable_frame(monthly: pd.DataFrame) -> pd.DataFrame:
@@ -34,14 +21,13 @@ def usable_frame(monthly: pd.DataFrame) -> pd.DataFrame:
     return add_shuffled_split(rows.reset_index(drop=True))
 
 
+def train(monthly: pd.DataFrame, **params) -> training.TrainingResult:
+    return training.train(monthly, usable_frame(monthly), training.TrainParams(**params))
+
+
 @pytest.fixture(scope="module")
 def result() -> training.TrainingResult:
-    monthly = synthetic_monthly()
-    return training.train(monthly, usable_frame(monthly), training.TrainParams())
-
-
-def bounds(frame: pd.DataFrame | pd.Series, side: str) -> list:
-    return [frame[f"{side}_{level}_clp_per_l"] for level in LEVELS]
+    return train(synthetic_monthly())
 
 
 def test_metrics_follow_the_contract(result):
@@ -52,87 +38,149 @@ def test_metrics_follow_the_contract(result):
         "evaluations",
         "forecast",
         "interval_levels",
-        "interval_coverage",
-        "interval_method",
-        "interval_coverage_time_ordered",
+        contracts.FORECAST_PATH,
+        contracts.CALIBRATION,
     }
     assert metrics["headline"]["model"] == training.CHOSEN
-    walk = metrics["evaluations"]["walk_forward"]
+    evaluations = metrics["evaluations"]
+    assert set(evaluations) == {
+        "walk_forward", "walk_forward_h3", "walk_forward_h6", "walk_forward_h12", "shuffled_split"
+    }  # fmt: skip
+    walk = evaluations["walk_forward"]
     assert walk["months"][0] == "2018-05" and len(walk["months"]) == 24
-    assert {"persistence", "seasonal_naive", training.CHOSEN} <= set(walk["models"])
-    assert len(metrics["evaluations"]["shuffled_split"]["months"]) == 15
+    baselines = {"persistence", "seasonal_naive", "seasonal_drift"}
+    assert baselines | {training.CHOSEN, COMBINED} <= set(walk["models"])
+    for h, months in ((3, 22), (6, 19), (12, 13)):  # origins 2018-04..2020-03, targets <= 2020-04
+        evaluation = evaluations[contracts.walk_forward_key(h)]
+        assert set(evaluation["models"]) == baselines | {COMBINED}
+        assert len(evaluation["months"]) == months and evaluation["months"][-1] == "2020-04"
+    assert len(evaluations["shuffled_split"]["months"]) == 15
     assert metrics["forecast"]["month"] == "2020-05"
+    assert metrics["forecast"] == {
+        k: v for k, v in metrics[contracts.FORECAST_PATH][0].items() if k != HORIZON
+    }
     json.dumps(metrics, allow_nan=False)
 
 
 def test_model_beats_persistence_on_a_seasonal_series(result):
-    models = result.metrics["evaluations"]["walk_forward"]["models"]
-    assert models[training.CHOSEN]["rmse_clp_per_l"] < models["persistence"]["rmse_clp_per_l"]
+    for h in (1, 3):
+        models = result.metrics["evaluations"][contracts.walk_forward_key(h)]["models"]
+        ours = models[training.CHOSEN if h == 1 else COMBINED]
+        assert ours["rmse_clp_per_l"] < models["persistence"]["rmse_clp_per_l"]
 
 
-def test_predictions_one_row_per_month_with_kinds(result):
+def test_predictions_hold_the_backtest_and_the_twelve_month_path(result):
     frame = result.predictions
-    checks.check_monthly(frame, "predictions", contracts.PREDICTION_COLUMNS, [training.PREDICTED])
+    checks.check_monthly(frame, "predictions", contracts.PREDICTION_COLUMNS, [contracts.PREDICTED])
     kinds = frame.set_index("month")["kind"]
     assert kinds["2018-04-01"] == "in_sample" and kinds["2018-05-01"] == "backtest"
-    assert kinds.iloc[-1] == "forecast" and kinds.index[-1] == pd.Timestamp("2020-05-01")
     assert (kinds == "backtest").sum() == 24
-    assert np.isnan(frame[training.ACTUAL].iloc[-1])
+    path = frame[frame["kind"] == "forecast"]
+    assert list(path[MONTH]) == list(pd.date_range("2020-05-01", "2021-04-01", freq="MS"))
+    assert frame[HORIZON].dtype == "Int64" and list(path[HORIZON]) == list(range(1, 13))
+    assert frame.loc[frame["kind"] != "forecast", HORIZON].isna().all()
+    assert (
+        path[REASON].notna().all() and frame.loc[frame["kind"] != "forecast", REASON].isna().all()
+    )
+    assert path[contracts.ACTUAL].isna().all()
+    assert path["model"].iloc[0].startswith(training.CHOSEN)
+    assert path["model"].iloc[1:].str.startswith(COMBINED).all()
 
 
-def test_intervals_are_ordered_and_contain_the_forecast(result):
-    rows = result.backtest
-    lower80, lower95 = bounds(rows, "lower")
-    upper80, upper95 = bounds(rows, "upper")
-    point = rows[training.PREDICTED]
-    assert (lower95 <= lower80).all() and (lower80 <= point).all()
-    assert (point <= upper80).all() and (upper80 <= upper95).all()
-    forecast = result.metrics["forecast"]
-    ordered = [forecast[key] for key in contracts.ordered_bounds(LEVELS_AS_FRACTIONS)]
-    assert ordered == sorted(ordered) and ordered[0] < ordered[-1]
+def ordered(frame: pd.DataFrame, levels=LEVELS) -> bool:
+    values = frame[contracts.ordered_bounds(levels)].to_numpy()
+    return bool((np.diff(values, axis=1) >= 0).all())
 
 
-def test_interval_coverage_matches_the_backtest_rows(result):
-    rows = result.backtest[result.backtest["kind"] == "backtest"]
-    for level in LEVELS:
-        lower, upper = rows[f"lower_{level}_clp_per_l"], rows[f"upper_{level}_clp_per_l"]
-        inside = ((lower <= rows[training.ACTUAL]) & (rows[training.ACTUAL] <= upper)).mean()
-        assert result.metrics["interval_coverage"][str(level)] == pytest.approx(inside)
-    assert 0 < result.metrics["interval_coverage"]["80"] < 1
+def test_intervals_are_ordered_and_widen_beyond_one_month(result):
+    assert ordered(result.backtest) and ordered(result.path) and ordered(result.calibration)
+    path = result.path.set_index(HORIZON)
+    width = path[interval_column("upper", 0.8)] - path[interval_column("lower", 0.8)]
+    assert width[12] > width[1]
 
 
-def test_forecast_falls_back_to_price_only_when_rain_ends_early():
+def test_calibration_summarises_its_rows(result):
+    block = result.metrics[contracts.CALIBRATION]
+    assert block["window"] == "2014-01..2020-03"
+    assert set(block["horizons"]) == {"1", "3", "6"}
+    rows = result.calibration[result.calibration[HORIZON] == 3]
+    lower, upper = rows[interval_column("lower", 0.8)], rows[interval_column("upper", 0.8)]
+    inside = ((lower <= rows[contracts.ACTUAL]) & (rows[contracts.ACTUAL] <= upper)).mean()
+    entry = block["horizons"]["3"]["80"]
+    assert entry[contracts.COVERAGE] == pytest.approx(inside) and entry["months"] == 73
+    assert entry[contracts.MEAN_WIDTH] == pytest.approx((upper - lower).mean())
+    assert 0 < block["horizons"]["1"]["95"][contracts.COVERAGE] <= 1
+
+
+def test_calibration_and_backtest_use_no_price_after_their_origin(result):
+    """Prices after 2016-06 changed: every forecast and interval from an origin up to
+    2016-06 stays as it was, whatever the horizon."""
     monthly = synthetic_monthly()
-    monthly.loc[monthly["month"] >= "2020-02-01", RAIN_COLUMNS] = np.nan
-    out = training.train(monthly, usable_frame(monthly), training.TrainParams())
+    later = monthly[MONTH] > pd.Timestamp("2016-06-01")
+    monthly.loc[later, PRICE_COLUMN] *= np.exp(np.linspace(0, 0.3, later.sum()))
+    changed = train(monthly).calibration
+    known = (changed[ORIGIN] <= pd.Timestamp("2016-06-01")).to_numpy()
+    assert known.any() and not known.all()
+    columns = [contracts.PREDICTED, *contracts.ordered_bounds(LEVELS)]
+    before = result.calibration[columns].to_numpy()[known]
+    np.testing.assert_allclose(changed[columns].to_numpy()[known], before, rtol=1e-10)
+    assert not np.allclose(
+        changed[columns].to_numpy()[~known], result.calibration[columns].to_numpy()[~known]
+    )
+
+
+def test_rainfall_ending_early_still_gives_twelve_horizons_and_says_so():
+    out = train(without_rain_after(synthetic_monthly(), "2020-01"))
     forecast = out.metrics["forecast"]
     assert forecast["model"].startswith(training.PRICE_ONLY + ":")
     assert "rainfall ends 2020-01" in forecast["reason"]
     assert out.model.spec.inputs == ("price",)
-    assert np.isfinite(forecast["predicted_clp_per_l"])
+    path = out.metrics[contracts.FORECAST_PATH]
+    assert [row[HORIZON] for row in path] == list(range(1, 13))
+    assert all(np.isfinite(row[contracts.PREDICTED]) for row in path)
+    for row in path[1:]:
+        assert "rainfall ends 2020-01, 3 month(s) before the price" in row["reason"]
+        assert "hold the last complete 12-month sum" in row["reason"]
 
 
-def test_windows_beyond_the_data_fail_clearly():
-    monthly = synthetic_monthly()
-    params = training.TrainParams(backtest_end="2020-08")
-    with pytest.raises(
-        training.TrainingError, match="price ends 2020-04, before backtest_end=2020-08"
-    ):
-        training.train(monthly, usable_frame(monthly), params)
-    with pytest.raises(training.TrainingError, match="selection_end=2018-05 must come before"):
-        training.train(
-            monthly, usable_frame(monthly), training.TrainParams(selection_end="2018-05")
-        )
+def test_any_interval_levels_flow_to_every_output(tmp_path):
+    levels = (0.5, 0.9, 0.975)
+    out = train(synthetic_monthly(), interval_levels=levels)
+    for frame in (out.backtest, out.path, out.calibration):
+        assert ordered(frame, levels)
+    assert set(out.metrics[contracts.CALIBRATION]["horizons"]["6"]) == {"50", "90", "97.5"}
+    training.write_outputs(out, tmp_path)
+    outputs.check_outputs(tmp_path)
+    row = contracts.read_predictions_json(tmp_path / contracts.PREDICTIONS_JSON)["rows"][-1]
+    assert row["upper_97.5_clp_per_l"] > row["upper_90_clp_per_l"] > row["upper_50_clp_per_l"]
 
 
 def test_write_outputs_and_read_back(result, tmp_path):
     paths = training.write_outputs(result, tmp_path)
-    assert [p.name for p in paths] == ["model.joblib", "metrics.json", "predictions.parquet"]
+    assert [p.name for p in paths] == [
+        "model.joblib", "metrics.json", "predictions.parquet", "predictions.json"
+    ]  # fmt: skip
+    assert "12 forecast months" in outputs.check_outputs(tmp_path)
     metrics = contracts.read_metrics(tmp_path / "metrics.json")
     assert metrics["headline"] == result.metrics["headline"]
-    checks.check_parquet(
-        tmp_path / "predictions.parquet", contracts.PREDICTION_COLUMNS, [training.PREDICTED]
-    )
+    parquet = contracts.read_predictions(tmp_path / "predictions.parquet")
+    document = contracts.read_predictions_json(tmp_path / "predictions.json")
+    assert [row["month"] for row in document["rows"]] == [f"{m:%Y-%m}" for m in parquet[MONTH]]
+    last = document["rows"][-1]
+    assert last["horizon"] == 12 and last["actual_clp_per_l"] is None
+    assert document["rows"][0]["horizon"] is None and document["rows"][0]["reason"] is None
+    assert last["predicted_clp_per_l"] == pytest.approx(parquet[contracts.PREDICTED].iloc[-1])
+
+
+def test_check_outputs_names_a_missing_path(result, tmp_path):
+    training.write_outputs(result, tmp_path)
+    frame = pd.read_parquet(tmp_path / "predictions.parquet")
+    frame.loc[frame["kind"] == "forecast", HORIZON] = 1
+    frame.to_parquet(tmp_path / "predictions.parquet")
+    with pytest.raises(
+        contracts.StageOutputError, match=r"predictions\.parquet: forecast horizons"
+    ):
+        outputs.check_outputs(tmp_path)
 
 
 def test_check_metrics_json_names_the_file_and_key(result, tmp_path):
@@ -142,34 +190,3 @@ def test_check_metrics_json_names_the_file_and_key(result, tmp_path):
     path.write_text(json.dumps(broken))
     with pytest.raises(checks.StageOutputError, match=r"metrics.json: headline.r2 is None"):
         contracts.read_metrics(path)
-
-
-@pytest.fixture(scope="module")
-def real_result(real_data_dir: Path) -> training.TrainingResult:
-    monthly = clean_inputs(read_raw_inputs(real_data_dir)).monthly
-    usable = add_shuffled_split(usable_rows(build_features(monthly)))
-    return training.train(monthly, usable, training.TrainParams())
-
-
-@pytest.mark.real_data
-def test_real_walk_forward_target(real_result):
-    models = real_result.metrics["evaluations"]["walk_forward"]["models"]
-    assert models[training.CHOSEN]["rmse_clp_per_l"] <= 7.0
-    assert models["persistence"]["rmse_clp_per_l"] == pytest.approx(11.24, abs=0.01)
-
-
-@pytest.mark.real_data
-def test_real_shuffled_split_targets(real_result):
-    models = real_result.metrics["evaluations"]["shuffled_split"]["models"]
-    assert models[training.CHOSEN]["rmse_clp_per_l"] <= 9.0
-    assert models[training.CHOSEN]["r2"] >= 0.91
-    assert models["persistence"]["mse_clp2_per_l2"] == pytest.approx(149.0, abs=0.1)
-
-
-@pytest.mark.real_data
-def test_real_interval_coverage(real_result):
-    assert 0.7 <= real_result.metrics["interval_coverage"]["80"] <= 0.9
-    assert (
-        real_result.metrics["interval_coverage"]["95"]
-        >= real_result.metrics["interval_coverage"]["80"]
-    )

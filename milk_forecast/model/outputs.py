@@ -1,0 +1,224 @@
+"""What the train stage writes and shows: ``metrics.json``, ``predictions.parquet`` and
+``predictions.json`` (same rows, what the API loads), and the tables 04_train displays."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import joblib
+import pandas as pd
+
+from milk_forecast.contracts import (
+    ACTUAL,
+    CALIBRATION,
+    CALIBRATION_MONTHS,
+    COVERAGE,
+    EVALUATED_HORIZONS,
+    FORECAST,
+    FORECAST_HORIZON,
+    FORECAST_PATH,
+    HORIZON,
+    KIND,
+    LOWER,
+    MEAN_WIDTH,
+    METRICS_FILE,
+    MODEL,
+    MODEL_FILE,
+    MONTH,
+    MSE,
+    PREDICTED,
+    PREDICTION_COLUMNS,
+    PREDICTIONS_FILE,
+    PREDICTIONS_JSON,
+    REASON,
+    RMSE,
+    UNIT,
+    UPPER,
+    WALK_FORWARD,
+    StageOutputError,
+    check_written,
+    interval_column,
+    level_label,
+    read_metrics,
+    read_predictions,
+    read_predictions_json,
+    walk_forward_key,
+)
+from milk_forecast.model import metrics as mt
+from milk_forecast.model.horizon import BASELINES
+
+
+def interval_columns(levels: Sequence[float]) -> list[str]:
+    return [interval_column(side, level) for level in levels for side in (LOWER, UPPER)]
+
+
+def calibration_summary(rows: pd.DataFrame, levels: Sequence[float]) -> dict[str, Any]:
+    """Per horizon and level: coverage, mean width (CLP/L) and number of months."""
+    summary: dict[str, Any] = {}
+    for h, part in rows.groupby(HORIZON, sort=True):
+        lowers = {level: part[interval_column(LOWER, level)] for level in levels}
+        uppers = {level: part[interval_column(UPPER, level)] for level in levels}
+        summary[str(h)] = {
+            level_label(level): {
+                COVERAGE: mt.coverage(part[ACTUAL], lowers[level], uppers[level]),
+                MEAN_WIDTH: float((uppers[level] - lowers[level]).mean()),
+                CALIBRATION_MONTHS: len(part),
+            }
+            for level in levels
+        }
+    return summary
+
+
+def calibration_block(
+    rows: pd.DataFrame, origins: pd.DatetimeIndex, levels: Sequence[float], method: str
+) -> dict[str, Any]:
+    """``metrics.json``'s ``calibration``: window of origins, method, summary by horizon."""
+    return {
+        "window": f"{origins[0]:%Y-%m}..{origins[-1]:%Y-%m}",
+        "method": method,
+        "horizons": calibration_summary(rows, levels),
+    }
+
+
+def path_record(row: pd.Series, levels: Sequence[float]) -> dict[str, Any]:
+    """One row of the path as JSON: month, horizon, prediction, bounds, model, reason."""
+    return {
+        MONTH: f"{row[MONTH]:%Y-%m}",
+        HORIZON: int(row[HORIZON]),
+        PREDICTED: float(row[PREDICTED]),
+        **{column: float(row[column]) for column in interval_columns(levels)},
+        MODEL: str(row[MODEL]),
+        REASON: str(row[REASON]),
+    }
+
+
+def build_metrics(
+    evaluations: dict[str, Any],
+    headline_model: str,
+    path: pd.DataFrame,
+    calibration: dict[str, Any],
+    levels: Sequence[float],
+) -> dict[str, Any]:
+    """The ``metrics.json`` payload (contracts.md)."""
+    headline = {
+        k: v for k, v in evaluations[WALK_FORWARD]["models"][headline_model].items() if k != MSE
+    }
+    forecast_path = [path_record(row, levels) for _, row in path.iterrows()]
+    return {
+        "unit": UNIT,
+        "interval_levels": list(levels),
+        "headline": {"model": headline_model, "evaluation": WALK_FORWARD, **headline},
+        "evaluations": evaluations,
+        "forecast": {key: value for key, value in forecast_path[0].items() if key != HORIZON},
+        FORECAST_PATH: forecast_path,
+        CALIBRATION: calibration,
+    }
+
+
+def build_predictions(
+    fitted: pd.DataFrame, backtest: pd.DataFrame, path: pd.DataFrame, price: pd.Series
+) -> pd.DataFrame:
+    """One row per month: in-sample fit, the backtest months replacing it, then the path."""
+    fitted = fitted[~fitted[MONTH].isin(backtest[MONTH])]
+    frame = pd.concat([fitted, backtest, path], ignore_index=True).sort_values(
+        MONTH, ignore_index=True
+    )
+    frame[ACTUAL] = price.reindex(frame[MONTH]).to_numpy()
+    frame[MONTH] = frame[MONTH].astype("datetime64[ns]")
+    frame[HORIZON] = frame[HORIZON].astype("Int64")
+    frame[REASON] = frame[REASON].astype("object").where(frame[REASON].notna(), None)
+    first = [*PREDICTION_COLUMNS, HORIZON, REASON]
+    return frame[first + [c for c in frame.columns if c not in first]]
+
+
+def json_value(value: Any) -> Any:
+    """A cell as JSON: NaN/NA as null, numpy scalars as Python numbers, months as YYYY-MM."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return f"{value:%Y-%m}"
+    return value.item() if hasattr(value, "item") else value
+
+
+def predictions_document(predictions: pd.DataFrame, levels: Sequence[float]) -> dict[str, Any]:
+    """``predictions.json``: the rows of ``predictions.parquet`` with the unit and levels."""
+    rows = [
+        {column: json_value(value) for column, value in row.items()}
+        for row in predictions.astype("object").to_dict("records")
+    ]
+    return {"unit": UNIT, "interval_levels": list(levels), "rows": rows}
+
+
+def write_outputs(
+    model: Any, metrics: dict[str, Any], predictions: pd.DataFrame, run_dir: Path | str
+) -> list[Path]:
+    """Write ``model.joblib``, ``metrics.json``, ``predictions.parquet`` and ``predictions.json``."""
+    run_dir = Path(run_dir)
+    paths = [
+        run_dir / name for name in (MODEL_FILE, METRICS_FILE, PREDICTIONS_FILE, PREDICTIONS_JSON)
+    ]
+    joblib.dump(model, paths[0])
+    paths[1].write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n")
+    predictions.to_parquet(paths[2], index=False)
+    document = predictions_document(predictions, metrics["interval_levels"])
+    paths[3].write_text(json.dumps(document, allow_nan=False) + "\n")
+    return paths
+
+
+def horizon_table(metrics: dict[str, Any], ours: Sequence[str]) -> pd.DataFrame:
+    """RMSE (CLP/L) by horizon: the model serving it (the first of ``ours`` evaluated at
+    that horizon) and the three baselines."""
+    rows = {}
+    for h in EVALUATED_HORIZONS:
+        evaluation = metrics["evaluations"].get(walk_forward_key(h))
+        if evaluation is None:
+            continue
+        models = evaluation["models"]
+        served = next(name for name in ours if name in models)
+        rows[h] = {"served by": served, "ours": models[served][RMSE]}
+        rows[h] |= {name: models[name][RMSE] for name in BASELINES if name in models}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis(HORIZON)
+
+
+def coverage_table(metrics: dict[str, Any]) -> pd.DataFrame:
+    """Coverage and mean width by horizon (rows) and level (columns) over the calibration window."""
+    horizons = metrics[CALIBRATION]["horizons"]
+    frame = pd.DataFrame(
+        {
+            (label, what): {int(h): by_level[label][key] for h, by_level in horizons.items()}
+            for label in next(iter(horizons.values()))
+            for what, key in (("coverage", COVERAGE), ("mean width CLP/L", MEAN_WIDTH))
+        }
+    )
+    return frame.rename_axis(HORIZON)
+
+
+def check_outputs(run_dir: Path | str) -> str:
+    """Read back what ``write_outputs`` wrote, through the contract readers, and check the
+    path is there: FORECAST_HORIZON forecast rows, horizons 1.., the same rows as JSON and
+    ``forecast_path`` in the metrics. Returns a one-line summary; raises naming the file."""
+    run_dir = Path(run_dir)
+    check_written(run_dir / MODEL_FILE)
+    predictions = read_predictions(run_dir / PREDICTIONS_FILE)
+    document = read_predictions_json(run_dir / PREDICTIONS_JSON)
+    metrics = read_metrics(run_dir / METRICS_FILE)
+    horizons = predictions.loc[predictions[KIND] == FORECAST, HORIZON].tolist()
+    if horizons != list(range(1, FORECAST_HORIZON + 1)):
+        raise StageOutputError(f"{run_dir / PREDICTIONS_FILE}: forecast horizons are {horizons}")
+    if len(document["rows"]) != len(predictions):
+        raise StageOutputError(
+            f"{run_dir / PREDICTIONS_JSON}: {len(document['rows'])} rows, "
+            f"{PREDICTIONS_FILE} has {len(predictions)}"
+        )
+    missing = [key for key in (FORECAST_PATH, CALIBRATION) if key not in metrics]
+    if missing:
+        raise StageOutputError(f"{run_dir / METRICS_FILE}: missing {missing}")
+    return (
+        f"{PREDICTIONS_FILE} and {PREDICTIONS_JSON}: {len(predictions)} months, "
+        f"{len(horizons)} forecast months; {METRICS_FILE}: walk-forward RMSE "
+        f"{metrics['headline'][RMSE]:.2f} CLP/L; {MODEL_FILE} present"
+    )

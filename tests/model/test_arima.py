@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import numpy as np
+
+from milk_forecast.model import arima
+
+
+def simulated_log_price(n: int = 360, phi: float = 0.6, seasonal_ma: float = -0.5) -> np.ndarray:
+    """log p with yearly changes w(t) = mu + phi (w(t-1) - mu) + e(t) + Theta e(t-12)."""
+    rng = np.random.default_rng(11)
+    e = 0.01 * rng.standard_normal(n)
+    w = np.zeros(n)
+    for t in range(13, n):
+        w[t] = 0.03 + phi * (w[t - 1] - 0.03) + e[t] + seasonal_ma * e[t - 12]
+    season = 0.05 * np.sin(2 * np.pi * np.arange(n) / 12)
+    log_price = np.zeros(n)
+    log_price[:12] = 4 + season[:12]
+    for t in range(12, n):
+        log_price[t] = log_price[t - 12] + w[t]
+    return log_price
+
+
+def test_fit_recovers_the_parameters_of_a_simulated_series():
+    log_price = simulated_log_price()
+    w = log_price[12:] - log_price[:-12]
+    spec = arima.ArimaSpec(1, 0, iterations=20)
+    par = arima.levenberg_marquardt(
+        lambda x: arima.residuals(x, w, 1, 0)[12:], arima.hannan_rissanen(w, 1, 0), 20
+    )
+    mu, phi, big_theta = par
+    assert abs(mu - 0.03) < 0.01 and abs(phi - 0.6) < 0.15 and abs(big_theta + 0.5) < 0.2
+    path = arima.forecast_path(log_price, spec, 12)
+    assert np.isfinite(path).all()
+    # far ahead, the yearly change returns to the drift
+    assert abs((path[-1] - log_price[-1]) - 0.03) < 0.05
+
+
+def test_residuals_are_the_shocks_of_the_model():
+    rng = np.random.default_rng(5)
+    shocks = rng.standard_normal(200)
+    w = shocks.copy()
+    w[12:] += 0.4 * shocks[:-12]  # a pure seasonal MA(1) with Theta = 0.4
+    par = np.array([0.0, 0.4])  # mu, Theta (p = q = 0)
+    np.testing.assert_allclose(arima.residuals(par, w, 0, 0)[12:], shocks[12:], atol=1e-9)
+
+
+def test_a_short_series_gives_no_forecast():
+    assert np.isnan(arima.forecast_path(np.linspace(4, 5, 60), arima.ArimaSpec(2, 1), 12)).all()

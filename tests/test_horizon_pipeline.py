@@ -1,0 +1,57 @@
+"""End to end through ``run_pipeline.py``: the 12-month path with any interval levels."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from milk_forecast import contracts
+from milk_forecast.runner import run_folder
+
+pytestmark = pytest.mark.slow
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "run_pipeline.py"), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=PROJECT_ROOT,
+    )
+
+
+def test_other_interval_levels_flow_through_a_whole_run(sample_data_dir: Path, tmp_path: Path):
+    result = cli(
+        "--data-dir", sample_data_dir, "--runs-dir", tmp_path, "-p", "interval_levels", "[0.5, 0.9]"
+    )  # fmt: skip
+    assert result.returncode == contracts.EXIT_OK, result.stdout + result.stderr
+    run_dir = tmp_path / run_folder.read_latest(tmp_path)
+    metrics = contracts.read_metrics(run_dir / contracts.METRICS_FILE)
+    assert metrics["interval_levels"] == [0.5, 0.9]
+    assert set(metrics[contracts.CALIBRATION]["horizons"]["1"]) == {"50", "90"}
+    document = contracts.read_predictions_json(run_dir / contracts.PREDICTIONS_JSON)
+    path = [row for row in document["rows"] if row["kind"] == contracts.FORECAST]
+    assert [row["horizon"] for row in path] == list(range(1, 13))
+    assert all(row["lower_90_clp_per_l"] < row["lower_50_clp_per_l"] for row in path)
+    record = contracts.read_run_record(run_dir)
+    assert record[contracts.FORECAST_PATH] == metrics[contracts.FORECAST_PATH]
+    # the summary prints the path's 1st, 3rd, 6th and 12th month with both levels
+    lines = result.stdout.split("path, months ahead:")[1].strip().splitlines()
+    assert [line.split(":")[0].strip() for line in lines] == ["1", "3", "6", "12"]
+    assert all("50% " in line and "90% " in line for line in lines)
+    assert lines[-1].split(":", 1)[1].strip().startswith(path[-1]["month"])
+
+
+def test_a_level_outside_zero_one_is_refused_naming_it(sample_data_dir: Path, tmp_path: Path):
+    result = cli(
+        "--data-dir", sample_data_dir, "--runs-dir", tmp_path, "-p", "interval_levels", "[0.8, 1.5]"
+    )  # fmt: skip
+    assert result.returncode == contracts.EXIT_USAGE
+    assert "interval_levels" in result.stdout + result.stderr and "(0, 1)" in result.stderr
+    assert run_folder.read_latest(tmp_path) is None
