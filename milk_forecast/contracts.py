@@ -131,6 +131,12 @@ METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.parquet"
 # The same rows as predictions.parquet, as JSON: what the API loads (standard library only).
 PREDICTIONS_JSON = "predictions.json"
+# How the published forecasts turned out (04_train): one row per scored forecast.
+TRACK_RECORD_FILE = "track_record.parquet"
+# Charts 04_train draws for the API's page (SVG).
+FIGURES_DIR = "figures"
+FAN_CHART_FILE = "forecast_fan.svg"
+TRACK_RECORD_CHART_FILE = "track_record.svg"
 REPORT_FILE = "report.html"
 KERNEL_LOG = "kernels.log"
 LOCK_FILE = ".pipeline.lock"
@@ -199,6 +205,10 @@ CALIBRATED_HORIZONS = (1, 3, 6)
 SHUFFLED = "shuffled_split"
 # The FORECAST_HORIZON rows of the path: month, horizon, prediction, bounds, model, reason.
 FORECAST_PATH = "forecast_path"
+# metrics.json: the track record's summary per horizon, and the drift check.
+TRACK_RECORD = "track_record"
+DRIFT = "drift"
+DRIFT_OK, DRIFT_WARNING, DRIFT_UNKNOWN = "ok", "warning", "not_enough_history"
 # {"window": "YYYY-MM..YYYY-MM", "method": "...", "horizons": {"<h>": {"<L>": {...}}}}
 CALIBRATION = "calibration"
 COVERAGE = "coverage"

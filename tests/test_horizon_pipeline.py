@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from pipeline_cli import cli
 
 from milk_forecast import contracts
 from milk_forecast.runner import run_folder
@@ -14,16 +13,6 @@ from milk_forecast.runner import run_folder
 pytestmark = pytest.mark.slow
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
-
-def cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "run_pipeline.py"), *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=PROJECT_ROOT,
-    )
 
 
 def test_other_interval_levels_flow_through_a_whole_run(sample_data_dir: Path, tmp_path: Path):

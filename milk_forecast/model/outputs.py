@@ -17,7 +17,10 @@ from milk_forecast.contracts import (
     CALIBRATION,
     CALIBRATION_MONTHS,
     COVERAGE,
+    DRIFT,
     EVALUATED_HORIZONS,
+    FAN_CHART_FILE,
+    FIGURES_DIR,
     FORECAST,
     FORECAST_HORIZON,
     FORECAST_PATH,
@@ -36,6 +39,9 @@ from milk_forecast.contracts import (
     PREDICTIONS_JSON,
     REASON,
     RMSE,
+    TRACK_RECORD,
+    TRACK_RECORD_CHART_FILE,
+    TRACK_RECORD_FILE,
     UNIT,
     UPPER,
     WALK_FORWARD,
@@ -50,6 +56,7 @@ from milk_forecast.contracts import (
 )
 from milk_forecast.model import metrics as mt
 from milk_forecast.model.horizon import BASELINES
+from milk_forecast.model.track_record import TrackRecord, track_record_columns
 
 
 def interval_columns(levels: Sequence[float]) -> list[str]:
@@ -154,13 +161,23 @@ def predictions_document(predictions: pd.DataFrame, levels: Sequence[float]) -> 
 
 
 def write_outputs(
-    model: Any, metrics: dict[str, Any], predictions: pd.DataFrame, run_dir: Path | str
+    model: Any,
+    metrics: dict[str, Any],
+    predictions: pd.DataFrame,
+    run_dir: Path | str,
+    track: TrackRecord | None = None,
 ) -> list[Path]:
-    """Write ``model.joblib``, ``metrics.json``, ``predictions.parquet`` and ``predictions.json``."""
+    """Write ``model.joblib``, ``metrics.json``, ``predictions.parquet``, ``predictions.json``
+    and, with a track record, ``track_record.parquet`` (its summary and the drift check
+    going into metrics.json)."""
     run_dir = Path(run_dir)
     paths = [
         run_dir / name for name in (MODEL_FILE, METRICS_FILE, PREDICTIONS_FILE, PREDICTIONS_JSON)
     ]
+    if track is not None:
+        metrics = {**metrics, **track.metrics()}
+        paths.append(run_dir / TRACK_RECORD_FILE)
+        track.rows.to_parquet(paths[4], index=False)
     joblib.dump(model, paths[0])
     paths[1].write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n")
     predictions.to_parquet(paths[2], index=False)
@@ -214,11 +231,20 @@ def check_outputs(run_dir: Path | str) -> str:
             f"{run_dir / PREDICTIONS_JSON}: {len(document['rows'])} rows, "
             f"{PREDICTIONS_FILE} has {len(predictions)}"
         )
-    missing = [key for key in (FORECAST_PATH, CALIBRATION) if key not in metrics]
+    missing = [
+        key for key in (FORECAST_PATH, CALIBRATION, TRACK_RECORD, DRIFT) if key not in metrics
+    ]
     if missing:
         raise StageOutputError(f"{run_dir / METRICS_FILE}: missing {missing}")
+    record = pd.read_parquet(check_written(run_dir / TRACK_RECORD_FILE))
+    absent = [c for c in track_record_columns(metrics["interval_levels"]) if c not in record]
+    if absent:
+        raise StageOutputError(f"{run_dir / TRACK_RECORD_FILE}: missing column(s) {absent}")
+    for name in (FAN_CHART_FILE, TRACK_RECORD_CHART_FILE):
+        check_written(run_dir / FIGURES_DIR / name)
     return (
         f"{PREDICTIONS_FILE} and {PREDICTIONS_JSON}: {len(predictions)} months, "
         f"{len(horizons)} forecast months; {METRICS_FILE}: walk-forward RMSE "
-        f"{metrics['headline'][RMSE]:.2f} CLP/L; {MODEL_FILE} present"
+        f"{metrics['headline'][RMSE]:.2f} CLP/L; {MODEL_FILE}, {TRACK_RECORD_FILE} and the "
+        "charts present"
     )

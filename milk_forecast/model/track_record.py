@@ -14,6 +14,7 @@ The drift warning compares the recent one-month errors with what the backtest pr
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,12 +23,17 @@ from scipy import stats
 
 from milk_forecast.contracts import (
     ACTUAL,
+    DRIFT,
+    DRIFT_OK,
+    DRIFT_UNKNOWN,
+    DRIFT_WARNING,
     HORIZON,
     LOWER,
     MAE,
     MONTH,
     PREDICTED,
     RMSE,
+    TRACK_RECORD,
     UPPER,
     interval_column,
     level_label,
@@ -47,14 +53,20 @@ def inside_column(level: float) -> str:
     return f"in_{level_label(level)}"
 
 
+def track_record_columns(levels: tuple[float, ...]) -> list[str]:
+    """The columns of ``track_record.parquet`` (docs/contracts.md)."""
+    return [RUN_ID, ORIGIN, MONTH, HORIZON, PREDICTED, ACTUAL, ERROR] + [
+        inside_column(level) for level in levels
+    ]
+
+
 def score(published: pd.DataFrame, price: pd.Series, levels: tuple[float, ...]) -> pd.DataFrame:
     """One row per scored forecast: the last published run per origin, months with a price.
 
     Columns: run_id, origin, month, horizon, predicted and actual price, error (actual
     minus predicted) and ``in_<L>`` per level; sorted by origin, then horizon.
     """
-    columns = [RUN_ID, ORIGIN, MONTH, HORIZON, PREDICTED, ACTUAL, ERROR]
-    columns += [inside_column(level) for level in levels]
+    columns = track_record_columns(levels)
     if published.empty:
         return pd.DataFrame(columns=columns)
     ordered = published.sort_values(PUBLISHED_AT, kind="stable")
@@ -93,7 +105,10 @@ def summarize(record: pd.DataFrame, levels: tuple[float, ...]) -> dict[str, Any]
 
 
 def drift_status(
-    record: pd.DataFrame, promised_rmse: float, level: float, window: int = DRIFT_WINDOW
+    record: pd.DataFrame,
+    promised_rmse: float,
+    levels: tuple[float, ...],
+    window: int = DRIFT_WINDOW,
 ) -> dict[str, Any]:
     """Whether the recent one-month published forecasts drift from what the backtest promised.
 
@@ -102,7 +117,7 @@ def drift_status(
       their squares over ``promised_rmse**2`` would follow a chi-square with ``window``
       degrees of freedom; a sum above its 1 - alpha quantile is more error than chance
       explains (with 6 errors: an RMSE above about 1.45 times the promised one);
-    - interval: the number of misses of the ``level`` interval would be binomial
+    - intervals: the number of misses of each level's interval would be binomial
       (``window``, 1 - level); a count whose upper tail probability is below alpha is
       more misses than chance explains (80% interval, 6 forecasts: 4 misses or more).
     A warning never blocks publishing; fewer than ``window`` scored forecasts say so.
@@ -110,35 +125,80 @@ def drift_status(
     recent = record[record[HORIZON] == 1].sort_values(ORIGIN).tail(window)
     rule = (
         f"last {window} one-month published forecasts: chi-square test of their errors "
-        f"against the backtest RMSE and binomial test of {level_label(level)}% interval "
-        f"misses, each at {DRIFT_ALPHA:g} (about one false alarm in {round(1 / DRIFT_ALPHA)} runs)"
+        f"against the backtest RMSE and binomial test of each interval's misses, each at "
+        f"{DRIFT_ALPHA:g} (about one false alarm in {round(1 / DRIFT_ALPHA)} runs)"
     )
     status: dict[str, Any] = {"rule": rule, "window": window, "scored": len(recent)}
     if len(recent) < window or not math.isfinite(promised_rmse) or promised_rmse <= 0:
-        return {**status, "status": "not_enough_history", "reasons": []}
+        return {**status, "status": DRIFT_UNKNOWN, "reasons": []}
     errors = recent[ERROR].to_numpy(dtype="float64")
     rmse = float(np.sqrt(np.mean(errors**2)))
     limit = promised_rmse * math.sqrt(stats.chi2.ppf(1 - DRIFT_ALPHA, window) / window)
-    held = recent[inside_column(level)].dropna()
-    misses = int((~held.astype(bool)).sum())
-    tail = float(stats.binom.sf(misses - 1, len(held), 1 - level)) if len(held) else 1.0
     reasons = []
     if rmse > limit:
         reasons.append(
             f"recent one-month RMSE {rmse:.2f} CLP/L is above {limit:.2f} (the backtest "
             f"promised {promised_rmse:.2f})"
         )
-    if len(held) and tail < DRIFT_ALPHA:
-        reasons.append(
-            f"the {level_label(level)}% interval missed {misses} of the last {len(held)} months "
-            f"(chance of that many or more: {tail:.3f})"
-        )
+    misses = {}
+    for level in levels:
+        held = recent[inside_column(level)].dropna().astype(bool)
+        misses[level_label(level)] = int((~held).sum())
+        tail = float(stats.binom.sf(misses[level_label(level)] - 1, len(held), 1 - level))
+        if len(held) and tail < DRIFT_ALPHA:
+            reasons.append(
+                f"the {level_label(level)}% interval missed {misses[level_label(level)]} of the "
+                f"last {len(held)} months (chance of that many or more: {tail:.3f})"
+            )
     return {
         **status,
-        "status": "warning" if reasons else "ok",
+        "status": DRIFT_WARNING if reasons else DRIFT_OK,
         "reasons": reasons,
         "recent_rmse_clp_per_l": rmse,
         "promised_rmse_clp_per_l": float(promised_rmse),
         "rmse_limit_clp_per_l": limit,
         "interval_misses": misses,
     }
+
+
+@dataclass(frozen=True)
+class TrackRecord:
+    """The scored published forecasts, their summary by horizon and the drift check."""
+
+    rows: pd.DataFrame
+    summary: dict[str, Any]
+    drift: dict[str, Any]
+
+    def metrics(self) -> dict[str, Any]:
+        """What goes into metrics.json: ``track_record`` and ``drift``."""
+        runs = self.rows[RUN_ID].nunique() if len(self.rows) else 0
+        origins = sorted(self.rows[ORIGIN]) if len(self.rows) else []
+        block = {
+            "runs": int(runs),
+            "origins": f"{origins[0]:%Y-%m}..{origins[-1]:%Y-%m}" if origins else None,
+            "horizons": self.summary,
+        }
+        return {TRACK_RECORD: block, DRIFT: self.drift}
+
+    def sentence(self, level: float) -> str:
+        """``published 1-month forecasts so far: 6, RMSE 7.10, 80% interval held 5 of 6``."""
+        one = self.rows[self.rows[HORIZON] == 1]
+        if one.empty:
+            return "no published forecast has met its actual price yet"
+        held = one[inside_column(level)].dropna().astype(bool)
+        rmse = float(np.sqrt(np.mean(one[ERROR].to_numpy(dtype="float64") ** 2)))
+        return (
+            f"published 1-month forecasts so far: {len(one)}, RMSE {rmse:.2f} CLP/L, "
+            f"{level_label(level)}% interval held {int(held.sum())} of {len(held)}"
+        )
+
+
+def evaluate(
+    published: pd.DataFrame,
+    price: pd.Series,
+    promised_rmse: float,
+    levels: tuple[float, ...],
+) -> TrackRecord:
+    """Score ``published`` against ``price``, summarise it and check for drift."""
+    rows = score(published, price, levels)
+    return TrackRecord(rows, summarize(rows, levels), drift_status(rows, promised_rmse, levels))

@@ -61,6 +61,7 @@ from milk_forecast.model.models import (
     seasonal_naive,
 )
 from milk_forecast.model.params import TrainParams
+from milk_forecast.model.track_record import TrackRecord
 from milk_forecast.model.windows import Windows, months_between, resolve, shift
 
 CHOSEN = "adaptive_seasonal_ridge"
@@ -356,6 +357,8 @@ def comparison_frame(evaluations: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def write_outputs(result: TrainingResult, run_dir: Path | str) -> list[Path]:
-    """Write ``model.joblib``, ``metrics.json``, ``predictions.parquet`` and ``predictions.json``."""
-    return outputs.write_outputs(result.model, result.metrics, result.predictions, run_dir)
+def write_outputs(
+    result: TrainingResult, run_dir: Path | str, track: TrackRecord | None = None
+) -> list[Path]:
+    """Write the stage's products (see ``outputs.write_outputs``)."""
+    return outputs.write_outputs(result.model, result.metrics, result.predictions, run_dir, track)

@@ -102,13 +102,13 @@ def one_month_record(errors: list[float], inside: list[bool]) -> pd.DataFrame:
 def test_drift_is_quiet_when_errors_are_as_promised() -> None:
     rng = np.random.default_rng(1)
     errors = list(rng.normal(0, 5.0, 6))
-    status = tr.drift_status(one_month_record(errors, [True] * 5 + [False]), 5.0, 0.8)
+    status = tr.drift_status(one_month_record(errors, [True] * 5 + [False]), 5.0, LEVELS)
     assert status["status"] == "ok" and status["reasons"] == []
 
 
 def test_drift_warns_on_errors_beyond_chance() -> None:
     status = tr.drift_status(
-        one_month_record([12.0, -11.0, 10.0, -12.0, 11.0, 9.0], [True] * 6), 5.0, 0.8
+        one_month_record([12.0, -11.0, 10.0, -12.0, 11.0, 9.0], [True] * 6), 5.0, LEVELS
     )
     assert status["status"] == "warning"
     assert "above" in status["reasons"][0]
@@ -117,16 +117,16 @@ def test_drift_warns_on_errors_beyond_chance() -> None:
 
 def test_drift_warns_on_too_many_interval_misses() -> None:
     status = tr.drift_status(
-        one_month_record([1.0] * 6, [False, False, False, False, True, True]), 5.0, 0.8
+        one_month_record([1.0] * 6, [False, False, False, False, True, True]), 5.0, LEVELS
     )
     assert status["status"] == "warning"
     assert "missed 4 of the last 6" in status["reasons"][0]
     three = tr.drift_status(
-        one_month_record([1.0] * 6, [False, False, False, True, True, True]), 5.0, 0.8
+        one_month_record([1.0] * 6, [False, False, False, True, True, True]), 5.0, LEVELS
     )
     assert three["status"] == "ok"  # 3 misses of 6 happen by chance about 1 time in 10
 
 
 def test_drift_needs_a_full_window() -> None:
-    status = tr.drift_status(one_month_record([30.0] * 5, [False] * 5), 5.0, 0.8)
+    status = tr.drift_status(one_month_record([30.0] * 5, [False] * 5), 5.0, LEVELS)
     assert status["status"] == "not_enough_history"
