@@ -165,19 +165,15 @@ def write_outputs(
     metrics: dict[str, Any],
     predictions: pd.DataFrame,
     run_dir: Path | str,
-    track: TrackRecord | None = None,
+    track: TrackRecord,
 ) -> list[Path]:
     """Write ``model.joblib``, ``metrics.json``, ``predictions.parquet``, ``predictions.json``
-    and, with a track record, ``track_record.parquet`` (its summary and the drift check
-    going into metrics.json)."""
+    and ``track_record.parquet`` (its summary and the drift check go into metrics.json)."""
     run_dir = Path(run_dir)
-    paths = [
-        run_dir / name for name in (MODEL_FILE, METRICS_FILE, PREDICTIONS_FILE, PREDICTIONS_JSON)
-    ]
-    if track is not None:
-        metrics = {**metrics, **track.metrics()}
-        paths.append(run_dir / TRACK_RECORD_FILE)
-        track.rows.to_parquet(paths[4], index=False)
+    names = (MODEL_FILE, METRICS_FILE, PREDICTIONS_FILE, PREDICTIONS_JSON, TRACK_RECORD_FILE)
+    paths = [run_dir / name for name in names]
+    metrics = {**metrics, **track.metrics()}
+    track.rows.to_parquet(paths[4], index=False)
     joblib.dump(model, paths[0])
     paths[1].write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n")
     predictions.to_parquet(paths[2], index=False)
@@ -240,11 +236,16 @@ def check_outputs(run_dir: Path | str) -> str:
     absent = [c for c in track_record_columns(metrics["interval_levels"]) if c not in record]
     if absent:
         raise StageOutputError(f"{run_dir / TRACK_RECORD_FILE}: missing column(s) {absent}")
-    for name in (FAN_CHART_FILE, TRACK_RECORD_CHART_FILE):
-        check_written(run_dir / FIGURES_DIR / name)
     return (
         f"{PREDICTIONS_FILE} and {PREDICTIONS_JSON}: {len(predictions)} months, "
         f"{len(horizons)} forecast months; {METRICS_FILE}: walk-forward RMSE "
-        f"{metrics['headline'][RMSE]:.2f} CLP/L; {MODEL_FILE}, {TRACK_RECORD_FILE} and the "
-        "charts present"
+        f"{metrics['headline'][RMSE]:.2f} CLP/L; {MODEL_FILE} and {TRACK_RECORD_FILE} present"
     )
+
+
+def check_figures(run_dir: Path | str) -> str:
+    """The charts the page shows were drawn; returns a one-line summary."""
+    names = (FAN_CHART_FILE, TRACK_RECORD_CHART_FILE)
+    for name in names:
+        check_written(Path(run_dir) / FIGURES_DIR / name)
+    return f"{FIGURES_DIR}/: {', '.join(names)} present"

@@ -357,8 +357,6 @@ def comparison_frame(evaluations: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def write_outputs(
-    result: TrainingResult, run_dir: Path | str, track: TrackRecord | None = None
-) -> list[Path]:
+def write_outputs(result: TrainingResult, run_dir: Path | str, track: TrackRecord) -> list[Path]:
     """Write the stage's products (see ``outputs.write_outputs``)."""
     return outputs.write_outputs(result.model, result.metrics, result.predictions, run_dir, track)

@@ -10,7 +10,7 @@ from series_factory import synthetic_monthly, without_rain_after
 from milk_forecast import checks, contracts
 from milk_forecast.contracts import HORIZON, MONTH, PRICE_COLUMN, REASON, interval_column
 from milk_forecast.data.features import add_shuffled_split
-from milk_forecast.model import outputs, training
+from milk_forecast.model import outputs, track_record, training
 from milk_forecast.model.combination import COMBINED, ORIGIN
 
 LEVELS = (0.8, 0.95)
@@ -143,22 +143,29 @@ def test_rainfall_ending_early_still_gives_twelve_horizons_and_says_so():
         assert "hold the last complete 12-month sum" in row["reason"]
 
 
+def no_history(result: training.TrainingResult) -> track_record.TrackRecord:
+    """The track record of a first run: nothing published before it."""
+    levels = tuple(result.metrics["interval_levels"])
+    return track_record.evaluate(pd.DataFrame(), pd.Series(dtype="float64"), 1.0, levels)
+
+
 def test_any_interval_levels_flow_to_every_output(tmp_path):
     levels = (0.5, 0.9, 0.975)
     out = train(synthetic_monthly(), interval_levels=levels)
     for frame in (out.backtest, out.path, out.calibration):
         assert ordered(frame, levels)
     assert set(out.metrics[contracts.CALIBRATION]["horizons"]["6"]) == {"50", "90", "97.5"}
-    training.write_outputs(out, tmp_path)
+    training.write_outputs(out, tmp_path, no_history(out))
     outputs.check_outputs(tmp_path)
     row = contracts.read_predictions_json(tmp_path / contracts.PREDICTIONS_JSON)["rows"][-1]
     assert row["upper_97.5_clp_per_l"] > row["upper_90_clp_per_l"] > row["upper_50_clp_per_l"]
 
 
 def test_write_outputs_and_read_back(result, tmp_path):
-    paths = training.write_outputs(result, tmp_path)
+    paths = training.write_outputs(result, tmp_path, no_history(result))
     assert [p.name for p in paths] == [
-        "model.joblib", "metrics.json", "predictions.parquet", "predictions.json"
+        "model.joblib", "metrics.json", "predictions.parquet", "predictions.json",
+        "track_record.parquet",
     ]  # fmt: skip
     assert "12 forecast months" in outputs.check_outputs(tmp_path)
     metrics = contracts.read_metrics(tmp_path / "metrics.json")
@@ -173,7 +180,7 @@ def test_write_outputs_and_read_back(result, tmp_path):
 
 
 def test_check_outputs_names_a_missing_path(result, tmp_path):
-    training.write_outputs(result, tmp_path)
+    training.write_outputs(result, tmp_path, no_history(result))
     frame = pd.read_parquet(tmp_path / "predictions.parquet")
     frame.loc[frame["kind"] == "forecast", HORIZON] = 1
     frame.to_parquet(tmp_path / "predictions.parquet")
