@@ -6,7 +6,8 @@ every ``reload_interval`` seconds; the load runs off the event loop (see app.py)
 other requests keep being answered from the current run, then the single reference is
 swapped. A run (or a ``LATEST``) that cannot be served is refused with one log line
 naming the file and the reason; the previous run keeps serving. Publishing ``LATEST``
-again (even naming the same, repaired run) makes the store look again.
+again (a new inode, mtime or size), even naming the same refused run once it is repaired,
+makes the store look again; ``LATEST`` naming the run already served changes nothing.
 """
 
 from __future__ import annotations
