@@ -20,4 +20,7 @@ COPY . .
 
 EXPOSE 8000
 # The API by default; compose.yaml gives the pipeline service its own command.
-CMD ["uvicorn", "app:app", "--host", "0.0.0.0", "--port", "8000"]
+# Flags: see README "The served HTTP surface" (the same in compose.yaml and the Makefile).
+CMD ["uvicorn", "app:app", "--host", "0.0.0.0", "--port", "8000", \
+     "--http", "milk_forecast.service.http:Protocol", \
+     "--timeout-keep-alive", "5", "--limit-concurrency", "200", "--ws", "none"]

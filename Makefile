@@ -5,6 +5,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 ARGS ?=
+# The served HTTP surface (README); the same flags in compose.yaml and the Dockerfile.
+SERVE_FLAGS := --http milk_forecast.service.http:Protocol \
+	--timeout-keep-alive 5 --limit-concurrency 200 --ws none
 
 .PHONY: venv run test lint format serve lab bench sample clean-notebooks help
 
@@ -36,7 +39,7 @@ format: $(STAMP)  ## apply ruff's formatting and safe fixes
 	$(PY) -m ruff check --fix .
 
 serve: $(STAMP)  ## serve the newest succeeded run on http://127.0.0.1:8000
-	$(VENV)/bin/uvicorn app:app --host 127.0.0.1 --port 8000
+	$(VENV)/bin/uvicorn app:app --host 127.0.0.1 --port 8000 $(SERVE_FLAGS)
 
 lab: $(STAMP)  ## open the notebooks in JupyterLab (their kernels import this checkout's package)
 	PYTHONPATH=$(CURDIR) $(VENV)/bin/jupyter lab --notebook-dir=notebooks

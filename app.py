@@ -2,18 +2,25 @@
 
 Environment:
 - ``RUNS_DIR``: the runs folder (default: runs/ beside this file).
-- ``RELOAD_INTERVAL``: seconds between two looks (one stat) at runs/LATEST on the
-  request path (default 1.0; 0 looks on every request). A newer run is loaded in a
-  worker thread while other requests keep being answered from the current one,
-  then swapped in atomically. Each uvicorn worker process does the same.
+- ``RELOAD_INTERVAL``: seconds between two looks (one lstat) at runs/LATEST on the
+  request path (default 1.0; 0 looks on every request, for tests). A newer run is loaded
+  in a worker thread while other requests keep being answered from the current one, then
+  swapped in atomically. The run history (/api/runs) is rescanned at most as often.
+  Each uvicorn worker process does the same.
+- ``HISTORY_RATE``: answers per second of /api/runs and /api/runs/{run_id} together,
+  per process (default 50; 0 unpaced): a client above it waits for its turn, or gets a
+  429 when its turn is more than 2 s away, so the history never starves /api/predict.
 - ``MILK_BENCH_PLAIN=1``: also mount /bench/plain (a plain JSON endpoint for
   benchmarks/api.py); off by default and absent from /openapi.json.
 
-Logic lives in milk_forecast.serving; this module only wires HTTP to it.
+Standard library, Starlette and the contracts only: no pandas, numpy, pyarrow,
+scikit-learn or joblib is imported, and nothing is ever unpickled. The logic lives in
+milk_forecast.service; this module only wires HTTP to it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import os
@@ -29,34 +36,49 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from milk_forecast.service import serving
+from milk_forecast.service.history import RunIndex
 from milk_forecast.service.openapi import OPENAPI
+from milk_forecast.service.pacing import Pacer
+from milk_forecast.service.served_run import ServedRun
+from milk_forecast.service.store import RunStore
 
 logger = logging.getLogger("app")
 OPENAPI_BODY = serving.dumps(OPENAPI)
 BENCH_PLAIN_ENV = "MILK_BENCH_PLAIN"
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+PATH_PARAMETERS = ("year", "month")
 
 
-def settings() -> tuple[Path, float]:
-    """The runs folder and the reload interval, from the environment."""
-    runs_dir = Path(os.environ.get("RUNS_DIR") or Path(__file__).resolve().parent / "runs")
-    interval = os.environ.get("RELOAD_INTERVAL", "1.0")
+def number_setting(name: str, default: str) -> float:
+    """A non-negative number from the environment, or a ValueError naming the variable."""
+    text = os.environ.get(name, default)
     try:
-        return runs_dir, float(interval)
+        value = float(text)
     except ValueError:
-        raise ValueError(f"RELOAD_INTERVAL={interval!r} is not a number of seconds") from None
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise ValueError(f"{name}={text!r} is not a non-negative number")
+    return value
+
+
+def settings() -> tuple[Path, float, float]:
+    """The runs folder, the reload interval and the history rate, from the environment."""
+    runs_dir = Path(os.environ.get("RUNS_DIR") or Path(__file__).resolve().parent / "runs")
+    return runs_dir, number_setting("RELOAD_INTERVAL", "1.0"), number_setting("HISTORY_RATE", "50")
 
 
 @asynccontextmanager
-async def lifespan(app: Starlette) -> AsyncIterator[dict[str, serving.RunStore]]:
-    store = serving.RunStore(*settings())
+async def lifespan(app: Starlette) -> AsyncIterator[dict[str, object]]:
+    runs_dir, interval, history_rate = settings()
+    store = RunStore(runs_dir, interval)
     await run_in_threadpool(store.refresh)
     if store.served is None:
         logger.warning(store.no_run_error().message)
+    index = RunIndex(store.folder, store.reload_interval)
     # Everything loaded so far lives as long as the process: keep it out of the garbage
     # collector's full passes, which otherwise show up as latency spikes.
     gc.freeze()
-    yield {"store": store}
+    yield {"store": store, "index": index, "pacer": Pacer(history_rate)}
 
 
 def json_body(body: bytes, status: int = 200, headers: dict | None = None) -> Response:
@@ -67,20 +89,24 @@ def json_payload(payload: object, status: int = 200) -> Response:
     return json_body(serving.dumps(payload), status)
 
 
-def store_of(request: Request) -> serving.RunStore:
+def store_of(request: Request) -> RunStore:
     """The lifespan's RunStore (read from the scope: cheaper than request.state)."""
     return request.scope["state"]["store"]
 
 
-async def current_run(request: Request) -> serving.ServedRun | None:
+def index_of(request: Request) -> RunIndex:
+    return request.scope["state"]["index"]
+
+
+async def current_run(request: Request) -> ServedRun | None:
     """The served run (None if none), after the cheap periodic check for a newer LATEST."""
     store = store_of(request)
-    if store.due() and store.changed():
-        await run_in_threadpool(store.refresh)
+    if store.due() and store.changed() and await run_in_threadpool(store.refresh):
+        index_of(request).expire()
     return store.served
 
 
-async def served_run(request: Request) -> serving.ServedRun:
+async def served_run(request: Request) -> ServedRun:
     """The served run, or a 503 saying how to produce one."""
     run = await current_run(request)
     if run is None:
@@ -88,10 +114,7 @@ async def served_run(request: Request) -> serving.ServedRun:
     return run
 
 
-def param_values(request: Request, name: str) -> list[str]:
-    """A path parameter, else every value of the query parameter ``name``."""
-    if name in request.path_params:
-        return [request.path_params[name]]
+def query_values(request: Request, name: str) -> list[str]:
     return request.query_params.getlist(name)
 
 
@@ -115,34 +138,70 @@ async def ready(request: Request) -> Response:
 
 
 async def predict(request: Request) -> Response:
+    """/api/predict?year=&month=: the usual query strings map straight to a body."""
     run = await current_run(request)
     query = request.scope["query_string"]
-    if run is not None and query in run.query_bodies:  # fast path: precomputed at load time
+    if run is not None and query in run.query_bodies:
         return json_body(run.query_bodies[query])
-    year = serving.parse_int_param("year", param_values(request, "year"), *serving.YEAR_RANGE)
-    month = serving.parse_int_param("month", param_values(request, "month"), *serving.MONTH_RANGE)
+    year = serving.parse_int_param("year", query_values(request, "year"), *serving.YEAR_RANGE)
+    month = serving.parse_int_param("month", query_values(request, "month"), *serving.MONTH_RANGE)
+    return json_body((await served_run(request)).predict_body(year, month))
+
+
+async def predict_path(request: Request) -> Response:
+    """/api/predict/{year}/{month}: year or month also in the query string is a 422."""
+    for name in PATH_PARAMETERS:
+        if name in request.query_params:
+            raise serving.ApiError(
+                422,
+                "invalid_parameter",
+                f"{name} is given both in the path and in the query string; give it once",
+                parameter=name,
+                allowed="the path form or the query form, not both",
+            )
+    values = request.path_params
+    year = serving.parse_int_param("year", [values["year"]], *serving.YEAR_RANGE)
+    month = serving.parse_int_param("month", [values["month"]], *serving.MONTH_RANGE)
     return json_body((await served_run(request)).predict_body(year, month))
 
 
 async def forecast(request: Request) -> Response:
+    """/api/forecast: the whole path; ?horizon=N one month of it."""
     run = await served_run(request)
-    if run.forecast_body is None:
-        raise serving.ApiError(404, "no_forecast", f"run {run.run_id} has no forecast row")
-    return json_body(run.forecast_body)
+    query = request.scope["query_string"]
+    if query in run.horizon_queries:
+        return json_body(run.horizon_queries[query])
+    values = query_values(request, "horizon")
+    if not values:
+        return json_body(run.forecast_body())
+    horizon = serving.parse_int_param("horizon", values, *serving.HORIZON_RANGE)
+    return json_body(run.forecast_body(horizon))
+
+
+async def paced(request: Request) -> None:
+    """Wait for this request's turn on the history endpoints (429 when it is too far)."""
+    wait = request.scope["state"]["pacer"].delay()
+    if wait:
+        await asyncio.sleep(wait)
 
 
 async def runs_list(request: Request) -> Response:
+    await paced(request)
     run = await current_run(request)
-    runs_dir = store_of(request).runs_dir
-    payload = await run_in_threadpool(serving.runs_payload, runs_dir, run and run.run_id)
-    return json_payload(payload)
+    runs = index_of(request)
+    if runs.claim():
+        await run_in_threadpool(runs.scan)
+    elif not runs.built.is_set():
+        await run_in_threadpool(runs.built.wait, 60)
+    return json_body(runs.list_body(run and run.run_id))
 
 
 async def run_detail(request: Request) -> Response:
+    await paced(request)
     run = await current_run(request)
-    runs_dir, run_id = store_of(request).runs_dir, request.path_params["run_id"]
-    payload = await run_in_threadpool(serving.run_payload, runs_dir, run_id, run and run.run_id)
-    return json_payload(payload)
+    run_id = request.path_params["run_id"]
+    body = await run_in_threadpool(index_of(request).detail_body, run_id, run and run.run_id)
+    return json_body(body)
 
 
 async def openapi(request: Request) -> Response:
@@ -164,7 +223,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
     error = serving.ApiError(
         exc.status_code,
         code,
-        f"{exc.detail}: {request.method} {serving.echo(request.scope['path'])}",
+        f"{exc.detail}: {serving.echo(request.method)} {serving.echo(request.scope['path'])}",
     )
     return json_body(serving.dumps(error.payload()), exc.status_code, exc.headers)
 
@@ -178,7 +237,7 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
 
 routes = [  # the hot path first: routes are matched in order
     Route("/api/predict", predict),
-    Route("/api/predict/{year}/{month}", predict),
+    Route("/api/predict/{year}/{month}", predict_path),
     Route("/", index),
     Route("/health", health),
     Route("/ready", ready),
@@ -199,3 +258,6 @@ app = Starlette(
         Exception: unexpected_error,
     },
 )
+# A URL with or without a trailing slash is a 404 like any unknown URL: Starlette's
+# redirect would build its Location from the request's Host header.
+app.router.redirect_slashes = False

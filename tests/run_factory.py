@@ -1,98 +1,143 @@
 """Builders of fake run folders that follow docs/contracts.md, for tests and benchmarks.
 
-``make_run(runs_dir, run_id)`` writes ``run.json``, ``metrics.json``,
-``predictions.parquet`` and ``model.joblib`` (a fitted ``DummyRegressor``) and,
-unless told otherwise, points ``runs/LATEST`` at the new run.
+``make_run(runs_dir, run_id)`` writes ``run.json``, ``metrics.json`` and
+``predictions.json`` (what the API reads; ``predictions.parquet`` too with
+``parquet=True``, which needs pandas) and, unless told otherwise, points
+``runs/LATEST`` at the new run. Rows are plain dicts as in predictions.json: in-sample
+months, then backtest months, then a forecast path of ``horizons`` months whose
+intervals widen with the horizon. Standard library only unless ``parquet=True``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import socket
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import joblib
-import numpy as np
-import pandas as pd
-from sklearn.dummy import DummyRegressor
-
 from milk_forecast import contracts
 from milk_forecast.runner import run_folder
 
-INTERVAL_COLUMNS = (
-    "lower_80_clp_per_l",
-    "upper_80_clp_per_l",
-    "lower_95_clp_per_l",
-    "upper_95_clp_per_l",
-)
 MODEL_NAME = "ridge_lags"
+FORECAST_MODEL = "seasonal_drift"
+REASON = "lowest walk-forward RMSE at this horizon"
+LEVELS = (0.8, 0.95)
+HALF_WIDTH = {0.5: 3.0, 0.8: 8.0, 0.9: 10.0, 0.95: 12.0}  # at horizon 1, CLP/L
 
 
-def build_predictions(
+def month_range(first: str, count: int) -> list[str]:
+    year, month = int(first[:4]), int(first[5:])
+    months = []
+    for _ in range(count):
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
+def months_between(first: str, last: str) -> int:
+    return (int(last[:4]) - int(first[:4])) * 12 + int(last[5:]) - int(first[5:]) + 1
+
+
+def build_rows(
     first: str = "2015-01",
     backtest_from: str = "2018-05",
-    forecast: str = "2020-05",
-    intervals: bool = True,
+    last_observed: str = "2020-04",
+    horizons: int = contracts.FORECAST_HORIZON,
+    levels: Sequence[float] = LEVELS,
     model: str = MODEL_NAME,
-) -> pd.DataFrame:
-    """One row per month: in_sample, then backtest, then one forecast month (no actual)."""
-    months = pd.date_range(first, forecast, freq="MS").as_unit("ns")
-    step = np.arange(len(months), dtype=float)
-    predicted = 250.0 + 1.5 * step
-    frame = pd.DataFrame(
-        {
-            "month": months,
-            "actual_clp_per_l": predicted + np.where(step % 2 == 0, 2.0, -3.0),
-            "predicted_clp_per_l": predicted,
-            "kind": np.where(months < pd.Timestamp(backtest_from), "in_sample", "backtest"),
-            "model": model,
+) -> list[dict[str, Any]]:
+    """predictions.json rows: in_sample, then backtest, then ``horizons`` forecast months.
+
+    Prices carry 3 decimals, so that a response rounded to 2 differs from the file.
+    """
+    observed = months_between(first, last_observed)
+    rows = []
+    for step, month in enumerate(month_range(first, observed + horizons)):
+        predicted = 250.123 + 1.5 * step
+        horizon = step - observed + 1 if step >= observed else None
+        kind = (
+            contracts.FORECAST
+            if horizon
+            else contracts.BACKTEST
+            if month >= backtest_from
+            else contracts.IN_SAMPLE
+        )
+        row: dict[str, Any] = {
+            contracts.MONTH: month,
+            contracts.ACTUAL: None if horizon else predicted + (2.0 if step % 2 == 0 else -3.0),
+            contracts.PREDICTED: predicted,
+            contracts.KIND: kind,
+            contracts.MODEL: FORECAST_MODEL if horizon else model,
+            contracts.HORIZON: horizon,
+            contracts.REASON: REASON if horizon else None,
         }
-    )
-    frame.loc[frame.index[-1], "kind"] = "forecast"
-    frame.loc[frame.index[-1], "actual_clp_per_l"] = np.nan
-    if intervals:
-        has_interval = frame["kind"] != "in_sample"
-        for level, half_width in (("80", 8.0), ("95", 12.0)):
-            frame[f"lower_{level}_clp_per_l"] = np.where(
-                has_interval, predicted - half_width, np.nan
+        for level in levels:
+            width = HALF_WIDTH.get(level, 10.0) * math.sqrt(horizon or 1)
+            inside = kind != contracts.IN_SAMPLE
+            row[contracts.interval_column(contracts.LOWER, level)] = (
+                predicted - width if inside else None
             )
-            frame[f"upper_{level}_clp_per_l"] = np.where(
-                has_interval, predicted + half_width, np.nan
+            row[contracts.interval_column(contracts.UPPER, level)] = (
+                predicted + width if inside else None
             )
-    return frame
+        rows.append(row)
+    return rows
 
 
-def build_metrics(predictions: pd.DataFrame, model: str = MODEL_NAME) -> dict[str, Any]:
-    """A metrics.json payload consistent with ``predictions``."""
+def predictions_document(rows: list[dict[str, Any]], levels: Sequence[float]) -> dict[str, Any]:
+    """The predictions.json payload."""
+    return {"unit": contracts.UNIT, "interval_levels": list(levels), "rows": rows}
+
+
+def _rows_of(predictions: Any) -> list[dict[str, Any]]:
+    """Rows from a list of dicts, or from a predictions.parquet-like DataFrame."""
+    if isinstance(predictions, list):
+        return predictions
+    rows = []
+    for record in predictions.to_dict("records"):
+        month = record[contracts.MONTH]
+        rows.append({**record, contracts.MONTH: f"{month:%Y-%m}"})
+    return rows
+
+
+def build_metrics(
+    predictions: Any, model: str = MODEL_NAME, levels: Sequence[float] | None = None
+) -> dict[str, Any]:
+    """A metrics.json payload consistent with ``predictions`` (rows, or a DataFrame)."""
+    rows = _rows_of(predictions)
+    if levels is None:
+        levels = [
+            level for level in LEVELS if contracts.interval_column("lower", level) in rows[-1]
+        ]
     scores = {"rmse_clp_per_l": 2.6, "mae_clp_per_l": 2.5, "mape_pct": 0.9, "r2": 0.97}
-    backtest = predictions[predictions["kind"] == "backtest"]
-    last = predictions.iloc[-1]
-    forecast: dict[str, Any] = {
-        "month": f"{last['month']:%Y-%m}",
-        "predicted_clp_per_l": float(last["predicted_clp_per_l"]),
-        "model": model,
-        "reason": "lowest walk-forward RMSE",
-    }
-    for column in INTERVAL_COLUMNS:
-        if column in predictions:
-            forecast[column] = float(last[column])
+    bounds = contracts.ordered_bounds(levels)
+    path = [row for row in rows if row[contracts.KIND] == contracts.FORECAST] or rows[-1:]
+    forecast_path = [
+        {
+            "month": row[contracts.MONTH],
+            "horizon": row.get(contracts.HORIZON),
+            "model": row[contracts.MODEL],
+            "reason": row.get(contracts.REASON) or REASON,
+            **{key: float(row[key]) for key in bounds},
+        }
+        for row in path
+    ]
     return {
-        "unit": "CLP/L",
-        "interval_levels": [
-            level for level in (0.8, 0.95) if f"lower_{level * 100:g}_clp_per_l" in predictions
-        ],
+        "unit": contracts.UNIT,
+        "interval_levels": list(levels),
         "headline": {"model": model, "evaluation": "walk_forward", **scores},
         "evaluations": {
             "walk_forward": {
                 "description": "one-step-ahead refits",
-                "months": [f"{m:%Y-%m}" for m in backtest["month"]],
+                "months": [r[contracts.MONTH] for r in rows if r[contracts.KIND] == "backtest"],
                 "models": {model: {**scores, "mse_clp2_per_l2": 6.76}},
             }
         },
-        "forecast": forecast,
-        "interval_coverage": {"80": 0.8, "95": 0.95},
+        "forecast": forecast_path[0],
+        "forecast_path": forecast_path,
     }
 
 
@@ -122,27 +167,54 @@ def build_record(run_id: str, status: str, metrics: dict[str, Any], synthetic: b
     }
 
 
+def write_parquet(rows: list[dict[str, Any]], path: Path) -> None:
+    """predictions.parquet of ``rows`` (months as timestamps), as the pipeline writes it."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    frame[contracts.MONTH] = pd.to_datetime(frame[contracts.MONTH]).astype("datetime64[ns]")
+    frame[contracts.HORIZON] = frame[contracts.HORIZON].astype("Int64")
+    frame.to_parquet(path, index=False)
+
+
 def make_run(
     runs_dir: Path,
     run_id: str = "20261127T120301Z",
     *,
     status: str = contracts.SUCCEEDED,
-    predictions: pd.DataFrame | None = None,
+    rows: list[dict[str, Any]] | None = None,
+    levels: Sequence[float] = LEVELS,
     synthetic: bool = True,
     publish: bool = True,
-    model: bool = True,
+    parquet: bool = False,
 ) -> Path:
     """Write a complete fake run folder; publish it as LATEST when ``publish``."""
     run_dir = run_folder.run_dir_for(runs_dir, run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
-    frame = build_predictions() if predictions is None else predictions
-    metrics = build_metrics(frame)
-    frame.to_parquet(run_dir / contracts.PREDICTIONS_FILE, index=False)
+    rows = build_rows(levels=levels) if rows is None else rows
+    metrics = build_metrics(rows, levels=levels)
+    document = predictions_document(rows, levels)
+    (run_dir / contracts.PREDICTIONS_JSON).write_text(json.dumps(document), encoding="utf-8")
     (run_dir / contracts.METRICS_FILE).write_text(json.dumps(metrics, indent=2), encoding="utf-8")
-    if model:
-        fitted = DummyRegressor().fit(np.zeros((3, 1)), frame["predicted_clp_per_l"].iloc[:3])
-        joblib.dump(fitted, run_dir / contracts.MODEL_FILE)
+    if parquet:
+        write_parquet(rows, run_dir / contracts.PREDICTIONS_FILE)
     run_folder.write_run_record(run_dir, build_record(run_id, status, metrics, synthetic))
     if publish:
         run_folder.publish_latest(runs_dir, run_id)
     return run_dir
+
+
+def make_history(runs_dir: Path, count: int, first: datetime | None = None) -> list[str]:
+    """``count`` run folders holding only a run.json (succeeded and failed), not published."""
+    start = first or datetime(2020, 1, 1)
+    rows = build_rows(horizons=1)
+    metrics = build_metrics(rows)
+    run_ids = []
+    for number in range(count):
+        run_id = f"{start + timedelta(hours=number):{contracts.RUN_ID_FORMAT}}"
+        status = contracts.FAILED if number % 5 == 4 else contracts.SUCCEEDED
+        run_dir = runs_dir / run_id
+        run_dir.mkdir(parents=True, exist_ok=True)
+        run_folder.write_run_record(run_dir, build_record(run_id, status, metrics, False))
+        run_ids.append(run_id)
+    return run_ids

@@ -14,17 +14,16 @@ from typing import Any
 
 import httpx
 import jsonschema
-import pandas as pd
 import pytest
 from openapi_spec_validator import validate
-from run_factory import build_predictions, make_run
+from run_factory import build_rows, make_history, make_run, month_range
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
 import app
 from milk_forecast import contracts
 from milk_forecast.runner import run_folder
-from milk_forecast.service import serving
+from milk_forecast.service import history, served_run, serving
 from milk_forecast.service.openapi import OPENAPI
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,6 +40,7 @@ def runs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path.mkdir()
     monkeypatch.setenv("RUNS_DIR", str(path))
     monkeypatch.setenv("RELOAD_INTERVAL", "0")
+    monkeypatch.setenv("HISTORY_RATE", "0")
     return path
 
 
@@ -132,21 +132,119 @@ def test_ready_names_the_served_run(client: TestClient) -> None:
     assert assert_documented(response, "/ready")["run_id"] == RUN_A
 
 
-def test_predict_answers_the_row_of_that_month(client: TestClient, runs_dir: Path) -> None:
-    frame = build_predictions()
-    row = frame[frame["month"] == "2019-07-01"].iloc[0]
+def row_of(month: str) -> dict[str, Any]:
+    return next(row for row in build_rows() if row["month"] == month)
+
+
+def test_predict_answers_the_row_of_that_month_rounded_to_cents(client: TestClient) -> None:
+    row = row_of("2019-07")
     response = client.get("/api/predict", params={"year": 2019, "month": 7})
     body = assert_documented(response, "/api/predict")
     assert response.status_code == 200
     assert (body["year"], body["month"], body["unit"], body["run_id"]) == (2019, 7, "CLP/L", RUN_A)
-    assert body["prediction"] == pytest.approx(row["predicted_clp_per_l"])
-    assert body["actual"] == pytest.approx(row["actual_clp_per_l"])
+    assert body["prediction"] == round(row["predicted_clp_per_l"], 2) != row["predicted_clp_per_l"]
+    assert body["actual"] == round(row["actual_clp_per_l"], 2)
     assert body["kind"] == row["kind"] == "backtest"
+    assert (body["horizon"], body["reason"]) == (None, None)
     assert body["interval"]["80"] == {
-        "lower": pytest.approx(row["lower_80_clp_per_l"]),
-        "upper": pytest.approx(row["upper_80_clp_per_l"]),
+        "lower": round(row["lower_80_clp_per_l"], 2),
+        "upper": round(row["upper_80_clp_per_l"], 2),
     }
     assert body["model"] == row["model"]
+
+
+def test_predict_answers_every_month_of_the_forecast_path(client: TestClient) -> None:
+    path = [row for row in build_rows() if row["kind"] == "forecast"]
+    assert len(path) == contracts.FORECAST_HORIZON
+    for row in path:
+        year, month = int(row["month"][:4]), int(row["month"][5:])
+        by_query = client.get(f"/api/predict?year={year}&month={month}")
+        body = assert_documented(by_query, "/api/predict")
+        assert (body["kind"], body["horizon"], body["actual"]) == ("forecast", row["horizon"], None)
+        assert body["prediction"] == round(row["predicted_clp_per_l"], 2)
+        assert body["reason"] == row["reason"]
+        assert client.get(f"/api/predict/{year}/{month}").json() == body
+    after = client.get("/api/predict?year=2021&month=5")
+    error = assert_documented(after, "/api/predict")["error"]
+    assert after.status_code == 404 and error["last_month"] == path[-1]["month"] == "2021-04"
+    assert "2021-04" in error["message"]
+
+
+def test_forecast_answers_the_whole_path_first_month_first(client: TestClient) -> None:
+    body = assert_documented(client.get("/api/forecast"), "/api/forecast")
+    path = [row for row in build_rows() if row["kind"] == "forecast"]
+    assert body["interval_levels"] == ["80", "95"]
+    assert [item["horizon"] for item in body["path"]] == list(range(1, 13))
+    assert [f"{item['year']}-{item['month']:02d}" for item in body["path"]] == [
+        row["month"] for row in path
+    ]
+    for item, row in zip(body["path"], path, strict=True):
+        assert item["interval"]["95"]["upper"] == round(row["upper_95_clp_per_l"], 2)
+        assert (item["model"], item["reason"]) == (row["model"], row["reason"])
+    widths = [
+        item["interval"]["80"]["upper"] - item["interval"]["80"]["lower"] for item in body["path"]
+    ]
+    assert widths == sorted(widths)
+
+
+@pytest.mark.parametrize("horizon", [1, 3, 12])
+def test_forecast_horizon_answers_that_month_of_the_path(client: TestClient, horizon: int) -> None:
+    response = client.get(f"/api/forecast?horizon={horizon}")
+    body = assert_documented(response, "/api/forecast")
+    assert body == client.get("/api/forecast").json()["path"][horizon - 1]
+    assert body == client.get(f"/api/forecast?horizon={horizon:02d}&x=1").json()
+
+
+@pytest.mark.parametrize(
+    "query", ["horizon=0", "horizon=13", "horizon=x", "horizon=1&horizon=2", "horizon="]
+)
+def test_forecast_bad_horizon_is_422_naming_the_allowed_range(
+    client: TestClient, query: str
+) -> None:
+    response = client.get(f"/api/forecast?{query}")
+    assert response.status_code == 422
+    error = assert_documented(response, "/api/forecast")["error"]
+    assert (error["parameter"], error["allowed"]) == ("horizon", "integer from 1 to 12")
+
+
+def test_forecast_horizon_past_a_short_path_is_404_with_the_months_covered(runs_dir: Path) -> None:
+    make_run(runs_dir, RUN_A, rows=build_rows(horizons=3))
+    with TestClient(APP) as client:
+        assert client.get("/api/forecast?horizon=3").status_code == 200
+        response = client.get("/api/forecast?horizon=4")
+    error = assert_documented(response, "/api/forecast")["error"]
+    assert (response.status_code, error["code"]) == (404, "horizon_not_covered")
+    assert (error["first_month"], error["last_month"]) == ("2020-05", "2020-07")
+    assert "2020-05 to 2020-07" in error["message"]
+
+
+def test_other_interval_levels_are_served(runs_dir: Path) -> None:
+    make_run(runs_dir, RUN_A, rows=build_rows(levels=(0.5, 0.9)), levels=(0.5, 0.9))
+    with TestClient(APP) as client:
+        path = assert_documented(client.get("/api/forecast"), "/api/forecast")
+        month = assert_documented(client.get("/api/predict/2019/1"), "/api/predict/{year}/{month}")
+    assert path["interval_levels"] == ["50", "90"]
+    assert set(path["path"][0]["interval"]) == set(month["interval"]) == {"50", "90"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/predict/2020/4?year=1999&month=1",
+        "/api/predict/2020/13?year=1999&month=1",
+        "/api/predict/2020/4?month=1",
+        "/api/predict/2020/4?year=2020",
+    ],
+)
+def test_path_and_query_together_is_422_never_one_of_them(client: TestClient, url: str) -> None:
+    response = client.get(url)
+    assert response.status_code == 422
+    error = assert_documented(response, "/api/predict/{year}/{month}")["error"]
+    assert "both in the path and in the query string" in error["message"]
+
+
+def test_path_form_ignores_unrelated_query_parameters(client: TestClient) -> None:
+    assert client.get("/api/predict/2020/4?x=1").json() == client.get("/api/predict/2020/4").json()
 
 
 def test_predict_path_form_equals_query_form(client: TestClient) -> None:
@@ -159,43 +257,31 @@ def test_predict_path_form_equals_query_form(client: TestClient) -> None:
 
 
 def test_precomputed_query_forms_answer_what_the_full_parser_answers(client: TestClient) -> None:
-    for month in pd.date_range("2015-01", "2020-05", freq="MS"):
-        year, number = month.year, month.month
+    for label in month_range("2015-01", 76):
+        year, number = int(label[:4]), int(label[5:])
         fast = client.get(f"/api/predict?year={year}&month={number}").json()
         assert fast == client.get(f"/api/predict?month={number}&year={year}").json()
         assert fast == client.get(f"/api/predict?year={year}&month={number:02d}&x=1").json()
         assert fast == client.get(f"/api/predict/{year}/{number}").json()
         assert (fast["year"], fast["month"]) == (year, number)
-    assert client.get("/api/predict?year=2020&month=6").status_code == 404
-
-
-def test_forecast_answers_the_forecast_row_with_reason_and_interval(client: TestClient) -> None:
-    body = assert_documented(client.get("/api/forecast"), "/api/forecast")
-    metrics = json.loads(
-        (Path(os.environ["RUNS_DIR"]) / RUN_A / contracts.METRICS_FILE).read_text()
-    )
-    assert body["kind"] == "forecast"
-    assert f"{body['year']:04d}-{body['month']:02d}" == metrics["forecast"]["month"]
-    assert body["prediction"] == pytest.approx(metrics["forecast"]["predicted_clp_per_l"])
-    assert body["reason"] == metrics["forecast"]["reason"]
-    assert body["interval"]["95"]["upper"] == pytest.approx(
-        metrics["forecast"]["upper_95_clp_per_l"]
-    )
+    assert client.get("/api/predict?year=2021&month=5").status_code == 404
 
 
 def test_run_without_intervals_answers_null_interval(runs_dir: Path) -> None:
-    make_run(runs_dir, RUN_A, predictions=build_predictions(intervals=False))
+    make_run(runs_dir, RUN_A, rows=build_rows(levels=()), levels=())
     with TestClient(APP) as client:
-        body = assert_documented(client.get("/api/forecast"), "/api/forecast")
-    assert body["interval"] is None
+        body = assert_documented(client.get("/api/forecast?horizon=1"), "/api/forecast")
+        path = assert_documented(client.get("/api/forecast"), "/api/forecast")
+    assert body["interval"] is None and path["interval_levels"] == []
 
 
 def test_run_without_forecast_row_answers_404_on_forecast(runs_dir: Path) -> None:
-    make_run(runs_dir, RUN_A, predictions=build_predictions().iloc[:-1])
+    make_run(runs_dir, RUN_A, rows=build_rows(horizons=0))
     with TestClient(APP) as client:
-        response = client.get("/api/forecast")
-    assert response.status_code == 404
-    assert assert_documented(response, "/api/forecast")["error"]["code"] == "no_forecast"
+        responses = [client.get("/api/forecast"), client.get("/api/forecast?horizon=1")]
+    for response in responses:
+        assert response.status_code == 404
+        assert assert_documented(response, "/api/forecast")["error"]["code"] == "no_forecast"
 
 
 def test_runs_list_and_detail(client: TestClient, runs_dir: Path) -> None:
@@ -283,7 +369,7 @@ def test_month_outside_the_run_is_404_with_the_covered_range(client: TestClient)
     response = client.get("/api/predict", params={"year": 1999, "month": 1})
     assert response.status_code == 404
     error = assert_documented(response, "/api/predict")["error"]
-    assert (error["first_month"], error["last_month"]) == ("2015-01", "2020-05")
+    assert (error["first_month"], error["last_month"]) == ("2015-01", "2021-04")
 
 
 def test_no_run_is_503_on_predict_and_ready_and_200_on_health(empty_client: TestClient) -> None:
@@ -360,7 +446,7 @@ def test_an_unexpected_exception_is_a_json_500(
     def explode(*args: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(serving, "runs_payload", explode)
+    monkeypatch.setattr(history.RunIndex, "list_body", explode)
     response = client.get("/api/runs")
     assert response.status_code == 500
     error = assert_documented(response, "/api/runs")["error"]
@@ -373,10 +459,10 @@ def test_an_unexpected_exception_is_a_json_500(
 
 def test_a_new_run_is_served_by_the_next_request(client: TestClient, runs_dir: Path) -> None:
     assert client.get("/ready").json()["run_id"] == RUN_A
-    make_run(runs_dir, RUN_B, predictions=build_predictions(first="2016-01", forecast="2020-06"))
+    make_run(runs_dir, RUN_B, rows=build_rows(first="2016-01", last_observed="2020-05"))
     assert client.get("/ready").json()["run_id"] == RUN_B
     assert client.get("/api/predict?year=2020&month=1").json()["run_id"] == RUN_B
-    assert client.get("/api/forecast").json()["month"] == 6
+    assert client.get("/api/forecast?horizon=1").json()["month"] == 6
     assert client.get("/api/predict/2015/6").status_code == 404
 
 
@@ -384,14 +470,14 @@ def test_requests_during_a_reload_are_answered_by_the_old_run(
     client: TestClient, runs_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     entered, release = threading.Event(), threading.Event()
-    real_load = serving.load_served_run
+    real_load = served_run.load_served_run
 
-    def slow_load(*args: Any) -> serving.ServedRun:
+    def slow_load(*args: Any) -> served_run.ServedRun:
         entered.set()
         release.wait(10)
         return real_load(*args)
 
-    monkeypatch.setattr(serving, "load_served_run", slow_load)
+    monkeypatch.setattr(served_run, "load_served_run", slow_load)
     make_run(runs_dir, RUN_B)
     answers: list[str] = []
     loader = threading.Thread(target=lambda: answers.append(client.get("/ready").json()["run_id"]))
@@ -409,9 +495,9 @@ def test_a_broken_newest_run_leaves_the_old_one_serving_and_is_logged_once(
     client: TestClient, runs_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     broken = make_run(runs_dir, RUN_B, publish=False)
-    (broken / contracts.PREDICTIONS_FILE).write_bytes(b"corrupt")
+    (broken / contracts.PREDICTIONS_JSON).write_bytes(b"corrupt")
     run_folder.publish_latest(runs_dir, RUN_B)
-    with caplog.at_level("ERROR", logger=serving.__name__):
+    with caplog.at_level("ERROR", logger="milk_forecast.service.store"):
         answers = [client.get("/api/predict/2020/1") for _ in range(5)]
     assert [r.status_code for r in answers] == [200] * 5
     assert {r.json()["run_id"] for r in answers} == {RUN_A}
@@ -456,3 +542,221 @@ def test_two_uvicorn_workers_serve_the_newest_run(runs_dir: Path, tmp_path: Path
 def log_text(log: Any) -> str:
     log.seek(0)
     return log.read()
+
+
+# --- hardening: nothing in runs/ or a request takes the service over -----------------------
+
+HEAVY_MODULES = ("pandas", "numpy", "pyarrow", "sklearn", "joblib", "scipy", "matplotlib")
+
+
+def test_the_app_imports_nothing_heavy_and_never_unpickles(runs_dir: Path) -> None:
+    make_run(runs_dir, RUN_A)
+    script = (
+        "import sys, app\n"
+        "from starlette.testclient import TestClient\n"
+        "with TestClient(app.app) as client:\n"
+        "    assert client.get('/api/predict/2020/5').status_code == 200\n"
+        f"print(sorted(m for m in {HEAVY_MODULES!r} if m in sys.modules))\n"
+    )
+    env = {**os.environ, "RUNS_DIR": str(runs_dir)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    assert not (runs_dir / RUN_A / contracts.MODEL_FILE).exists()
+
+
+def test_the_summary_names_no_model_class(client: TestClient) -> None:
+    run = assert_documented(client.get("/"), "/")["run"]
+    assert "model_class" not in run
+    assert (run["forecast_first_month"], run["forecast_last_month"]) == ("2020-05", "2021-04")
+
+
+@pytest.mark.parametrize("path", ["/api/runs/", "/api/predict/", "/health/", "/api/forecast/"])
+def test_a_trailing_slash_is_a_json_404_never_a_redirect_to_the_clients_host(
+    client: TestClient, path: str
+) -> None:
+    response = client.get(path, headers={"host": "evil.example"}, follow_redirects=False)
+    assert response.status_code == 404
+    assert "location" not in response.headers
+    assert "evil.example" not in response.text
+    assert_documented(response, None)
+
+
+def no_run_answers(runs_dir: Path) -> tuple[httpx.Response, httpx.Response]:
+    with TestClient(APP) as client:
+        return client.get("/api/predict/2020/1"), client.get("/")
+
+
+def test_latest_symlink_to_another_file_is_refused_without_quoting_it(
+    runs_dir: Path, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("20261127T120301Z\nTOP-SECRET-CONTENT\n")
+    (runs_dir / contracts.LATEST).symlink_to(secret)
+    predict, index = no_run_answers(runs_dir)
+    message = assert_documented(predict, "/api/predict/{year}/{month}")["error"]["message"]
+    assert predict.status_code == 503
+    assert "symlink" in message
+    for text in (predict.text, index.text):
+        assert "TOP-SECRET" not in text and str(secret) not in text
+
+
+def test_a_30_mb_latest_does_not_make_answers_big(runs_dir: Path) -> None:
+    (runs_dir / contracts.LATEST).write_bytes(b"x" * (30 * 1024 * 1024))
+    predict, index = no_run_answers(runs_dir)
+    assert predict.status_code == 503 and index.status_code == 200
+    assert len(predict.content) < 2000 and len(index.content) < 2000
+    assert "bytes, more than the 64 allowed" in predict.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("make_latest", "reason"),
+    [
+        (lambda path: os.mkfifo(path), "is a FIFO"),
+        (lambda path: path.mkdir(), "is a directory"),
+        (lambda path: path.write_bytes(b"\xff\xfe20261127T120301Z"), "not UTF-8"),
+        (lambda path: path.write_text("../../etc/passwd"), "not a run id"),
+    ],
+)
+def test_a_broken_latest_at_start_up_still_starts_and_answers_503(
+    runs_dir: Path, make_latest: Any, reason: str
+) -> None:
+    make_run(runs_dir, RUN_A, publish=False)
+    make_latest(runs_dir / contracts.LATEST)
+    predict, index = no_run_answers(runs_dir)
+    assert predict.status_code == 503
+    assert reason in predict.json()["error"]["message"]
+    assert index.json()["run"] is None
+
+
+def test_a_refused_run_is_served_once_repaired_and_published_again(
+    client: TestClient, runs_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = make_run(runs_dir, RUN_B, publish=False)
+    document = (broken / contracts.PREDICTIONS_JSON).read_text()
+    (broken / contracts.PREDICTIONS_JSON).write_text(document.replace('"kind"', '"knid"', 1))
+    with caplog.at_level("ERROR", logger="milk_forecast.service.store"):
+        run_folder.publish_latest(runs_dir, RUN_B)
+        assert client.get("/ready").json()["run_id"] == RUN_A
+        (broken / contracts.PREDICTIONS_JSON).write_text(document)
+        assert client.get("/ready").json()["run_id"] == RUN_A  # repaired, not yet published
+        run_folder.publish_latest(runs_dir, RUN_B)
+        assert client.get("/ready").json()["run_id"] == RUN_B
+    refusals = [r.getMessage() for r in caplog.records if RUN_B in r.getMessage()]
+    assert len(refusals) == 1 and "predictions.json" in refusals[0]
+
+
+CORRUPT_RECORDS = {
+    "deep": lambda record: {**record, "parameters": json.loads("[" * 200 + "]" * 200)},
+    "huge_pid": lambda record: {**record, "status": "running", "pid": 10**30},
+    "list_headline": lambda record: {**record, "headline": [1, 2], "error": ["x"]},
+    "list": lambda record: [record],
+    "text_times": lambda record: {**record, "started_at": 5, "finished_at": {"a": 1}},
+}
+
+
+@pytest.mark.parametrize("name", list(CORRUPT_RECORDS))
+def test_a_corrupt_run_json_in_the_history_never_makes_runs_500(
+    client: TestClient, runs_dir: Path, name: str
+) -> None:
+    run_dir = make_run(runs_dir, RUN_B, publish=False)
+    record = json.loads((run_dir / contracts.RUN_JSON).read_text())
+    (run_dir / contracts.RUN_JSON).write_text(json.dumps(CORRUPT_RECORDS[name](record)))
+    listing = client.get("/api/runs")
+    rows = {row["run_id"]: row for row in assert_documented(listing, "/api/runs")["runs"]}
+    assert set(rows) == {RUN_A, RUN_B} and rows[RUN_A]["served"]
+    detail = client.get(f"/api/runs/{RUN_B}")
+    assert detail.status_code == 200
+    assert_documented(detail, "/api/runs/{run_id}")
+
+
+def test_a_deep_or_huge_run_json_is_reported_not_echoed(client: TestClient, runs_dir: Path) -> None:
+    run_dir = make_run(runs_dir, RUN_B, publish=False)
+    (run_dir / contracts.RUN_JSON).write_text(
+        '{"status": "failed", "x": ' + "[" * 100 + "]" * 100 + "}"
+    )
+    row = client.get("/api/runs").json()["runs"][0]
+    assert row["status"] == "incomplete" and "deeper than" in row["error"]["message"]
+    (run_dir / contracts.RUN_JSON).write_bytes(
+        b'{"status": "failed", "x": "' + b"a" * 400_000 + b'"}'
+    )
+    detail = client.get(f"/api/runs/{RUN_B}").json()
+    assert detail["run"] is None and "more than the" in detail["error"]
+    assert len(client.get("/api/runs").content) < 5000
+
+
+def test_runs_is_answered_from_an_index_scanned_at_most_once_per_interval(
+    runs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RELOAD_INTERVAL", "3600")
+    make_history(runs_dir, 500)
+    make_run(runs_dir, RUN_A)
+    scans: list[int] = []
+    real_scan = history.RunIndex.scan
+    monkeypatch.setattr(history.RunIndex, "scan", lambda self: scans.append(1) or real_scan(self))
+    with TestClient(APP) as client:
+        answers: list[int] = []
+
+        def hammer(path: str) -> None:
+            answers.extend(client.get(path).status_code for _ in range(20))
+
+        threads = [threading.Thread(target=hammer, args=(p,)) for p in ["/api/runs"] * 4]
+        threads += [
+            threading.Thread(target=hammer, args=("/api/predict/2020/1",)) for _ in range(4)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        listing = client.get("/api/runs").json()
+    assert answers == [200] * 160
+    assert len(scans) == 1
+    assert len(listing["runs"]) == 501 and listing["served_run_id"] == RUN_A
+
+
+def test_the_index_is_refreshed_with_the_served_run(
+    runs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RELOAD_INTERVAL", "0")
+    make_run(runs_dir, RUN_A)
+    with TestClient(APP) as client:
+        assert [r["run_id"] for r in client.get("/api/runs").json()["runs"]] == [RUN_A]
+        make_run(runs_dir, RUN_B)
+        listing = client.get("/api/runs").json()
+    assert listing["served_run_id"] == RUN_B
+    assert [(r["run_id"], r["served"]) for r in listing["runs"]] == [(RUN_B, True), (RUN_A, False)]
+
+
+def test_a_burst_on_the_history_is_paced_then_refused_with_a_json_429(
+    runs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HISTORY_RATE", "1")
+    make_run(runs_dir, RUN_A)
+    with TestClient(APP) as client:
+        answers: list[httpx.Response] = []
+        threads = [
+            threading.Thread(target=lambda: answers.append(client.get("/api/runs")))
+            for _ in range(5)
+        ]
+        for thread in threads:
+            thread.start()
+        predict = client.get("/api/predict/2020/5")  # the hot path is not paced
+        for thread in threads:
+            thread.join(30)
+    assert predict.status_code == 200
+    statuses = sorted(r.status_code for r in answers)
+    assert statuses == [200, 200, 200, 429, 429]
+    refused = next(r for r in answers if r.status_code == 429)
+    assert assert_documented(refused, "/api/runs")["error"]["code"] == "too_many_requests"
+
+
+@pytest.mark.parametrize("variable", ["RELOAD_INTERVAL", "HISTORY_RATE"])
+@pytest.mark.parametrize("value", ["x", "-1", "inf", "nan"])
+def test_a_bad_setting_names_the_variable(
+    runs_dir: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValueError, match=variable), TestClient(APP):
+        pass

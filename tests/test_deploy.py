@@ -140,3 +140,49 @@ def test_readme_documents_the_same_commands(service: str) -> None:
     assert any(
         words[i : i + len(command)] == command for words in documented for i in range(len(words))
     )
+
+
+HARDENING = ("--http", "--timeout-keep-alive", "--limit-concurrency", "--ws")
+
+
+def serve_options(command: list[str]) -> dict[str, str]:
+    """The ``--flag value`` pairs after ``uvicorn app:app``, host and port left out."""
+    options = dict(zip(command[2::2], command[3::2], strict=True))
+    return {flag: value for flag, value in options.items() if flag not in ("--host", "--port")}
+
+
+def makefile_serve_command() -> list[str]:
+    text = (ROOT / "Makefile").read_text(encoding="utf-8").replace("\\\n", " ")
+    flags = re.search(r"^SERVE_FLAGS\s*:?=\s*(.+)$", text, re.MULTILINE)
+    recipe = re.search(r"^serve:.*\n\t(.+)$", text, re.MULTILINE)
+    assert flags and recipe
+    words = shlex.split(recipe[1].replace("$(SERVE_FLAGS)", flags[1]))
+    return [Path(words[0]).name, *words[1:]]
+
+
+def test_every_entry_point_serves_with_the_same_bounded_http_surface() -> None:
+    compose_options = serve_options(service_command("api"))
+    (cmd,) = [args for keyword, args in dockerfile_instructions() if keyword == "CMD"]
+    assert serve_options(json.loads(cmd)) == compose_options
+    assert serve_options(makefile_serve_command()) == compose_options
+    for flag in HARDENING:
+        assert flag in compose_options
+    assert 0 < float(compose_options["--timeout-keep-alive"]) <= 30
+    assert 0 < int(compose_options["--limit-concurrency"]) <= 10_000
+    assert compose_options["--ws"] == "none"  # no websocket route: upgrades are plain requests
+
+
+def test_the_serve_flags_exist_and_the_protocol_bounds_the_request_head() -> None:
+    from uvicorn.importer import import_from_string
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    from milk_forecast.service import http
+
+    result = subprocess.run(
+        [sys.executable, "-m", "uvicorn", "--help"], capture_output=True, text=True, check=True
+    )
+    options = serve_options(service_command("api"))
+    for flag in options:
+        assert re.search(rf"{re.escape(flag)}\b", result.stdout), f"{flag} not in uvicorn --help"
+    assert import_from_string(options["--http"]) is http.Protocol
+    assert issubclass(http.Protocol, HttpToolsProtocol) and 0 < http.MAX_HEAD_BYTES <= 64 * 1024

@@ -10,6 +10,7 @@ from typing import Any
 
 from milk_forecast.contracts import PREDICTION_KINDS, RUN_ID_PATTERN
 from milk_forecast.service.serving import (
+    HORIZON_RANGE,
     MONTH_RANGE,
     SERVICE_NAME,
     UNIT,
@@ -19,12 +20,15 @@ from milk_forecast.service.serving import (
 ERROR_CODES = [
     "invalid_parameter",
     "month_not_covered",
+    "horizon_not_covered",
     "no_forecast",
     "no_run",
     "unknown_run",
     "not_found",
     "method_not_allowed",
     "http_error",
+    "bad_request",
+    "too_many_requests",
     "internal_error",
 ]
 MONTH_TEXT = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$", "examples": ["2020-05"]}
@@ -65,15 +69,26 @@ def error_response(description: str) -> dict[str, Any]:
 PREDICTION_PROPERTIES = {
     "year": {"type": "integer"},
     "month": {"type": "integer", "minimum": 1, "maximum": 12},
-    "prediction": {"type": "number", "description": f"predicted price, {UNIT}"},
+    "prediction": {"type": "number", "description": f"predicted price, {UNIT}, 2 decimals"},
     "unit": {"type": "string", "const": UNIT},
     "actual": {**NUMBER_OR_NULL, "description": "observed price when known, else null"},
     "kind": {"type": "string", "enum": list(PREDICTION_KINDS)},
+    "horizon": {
+        "oneOf": [
+            {"type": "null"},
+            {"type": "integer", "minimum": HORIZON_RANGE[0], "maximum": HORIZON_RANGE[1]},
+        ],
+        "description": "forecast rows: months after the last observed price; null otherwise",
+    },
     "interval": {
         "oneOf": [{"type": "null"}, ref("Interval")],
         "description": "prediction intervals by level, null when the run has none for the month",
     },
     "model": {"type": ["string", "null"]},
+    "reason": {
+        "type": ["string", "null"],
+        "description": "forecast rows: why this model made it; null when the run gives none",
+    },
     "run_id": RUN_ID,
 }
 
@@ -87,7 +102,7 @@ SCHEMAS: dict[str, Any] = {
                     "status": {"type": "integer"},
                     "code": {"type": "string", "enum": ERROR_CODES},
                     "message": {"type": "string"},
-                    "parameter": {"type": "string", "enum": ["year", "month"]},
+                    "parameter": {"type": "string", "enum": ["year", "month", "horizon"]},
                     "allowed": {"type": "string"},
                     "first_month": MONTH_TEXT,
                     "last_month": MONTH_TEXT,
@@ -106,12 +121,26 @@ SCHEMAS: dict[str, Any] = {
         "propertyNames": {"pattern": "^[0-9]+(\\.[0-9]+)?$"},
         "additionalProperties": ref("Bounds"),
         "minProperties": 1,
-        "examples": [{"80": {"lower": 321.4, "upper": 339.2}}],
+        "examples": [{"80": {"lower": 321.43, "upper": 339.18}}],
     },
     "Prediction": closed(list(PREDICTION_PROPERTIES), PREDICTION_PROPERTIES),
-    "Forecast": closed(
-        [*PREDICTION_PROPERTIES, "reason"],
-        {**PREDICTION_PROPERTIES, "reason": {"type": ["string", "null"]}},
+    "ForecastPath": closed(
+        ["run_id", "unit", "interval_levels", "path"],
+        {
+            "run_id": RUN_ID,
+            "unit": {"type": "string", "const": UNIT},
+            "interval_levels": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "the run's interval levels in percent, as keyed in 'interval'",
+            },
+            "path": {
+                "type": "array",
+                "items": ref("Prediction"),
+                "minItems": 1,
+                "description": "the forecast months, horizon 1 first",
+            },
+        },
     ),
     "ServedRunSummary": closed(
         [
@@ -122,7 +151,8 @@ SCHEMAS: dict[str, Any] = {
             "headline",
             "first_month",
             "last_month",
-            "model_class",
+            "forecast_first_month",
+            "forecast_last_month",
         ],
         {
             "run_id": RUN_ID,
@@ -132,7 +162,8 @@ SCHEMAS: dict[str, Any] = {
             "headline": {**OBJECT_OR_NULL, "description": "metrics.json 'headline'"},
             "first_month": MONTH_TEXT,
             "last_month": MONTH_TEXT,
-            "model_class": {"type": "string"},
+            "forecast_first_month": {"oneOf": [{"type": "null"}, MONTH_TEXT]},
+            "forecast_last_month": {"oneOf": [{"type": "null"}, MONTH_TEXT]},
         },
     ),
     "Service": closed(
@@ -215,6 +246,14 @@ PARAMETERS = {
     "MonthQuery": integer_parameter("month", "query", MONTH_RANGE),
     "YearPath": integer_parameter("year", "path", YEAR_RANGE),
     "MonthPath": integer_parameter("month", "path", MONTH_RANGE),
+    "HorizonQuery": {
+        **integer_parameter("horizon", "query", HORIZON_RANGE),
+        "required": False,
+        "description": (
+            f"one month of the path: integer from {HORIZON_RANGE[0]} to {HORIZON_RANGE[1]} "
+            "(422 otherwise; 404 past the run's path); absent: the whole path"
+        ),
+    },
     "RunId": {
         "name": "run_id",
         "in": "path",
@@ -225,10 +264,20 @@ PARAMETERS = {
 }
 
 RESPONSES = {
-    "InvalidParameter": error_response("missing, repeated, non-integer or out-of-range parameter"),
+    "InvalidParameter": error_response(
+        "missing, repeated, non-integer or out-of-range parameter; on the path form, year or "
+        "month also given in the query string"
+    ),
     "MonthNotCovered": error_response("the served run has no prediction for that month"),
     "NoRun": error_response("no succeeded run is loaded yet; the message says how to make one"),
-    "Default": error_response("unknown route (404), wrong method (405), unexpected failure (500)"),
+    "TooManyRequests": error_response(
+        "the run history is paced (HISTORY_RATE answers per second per process) and this "
+        "request's turn is more than 2 s away; the message says when to retry"
+    ),
+    "Default": error_response(
+        "unknown route (404), wrong method (405), unexpected failure (500), malformed HTTP "
+        "request (400, code bad_request, answered before routing)"
+    ),
 }
 
 
@@ -271,27 +320,37 @@ PATHS = {
         [param("YearQuery"), param("MonthQuery")],
     ),
     "/api/predict/{year}/{month}": get(
-        "the same as /api/predict, with year and month in the path",
+        "the same as /api/predict, with year and month in the path; year or month also in "
+        "the query string is a 422 (never silently one or the other)",
         PREDICT_RESPONSES,
         [param("YearPath"), param("MonthPath")],
     ),
     "/api/forecast": get(
-        "the served run's next-month forecast with its interval",
+        "the served run's forecast path (horizon 1 first), or one month of it with ?horizon=N",
         {
-            "200": response("the forecast", "Forecast"),
-            "404": error_response("the served run has no forecast row"),
+            "200": {
+                "description": "the whole path, or with ?horizon=N that month's prediction",
+                "content": json_content({"oneOf": [ref("ForecastPath"), ref("Prediction")]}),
+            },
+            "404": error_response(
+                "the served run has no forecast row, or its path ends before that horizon "
+                "(the body gives the months it covers)"
+            ),
+            "422": answer("InvalidParameter"),
             "503": answer("NoRun"),
         },
+        [param("HorizonQuery")],
     ),
     "/api/runs": get(
         "every run, newest first, with which one is served",
-        {"200": response("the runs", "RunList")},
+        {"200": response("the runs", "RunList"), "429": answer("TooManyRequests")},
     ),
     "/api/runs/{run_id}": get(
         "one run's run.json and metrics.json",
         {
             "200": response("the run", "RunDetail"),
             "404": error_response("unknown or malformed run id"),
+            "429": answer("TooManyRequests"),
         },
         [param("RunId")],
     ),
@@ -307,8 +366,10 @@ OPENAPI: dict[str, Any] = {
         "title": "Milk producer price forecast",
         "version": "1.0.0",
         "description": (
-            f"Monthly price paid to milk producers in Chile ({UNIT}), served from the newest "
-            "succeeded pipeline run (runs/LATEST). Every error is JSON of the Error shape."
+            f"Monthly price paid to milk producers in Chile ({UNIT}, rounded to 2 decimals), "
+            "served from the newest succeeded pipeline run (runs/LATEST): its months, "
+            "observed and backtested, and its forecast path. Every error the application "
+            "answers is JSON of the Error shape."
         ),
     },
     "paths": PATHS,

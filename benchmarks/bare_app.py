@@ -1,0 +1,16 @@
+"""A bare Starlette app with one JSON endpoint: the baseline of benchmarks/api.py's start-up
+and memory figures (served by uvicorn with the same flags as app.py)."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+
+async def health(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "alive"})
+
+
+app = Starlette(routes=[Route("/health", health)])

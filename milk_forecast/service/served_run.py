@@ -1,0 +1,221 @@
+"""One run as the API serves it: read from its JSON files, every response body precomputed.
+
+``load_served_run`` reads ``run.json``, ``metrics.json`` and ``predictions.json`` through
+the guarded ``RunsFolder`` and the contract readers (standard library only: nothing is
+unpickled, the model file is never opened), checks what serving needs on top of the
+contracts, and builds a ``ServedRun``: the body of every month (``/api/predict``), of
+the whole forecast path and of each of its horizons (``/api/forecast``), as bytes. A
+``ServedRun`` never changes; anything wrong raises ``RefusedError`` naming the file.
+Prices are rounded to 2 decimals (CLP/L, as prices are published).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from milk_forecast import contracts
+from milk_forecast.service import guard
+from milk_forecast.service.guard import RefusedError, RunsFolder
+from milk_forecast.service.serving import (
+    UNIT,
+    ApiError,
+    dumps,
+    flat_object,
+    month_label,
+    price,
+    short_text,
+)
+
+
+def canonical_queries(name_values: Mapping[str, int]) -> list[bytes]:
+    """The usual query strings for these parameters (each order), answered without parsing."""
+    pairs = [f"{name}={value}" for name, value in name_values.items()]
+    orders = [pairs, pairs[::-1]] if len(pairs) == 2 else [pairs]
+    return ["&".join(order).encode() for order in orders]
+
+
+@dataclass(frozen=True)
+class ServedRun:
+    """One run loaded into memory, with every response body precomputed; never mutated."""
+
+    run_id: str
+    summary: Mapping[str, Any]
+    first_month: str
+    last_month: str
+    bodies: Mapping[tuple[int, int], bytes]
+    query_bodies: Mapping[bytes, bytes]
+    path_body: bytes | None
+    horizon_bodies: Mapping[int, bytes]
+    horizon_queries: Mapping[bytes, bytes]
+
+    def predict_body(self, year: int, month: int) -> bytes:
+        """The JSON body for ``year``-``month``, or a 404 giving the months the run covers."""
+        body = self.bodies.get((year, month))
+        if body is None:
+            raise ApiError(
+                404,
+                "month_not_covered",
+                f"run {self.run_id} has no prediction for {month_label(year, month)}; "
+                f"it covers {self.first_month} to {self.last_month}",
+                first_month=self.first_month,
+                last_month=self.last_month,
+                run_id=self.run_id,
+            )
+        return body
+
+    def forecast_body(self, horizon: int | None = None) -> bytes:
+        """The whole path (``horizon`` None) or one month of it; 404 past the path."""
+        if self.path_body is None:
+            raise ApiError(404, "no_forecast", f"run {self.run_id} has no forecast row")
+        if horizon is None:
+            return self.path_body
+        body = self.horizon_bodies.get(horizon)
+        if body is None:
+            first, last = self.summary["forecast_first_month"], self.summary["forecast_last_month"]
+            raise ApiError(
+                404,
+                "horizon_not_covered",
+                f"run {self.run_id} forecasts horizons 1 to {len(self.horizon_bodies)} "
+                f"({first} to {last}), not {horizon}",
+                first_month=first,
+                last_month=last,
+                run_id=self.run_id,
+            )
+        return body
+
+
+def interval_payload(row: Mapping[str, Any], levels: Sequence[float]) -> dict | None:
+    """``{"80": {"lower", "upper"}, "95": ...}`` for the levels the row has, or None."""
+    bounds = {}
+    for level in levels:
+        lower = row.get(contracts.interval_column(contracts.LOWER, level))
+        upper = row.get(contracts.interval_column(contracts.UPPER, level))
+        if lower is not None and upper is not None:
+            bounds[contracts.level_label(level)] = {"lower": price(lower), "upper": price(upper)}
+    return bounds or None
+
+
+def prediction_payload(
+    row: Mapping[str, Any], run_id: str, levels: Sequence[float]
+) -> dict[str, Any]:
+    """The /api/predict body of one predictions.json row (checked by its contract reader)."""
+    month = row[contracts.MONTH]
+    return {
+        "year": int(month[:4]),
+        "month": int(month[5:]),
+        "prediction": price(row[contracts.PREDICTED]),
+        "unit": UNIT,
+        "actual": price(row.get(contracts.ACTUAL)),
+        "kind": row[contracts.KIND],
+        "horizon": row.get(contracts.HORIZON),
+        "interval": interval_payload(row, levels),
+        "model": short_text(row[contracts.MODEL]),
+        "reason": short_text(row.get(contracts.REASON)),
+        "run_id": run_id,
+    }
+
+
+def _check_consistency(path: Path, document: Mapping, metrics: Mapping) -> None:
+    """What serving needs beyond the contract readers' checks; RefusedError naming ``path``."""
+    if document.get("unit") != UNIT:
+        raise RefusedError(
+            f"{path}: unit is {guard.excerpt(str(document.get('unit')))}, not {UNIT}"
+        )
+    if document["interval_levels"] != metrics["interval_levels"]:
+        raise RefusedError(
+            guard.sanitize(
+                f"{path}: interval_levels {document['interval_levels']} differ from "
+                f"metrics.json's {metrics['interval_levels']}"
+            )
+        )
+    rows = document["rows"]
+    horizons = [row[contracts.HORIZON] for row in rows if row[contracts.KIND] == contracts.FORECAST]
+    if horizons != list(range(1, len(horizons) + 1)):
+        raise RefusedError(
+            guard.sanitize(f"{path}: forecast horizons are {horizons}, expected 1, 2, ... in order")
+        )
+
+
+def _summary(run_id: str, record: Mapping, metrics: Mapping, rows: list, path: list) -> dict:
+    """What / says about the served run."""
+    return {
+        "run_id": run_id,
+        "started_at": short_text(record.get("started_at")),
+        "finished_at": short_text(record.get("finished_at")),
+        "data_source": contracts.data_source(record.get("synthetic_sample")),
+        "headline": flat_object(metrics.get("headline")),
+        "first_month": rows[0][contracts.MONTH],
+        "last_month": rows[-1][contracts.MONTH],
+        "forecast_first_month": path[0][contracts.MONTH] if path else None,
+        "forecast_last_month": path[-1][contracts.MONTH] if path else None,
+    }
+
+
+def build_served_run(
+    run_id: str, record: Mapping, metrics: Mapping, document: Mapping, path: Path
+) -> ServedRun:
+    """The ServedRun of documents already read and checked by their contract readers."""
+    _check_consistency(path, document, metrics)
+    levels, rows = document["interval_levels"], document["rows"]
+    payloads = [prediction_payload(row, run_id, levels) for row in rows]
+    bodies = {(p["year"], p["month"]): dumps(p) for p in payloads}
+    forecast = [p for p in payloads if p["kind"] == contracts.FORECAST]
+    horizon_bodies = {p["horizon"]: dumps(p) for p in forecast}
+    path_payload = {
+        "run_id": run_id,
+        "unit": UNIT,
+        "interval_levels": [contracts.level_label(level) for level in levels],
+        "path": forecast,
+    }
+    forecast_rows = [row for row in rows if row[contracts.KIND] == contracts.FORECAST]
+    summary = _summary(run_id, record, metrics, rows, forecast_rows)
+    return ServedRun(
+        run_id=run_id,
+        summary=MappingProxyType(summary),
+        first_month=summary["first_month"],
+        last_month=summary["last_month"],
+        bodies=MappingProxyType(bodies),
+        query_bodies=MappingProxyType(
+            {
+                query: body
+                for (year, month), body in bodies.items()
+                for query in canonical_queries({"year": year, "month": month})
+            }
+        ),
+        path_body=dumps(path_payload) if forecast else None,
+        horizon_bodies=MappingProxyType(horizon_bodies),
+        horizon_queries=MappingProxyType(
+            {canonical_queries({"horizon": h})[0]: body for h, body in horizon_bodies.items()}
+        ),
+    )
+
+
+def _read_record(path: Path) -> dict[str, Any]:
+    return contracts.read_run_record(path.parent)
+
+
+def load_served_run(folder: RunsFolder, run_id: str) -> ServedRun:
+    """Load ``run_id`` completely and precompute its bodies; RefusedError if it cannot serve."""
+    run_dir = folder.run_dir(run_id)
+    record = folder.read(run_dir / contracts.RUN_JSON, _read_record, guard.MAX_RUN_JSON_BYTES)
+    if record["status"] != contracts.SUCCEEDED:
+        status = guard.excerpt(str(record["status"]))
+        raise RefusedError(f"{run_dir / contracts.RUN_JSON}: 'status' is {status}, not 'succeeded'")
+    metrics = folder.read(
+        run_dir / contracts.METRICS_FILE, contracts.read_metrics, guard.MAX_METRICS_BYTES
+    )
+    predictions = run_dir / contracts.PREDICTIONS_JSON
+    document = folder.read(
+        predictions, contracts.read_predictions_json, guard.MAX_PREDICTIONS_BYTES
+    )
+    try:
+        return build_served_run(run_id, record, metrics, document, predictions)
+    except RefusedError:
+        raise
+    except Exception as exc:  # a check the contract readers missed: refuse, never crash
+        message = f"{predictions}: cannot be served ({type(exc).__name__}: {exc})"
+        raise RefusedError(guard.sanitize(message)) from None

@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from run_factory import make_history, make_run
+
+from milk_forecast import contracts
+from milk_forecast.runner import run_folder
+from milk_forecast.service import history
+from milk_forecast.service.guard import RunsFolder
+from milk_forecast.service.history import RunIndex
+from milk_forecast.service.serving import ApiError
+
+RUN_A = "20261127T120301Z"
+RUN_B = "20261128T080000Z"
+
+
+def index_of(runs_dir: Path, **kwargs: object) -> RunIndex:
+    index = RunIndex(RunsFolder(runs_dir), **kwargs)  # type: ignore[arg-type]
+    index.scan()
+    return index
+
+
+def listing(index: RunIndex, served: str | None = RUN_A) -> dict:
+    return json.loads(index.list_body(served))
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def rewrite(run_dir: Path, **values: object) -> None:
+    run_folder.write_run_record(run_dir, {**contracts.read_run_record(run_dir), **values})
+
+
+def test_rows_newest_first_with_effective_status(runs_dir: Path) -> None:
+    make_run(runs_dir, RUN_A)
+    error = {"stage": "04_train", "cell": 3, "exception": "ValueError", "message": "m"}
+    rewrite(make_run(runs_dir, RUN_B, status=contracts.FAILED, publish=False), error=error)
+    running = make_run(runs_dir, "20261129T000000Z", status=contracts.RUNNING, publish=False)
+    rewrite(running, pid=dead_pid())
+    (runs_dir / "20261130T000000Z").mkdir()
+    (runs_dir / "not-a-run").mkdir()
+    payload = listing(index_of(runs_dir))
+    rows = {row["run_id"]: row for row in payload["runs"]}
+    assert [row["run_id"] for row in payload["runs"]] == sorted(rows, reverse=True)
+    assert rows[RUN_A]["status"] == "succeeded" and rows[RUN_A]["served"] is True
+    assert rows[RUN_B]["status"] == "failed" and rows[RUN_B]["error"] == error
+    assert rows["20261129T000000Z"]["status"] == contracts.INCOMPLETE
+    assert "run.json: missing" in rows["20261130T000000Z"]["error"]["message"]
+    assert [row["served"] for row in payload["runs"]].count(True) == 1
+
+
+@pytest.mark.parametrize(
+    ("values", "status"),
+    [
+        ({"pid": 10**30}, "running"),
+        ({"pid": -1}, "running"),
+        ({"pid": 0}, "running"),
+        ({"pid": True}, "running"),
+        ({"pid": "12"}, "running"),
+    ],
+)
+def test_an_implausible_pid_is_reported_as_stored_never_signalled(
+    runs_dir: Path, values: dict, status: str
+) -> None:
+    rewrite(make_run(runs_dir, RUN_A, status=contracts.RUNNING, publish=False), **values)
+    assert listing(index_of(runs_dir))["runs"][0]["status"] == status
+
+
+def test_malformed_run_json_values_become_nulls(runs_dir: Path) -> None:
+    rewrite(
+        make_run(runs_dir, RUN_A),
+        headline=[1, 2],
+        error="text",
+        started_at=["x"],
+        finished_at="t" * 10_000,
+        synthetic_sample="yes",
+    )
+    row = listing(index_of(runs_dir))["runs"][0]
+    assert (row["headline"], row["error"], row["started_at"]) == (None, None, None)
+    assert len(row["finished_at"]) <= 500 and row["data_source"] == "unknown"
+
+
+def test_a_scan_rereads_only_changed_run_json(
+    runs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_history(runs_dir, 20)
+    index = index_of(runs_dir)
+    reads: list[str] = []
+    real = history._read_record
+    monkeypatch.setattr(history, "_read_record", lambda f, r: reads.append(r) or real(f, r))
+    index.scan()
+    assert reads == []
+    changed = sorted(p.name for p in runs_dir.iterdir())[3]
+    rewrite(runs_dir / changed, status=contracts.FAILED)
+    index.scan()
+    assert reads == [changed]
+    assert {r["run_id"]: r["status"] for r in listing(index)["runs"]}[changed] == "failed"
+
+
+def test_claim_at_most_once_per_interval_and_after_expire() -> None:
+    now = [10.0]
+    index = RunIndex(RunsFolder(Path("unused")), interval=5.0, clock=lambda: now[0])
+    assert index.claim() is True
+    assert index.claim() is False
+    now[0] += 5.0
+    assert index.claim() is True
+    index.expire()
+    assert index.claim() is True
+
+
+def test_the_list_body_is_encoded_once_per_scan_and_served_run(runs_dir: Path) -> None:
+    make_history(runs_dir, 3)
+    index = index_of(runs_dir)
+    body = index.list_body(None)
+    assert index.list_body(None) is body
+    assert index.list_body(RUN_A) is not body
+    index.scan()
+    assert index.list_body(None) is not body
+
+
+@pytest.mark.parametrize(
+    "run_id", ["..", "../runs", "..\\x", "20261127T120301Z/..", "/etc/passwd", "", "x" * 500]
+)
+def test_detail_never_leaves_the_runs_folder(runs_dir: Path, run_id: str) -> None:
+    (runs_dir.parent / contracts.RUN_JSON).write_text('{"status": "succeeded"}')
+    with pytest.raises(ApiError) as caught:
+        index_of(runs_dir).detail_body(run_id, None)
+    assert caught.value.status == 404
+    assert len(caught.value.message) < 200
+
+
+def test_detail_of_a_run_without_run_json_reports_it(runs_dir: Path) -> None:
+    (runs_dir / RUN_A).mkdir()
+    payload = json.loads(index_of(runs_dir).detail_body(RUN_A, None))
+    assert payload["status"] == contracts.INCOMPLETE
+    assert payload["run"] is None and payload["metrics"] is None
+    assert "run.json" in payload["error"]
+
+
+def test_detail_returns_run_json_and_metrics_and_follows_changes(runs_dir: Path) -> None:
+    run_dir = make_run(runs_dir, RUN_A)
+    index = index_of(runs_dir)
+    payload = json.loads(index.detail_body(RUN_A, RUN_A))
+    assert payload["run"] == contracts.read_run_record(run_dir)
+    assert payload["metrics"] == json.loads((run_dir / contracts.METRICS_FILE).read_text())
+    assert payload["served"] is True
+    assert index.detail_body(RUN_A, RUN_A) is index.detail_body(RUN_A, RUN_A)  # cached
+    rewrite(run_dir, status=contracts.FAILED)
+    assert json.loads(index.detail_body(RUN_A, RUN_A))["run"]["status"] == "failed"
+
+
+def test_detail_drops_metrics_nested_too_deep(runs_dir: Path) -> None:
+    run_dir = make_run(runs_dir, RUN_A)
+    (run_dir / contracts.METRICS_FILE).write_text('{"a": ' + "[" * 200 + "]" * 200 + "}")
+    payload = json.loads(index_of(runs_dir).detail_body(RUN_A, None))
+    assert payload["metrics"] is None and payload["run"] is not None
