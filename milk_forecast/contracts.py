@@ -389,12 +389,13 @@ def _check_bounds(path: Path, row: Mapping[str, Any], levels: list[float], where
 
 
 def _check_forecast_path(path: Path, rows: Any, levels: list[float]) -> None:
-    """``forecast_path``: FORECAST_HORIZON rows, consecutive months, horizons 1.., bounds
-    ordered, a model and a reason."""
-    if not isinstance(rows, list) or len(rows) != FORECAST_HORIZON:
+    """``forecast_path``: 1 to FORECAST_HORIZON rows (the pipeline writes all of them, see
+    ``outputs.check_outputs``), consecutive months, horizons 1.., bounds ordered, a model
+    and a reason."""
+    if not isinstance(rows, list) or not 1 <= len(rows) <= FORECAST_HORIZON:
         found = len(rows) if isinstance(rows, list) else type(rows).__name__
         raise StageOutputError(
-            f"{path}: {FORECAST_PATH} must be {FORECAST_HORIZON} rows, found {found}"
+            f"{path}: {FORECAST_PATH} must hold 1 to {FORECAST_HORIZON} rows, found {found}"
         )
     expected = None
     for index, row in enumerate(rows, start=1):

@@ -275,13 +275,13 @@ def test_run_without_intervals_answers_null_interval(runs_dir: Path) -> None:
     assert body["interval"] is None and path["interval_levels"] == []
 
 
-def test_run_without_forecast_row_answers_404_on_forecast(runs_dir: Path) -> None:
+def test_a_run_without_forecast_rows_is_refused(runs_dir: Path) -> None:
     make_run(runs_dir, RUN_A, rows=build_rows(horizons=0))
     with TestClient(APP) as client:
-        responses = [client.get("/api/forecast"), client.get("/api/forecast?horizon=1")]
-    for response in responses:
-        assert response.status_code == 404
-        assert assert_documented(response, "/api/forecast")["error"]["code"] == "no_forecast"
+        response = client.get("/api/forecast")
+    error = assert_documented(response, "/api/forecast")["error"]
+    assert (response.status_code, error["code"]) == (503, "no_run")
+    assert "forecast_path" in error["message"]
 
 
 def test_runs_list_and_detail(client: TestClient, runs_dir: Path) -> None:

@@ -121,7 +121,7 @@ def reversed_bounds(rows: list[dict]) -> list[dict]:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"forecast_path": path_rows(11)}, "forecast_path must be 12 rows, found 11"),
+        ({"forecast_path": path_rows(13)}, "forecast_path must hold 1 to 12 rows, found 13"),
         (
             {"forecast_path": shuffled(path_rows())},
             r"forecast_path\[3\] is 2020-09, expected 2020-08",

@@ -3,9 +3,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pandas as pd
 import pytest
-from run_factory import build_metrics
+from run_factory import build_metrics, build_rows, write_parquet
 
 from milk_forecast import contracts
 from milk_forecast.runner import pipeline, run_folder
@@ -51,28 +50,23 @@ def test_only_the_served_run_with_the_same_fingerprint_is_reused(tmp_path: Path)
     assert pipeline.served_run_with(tmp_path, "other") is None
 
 
-def write_products(run_dir: Path, predicted: list[float]) -> None:
-    frame = pd.DataFrame(
-        {
-            "month": pd.date_range("2020-01-01", periods=len(predicted), freq="MS"),
-            "actual_clp_per_l": [1.0] * len(predicted),
-            "predicted_clp_per_l": predicted,
-            "kind": ["in_sample"] * len(predicted),
-            "model": ["m"] * len(predicted),
-        }
-    )
-    frame.to_parquet(run_dir / "predictions.parquet")
+def write_products(run_dir: Path, nan_at: int | None = None) -> None:
+    """The products of a complete train stage (a NaN prediction at row ``nan_at``)."""
+    rows = build_rows()
+    if nan_at is not None:
+        rows[nan_at]["predicted_clp_per_l"] = float("nan")
+    write_parquet(rows, run_dir / "predictions.parquet")
     (run_dir / "model.joblib").write_bytes(b"model")
-    (run_dir / "metrics.json").write_text(json.dumps(build_metrics(frame)))
+    (run_dir / "metrics.json").write_text(json.dumps(build_metrics(build_rows())))
 
 
 def test_verify_products_accepts_a_complete_run(tmp_path: Path) -> None:
-    write_products(tmp_path, [1.0, 2.0])
+    write_products(tmp_path)
     assert pipeline.verify_products(tmp_path)["headline"]["rmse_clp_per_l"] == 2.6
 
 
 def test_verify_products_refuses_nan_predictions_naming_the_file(tmp_path: Path) -> None:
-    write_products(tmp_path, [1.0, float("nan")])
+    write_products(tmp_path, nan_at=3)
     with pytest.raises(
         contracts.StageOutputError, match=r"predictions.parquet.*predicted_clp_per_l"
     ):
@@ -80,7 +74,7 @@ def test_verify_products_refuses_nan_predictions_naming_the_file(tmp_path: Path)
 
 
 def test_verify_products_refuses_a_missing_model(tmp_path: Path) -> None:
-    write_products(tmp_path, [1.0])
+    write_products(tmp_path)
     (tmp_path / "model.joblib").unlink()
     with pytest.raises(contracts.StageOutputError, match=r"model.joblib: was not written"):
         pipeline.verify_products(tmp_path)
