@@ -12,9 +12,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from milk_forecast.contracts import LATEST, RMSE, RUNNING, RunFolderError, data_source
+from milk_forecast.contracts import (
+    LATEST,
+    NOT_PUBLISHED_REASON,
+    PUBLISHED,
+    RMSE,
+    RUNNING,
+    RunFolderError,
+    data_source,
+)
+from milk_forecast.files import describe_os_error
 from milk_forecast.runner.clock import format_seconds
-from milk_forecast.runner.run_folder import RunSummary, list_runs, read_latest
+from milk_forecast.runner.run_folder import RunSummary, is_run_folder, list_runs, read_latest
 
 SERVED_MARK = "*"
 NOTE_WIDTH = 70
@@ -39,19 +48,32 @@ def prune_runs(runs_dir: Path, keep: int) -> list[str]:
     """Delete all but the newest ``keep`` run folders; return the deleted ids, newest first.
 
     The run ``LATEST`` names and runs still running are never deleted (they do not
-    make room for older runs either). A folder is renamed away before it is deleted,
-    so it never shows as a half-deleted run.
+    make room for older runs either); neither is an entry that is not a folder of its
+    own (a file, a symbolic link: ``--list`` shows them as broken). A folder is renamed
+    away before it is deleted, so it never shows as a half-deleted run. A ``LATEST``
+    that cannot be read stops the pruning (``RunFolderError``): the served run is unknown.
     """
     if keep < 1:
         raise ValueError(f"keep must be at least 1, got {keep}")
-    latest = read_latest(runs_dir)
+    try:
+        latest = read_latest(runs_dir)
+    except RunFolderError as exc:
+        raise RunFolderError(f"not pruning: the served run is unknown: {exc}") from None
     removed = []
     for summary in list_runs(runs_dir)[keep:]:
         if summary.run_id == latest or summary.status == RUNNING:
             continue
+        if not is_run_folder(summary.path):
+            continue
         doomed = summary.path.with_name(f".{summary.run_id}.deleting")
-        summary.path.rename(doomed)
-        shutil.rmtree(doomed)
+        try:
+            summary.path.rename(doomed)
+            shutil.rmtree(doomed)
+        except OSError as exc:
+            done = f" (removed before: {', '.join(removed)})" if removed else ""
+            raise RunFolderError(
+                f"cannot remove run {summary.run_id}: {describe_os_error(exc)}{done}"
+            ) from None
         removed.append(summary.run_id)
     return removed
 
@@ -103,13 +125,16 @@ def _row(summary: RunSummary, served: bool) -> list[str]:
 
 
 def _note(record: dict[str, Any]) -> str:
+    """Why a run failed (stage: exception: message), or why it was not published."""
     error = record.get("error")
-    if not isinstance(error, dict):
+    if isinstance(error, dict):
+        message = str(error.get("message", "")).strip().splitlines()
+        first = message[0] if message else ""
+        note = f"{error.get('stage', '?')}: {error.get('exception', '?')}: {first}"
+    elif record.get(PUBLISHED) is False and record.get(NOT_PUBLISHED_REASON):
+        note = f"not published: {record[NOT_PUBLISHED_REASON]}"
+    else:
         return ""
-    message = str(error.get("message", "")).strip().splitlines()
-    note = (
-        f"{error.get('stage', '?')}: {error.get('exception', '?')}: {message[0] if message else ''}"
-    )
     return note if len(note) <= NOTE_WIDTH else note[: NOTE_WIDTH - 3] + "..."
 
 
