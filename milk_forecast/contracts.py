@@ -332,7 +332,7 @@ def read_run_record(run_dir: Path) -> dict[str, Any]:
     record = read_json_object(path, RunFolderError)
     if record.get("status") not in RUN_STATUSES:
         raise RunFolderError(
-            f"{path}: 'status' is {_excerpt(record.get('status'))}, expected one of {RUN_STATUSES}"
+            f"{path}: 'status' is {excerpt(record.get('status'))}, expected one of {RUN_STATUSES}"
         )
     problem = _run_record_problem(record)
     if problem:
@@ -345,10 +345,12 @@ def _run_record_problem(record: Mapping[str, Any]) -> str | None:
     for key, types in RUN_RECORD_TYPES.items():
         value = record.get(key)
         if key in record and not _has_type(value, types):
-            return f"{key!r} is {_excerpt(value)}, expected {' or '.join(_json_type(t) for t in types)}"
+            return (
+                f"{key!r} is {excerpt(value)}, expected {' or '.join(_json_type(t) for t in types)}"
+            )
     pid = record.get("pid")
     if pid is not None and not 0 < pid <= MAX_PID:
-        return f"'pid' is {_excerpt(pid)}, not a process id"
+        return f"'pid' is {excerpt(pid)}, not a process id"
     stages = record.get("stages") or []
     if not all(isinstance(stage, dict) for stage in stages):
         return "'stages' holds an entry that is not an object"
@@ -371,7 +373,7 @@ def _json_type(kind: type) -> str:
     return names.get(kind, "null")
 
 
-def _excerpt(value: Any, limit: int = 60) -> str:
+def excerpt(value: Any, limit: int = 60) -> str:
     """``repr(value)`` cut to ``limit`` characters, for messages quoting untrusted content."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -21,7 +21,7 @@ from typing import Any
 def describe_os_error(exc: OSError) -> str:
     """``No space left on device: /runs/x/run.json``: the OS message, then the file if known."""
     message = exc.strerror or str(exc) or type(exc).__name__
-    return f"{message}: {exc.filename}" if exc.filename else message
+    return f"{message}: {exc.filename}" if isinstance(exc.filename, str | Path) else message
 
 
 def _naming(path: Path, exc: OSError) -> OSError:

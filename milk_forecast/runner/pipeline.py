@@ -143,8 +143,13 @@ class RunOutcome:
 
     @property
     def published(self) -> bool:
-        """False for a run that succeeded but was deliberately not published (see the record)."""
+        """Whether this run succeeded and now is the served run (``LATEST``)."""
         return self.status == SUCCEEDED and self.record.get(PUBLISHED) is not False
+
+    @property
+    def unpublished(self) -> bool:
+        """Whether the run succeeded but was deliberately not published (the record says why)."""
+        return self.status == SUCCEEDED and self.record.get(PUBLISHED) is False
 
 
 # --- inputs and fingerprint -------------------------------------------------------

@@ -79,9 +79,10 @@ def read_latest(runs_dir: Path) -> str | None:
     except OSError as exc:
         raise RunFolderError(f"{path}: unreadable ({describe_os_error(exc)})") from None
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise RunFolderError(f"{path}: not a regular file")
         with os.fdopen(fd, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                raise RunFolderError(f"{path}: not a regular file")
             data = handle.read(MAX_LATEST_BYTES + 1)
     except OSError as exc:
         raise RunFolderError(f"{path}: unreadable ({describe_os_error(exc)})") from None
