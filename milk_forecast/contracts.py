@@ -125,6 +125,7 @@ NOTEBOOKS_DIR = "notebooks"
 INPUTS_FILE = "inputs.json"
 CLEAN_FILE = "clean_monthly.parquet"
 DROPPED_FILE = "dropped_rows.parquet"
+RESCALED_FILE = "rescaled_cells.parquet"
 FEATURES_FILE = "features_monthly.parquet"
 MODEL_FILE = "model.joblib"
 METRICS_FILE = "metrics.json"
@@ -143,6 +144,9 @@ def raw_parquet_name(file_name: str) -> str:
 
 # dropped_rows.parquet
 DROPPED_COLUMNS = ["file", "row", "value", "reason"]
+# rescaled_cells.parquet: the PIB_* cells that lost trailing zeros, one row each: file,
+# CSV line, month, source column, the value as written, the power of ten applied, the result.
+RESCALED_COLUMNS = ["file", "row", "month", "column", "value", "factor", "rescaled"]
 # inputs.json: file name -> these keys
 INPUT_KEYS = ("path", "sha256", "bytes", "rows")
 

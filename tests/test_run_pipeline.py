@@ -19,6 +19,7 @@ import pytest
 
 import run_pipeline
 from milk_forecast import contracts
+from milk_forecast.data import sample as sample_data
 from milk_forecast.runner import pipeline, run_folder
 
 pytestmark = pytest.mark.slow
@@ -32,6 +33,7 @@ STAGE_PRODUCTS = [
     "inputs.json",
     "clean_monthly.parquet",
     "dropped_rows.parquet",
+    "rescaled_cells.parquet",
     "features_monthly.parquet",
     "model.joblib",
     "metrics.json",
@@ -132,6 +134,9 @@ def test_sample_run_fulfils_the_run_folder_contract(sample_runs, sample_data_dir
     assert {"python", "pandas", "scikit-learn", "papermill"} <= set(record["versions"])
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert record["headline"] == metrics["headline"]
+    assert record["published"] is True and record["not_published_reason"] is None
+    rescaled = pd.read_parquet(run_dir / "rescaled_cells.parquet")
+    assert len(rescaled) == len(sample_data.LOST_ZERO_CELLS)
 
 
 def test_executed_notebooks_carry_the_injected_parameters_and_the_banner(sample_runs) -> None:
