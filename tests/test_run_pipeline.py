@@ -97,6 +97,13 @@ def wait_for_stage(runs_dir: Path, stage: str, timeout: float = 120) -> Path:
     raise AssertionError(f"stage {stage} never started under {runs_dir}")
 
 
+def copy_of(sample_runs, tmp_path: Path) -> tuple[Path, str]:
+    """A copy of the sample runs folder, and the id of the run it serves."""
+    runs_dir = tmp_path / "runs"
+    shutil.copytree(sample_runs[0], runs_dir)
+    return runs_dir, run_folder.read_latest(runs_dir)
+
+
 @pytest.fixture(scope="module")
 def sample_runs(tmp_path_factory: pytest.TempPathFactory, sample_data_dir: Path):
     runs_dir = tmp_path_factory.mktemp("sample") / "runs"
@@ -182,9 +189,7 @@ def test_list_marks_the_served_run(sample_runs) -> None:
 
 
 def test_rerun_with_same_inputs_is_skipped_and_force_reruns(sample_runs, sample_data_dir, tmp_path):
-    runs_dir = tmp_path / "runs"
-    shutil.copytree(sample_runs[0], runs_dir)
-    served = run_folder.read_latest(runs_dir)
+    runs_dir, served = copy_of(sample_runs, tmp_path)
     skipped = cli("--data-dir", sample_data_dir, "--runs-dir", runs_dir)
     assert skipped.returncode == 0
     assert "nothing to do" in skipped.stdout and served in skipped.stdout
@@ -197,9 +202,7 @@ def test_rerun_with_same_inputs_is_skipped_and_force_reruns(sample_runs, sample_
 def test_a_failing_notebook_fails_the_run_and_keeps_the_served_model(
     sample_runs, sample_data_dir: Path, tmp_path: Path
 ) -> None:
-    runs_dir = tmp_path / "runs"
-    shutil.copytree(sample_runs[0], runs_dir)
-    served = run_folder.read_latest(runs_dir)
+    runs_dir, served = copy_of(sample_runs, tmp_path)
     notebooks = notebooks_with(tmp_path, "02_clean", "raise ValueError('broken on purpose')")
     result = cli(
         "--data-dir",
@@ -284,9 +287,7 @@ def test_sigterm_marks_the_run_in_progress_failed(sample_data_dir: Path, tmp_pat
 def test_a_run_killed_hard_is_ignored_and_does_not_block_the_next(
     sample_runs, sample_data_dir: Path, tmp_path: Path
 ) -> None:
-    runs_dir = tmp_path / "runs"
-    shutil.copytree(sample_runs[0], runs_dir)
-    served = run_folder.read_latest(runs_dir)
+    runs_dir, served = copy_of(sample_runs, tmp_path)
     process = start_cli(
         "--data-dir", sample_data_dir, "--runs-dir", runs_dir, "--force",
         "--notebooks-dir", slow_notebooks(tmp_path),
@@ -355,9 +356,7 @@ def test_summary_lines_show_figures_then_what_they_describe() -> None:
 def test_a_synthetic_run_is_kept_but_not_published_over_a_real_one(
     sample_runs, sample_data_dir: Path, tmp_path: Path
 ) -> None:
-    runs_dir = tmp_path / "runs"
-    shutil.copytree(sample_runs[0], runs_dir)
-    served = run_folder.read_latest(runs_dir)
+    runs_dir, served = copy_of(sample_runs, tmp_path)
     record_path = runs_dir / served / "run.json"
     record = json.loads(record_path.read_text())
     record["synthetic_sample"] = False  # as if it had been made from the real data

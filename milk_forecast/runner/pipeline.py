@@ -156,9 +156,20 @@ class RunOutcome:
 
 
 def describe_inputs(data_dir: Path) -> dict[str, dict[str, Any]]:
-    """sha256 and size of each raw input present; 01_extract reports what is missing or bad."""
-    paths = {name: data_dir / name for name in RAW_FILES}
-    return {name: raw.file_digest(path) for name, path in paths.items() if path.is_file()}
+    """sha256 and size of each raw input present; 01_extract reports what is missing or bad.
+
+    An input that is present but cannot be read is a ``PipelineError`` naming it.
+    """
+    described = {}
+    for name in RAW_FILES:
+        path = data_dir / name
+        if not path.is_file():
+            continue
+        try:
+            described[name] = raw.file_digest(path)
+        except OSError as exc:
+            raise PipelineError(f"input {path} cannot be read ({describe_os_error(exc)})") from None
+    return described
 
 
 def code_digest(stages: list[Stage], package_dir: Path = PACKAGE_DIR) -> str:

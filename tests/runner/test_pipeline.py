@@ -326,3 +326,17 @@ def test_a_run_folder_that_cannot_be_created_raises_naming_the_runs_folder(
     plan = pipeline.RunPlan(data_folder(tmp_path, False), tmp_path / "runs", [], {}, {}, "fp")
     with pytest.raises(pipeline.RunRecordError, match=r"cannot create a run folder in .*runs"):
         pipeline.start_run(plan, log=lambda message: None)
+
+
+def test_an_input_that_cannot_be_read_is_named_before_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data_dir = data_folder(tmp_path, synthetic=False)
+    (data_dir / contracts.PRICE_FILE).write_text("Anio,Mes,Precio_leche\n")
+
+    def unreadable(path: Path) -> dict:
+        raise OSError(errno.EIO, os.strerror(errno.EIO), str(path))
+
+    monkeypatch.setattr(pipeline.raw, "file_digest", unreadable)
+    with pytest.raises(pipeline.PipelineError, match=r"precio_leche\.csv cannot be read"):
+        pipeline.describe_inputs(data_dir)
