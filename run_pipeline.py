@@ -7,39 +7,68 @@
     python run_pipeline.py --schedule "0 0 * * 0" --retries 3 --retry-delay 30
     python run_pipeline.py --list                   # run history, * marks the served run
 
-Exit codes: 0 success (or nothing to redo), 1 the run failed, 2 bad command line or
-parameters, 3 another pipeline holds the runs folder, 130 interrupted.
+A run on the synthetic sample is not published over a served run made from real
+data: it is kept (see --list), LATEST does not move, and the exit code is 4; pass
+--allow-synthetic-over-real to publish it anyway.
+
+Exit codes: 0 success (or nothing to redo), 1 the run failed (or its run folder could
+not be written), 2 bad command line, parameters or runs folder, 3 another pipeline
+holds the runs folder, 4 the run succeeded but was not published (see above),
+130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from milk_forecast.contracts import (
+    DRIFT,
+    DRIFT_WARNING,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_LOCKED,
+    EXIT_NOT_PUBLISHED,
     EXIT_OK,
     EXIT_USAGE,
+    NOT_PUBLISHED_REASON,
     PREDICTED,
     RUNNER_PARAMETERS,
+    TRACK_RECORD,
     UNIT,
+    RunFolderError,
     data_label,
 )
 from milk_forecast.data import raw
+from milk_forecast.files import describe_os_error
 from milk_forecast.runner import history, lock, pipeline, schedule, stages
 from milk_forecast.runner.clock import SystemClock
 from milk_forecast.runner.signals import Interrupts
 
 PROJECT_ROOT = Path(__file__).resolve().parent
+ALLOW_SYNTHETIC_FLAG = "--allow-synthetic-over-real"
+# Longest wait between retries: longer pauses are a schedule's job (--schedule).
+MAX_RETRY_DELAY_S = 86_400.0
+
+
+class UsageError(Exception):
+    """A command line that cannot work (a path that is not a folder, a read-only runs folder)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, except that a mistake is one line on stderr (and exit 2), not the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="run_pipeline.py",
         description=__doc__.split("\n\n")[0],
         epilog=__doc__.split("\n\n", 1)[1],
@@ -47,13 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--data-dir",
-        type=Path,
+        type=_path,
         help="folder with precio_leche.csv, precipitaciones.csv and banco_central.csv "
         "(default: data/ when it holds them, else the synthetic sample in data/sample)",
     )
     parser.add_argument(
         "--runs-dir",
-        type=Path,
+        type=_path,
         default=PROJECT_ROOT / "runs",
         help="where run folders and LATEST live (default: runs/)",
     )
@@ -74,10 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--retry-delay",
-        type=float,
+        type=_delay,
         default=30.0,
         metavar="SECONDS",
-        help="wait between retries (default: 30)",
+        help=f"wait between retries, 0 to {MAX_RETRY_DELAY_S:g} (default: 30)",
     )
     parser.add_argument(
         "--schedule",
@@ -87,8 +116,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--wait", action="store_true", help="wait for another pipeline instead of exiting"
     )
-    parser.add_argument("--list", action="store_true", help="print the run history and exit")
     parser.add_argument(
+        ALLOW_SYNTHETIC_FLAG,
+        action="store_true",
+        help="publish a run on the synthetic sample even when the served run was made from "
+        "real data (without it such a run is kept but not published, exit code 4)",
+    )
+    commands = parser.add_mutually_exclusive_group()
+    commands.add_argument("--list", action="store_true", help="print the run history and exit")
+    commands.add_argument(
         "--keep",
         type=_positive_int,
         metavar="N",
@@ -96,11 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--notebooks-dir",
-        type=Path,
+        type=_path,
         default=stages.NOTEBOOKS_DIR,
         help="run these copies of the four notebooks instead of notebooks/",
     )
-    parser.add_argument(
+    commands.add_argument(
         "--list-parameters",
         action="store_true",
         help="print each notebook's parameters with their defaults and exit",
@@ -108,18 +144,92 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not an integer") from None
+
+
 def _non_negative_int(text: str) -> int:
-    value = int(text)
+    value = _integer(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return value
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    value = _integer(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
     return value
+
+
+def _delay(text: str) -> float:
+    """Seconds between retries: a finite number in [0, MAX_RETRY_DELAY_S]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number of seconds") from None
+    if not (math.isfinite(value) and 0 <= value <= MAX_RETRY_DELAY_S):
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds from 0 to {MAX_RETRY_DELAY_S:g}, got {text[:40]!r}"
+        )
+    return value
+
+
+def _path(text: str) -> Path:
+    """A path given on the command line; an empty one would silently mean the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty (give a path)")
+    return Path(text)
+
+
+def resolved(option: str, path: Path) -> Path:
+    """``path`` made absolute; a symlink loop or an unreadable path is a ``UsageError``."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python 3.11)
+        raise UsageError(f"{option} {path}: cannot be resolved ({exc})") from None
+
+
+def existing_folder(option: str, path: Path) -> Path:
+    """``path`` resolved, which must be a folder."""
+    path = resolved(option, path)
+    if not path.exists():
+        raise UsageError(f"{option} {path} does not exist")
+    if not path.is_dir():
+        raise UsageError(f"{option} {path} is not a folder")
+    return path
+
+
+def runs_folder(option: str, path: Path, *, create: bool) -> Path:
+    """The runs folder resolved: a folder (made when ``create``) this process can write in."""
+    path = resolved(option, path)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{option} {path} is not a folder")
+    if not create:
+        return path
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path, prefix=".write-test."):
+            pass
+    except OSError as exc:
+        raise UsageError(f"{option} {path} is not writable ({describe_os_error(exc)})") from None
+    return path
+
+
+def parameter_overrides(pairs: list[list[str]]) -> dict[str, str]:
+    """``-p NAME VALUE`` pairs by name; a name given twice is a ``UsageError``."""
+    overrides: dict[str, str] = {}
+    for name, value in pairs:
+        if name in overrides and overrides[name] != value:
+            raise UsageError(
+                f"parameter {name!r} is given twice ({overrides[name][:40]!r} and "
+                f"{value[:40]!r}): give it once"
+            )
+        overrides[name] = value
+    return overrides
 
 
 def print_parameters(notebooks_dir: Path = stages.NOTEBOOKS_DIR) -> None:
@@ -158,6 +268,11 @@ def summarize(outcome: pipeline.RunOutcome) -> None:
         print("  path, months ahead:")
         for row in shown:
             print(f"    {row['horizon']:>2}: {format_forecast(row, details=False)}")
+    if TRACK_RECORD in record:
+        print(f"  track record: {history.describe_track_record(record[TRACK_RECORD])}")
+    drift = record.get(DRIFT)
+    if isinstance(drift, dict) and drift.get("status") == DRIFT_WARNING:
+        print(f"  WARNING, drift: {'; '.join(map(str, drift.get('reasons') or []))}")
 
 
 def format_headline(headline: dict[str, Any]) -> str:
@@ -183,49 +298,93 @@ def format_forecast(forecast: dict[str, Any], details: bool = True) -> str:
     return text
 
 
+def explain_not_published(outcome: pipeline.RunOutcome) -> None:
+    """On stderr: the run was kept but not published, why, and how to publish one anyway."""
+    reason = outcome.record.get(NOT_PUBLISHED_REASON) or "see its run.json"
+    print(
+        f"warning: run {outcome.run_id} succeeded but was NOT published (LATEST unchanged): "
+        f"{reason}. Check --data-dir (or the data mount); to publish such a run anyway, "
+        f"rerun with {ALLOW_SYNTHETIC_FLAG}.",
+        file=sys.stderr,
+    )
+
+
 def make_run_once(
-    args: argparse.Namespace, data_dir: Path, overrides: dict[str, str], interrupts: Interrupts
+    args: argparse.Namespace,
+    data_dir: Path,
+    overrides: dict[str, str],
+    interrupts: Interrupts,
+    outcomes: list[pipeline.RunOutcome] | None = None,
 ) -> Callable[[], bool]:
-    """One attempt: a new run folder each call; True when it succeeded (or was skipped)."""
+    """One attempt: a new run folder each call; True when it succeeded (or was skipped).
+
+    Each outcome is appended to ``outcomes``. A run folder or run.json that cannot be
+    written is said on stderr and counts as a failed attempt.
+    """
 
     def run_once() -> bool:
-        outcome = pipeline.run_pipeline(
-            data_dir,
-            args.runs_dir,
-            overrides,
-            force=args.force,
-            notebooks_dir=args.notebooks_dir,
-            interrupts=interrupts,
-        )
+        try:
+            outcome = pipeline.run_pipeline(
+                data_dir,
+                args.runs_dir,
+                overrides,
+                force=args.force,
+                notebooks_dir=args.notebooks_dir,
+                interrupts=interrupts,
+                allow_synthetic_over_real=args.allow_synthetic_over_real,
+            )
+        except pipeline.RunRecordError as exc:
+            print(f"error: {exc}; the run is not published", file=sys.stderr)
+            return False
         summarize(outcome)
+        if outcome.unpublished:
+            explain_not_published(outcome)
+        if outcomes is not None:
+            outcomes.append(outcome)
         return outcome.ok
 
     return run_once
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    args.runs_dir = args.runs_dir.resolve()
+    args = build_parser().parse_args(argv)
+    try:
+        return command(args)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def command(args: argparse.Namespace) -> int:
+    """The command line parsed: list, list the parameters, or check the paths and run."""
+    args.runs_dir = runs_folder("--runs-dir", args.runs_dir, create=False)
     if args.list:
-        print(history.format_history(args.runs_dir))
+        try:
+            print(history.format_history(args.runs_dir))
+        except RunFolderError as exc:
+            raise UsageError(str(exc)) from None
         return EXIT_OK
+    args.notebooks_dir = existing_folder("--notebooks-dir", args.notebooks_dir)
     if args.list_parameters:
-        print_parameters(args.notebooks_dir)
+        try:
+            print_parameters(args.notebooks_dir)
+        except stages.PipelineError as exc:
+            raise UsageError(str(exc)) from None
         return EXIT_OK
     try:
-        cron = schedule.parse_cron(args.schedule) if args.schedule else None
+        cron = schedule.parse_cron(args.schedule) if args.schedule is not None else None
     except schedule.CronError as exc:
-        parser.error(f"--schedule: {exc}")
-    data_dir = (args.data_dir or raw.default_data_dir(PROJECT_ROOT)).resolve()
-    overrides = dict(args.parameter)
+        raise UsageError(f"--schedule: {exc}") from None
+    data_dir = existing_folder("--data-dir", args.data_dir or raw.default_data_dir(PROJECT_ROOT))
+    overrides = parameter_overrides(args.parameter)
+    args.runs_dir = runs_folder("--runs-dir", args.runs_dir, create=True)
     with Interrupts() as interrupts:
         try:
             return run(args, cron, data_dir, overrides, interrupts)
         except lock.LockHeldError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_LOCKED
-        except (lock.LockError, stages.PipelineError) as exc:
+        except (lock.LockError, stages.PipelineError, RunFolderError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
         except KeyboardInterrupt as exc:
@@ -250,25 +409,24 @@ def run(
             removed = history.prune_runs(args.runs_dir, args.keep)
         print(f"removed {len(removed)} run(s): {', '.join(removed) or '-'}")
         return EXIT_OK
-    # Fail fast on bad parameters or a missing data folder, before any run starts.
+    # Fail fast on bad parameters, before any run starts.
     stages.resolve_parameters(stages.load_stages(args.notebooks_dir), overrides)
-    if not data_dir.is_dir():
-        raise stages.PipelineError(f"--data-dir {data_dir} does not exist")
     print(f"data: {data_dir} ({data_label(raw.is_synthetic(data_dir))})")
-    run_once = make_run_once(args, data_dir, overrides, interrupts)
+    outcomes: list[pipeline.RunOutcome] = []
+    run_once = make_run_once(args, data_dir, overrides, interrupts, outcomes)
     clock = SystemClock(interrupts.stopped)
     if cron is None:
         with runs_lock():
             ok = schedule.run_with_retries(
                 run_once, args.retries, args.retry_delay, clock, interrupts.stopped, print
             )
-        return EXIT_OK if ok else EXIT_FAILED
+        return exit_code(ok, outcomes)
 
     def run_locked() -> bool:  # a scheduler idles without holding the lock
         with runs_lock():
             return run_once()
 
-    return schedule.run_schedule(
+    code = schedule.run_schedule(
         cron,
         run_locked,
         retries=args.retries,
@@ -277,6 +435,16 @@ def run(
         stopped=interrupts.stopped,
         log=print,
     )
+    return exit_code(code == EXIT_OK, outcomes)
+
+
+def exit_code(ok: bool, outcomes: list[pipeline.RunOutcome]) -> int:
+    """0, or 4 when the last run succeeded without being published, or 1 when it failed."""
+    if not ok:
+        return EXIT_FAILED
+    if outcomes and outcomes[-1].unpublished:
+        return EXIT_NOT_PUBLISHED
+    return EXIT_OK
 
 
 if __name__ == "__main__":

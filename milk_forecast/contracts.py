@@ -125,6 +125,7 @@ NOTEBOOKS_DIR = "notebooks"
 INPUTS_FILE = "inputs.json"
 CLEAN_FILE = "clean_monthly.parquet"
 DROPPED_FILE = "dropped_rows.parquet"
+RESCALED_FILE = "rescaled_cells.parquet"
 FEATURES_FILE = "features_monthly.parquet"
 MODEL_FILE = "model.joblib"
 METRICS_FILE = "metrics.json"
@@ -153,6 +154,9 @@ def raw_parquet_name(file_name: str) -> str:
 
 # dropped_rows.parquet
 DROPPED_COLUMNS = ["file", "row", "value", "reason"]
+# rescaled_cells.parquet: the PIB_* cells that lost trailing zeros, one row each: file,
+# CSV line, month, source column, the value as written, the power of ten applied, the result.
+RESCALED_COLUMNS = ["file", "row", "month", "column", "value", "factor", "rescaled"]
 # inputs.json: file name -> these keys
 INPUT_KEYS = ("path", "sha256", "bytes", "rows")
 
@@ -228,6 +232,10 @@ RUN_ID_PATTERN = r"^[0-9]{8}T[0-9]{6}Z(-[0-9]{2})?$"
 RUN_ID_RE = re.compile(RUN_ID_PATTERN)
 RUN_ID_FORMAT = "%Y%m%dT%H%M%SZ"
 RUN_ID_EXAMPLE = "20261127T120301Z"
+# Whether the run replaced LATEST when it succeeded (false: see the reason), and why not.
+PUBLISHED = "published"
+NOT_PUBLISHED_REASON = "not_published_reason"
+SYNTHETIC_KEY = "synthetic_sample"
 # Set by the runner for every run; a user cannot override them with -p.
 RUNNER_PARAMETERS = ("run_dir", "data_dir")
 
@@ -255,6 +263,8 @@ def data_label(synthetic: object) -> str:
 # --- exit codes of run_pipeline.py (and of every entry point that runs the pipeline) ---
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+# The run succeeded but was deliberately not published (run.json says why).
+EXIT_NOT_PUBLISHED = 4
 
 
 # --- readers and validators --------------------------------------------------------------
@@ -319,15 +329,82 @@ def read_json_object(
     return payload
 
 
+# run.json keys -> the JSON types each may hold (a key may be absent: older runs).
+_TEXT, _OBJECT, _NONE = (str,), (dict,), (type(None),)
+RUN_RECORD_TYPES: dict[str, tuple[type, ...]] = {
+    "run_id": _TEXT,
+    "started_at": _TEXT + _NONE,
+    "finished_at": _TEXT + _NONE,
+    "pid": (int, *_NONE),
+    "host": _TEXT + _NONE,
+    "data_dir": _TEXT,
+    SYNTHETIC_KEY: (bool, *_NONE),
+    "parameters": _OBJECT,
+    "inputs": _OBJECT,
+    "fingerprint": _TEXT,
+    "stages": (list,),
+    "versions": _OBJECT,
+    "headline": _OBJECT + _NONE,
+    "forecast": _OBJECT + _NONE,
+    "error": _OBJECT + _NONE,
+    PUBLISHED: (bool, *_NONE),
+    NOT_PUBLISHED_REASON: _TEXT + _NONE,
+}
+# Process ids above this cannot exist (Linux's pid_max is at most 2**22).
+MAX_PID = 2**22
+
+
 def read_run_record(run_dir: Path) -> dict[str, Any]:
-    """``run.json`` of ``run_dir``: an object with a known ``status``."""
+    """``run.json`` of ``run_dir``: an object with a known ``status`` and well-typed keys."""
     path = Path(run_dir) / RUN_JSON
     record = read_json_object(path, RunFolderError)
     if record.get("status") not in RUN_STATUSES:
         raise RunFolderError(
-            f"{path}: 'status' is {record.get('status')!r}, expected one of {RUN_STATUSES}"
+            f"{path}: 'status' is {excerpt(record.get('status'))}, expected one of {RUN_STATUSES}"
         )
+    problem = _run_record_problem(record)
+    if problem:
+        raise RunFolderError(f"{path}: {problem}")
     return record
+
+
+def _run_record_problem(record: Mapping[str, Any]) -> str | None:
+    """The first key of ``run.json`` holding the wrong type (or an impossible pid), or None."""
+    for key, types in RUN_RECORD_TYPES.items():
+        value = record.get(key)
+        if key in record and not _has_type(value, types):
+            return (
+                f"{key!r} is {excerpt(value)}, expected {' or '.join(_json_type(t) for t in types)}"
+            )
+    pid = record.get("pid")
+    if pid is not None and not 0 < pid <= MAX_PID:
+        return f"'pid' is {excerpt(pid)}, not a process id"
+    stages = record.get("stages") or []
+    if not all(isinstance(stage, dict) for stage in stages):
+        return "'stages' holds an entry that is not an object"
+    return None
+
+
+def _has_type(value: Any, types: tuple[type, ...]) -> bool:
+    """``isinstance``, except that true/false is not an integer."""
+    return bool in types if isinstance(value, bool) else isinstance(value, types)
+
+
+def _json_type(kind: type) -> str:
+    names = {
+        str: "a text",
+        dict: "an object",
+        list: "a list",
+        bool: "true/false",
+        int: "an integer",
+    }
+    return names.get(kind, "null")
+
+
+def excerpt(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for messages quoting untrusted content."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def read_inputs(path: Path, expected: Mapping[str, int] | None = None) -> dict[str, Any]:
@@ -578,3 +655,22 @@ def read_publications(
         elif line.strip():
             notes.append(f"{path} line {number}: not a publication record, skipped")
     return entries, notes
+
+
+def check_predictions_agree(
+    path: Path, document: Mapping[str, Any], metrics: Mapping[str, Any]
+) -> None:
+    """``predictions.json`` (already read) agrees with ``metrics.json``: the unit, the same
+    interval levels, forecast horizons 1, 2, ... in order. Raises naming ``path``."""
+    if document.get("unit") != UNIT:
+        raise StageOutputError(f"{path}: unit is {excerpt(str(document.get('unit')))}, not {UNIT}")
+    if document["interval_levels"] != metrics["interval_levels"]:
+        raise StageOutputError(
+            f"{path}: interval_levels {excerpt(str(document['interval_levels']))} differ from "
+            f"metrics.json's {excerpt(str(metrics['interval_levels']))}"
+        )
+    horizons = [row[HORIZON] for row in document["rows"] if row[KIND] == FORECAST]
+    if horizons != list(range(1, len(horizons) + 1)):
+        raise StageOutputError(
+            f"{path}: forecast horizons are {excerpt(str(horizons))}, expected 1, 2, ... in order"
+        )

@@ -31,7 +31,8 @@ def test_other_interval_levels_flow_through_a_whole_run(sample_data_dir: Path, t
     record = contracts.read_run_record(run_dir)
     assert record[contracts.FORECAST_PATH] == metrics[contracts.FORECAST_PATH]
     # the summary prints the path's 1st, 3rd, 6th and 12th month with both levels
-    lines = result.stdout.split("path, months ahead:")[1].strip().splitlines()
+    after = result.stdout.split("path, months ahead:")[1].split("track record:")[0]
+    lines = after.strip().splitlines()
     assert [line.split(":")[0].strip() for line in lines] == ["1", "3", "6", "12"]
     assert all("50% " in line and "90% " in line for line in lines)
     assert lines[-1].split(":", 1)[1].strip().startswith(path[-1]["month"])

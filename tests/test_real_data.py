@@ -86,6 +86,45 @@ def test_recovered_indices_are_plausible(cleaned: CleanResult):
     assert ratio.between(1 / 1.5, 1.5).all(), ratio[~ratio.between(1 / 1.5, 1.5)]
 
 
+def test_pib_cells_that_lost_zeros_are_rescaled(cleaned: CleanResult):
+    """The data README's rule: no GDP value keeps fewer digits than its series' usual count."""
+    pib = cleaned.monthly[[c for c in cleaned.monthly.columns if c.startswith("pib")]]
+    for column in pib:
+        digits = pib[column].dropna().astype("int64").astype(str).str.len()
+        assert len(digits) >= 80, column
+        assert (digits >= digits.mode().max()).all(), column
+    rescaled = cleaned.rescaled
+    assert 250 <= len(rescaled) <= 300  # "about 280 of 2,660 cells since 2013" (to 2020-11)
+    assert set(rescaled["factor"]) <= {10, 100, 1000}
+    assert not rescaled.duplicated(["column", "month"]).any()
+    row = rescaled[
+        (rescaled["column"] == "PIB_Agropecuario_silvicola")
+        & (rescaled["month"] == pd.Timestamp("2014-01-01"))
+    ]
+    assert row[["value", "factor", "rescaled"]].values.tolist() == [["55.059.326", 10, 550593260.0]]
+
+
+def test_rescaling_removes_most_tenfold_jumps(cleaned: CleanResult, real_data_dir: Path):
+    """Before the rule, 566 month-to-month moves by a factor of 5 or more; after it, 126.
+
+    The rest are in series whose values cross 10**9: the export kept 9 significant
+    digits, so 1,061,656,540 and 106,165,654 are both written ``106.165.654`` and the
+    digit count cannot tell them apart (the README's "known limit").
+    """
+
+    def jumps(monthly: pd.DataFrame) -> int:
+        pib = monthly[[c for c in monthly.columns if c.startswith("pib")]]
+        ratio = pib / pib.shift(1)
+        return int(((ratio >= 5) | (ratio <= 1 / 5)).sum().sum())
+
+    raw = read_raw_inputs(real_data_dir)
+    before = clean_inputs(raw)  # the rule undone: the cells as the export wrote them
+    unscaled = before.monthly.set_index("month")
+    for cell in before.rescaled.itertuples(index=False):
+        unscaled.loc[cell.month, cell.column.lower()] = cell.rescaled / cell.factor
+    assert jumps(unscaled.reset_index()) > 3 * jumps(cleaned.monthly)
+
+
 # --- the train stage on the real data: figures honestly achieved, kept as regression bounds ---
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -18,7 +19,8 @@ import pytest
 
 import run_pipeline
 from milk_forecast import contracts
-from milk_forecast.runner import run_folder
+from milk_forecast.data import sample as sample_data
+from milk_forecast.runner import pipeline, run_folder
 
 pytestmark = pytest.mark.slow
 
@@ -31,6 +33,7 @@ STAGE_PRODUCTS = [
     "inputs.json",
     "clean_monthly.parquet",
     "dropped_rows.parquet",
+    "rescaled_cells.parquet",
     "features_monthly.parquet",
     "model.joblib",
     "metrics.json",
@@ -94,6 +97,13 @@ def wait_for_stage(runs_dir: Path, stage: str, timeout: float = 120) -> Path:
     raise AssertionError(f"stage {stage} never started under {runs_dir}")
 
 
+def copy_of(sample_runs, tmp_path: Path) -> tuple[Path, str]:
+    """A copy of the sample runs folder, and the id of the run it serves."""
+    runs_dir = tmp_path / "runs"
+    shutil.copytree(sample_runs[0], runs_dir)
+    return runs_dir, run_folder.read_latest(runs_dir)
+
+
 @pytest.fixture(scope="module")
 def sample_runs(tmp_path_factory: pytest.TempPathFactory, sample_data_dir: Path):
     runs_dir = tmp_path_factory.mktemp("sample") / "runs"
@@ -131,6 +141,9 @@ def test_sample_run_fulfils_the_run_folder_contract(sample_runs, sample_data_dir
     assert {"python", "pandas", "scikit-learn", "papermill"} <= set(record["versions"])
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert record["headline"] == metrics["headline"]
+    assert record["published"] is True and record["not_published_reason"] is None
+    rescaled = pd.read_parquet(run_dir / "rescaled_cells.parquet")
+    assert len(rescaled) == len(sample_data.LOST_ZERO_CELLS)
 
 
 def test_executed_notebooks_carry_the_injected_parameters_and_the_banner(sample_runs) -> None:
@@ -176,9 +189,7 @@ def test_list_marks_the_served_run(sample_runs) -> None:
 
 
 def test_rerun_with_same_inputs_is_skipped_and_force_reruns(sample_runs, sample_data_dir, tmp_path):
-    runs_dir = tmp_path / "runs"
-    shutil.copytree(sample_runs[0], runs_dir)
-    served = run_folder.read_latest(runs_dir)
+    runs_dir, served = copy_of(sample_runs, tmp_path)
     skipped = cli("--data-dir", sample_data_dir, "--runs-dir", runs_dir)
     assert skipped.returncode == 0
     assert "nothing to do" in skipped.stdout and served in skipped.stdout
@@ -191,9 +202,7 @@ def test_rerun_with_same_inputs_is_skipped_and_force_reruns(sample_runs, sample_
 def test_a_failing_notebook_fails_the_run_and_keeps_the_served_model(
     sample_runs, sample_data_dir: Path, tmp_path: Path
 ) -> None:
-    runs_dir = tmp_path / "runs"
-    shutil.copytree(sample_runs[0], runs_dir)
-    served = run_folder.read_latest(runs_dir)
+    runs_dir, served = copy_of(sample_runs, tmp_path)
     notebooks = notebooks_with(tmp_path, "02_clean", "raise ValueError('broken on purpose')")
     result = cli(
         "--data-dir",
@@ -278,9 +287,7 @@ def test_sigterm_marks_the_run_in_progress_failed(sample_data_dir: Path, tmp_pat
 def test_a_run_killed_hard_is_ignored_and_does_not_block_the_next(
     sample_runs, sample_data_dir: Path, tmp_path: Path
 ) -> None:
-    runs_dir = tmp_path / "runs"
-    shutil.copytree(sample_runs[0], runs_dir)
-    served = run_folder.read_latest(runs_dir)
+    runs_dir, served = copy_of(sample_runs, tmp_path)
     process = start_cli(
         "--data-dir", sample_data_dir, "--runs-dir", runs_dir, "--force",
         "--notebooks-dir", slow_notebooks(tmp_path),
@@ -341,3 +348,244 @@ def test_summary_lines_show_figures_then_what_they_describe() -> None:
     lines = run_pipeline.format_forecast(forecast).splitlines()
     assert lines[0] == "2020-05: 330.18 CLP/L, 80% 321.40..339.20"
     assert lines[1].strip() == "by m" and lines[2].strip() == "because why"
+
+
+# --- a run on the synthetic sample over a served run made from real data ---------------
+
+
+def test_a_synthetic_run_is_kept_but_not_published_over_a_real_one(
+    sample_runs, sample_data_dir: Path, tmp_path: Path
+) -> None:
+    runs_dir, served = copy_of(sample_runs, tmp_path)
+    record_path = runs_dir / served / "run.json"
+    record = json.loads(record_path.read_text())
+    record["synthetic_sample"] = False  # as if it had been made from the real data
+    record_path.write_text(json.dumps(record))
+    result = cli("--data-dir", sample_data_dir, "--runs-dir", runs_dir, "--force")
+    assert result.returncode == contracts.EXIT_NOT_PUBLISHED, result.stdout + result.stderr
+    assert run_folder.read_latest(runs_dir) == served
+    (kept,) = [p for p in run_folders(runs_dir) if p.name != served]
+    record = contracts.read_run_record(kept)
+    assert record["status"] == "succeeded" and record["published"] is False
+    assert served in record["not_published_reason"]
+    assert "NOT published" in result.stderr and "--allow-synthetic-over-real" in result.stderr
+    listing = cli("--list", "--runs-dir", runs_dir).stdout
+    assert "not published" in next(line for line in listing.splitlines() if kept.name in line)
+
+
+def test_the_flag_to_publish_a_synthetic_run_anyway_is_documented() -> None:
+    help_text = cli("--help").stdout
+    assert "--allow-synthetic-over-real" in help_text and "4 the run succeeded" in help_text
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    assert "--allow-synthetic-over-real" in readme
+
+
+# --- OS errors during a run --------------------------------------------------------------
+
+
+def test_a_full_disk_in_a_stage_fails_the_run_naming_stage_file_and_message(
+    sample_data_dir: Path, tmp_path: Path
+) -> None:
+    runs_dir = tmp_path / "runs"
+    code = (
+        "import errno, os\n"
+        "raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), run_dir + '/clean_monthly.parquet')"
+    )
+    notebooks = notebooks_with(tmp_path, "02_clean", code)
+    result = cli(
+        "--data-dir", sample_data_dir, "--runs-dir", runs_dir, "--notebooks-dir", notebooks
+    )
+    assert result.returncode == 1
+    (run_dir,) = run_folders(runs_dir)
+    error = contracts.read_run_record(run_dir)["error"]
+    assert error["stage"] == "02_clean" and error["exception"] == "OSError"
+    assert "No space left on device" in error["message"]
+    assert "clean_monthly.parquet" in error["message"]
+    assert "stage 02_clean failed" in result.stdout and "No space left" in result.stdout
+
+
+def test_run_json_that_cannot_be_written_is_said_on_stderr_and_exits_1(
+    sample_data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    write = run_folder.write_run_record
+
+    def full_after_start(run_dir: Path, record: dict) -> None:
+        if record["stages"] or record["status"] != "running":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(run_dir / "run.json"))
+        write(run_dir, record)
+
+    monkeypatch.setattr(run_folder, "write_run_record", full_after_start)
+    monkeypatch.setattr(pipeline, "run_stages", lambda context: None)  # no notebook runs
+    code = run_pipeline.main(["--data-dir", str(sample_data_dir), "--runs-dir", str(tmp_path)])
+    stderr = capsys.readouterr().err
+    assert code == contracts.EXIT_FAILED
+    assert "cannot write" in stderr and "run.json" in stderr and "No space left" in stderr
+    assert run_folder.read_latest(tmp_path) is None
+
+
+# --- misuse: one line on stderr, exit 2, nothing started ----------------------------------
+
+
+def misuse(capsys, *args: str | Path) -> str:
+    """The one line ``run_pipeline.main(args)`` writes on stderr; it must exit 2."""
+    try:
+        code = run_pipeline.main([str(arg) for arg in args])
+    except SystemExit as exit_:  # argparse
+        code = exit_.code
+    out, err = capsys.readouterr()
+    assert code == contracts.EXIT_USAGE, out + err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    return err.strip()
+
+
+@pytest.fixture
+def served_runs(tmp_path: Path) -> Path:
+    """A runs folder serving a (fake) succeeded run."""
+    runs_dir = tmp_path / "runs"
+    run_dir = runs_dir / "20261101T000000Z"
+    run_dir.mkdir(parents=True)
+    run_folder.write_run_record(run_dir, {"run_id": run_dir.name, "status": "succeeded"})
+    run_folder.publish_latest(runs_dir, run_dir.name)
+    return runs_dir
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "rule"),
+    [
+        ("ridge_alpha", "-1", "a finite number in (0, inf)"),
+        ("ridge_alpha", "inf", "a finite number in (0, inf)"),
+        ("ridge_alpha", "nan", "a finite number in (0, inf)"),
+        ("half_lives_years", "[0.0]", "each a finite number in (0, inf)"),
+        ("interval_levels", "[0.8, 1.5]", "each a finite number in (0, 1)"),
+        ("backtest_end", "2020-13", "YYYY-MM"),
+        ("test_fraction", "1", "a finite number in (0, 1)"),
+        ("split_random_state", "-3", "an integer in [0,"),
+        ("fit_prototype", "maybe", "true or false"),
+    ],
+)
+def test_a_parameter_breaking_its_rule_is_one_line_and_exit_2(
+    capsys, sample_data_dir: Path, served_runs: Path, name: str, value: str, rule: str
+) -> None:
+    args = ["--data-dir", sample_data_dir, "--runs-dir", served_runs, "-p", name, value]
+    line = misuse(capsys, *args)
+    assert f"parameter '{name}'" in line and rule in line
+    assert value.strip("[]").split(", ")[-1] in line  # the value
+    assert run_folder.read_latest(served_runs) == "20261101T000000Z"
+    assert len(run_folders(served_runs)) == 1
+
+
+def test_a_parameter_given_twice_is_refused(capsys, sample_data_dir: Path, tmp_path: Path) -> None:
+    line = misuse(
+        capsys, "--data-dir", sample_data_dir, "--runs-dir", tmp_path,
+        "-p", "ridge_alpha", "1", "-p", "ridge_alpha", "2",
+    )  # fmt: skip
+    assert "'ridge_alpha' is given twice" in line
+
+
+def test_a_data_dir_symlink_loop(capsys, tmp_path: Path) -> None:
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    line = misuse(capsys, "--data-dir", tmp_path / "a", "--runs-dir", tmp_path / "runs")
+    assert "--data-dir" in line and "loop" in line.lower()
+
+
+def test_a_data_dir_that_is_a_file(capsys, tmp_path: Path) -> None:
+    (tmp_path / "data.csv").write_text("x")
+    line = misuse(capsys, "--data-dir", tmp_path / "data.csv", "--runs-dir", tmp_path / "runs")
+    assert "is not a folder" in line
+
+
+@pytest.mark.parametrize("command", [[], ["--list"], ["--keep", "3"]])
+def test_a_runs_dir_that_is_a_file(capsys, sample_data_dir, tmp_path: Path, command) -> None:
+    (tmp_path / "runs").write_text("x")
+    line = misuse(capsys, "--data-dir", sample_data_dir, "--runs-dir", tmp_path / "runs", *command)
+    assert "--runs-dir" in line and "is not a folder" in line
+
+
+def test_a_read_only_runs_folder(sample_data_dir: Path, tmp_path: Path) -> None:
+    """A read-only bind mount (root ignores permission bits, not a read-only mount)."""
+    runs_dir = tmp_path / "runs"
+    runs_dir.mkdir()
+    if shutil.which("unshare") is None:
+        pytest.skip("needs unshare to mount a read-only folder")
+    probe = subprocess.run(
+        ["unshare", "-m", "sh", "-c", f"mount --bind -o ro {runs_dir} {runs_dir}"],
+        capture_output=True,
+    )
+    if probe.returncode != 0:
+        pytest.skip("this machine does not allow a private read-only bind mount")
+    command = " ".join(
+        [sys.executable, str(PROJECT_ROOT / "run_pipeline.py"),
+         "--data-dir", str(sample_data_dir), "--runs-dir", str(runs_dir)]
+    )  # fmt: skip
+    result = subprocess.run(
+        ["unshare", "-m", "sh", "-c", f"mount --bind -o ro {runs_dir} {runs_dir} && {command}"],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"error: --runs-dir {runs_dir} is not writable (Read-only file system: "
+        + result.stderr.split("(Read-only file system: ")[1].strip()
+    ]
+    assert list(runs_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("delay", ["-5", "nan", "inf", "1e9", "soon"])
+def test_a_retry_delay_that_makes_no_sense(capsys, delay: str) -> None:
+    assert "--retry-delay" in misuse(capsys, "--retry-delay", delay)
+
+
+@pytest.mark.parametrize("retries", ["-1", "two"])
+def test_retries_that_make_no_sense(capsys, retries: str) -> None:
+    assert "--retries" in misuse(capsys, "--retries", retries)
+
+
+@pytest.mark.parametrize("keep", ["0", "-1", "all"])
+def test_keep_that_makes_no_sense(capsys, keep: str) -> None:
+    assert "--keep" in misuse(capsys, "--keep", keep)
+
+
+def test_list_parameters_of_missing_notebooks(capsys) -> None:
+    line = misuse(capsys, "--list-parameters", "--notebooks-dir", "/nonexistent")
+    assert "--notebooks-dir /nonexistent does not exist" in line
+
+
+def test_an_unreadable_notebook(capsys, tmp_path: Path, sample_data_dir: Path) -> None:
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(PROJECT_ROOT / "notebooks", notebooks)
+    (notebooks / "03_preprocess.ipynb").write_text("not a notebook")
+    for command in (["--list-parameters"], ["--data-dir", sample_data_dir]):
+        line = misuse(capsys, "--notebooks-dir", notebooks, "--runs-dir", tmp_path, *command)
+        assert "03_preprocess.ipynb is unreadable" in line
+
+
+@pytest.mark.parametrize("cron", ["", "   ", "* * *", "61 * * * *"])
+def test_a_schedule_that_is_empty_or_malformed(capsys, sample_data_dir, tmp_path, cron) -> None:
+    line = misuse(capsys, "--schedule", cron, "--data-dir", sample_data_dir, "--runs-dir", tmp_path)
+    assert line.startswith("error: --schedule: cron expression")
+    assert run_folders(tmp_path) == []
+
+
+@pytest.mark.parametrize("option", ["--data-dir", "--runs-dir", "--notebooks-dir"])
+def test_an_empty_path(capsys, option: str) -> None:
+    assert f"{option}: is empty" in misuse(capsys, option, "")
+
+
+def test_commands_that_exclude_each_other(capsys) -> None:
+    assert "not allowed with" in misuse(capsys, "--list", "--keep", "3")
+
+
+def test_keep_with_a_broken_latest_removes_nothing(capsys, served_runs: Path) -> None:
+    (served_runs / "LATEST").write_bytes(b"\xff" * 10)
+    assert "not pruning" in misuse(capsys, "--keep", "1", "--runs-dir", served_runs)
+    assert len(run_folders(served_runs)) == 1
+
+
+def test_misuse_prints_no_traceback_from_a_real_process(tmp_path: Path) -> None:
+    (tmp_path / "a").symlink_to(tmp_path / "a")
+    result = cli("--data-dir", tmp_path / "a", "--runs-dir", tmp_path / "runs", timeout=60)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.stderr

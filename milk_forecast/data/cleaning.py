@@ -3,7 +3,10 @@
 The raw tables are frames of strings exactly as in the CSV files (empty cells are ``""``).
 Every row that is dropped, and every cell that cannot be read, is logged in a *dropped*
 table (``file``, ``row`` = 1-based line in the CSV with the header on line 1, ``value``,
-``reason``), so that nothing disappears silently.
+``reason``), so that nothing disappears silently. Every ``PIB_*`` cell that lost trailing
+zeros in the export is rescaled (the data README's rule) and listed in a *rescaled* table.
+
+Every step works on whole columns, so the time grows linearly with the rows.
 """
 
 from __future__ import annotations
@@ -11,10 +14,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from milk_forecast import checks
 from milk_forecast.contracts import (
     BANK_COLUMNS,
     BANK_FILE,
@@ -33,10 +39,20 @@ from milk_forecast.contracts import (
     RAIN_DATE,
     RAIN_FILE,
     RAIN_REGIONS,
+    RESCALED_COLUMNS,
+    StageOutputError,
     rain_column,
 )
 
 RAIN_SOURCE_COLUMNS = {region: rain_column(region) for region in RAIN_REGIONS}
+# rescaled_cells.parquet: the column types of RESCALED_COLUMNS.
+RESCALED_TYPES = dict(
+    zip(
+        RESCALED_COLUMNS,
+        ["str", "int64", "datetime64[ns]", "str", "str", "int64", "float64"],
+        strict=True,
+    )
+)
 # Indices whose decimal point was lost (recover_index_value); the PIB* lost their dots.
 INDEX_SOURCE_COLUMNS = [*IMACEC_COLUMNS, IVCM_COLUMN]
 INDEX_COLUMNS = [name.lower() for name in INDEX_SOURCE_COLUMNS]
@@ -60,10 +76,18 @@ REASON_KINDS = (
     MISSING_PRICE,
 )
 
-_DOTTED_DIGITS = re.compile(r"\d+(?:\.\d+)*")
-_DECIMAL = re.compile(r"-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?")
-_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?: 00:00:00(?: UTC)?)?")
-_YEAR = re.compile(r"\d{4}")
+_DOTTED_DIGITS = re.compile(r"[0-9]+(?:\.[0-9]+)*")
+_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?")
+_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?: 00:00:00(?: UTC)?)?")
+_YEAR = re.compile(r"[0-9]{4}")
+# The years a month can have in a datetime64[ns] column.
+YEARS = (pd.Timestamp.min.year + 1, pd.Timestamp.max.year - 1)
+
+# A vectorised parser: the values (NaN / NaT where unreadable) and, for each unreadable
+# entry, its message (a Series indexed like those entries). Every parser below is one,
+# and the scalar functions (``parse_decimal``...) call them on one value: one piece of
+# logic, whose cost grows linearly with the rows.
+Parsed = tuple[pd.Series, pd.Series]
 
 
 class CleaningError(ValueError):
@@ -72,14 +96,58 @@ class CleaningError(ValueError):
 
 @dataclass(frozen=True)
 class CleanResult:
-    """The merged monthly table and the log of dropped rows and unreadable cells."""
+    """The merged monthly table, the log of dropped rows and unreadable cells, the rescaled cells."""
 
     monthly: pd.DataFrame
     dropped: pd.DataFrame
+    rescaled: pd.DataFrame
 
 
 def _where(column: str) -> str:
     return f"column {column!r}: " if column else ""
+
+
+def _stripped(text: pd.Series) -> pd.Series:
+    return text.fillna("").astype(str).str.strip()
+
+
+def _messages(text: pd.Series, message: Callable[[str], str]) -> pd.Series:
+    """``message(repr(cell))`` for each cell of ``text`` (only unreadable cells get here)."""
+    return pd.Series([message(repr(cell)) for cell in text], index=text.index, dtype="object")
+
+
+def _errors(*parts: pd.Series) -> pd.Series:
+    found = [part for part in parts if len(part)]
+    return pd.concat(found).sort_index() if found else pd.Series([], dtype="object")
+
+
+def _matching(text: pd.Series, pattern: re.Pattern[str]) -> pd.Series:
+    return text.str.fullmatch(pattern.pattern).fillna(False).astype(bool)
+
+
+def _one(parsed: Parsed) -> Any:
+    """The single value of a parser's result, or its error raised."""
+    values, errors = parsed
+    if len(errors):
+        raise CleaningError(errors.iloc[0])
+    return values.iloc[0]
+
+
+def _cell(text: str) -> pd.Series:
+    return pd.Series([text], dtype="object")
+
+
+def dotted_integers(text: pd.Series, column: str = "") -> Parsed:
+    """``"579.846.819"`` -> 579846819.0 for each cell: the dots are dropped; ``""`` -> NaN."""
+    text = _stripped(text)
+    empty, valid = text == "", _matching(text, _DOTTED_DIGITS)
+    values = pd.Series(np.nan, index=text.index, dtype="float64")
+    values[valid] = text[valid].str.replace(".", "", regex=False).astype("float64")
+    errors = _messages(
+        text[~valid & ~empty],
+        lambda cell: f"{_where(column)}{cell} is not a dotted integer like '579.846.819'",
+    )
+    return values, errors
 
 
 def parse_dotted_integer(text: str, column: str = "") -> float:
@@ -87,71 +155,143 @@ def parse_dotted_integer(text: str, column: str = "") -> float:
 
     The rule of the data README for the ``PIB*`` series, applied literally: a cell that
     kept its decimal point (``"1358.56"``) also loses it (135856.0), as in the prototype.
+    Cells that also lost trailing zeros are rescaled afterwards (``lost_zero_factors``).
     """
-    text = text.strip()
-    if not text:
-        return np.nan
-    if not _DOTTED_DIGITS.fullmatch(text):
-        raise CleaningError(f"{_where(column)}{text!r} is not a dotted integer like '579.846.819'")
-    return float(text.replace(".", ""))
+    return float(_one(dotted_integers(_cell(text), column)))
+
+
+def index_values(text: pd.Series, column: str = "") -> Parsed:
+    """Indices living roughly in 30..130 whose decimal point was lost; ``""`` -> NaN.
+
+    The digits are right: the decimal point goes after 3 digits when they start with
+    ``1`` (100..199.99), else after 2 (20..99.99).
+    """
+    text = _stripped(text)
+    empty, valid = text == "", _matching(text, _DOTTED_DIGITS)
+    digits = text[valid].str.replace(".", "", regex=False)
+    zero = digits.str.startswith("0")
+    good = digits[~zero]
+    integer_digits = np.where(good.str.startswith("1"), 3, 2)
+    values = pd.Series(np.nan, index=text.index, dtype="float64")
+    values[good.index] = good.astype("float64") / 10.0 ** (good.str.len() - integer_digits)
+    errors = _errors(
+        _messages(
+            text[~valid & ~empty],
+            lambda cell: f"{_where(column)}{cell} is not an index like '102.796.218'",
+        ),
+        _messages(
+            text[zero[zero].index],
+            lambda cell: f"{_where(column)}{cell} starts with 0: not a plausible index",
+        ),
+    )
+    return values, errors
 
 
 def recover_index_value(text: str, column: str = "") -> float:
     """An index living roughly in 30..130 whose decimal point was lost; ``""`` -> NaN.
 
-    The digits are right: the decimal point goes after 3 digits when they start with
-    ``1`` (100..199.99), else after 2 (20..99.99). ``"102.796.218"`` -> 102.796218,
-    ``"978.554.365"`` -> 97.8554365, ``"10.546.824"`` -> 105.46824.
+    ``"102.796.218"`` -> 102.796218, ``"978.554.365"`` -> 97.8554365,
+    ``"10.546.824"`` -> 105.46824 (see ``index_values``).
     """
-    text = text.strip()
-    if not text:
-        return np.nan
-    if not _DOTTED_DIGITS.fullmatch(text):
-        raise CleaningError(f"{_where(column)}{text!r} is not an index like '102.796.218'")
-    digits = text.replace(".", "")
-    if digits[0] == "0":
-        raise CleaningError(f"{_where(column)}{text!r} starts with 0: not a plausible index")
-    integer_digits = 3 if digits[0] == "1" else 2
-    return int(digits) / 10 ** (len(digits) - integer_digits)
+    return float(_one(index_values(_cell(text), column)))
+
+
+def decimals(text: pd.Series, column: str = "") -> Parsed:
+    """Plain decimal numbers with ``.`` as decimal point (``"3.85"``); ``""`` -> NaN."""
+    text = _stripped(text)
+    empty, valid = text == "", _matching(text, _DECIMAL)
+    values = pd.Series(np.nan, index=text.index, dtype="float64")
+    values[valid] = text[valid].astype("float64")
+    errors = _messages(
+        text[~valid & ~empty],
+        lambda cell: f"{_where(column)}{cell} is not a decimal number like '3.85'",
+    )
+    return values, errors
 
 
 def parse_decimal(text: str, column: str = "") -> float:
     """A plain decimal number with ``.`` as decimal point (``"3.85"``); ``""`` -> NaN."""
-    text = text.strip()
-    if not text:
-        return np.nan
-    if not _DECIMAL.fullmatch(text):
-        raise CleaningError(f"{_where(column)}{text!r} is not a decimal number like '3.85'")
-    return float(text)
+    return float(_one(decimals(_cell(text), column)))
+
+
+def _month_starts(year: pd.Series, month: pd.Series, valid: pd.Series) -> pd.Series:
+    """First days of the months ``year``-``month`` where ``valid`` (NaT elsewhere)."""
+    months = pd.Series(pd.NaT, index=year.index, dtype="datetime64[ns]")
+    if valid.any():
+        parts = pd.DataFrame({"year": year[valid], "month": month[valid], "day": 1})
+        months[valid] = pd.to_datetime(parts).astype("datetime64[ns]")
+    return months
+
+
+def _year_numbers(year: pd.Series) -> pd.Series:
+    """The years as integers (0 where not 4 digits)."""
+    four = _matching(year, _YEAR)
+    return year.where(four, "0").astype("int64")
+
+
+def spanish_months(year: pd.Series, month_name: pd.Series) -> Parsed:
+    """``("2020", "Abr")`` -> 2020-04-01 for each row; bad years or month names get a message."""
+    year, month_name = _stripped(year), _stripped(month_name)
+    number = month_name.str.capitalize().map(SPANISH_MONTHS)
+    years = _year_numbers(year)
+    bad_year = ~years.between(*YEARS)
+    bad_name = ~bad_year & number.isna()
+    valid = ~bad_year & ~bad_name
+    shown = year.map(repr) + " " + month_name.map(repr)
+    errors = _errors(
+        (
+            f"{MALFORMED_PERIOD} "
+            + shown[bad_year]
+            + f": year is not 4 digits from {YEARS[0]} to {YEARS[1]}"
+        ),
+        (
+            f"{MALFORMED_PERIOD} "
+            + shown[bad_name]
+            + f": unknown Spanish month name (expected one of {', '.join(SPANISH_MONTHS)})"
+        ),
+    )
+    months = _month_starts(years, number.where(valid, 1).astype("int64"), valid)
+    return months, errors
 
 
 def parse_spanish_month(year: str, month_name: str) -> pd.Timestamp:
     """``("2020", "Abr")`` -> 2020-04-01; unknown names or years raise ``CleaningError``."""
-    year, month_name = year.strip(), month_name.strip()
-    if not _YEAR.fullmatch(year):
-        raise CleaningError(f"{MALFORMED_PERIOD} {year!r} {month_name!r}: year is not 4 digits")
-    number = SPANISH_MONTHS.get(month_name.capitalize())
-    if number is None:
-        raise CleaningError(
-            f"{MALFORMED_PERIOD} {year!r} {month_name!r}: unknown Spanish month name "
-            f"(expected one of {', '.join(SPANISH_MONTHS)})"
-        )
-    return pd.Timestamp(year=int(year), month=number, day=1)
+    return _one(spanish_months(_cell(year), _cell(month_name)))
+
+
+def month_starts(text: pd.Series) -> Parsed:
+    """``"2013-03-01"`` or ``"2013-03-01 00:00:00 UTC"`` -> 2013-03-01 for each cell."""
+    text = _stripped(text)
+    parts = text.str.extract(f"^{_DATE.pattern}$").fillna("0").astype("int64")
+    year, month, day = parts[0], parts[1], parts[2]
+    valid = _matching(text, _DATE) & year.between(*YEARS) & month.between(1, 12) & (day == 1)
+    errors = f"{MALFORMED_PERIOD} " + text[~valid].map(repr)
+    return _month_starts(year, month.where(valid, 1), valid), errors
 
 
 def parse_month_start(text: str) -> pd.Timestamp:
     """``"2013-03-01"`` or ``"2013-03-01 00:00:00 UTC"`` -> 2013-03-01 (naive month start)."""
-    match = _DATE.fullmatch(text.strip())
-    if not match:
-        raise CleaningError(f"{MALFORMED_PERIOD} {text!r}")
-    year, month, day = (int(part) for part in match.groups())
-    if not 1 <= month <= 12 or day != 1:
-        raise CleaningError(f"{MALFORMED_PERIOD} {text!r}")
-    return pd.Timestamp(year=year, month=month, day=1)
+    return _one(month_starts(_cell(text)))
 
 
-def _dropped_frame(records: list[dict[str, object]]) -> pd.DataFrame:
-    frame = pd.DataFrame.from_records(records, columns=DROPPED_COLUMNS)
+def _log(file: str, rows: pd.Index, values: pd.Series, reasons: pd.Series | str) -> pd.DataFrame:
+    """Log entries: ``file``, the CSV lines ``rows``, the values shown, the reasons."""
+    return pd.DataFrame(
+        {
+            "file": file,
+            "row": np.asarray(rows, dtype="int64"),
+            "value": np.asarray(values, dtype="object"),
+            "reason": np.asarray(reasons, dtype="object")
+            if not isinstance(reasons, str)
+            else reasons,
+        },
+        columns=DROPPED_COLUMNS,
+    )
+
+
+def _dropped_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    found = [part for part in parts if len(part)]
+    frame = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=DROPPED_COLUMNS)
     return frame.astype({"file": "str", "row": "int64", "value": "str", "reason": "str"})
 
 
@@ -160,9 +300,7 @@ def _text_columns(raw: pd.DataFrame, file: str, columns: Sequence[str]) -> pd.Da
     missing = [column for column in columns if column not in raw.columns]
     if missing:
         raise CleaningError(f"{file}: missing column(s) {', '.join(map(repr, missing))}")
-    text = pd.DataFrame(
-        {column: raw[column].fillna("").astype(str).str.strip() for column in columns}
-    )
+    text = pd.DataFrame({column: _stripped(raw[column]) for column in columns})
     text.index = pd.RangeIndex(2, len(raw) + 2, name="row")  # header is line 1
     return text
 
@@ -170,55 +308,42 @@ def _text_columns(raw: pd.DataFrame, file: str, columns: Sequence[str]) -> pd.Da
 def _periods(
     text: pd.DataFrame,
     file: str,
-    parse: Callable[[pd.Series], pd.Timestamp],
-    shown: Callable[[pd.Series], str],
+    parse: Callable[[pd.DataFrame], Parsed],
+    shown: Callable[[pd.DataFrame], pd.Series],
     months: tuple[pd.Timestamp, pd.Timestamp] | None,
-) -> tuple[pd.DataFrame, list[dict[str, object]]]:
+) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     """Rows with a valid, unique period (sorted, within ``months``) and the log of the others."""
-    log: list[dict[str, object]] = []
-    parsed: dict[int, pd.Timestamp] = {}
-    for row, values in zip(text.index, text.to_dict("records"), strict=True):
-        try:
-            parsed[row] = parse(values)
-        except CleaningError as error:
-            log.append({"file": file, "row": row, "value": shown(values), "reason": str(error)})
-    kept = text.loc[list(parsed)].assign(**{MONTH: pd.Series(parsed, dtype="datetime64[ns]")})
+    parsed, errors = parse(text)
+    log = [_log(file, errors.index, shown(text.loc[errors.index]), errors)]
+    kept = text[parsed.notna()].assign(**{MONTH: parsed[parsed.notna()]})
 
-    first_rows: dict[pd.Timestamp, int] = {}
-    keep = []
-    for row, month in kept[MONTH].items():
-        if month not in first_rows:
-            first_rows[month] = row
-            keep.append(row)
-            continue
-        first = first_rows[month]
-        same = kept.loc[row, text.columns].equals(kept.loc[first, text.columns])
-        detail = "identical to it" if same else "its values differ"
-        log.append(
-            {
-                "file": file,
-                "row": row,
-                "value": shown(kept.loc[row]),
-                "reason": f"{DUPLICATE_PERIOD} {month:%Y-%m}: kept the first row "
-                f"(line {first}), {detail}",
-            }
+    duplicate = kept[MONTH].duplicated(keep="first")
+    if duplicate.any():
+        lines = pd.Series(kept.index, index=kept.index)
+        first = lines.groupby(kept[MONTH]).transform("first")[duplicate]
+        columns = list(text.columns)
+        same = (kept.loc[duplicate, columns].to_numpy() == kept.loc[first, columns].to_numpy()).all(
+            axis=1
         )
-    kept = kept.loc[keep].sort_values(MONTH, kind="stable")
+        reasons = (
+            f"{DUPLICATE_PERIOD} "
+            + kept.loc[duplicate, MONTH].dt.strftime("%Y-%m")
+            + ": kept the first row (line "
+            + first.astype(str)
+            + "), "
+            + np.where(same, "identical to it", "its values differ")
+        )
+        log.append(_log(file, reasons.index, shown(kept[duplicate]), reasons))
+    kept = kept[~duplicate].sort_values(MONTH, kind="stable")
 
     if months is not None:
-        first, last = months
-        for row, month in kept[MONTH].items():
-            if month < first or month > last:
-                bound, reason = (first, BEFORE_RANGE) if month < first else (last, AFTER_RANGE)
-                log.append(
-                    {
-                        "file": file,
-                        "row": row,
-                        "value": shown(kept.loc[row]),
-                        "reason": f"{reason} {bound:%Y-%m}",
-                    }
-                )
-        kept = kept[kept[MONTH].between(first, last)]
+        first_month, last_month = months
+        for outside, reason in [
+            (kept[MONTH] < first_month, f"{BEFORE_RANGE} {first_month:%Y-%m}"),
+            (kept[MONTH] > last_month, f"{AFTER_RANGE} {last_month:%Y-%m}"),
+        ]:
+            log.append(_log(file, kept.index[outside], shown(kept[outside]), reason))
+        kept = kept[kept[MONTH].between(first_month, last_month)]
     return kept, log
 
 
@@ -226,28 +351,17 @@ def _parse_cells(
     kept: pd.DataFrame,
     file: str,
     columns: dict[str, str],
-    parse: Callable[[str, str], float],
+    parse: Callable[[pd.Series, str], Parsed],
     consequence: str = "left missing",
-) -> tuple[pd.DataFrame, list[dict[str, object]]]:
+) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     """Parse each cell of ``columns`` (source -> clean name); unreadable cells -> NaN, logged."""
-    log: list[dict[str, object]] = []
+    log = []
     clean = pd.DataFrame({MONTH: kept[MONTH]})
     for source, name in columns.items():
-        values = []
-        for row, text in kept[source].items():
-            try:
-                values.append(parse(text, name))
-            except CleaningError as error:
-                values.append(np.nan)
-                log.append(
-                    {
-                        "file": file,
-                        "row": row,
-                        "value": text,
-                        "reason": f"{UNREADABLE_VALUE}: {error}; {consequence}",
-                    }
-                )
-        clean[name] = np.asarray(values, dtype="float64")
+        values, errors = parse(kept[source], name)
+        clean[name] = values.to_numpy(dtype="float64")
+        reasons = f"{UNREADABLE_VALUE}: " + errors + f"; {consequence}"
+        log.append(_log(file, errors.index, kept.loc[errors.index, source], reasons))
     return clean.reset_index(drop=True), log
 
 
@@ -263,21 +377,15 @@ def parse_price_table(
     kept, log = _periods(
         text,
         PRICE_FILE,
-        parse=lambda values: parse_spanish_month(values[YEAR], values[MONTH_NAME]),
-        shown=lambda values: f"{values[YEAR]} {values[MONTH_NAME]}",
+        parse=lambda table: spanish_months(table[YEAR], table[MONTH_NAME]),
+        shown=lambda table: table[YEAR] + " " + table[MONTH_NAME],
         months=months,
     )
-    clean, cell_log = _parse_cells(
-        kept, PRICE_FILE, {PRICE: PRICE_COLUMN}, parse_decimal, "row dropped"
-    )
-    empty = kept[PRICE] == ""
-    log.extend(
-        {"file": PRICE_FILE, "row": row, "value": "", "reason": f"{MISSING_PRICE}: row dropped"}
-        for row in kept.index[empty]
-    )
+    clean, cell_log = _parse_cells(kept, PRICE_FILE, {PRICE: PRICE_COLUMN}, decimals, "row dropped")
+    empty = kept.index[kept[PRICE] == ""]
+    log.append(_log(PRICE_FILE, empty, pd.Series("", index=empty), f"{MISSING_PRICE}: row dropped"))
     clean = clean[clean[PRICE_COLUMN].notna()].reset_index(drop=True)
-    log.extend(cell_log)
-    return clean, _dropped_frame(log)
+    return clean, _dropped_frame(log + cell_log)
 
 
 def parse_rainfall_table(
@@ -288,39 +396,124 @@ def parse_rainfall_table(
     kept, log = _periods(
         text,
         RAIN_FILE,
-        parse=lambda values: parse_month_start(values[RAIN_DATE]),
-        shown=lambda values: values[RAIN_DATE],
+        parse=lambda table: month_starts(table[RAIN_DATE]),
+        shown=lambda table: table[RAIN_DATE],
         months=months,
     )
-    clean, cell_log = _parse_cells(kept, RAIN_FILE, RAIN_SOURCE_COLUMNS, parse_decimal)
+    clean, cell_log = _parse_cells(kept, RAIN_FILE, RAIN_SOURCE_COLUMNS, decimals)
     return clean, _dropped_frame(log + cell_log)
+
+
+def lost_zero_factors(digits: pd.Series) -> pd.Series:
+    """Per cell of one ``PIB_*`` series, the power of ten that restores its lost zeros.
+
+    ``digits``: the number of significant digits of each cell (0 for an empty cell or a
+    zero). The data README's rule: a value with fewer digits than the series' most common
+    digit count (the larger one on a tie) is multiplied by the power of ten that restores
+    that count; every other cell gets 1.
+    """
+    counted = digits[digits > 0]
+    factors = pd.Series(1, index=digits.index, dtype="int64")
+    if counted.empty:
+        return factors
+    frequency = counted.value_counts()
+    usual = int(frequency[frequency == frequency.max()].index.max())
+    short = counted[counted < usual]
+    factors[short.index] = 10 ** (usual - short).astype("int64")
+    return factors
+
+
+def _rescaled_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    found = [part for part in parts if len(part)]
+    if not found:
+        return pd.DataFrame({name: pd.Series(dtype=kind) for name, kind in RESCALED_TYPES.items()})
+    return pd.concat(found, ignore_index=True).astype(RESCALED_TYPES)
+
+
+def restore_lost_zeros(
+    kept: pd.DataFrame, clean: pd.DataFrame, columns: Sequence[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``clean`` with the ``PIB_*`` cells that lost trailing zeros rescaled, and the list of them.
+
+    ``kept``: the raw text of the same rows (CSV lines as index), ``columns``: the source
+    columns, rescaled into their lower-case clean columns (see ``lost_zero_factors``).
+    """
+    clean = clean.copy()
+    parts = []
+    for source in columns:
+        name = source.lower()
+        digits = kept[source].str.replace(".", "", regex=False).str.lstrip("0").str.len()
+        digits = digits.where(clean[name].notna().to_numpy(), 0)
+        factors = lost_zero_factors(digits)
+        rescaled = (factors > 1).to_numpy()
+        if not rescaled.any():
+            continue
+        clean.loc[rescaled, name] = clean.loc[rescaled, name] * factors[rescaled].to_numpy()
+        parts.append(
+            pd.DataFrame(
+                {
+                    "file": BANK_FILE,
+                    "row": kept.index[rescaled],
+                    MONTH: clean.loc[rescaled, MONTH].to_numpy(),
+                    "column": source,
+                    "value": kept.loc[rescaled, source].to_numpy(),
+                    "factor": factors[rescaled].to_numpy(),
+                    "rescaled": clean.loc[rescaled, name].to_numpy(),
+                }
+            )
+        )
+    return clean, _rescaled_frame(parts)
+
+
+def check_rescaled_cells(rescaled: pd.DataFrame, monthly: pd.DataFrame, path: Path | str) -> None:
+    """The rescaled cells as written to ``path``: their columns, powers of ten above 1, and
+    each cell's rescaled value being the one in the monthly table; else ``StageOutputError``.
+    """
+    checks.check_columns(rescaled, path, RESCALED_COLUMNS)
+    checks.check_no_nan(rescaled, path, RESCALED_COLUMNS)
+    factors = rescaled["factor"]
+    if len(rescaled) and not (factors >= 10).all():
+        raise StageOutputError(f"{path}: a factor below 10: {factors.min()}")
+    if not np.allclose(np.log10(factors.astype(float)) % 1, 0):
+        raise StageOutputError(f"{path}: a factor that is not a power of ten")
+    clean = monthly.set_index(MONTH)
+    for cell in rescaled.itertuples(index=False):
+        name = cell.column.lower()
+        if name not in clean.columns or cell.month not in clean.index:
+            raise StageOutputError(f"{path}: {cell.column} {cell.month:%Y-%m} is not in the table")
+        if clean.at[cell.month, name] != cell.rescaled:
+            raise StageOutputError(
+                f"{path}: {cell.column} {cell.month:%Y-%m} is {clean.at[cell.month, name]} "
+                f"in the monthly table, not the rescaled {cell.rescaled}"
+            )
 
 
 def parse_central_bank_table(
     raw: pd.DataFrame, months: tuple[pd.Timestamp, pd.Timestamp] | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``banco_central.csv`` -> (month + BANK_COLUMNS, dropped rows).
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """``banco_central.csv`` -> (month + BANK_COLUMNS, dropped rows, rescaled cells).
 
     ``Periodo`` like ``2013-03-01 00:00:00 UTC``; malformed periods are dropped, duplicated
-    periods keep their first row, rows are sorted. Indices go through
-    ``recover_index_value``, the ``PIB*`` series through ``parse_dotted_integer``.
+    periods keep their first row, rows are sorted. Indices go through ``index_values``,
+    the ``PIB*`` series through ``dotted_integers`` and then ``restore_lost_zeros``.
     """
     text = _text_columns(raw, BANK_FILE, [BANK_PERIOD, *BANK_SERIES])
     kept, log = _periods(
         text,
         BANK_FILE,
-        parse=lambda values: parse_month_start(values[BANK_PERIOD]),
-        shown=lambda values: values[BANK_PERIOD],
+        parse=lambda table: month_starts(table[BANK_PERIOD]),
+        shown=lambda table: table[BANK_PERIOD],
         months=months,
     )
     indices, index_log = _parse_cells(
-        kept, BANK_FILE, {c: c.lower() for c in INDEX_SOURCE_COLUMNS}, recover_index_value
+        kept, BANK_FILE, {c: c.lower() for c in INDEX_SOURCE_COLUMNS}, index_values
     )
     gdp, gdp_log = _parse_cells(
-        kept, BANK_FILE, {c: c.lower() for c in PIB_COLUMNS}, parse_dotted_integer
+        kept, BANK_FILE, {c: c.lower() for c in PIB_COLUMNS}, dotted_integers
     )
+    gdp, rescaled = restore_lost_zeros(kept, gdp, PIB_COLUMNS)
     clean = pd.concat([indices, gdp.drop(columns=MONTH)], axis=1)[[MONTH, *BANK_COLUMNS]]
-    return clean, _dropped_frame(log + index_log + gdp_log)
+    return clean, _dropped_frame(log + index_log + gdp_log), rescaled
 
 
 def merge_monthly(price: pd.DataFrame, rain: pd.DataFrame, bank: pd.DataFrame) -> pd.DataFrame:
@@ -361,10 +554,10 @@ def clean_inputs(raw: dict[str, pd.DataFrame]) -> CleanResult:
         raise CleaningError(f"{PRICE_FILE}: no row with a valid month and price")
     months = (price[MONTH].min(), price[MONTH].max())
     rain, rain_dropped = parse_rainfall_table(raw[RAIN_FILE], months)
-    bank, bank_dropped = parse_central_bank_table(raw[BANK_FILE], months)
+    bank, bank_dropped, rescaled = parse_central_bank_table(raw[BANK_FILE], months)
     dropped = pd.concat([price_dropped, rain_dropped, bank_dropped], ignore_index=True)
     dropped = dropped.sort_values(["file", "row"], kind="stable", ignore_index=True)
-    return CleanResult(monthly=merge_monthly(price, rain, bank), dropped=dropped)
+    return CleanResult(merge_monthly(price, rain, bank), dropped, rescaled)
 
 
 def reason_kind(reason: str) -> str:

@@ -2,8 +2,8 @@
 
 The files follow the real raw formats exactly, traps included (Spanish month
 names, unsorted rows, the dotted number format of the central bank export, a few
-"a" placeholder cells, a malformed period, duplicated periods, series that start
-late), so the real
+"a" placeholder cells, a few GDP cells that lost their trailing zeros, a malformed
+period, duplicated periods, series that start late), so the real
 cleaning code runs on them. The numbers are made up: a seasonal, trending
 price that responds a little to lagged southern rainfall and to the Imacec
 business cycle.
@@ -61,6 +61,15 @@ PLACEHOLDER_CELLS = (
     ("Imacec_industria", "1972-07-01"),
     ("PIB_Minerales_no_metalicos_y_metalica_basica", "2010-02-01"),
     (CARS, "2004-03-01"),
+)
+# PIB cells whose trailing zeros were lost in the export, as about one in ten of the real
+# ones since 2013: the value is rounded to end in zeros (one or two), written without them.
+LOST_ZERO_CELLS = (
+    ("PIB_Agropecuario_silvicola", "2014-01-01", 1),
+    ("PIB_Pesca", "2016-07-01", 1),
+    ("PIB_Mineria_del_cobre", "2017-10-01", 2),
+    ("PIB_Comercio", "2019-03-01", 1),
+    ("PIB_Transporte", "2020-02-01", 1),
 )
 # Column order of the real header, restricted to the columns of the sample.
 BANK_HEADER = (BANK_PERIOD, *IMACEC_COLUMNS, *PIB_COLUMNS, COPPER, DOLLAR, IVCM_COLUMN, CARS)
@@ -254,6 +263,16 @@ def broken_integer(value: float) -> str:
     return dotted_digits(str(number + 1 if number % 10 == 0 else number))
 
 
+def lost_zeros_integer(value: float, zeros: int) -> str:
+    """``value`` rounded to end in ``zeros`` zeros, written without them, as the real export
+    sometimes did: ``550593262`` with one zero -> ``55.059.326`` (read back: ``55059326``).
+    """
+    number = round(value, -zeros)
+    if number % 10 ** (zeros + 1) == 0:  # one zero more would be lost: keep exactly ``zeros``
+        number += 10**zeros
+    return dotted_digits(str(int(number))[:-zeros])
+
+
 def plain_number(value: float, decimals: int) -> str:
     """``value`` with at most ``decimals`` decimals, trailing zeros dropped (0 -> ``0``)."""
     return f"{value:.{decimals}f}".rstrip("0").rstrip(".")
@@ -318,6 +337,9 @@ def bank_columns(rng: np.random.Generator, cycle: np.ndarray) -> dict[str, list[
     columns[CARS] = column(cars, OTHER_SPANS[CARS], lambda v: str(round(v)))
     for name, month in PLACEHOLDER_CELLS:
         columns[name][months.get_loc(month)] = PLACEHOLDER
+    for name, month, zeros in LOST_ZERO_CELLS:
+        value = pib[months.get_loc(month), PIB_COLUMNS.index(name)]
+        columns[name][months.get_loc(month)] = lost_zeros_integer(value, zeros)
     return columns
 
 

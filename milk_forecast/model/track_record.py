@@ -180,18 +180,6 @@ class TrackRecord:
         }
         return {TRACK_RECORD: block, DRIFT: self.drift}
 
-    def sentence(self, level: float) -> str:
-        """``published 1-month forecasts so far: 6, RMSE 7.10, 80% interval held 5 of 6``."""
-        one = self.rows[self.rows[HORIZON] == 1]
-        if one.empty:
-            return "no published forecast has met its actual price yet"
-        held = one[inside_column(level)].dropna().astype(bool)
-        rmse = float(np.sqrt(np.mean(one[ERROR].to_numpy(dtype="float64") ** 2)))
-        return (
-            f"published 1-month forecasts so far: {len(one)}, RMSE {rmse:.2f} CLP/L, "
-            f"{level_label(level)}% interval held {int(held.sum())} of {len(held)}"
-        )
-
 
 def evaluate(
     published: pd.DataFrame,

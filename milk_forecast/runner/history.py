@@ -12,9 +12,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from milk_forecast.contracts import LATEST, RMSE, RUNNING, RunFolderError, data_source
+from milk_forecast.contracts import (
+    LATEST,
+    NOT_PUBLISHED_REASON,
+    PUBLISHED,
+    RMSE,
+    RUNNING,
+    UNIT,
+    RunFolderError,
+    data_source,
+)
+from milk_forecast.files import describe_os_error
 from milk_forecast.runner.clock import format_seconds
-from milk_forecast.runner.run_folder import RunSummary, list_runs, read_latest
+from milk_forecast.runner.run_folder import RunSummary, is_run_folder, list_runs, read_latest
 
 SERVED_MARK = "*"
 NOTE_WIDTH = 70
@@ -39,19 +49,32 @@ def prune_runs(runs_dir: Path, keep: int) -> list[str]:
     """Delete all but the newest ``keep`` run folders; return the deleted ids, newest first.
 
     The run ``LATEST`` names and runs still running are never deleted (they do not
-    make room for older runs either). A folder is renamed away before it is deleted,
-    so it never shows as a half-deleted run.
+    make room for older runs either); neither is an entry that is not a folder of its
+    own (a file, a symbolic link: ``--list`` shows them as broken). A folder is renamed
+    away before it is deleted, so it never shows as a half-deleted run. A ``LATEST``
+    that cannot be read stops the pruning (``RunFolderError``): the served run is unknown.
     """
     if keep < 1:
         raise ValueError(f"keep must be at least 1, got {keep}")
-    latest = read_latest(runs_dir)
+    try:
+        latest = read_latest(runs_dir)
+    except RunFolderError as exc:
+        raise RunFolderError(f"not pruning: the served run is unknown: {exc}") from None
     removed = []
     for summary in list_runs(runs_dir)[keep:]:
         if summary.run_id == latest or summary.status == RUNNING:
             continue
+        if not is_run_folder(summary.path):
+            continue
         doomed = summary.path.with_name(f".{summary.run_id}.deleting")
-        summary.path.rename(doomed)
-        shutil.rmtree(doomed)
+        try:
+            summary.path.rename(doomed)
+            shutil.rmtree(doomed)
+        except OSError as exc:
+            done = f" (removed before: {', '.join(removed)})" if removed else ""
+            raise RunFolderError(
+                f"cannot remove run {summary.run_id}: {describe_os_error(exc)}{done}"
+            ) from None
         removed.append(summary.run_id)
     return removed
 
@@ -103,13 +126,16 @@ def _row(summary: RunSummary, served: bool) -> list[str]:
 
 
 def _note(record: dict[str, Any]) -> str:
+    """Why a run failed (stage: exception: message), or why it was not published."""
     error = record.get("error")
-    if not isinstance(error, dict):
+    if isinstance(error, dict):
+        message = str(error.get("message", "")).strip().splitlines()
+        first = message[0] if message else ""
+        note = f"{error.get('stage', '?')}: {error.get('exception', '?')}: {first}"
+    elif record.get(PUBLISHED) is False and record.get(NOT_PUBLISHED_REASON):
+        note = f"not published: {record[NOT_PUBLISHED_REASON]}"
+    else:
         return ""
-    message = str(error.get("message", "")).strip().splitlines()
-    note = (
-        f"{error.get('stage', '?')}: {error.get('exception', '?')}: {message[0] if message else ''}"
-    )
     return note if len(note) <= NOTE_WIDTH else note[: NOTE_WIDTH - 3] + "..."
 
 
@@ -130,3 +156,22 @@ def _table(rows: list[list[str]]) -> str:
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in rows
     )
+
+
+def describe_track_record(block: Any) -> str:
+    """``published 1-month forecasts so far: 6, RMSE 7.10 CLP/L, 80% interval held 5 of 6``.
+
+    ``block``: metrics.json's ``track_record`` (its summary of the one-month forecasts).
+    """
+    one = (block.get("horizons") or {}).get("1") if isinstance(block, dict) else None
+    if not isinstance(one, dict) or not one.get("count"):
+        return "no published forecast has met its actual price yet"
+    count, rmse = one["count"], one.get(RMSE)
+    text = f"published 1-month forecasts so far: {count}"
+    if isinstance(rmse, int | float):
+        text += f", RMSE {rmse:.2f} {UNIT}"
+    for label, share in (one.get("inside") or {}).items():
+        if isinstance(share, int | float):
+            text += f", {label}% interval held {round(share * count)} of {count}"
+            break
+    return text

@@ -121,9 +121,10 @@ class RunsLock:
             "started_at": isoformat(utc_now()),
             "command": self.command,
         }
-        handle.truncate(0)
-        handle.write(json.dumps(self.record))
-        handle.flush()
+        with contextlib.suppress(OSError):  # informative only: a full disk must not stop us
+            handle.truncate(0)
+            handle.write(json.dumps(self.record))
+            handle.flush()
         return True
 
 

@@ -5,10 +5,18 @@ can call them itself, one task per stage)::
 
     plan_run (parameters, inputs, fingerprint) -> skipped_outcome (served run identical?)
     -> start_run -> run_stage for each stage (on StageKernels) -> complete_run
-       (verify products, mark succeeded, report, publish LATEST) | fail_run
+       (verify products, decide publication, report, then publish) | fail_run
 
-A run that fails at any step is marked ``failed`` in its ``run.json`` and never
+A run that fails at any step (an OS error such as a full disk included) is marked
+``failed`` in its ``run.json``, naming the stage, the file and the message, and never
 touches ``runs/LATEST``, so the model being served stays the last good one.
+
+Publishing is one step no SIGINT/SIGTERM can split (``publish_run``): ``run.json``
+says ``succeeded`` only together with ``LATEST`` naming the run, or with
+``published: false`` and the reason when the run was deliberately not published
+(a run on the synthetic sample never replaces a served run made from real data,
+unless ``allow_synthetic_over_real``). When ``run.json`` itself cannot be written,
+``RunRecordError`` says so (the runner cannot record the run's state).
 """
 
 from __future__ import annotations
@@ -31,28 +39,44 @@ import nbformat
 import papermill
 
 from milk_forecast.contracts import (
+    DRIFT,
     FAILED,
     FORECAST_PATH,
     KERNEL_LOG,
     METRICS_FILE,
     MODEL_FILE,
+    NOT_PUBLISHED_REASON,
     NOTEBOOKS_DIR,
     PREDICTIONS_FILE,
+    PREDICTIONS_JSON,
+    PUBLICATIONS_FILE,
+    PUBLISHED,
+    PUBLISHED_BY_PIPELINE,
     RAW_FILES,
+    REAL_SOURCE,
+    REPORT_FILE,
+    RUN_JSON,
     RUNNING,
     SUCCEEDED,
+    SYNTHETIC_KEY,
+    SYNTHETIC_SOURCE,
+    TRACK_RECORD,
     RunFolderError,
     StageOutputError,
+    check_predictions_agree,
     check_written,
     data_label,
+    data_source,
     read_metrics,
     read_predictions,
+    read_predictions_json,
     read_run_record,
 )
 from milk_forecast.data import raw
-from milk_forecast.runner import kernels, run_folder
+from milk_forecast.files import describe_os_error
+from milk_forecast.runner import kernels, publications, run_folder
 from milk_forecast.runner.clock import isoformat, utc_now
-from milk_forecast.runner.signals import Interrupts
+from milk_forecast.runner.signals import Interrupts, deferred_signals
 from milk_forecast.runner.stages import (
     NOTEBOOKS_DIR as STAGE_NOTEBOOKS,
 )
@@ -107,6 +131,10 @@ class StageFailure(Exception):
         }
 
 
+class RunRecordError(Exception):
+    """The run folder or its ``run.json`` could not be written: the run's record is stale."""
+
+
 @dataclass(frozen=True)
 class RunOutcome:
     """What a call of ``run_pipeline`` did: ``status`` is succeeded, failed or skipped."""
@@ -121,14 +149,35 @@ class RunOutcome:
     def ok(self) -> bool:
         return self.status in (SUCCEEDED, "skipped")
 
+    @property
+    def published(self) -> bool:
+        """Whether this run succeeded and now is the served run (``LATEST``)."""
+        return self.status == SUCCEEDED and self.record.get(PUBLISHED) is not False
+
+    @property
+    def unpublished(self) -> bool:
+        """Whether the run succeeded but was deliberately not published (the record says why)."""
+        return self.status == SUCCEEDED and self.record.get(PUBLISHED) is False
+
 
 # --- inputs and fingerprint -------------------------------------------------------
 
 
 def describe_inputs(data_dir: Path) -> dict[str, dict[str, Any]]:
-    """sha256 and size of each raw input present; 01_extract reports what is missing or bad."""
-    paths = {name: data_dir / name for name in RAW_FILES}
-    return {name: raw.file_digest(path) for name, path in paths.items() if path.is_file()}
+    """sha256 and size of each raw input present; 01_extract reports what is missing or bad.
+
+    An input that is present but cannot be read is a ``PipelineError`` naming it.
+    """
+    described = {}
+    for name in RAW_FILES:
+        path = data_dir / name
+        if not path.is_file():
+            continue
+        try:
+            described[name] = raw.file_digest(path)
+        except OSError as exc:
+            raise PipelineError(f"input {path} cannot be read ({describe_os_error(exc)})") from None
+    return described
 
 
 def code_digest(stages: list[Stage], package_dir: Path = PACKAGE_DIR) -> str:
@@ -203,14 +252,14 @@ def execute_stage(
     ``before_cells`` is called once the kernel is set up, right before the cells run.
     """
     output = run_dir / NOTEBOOKS_DIR / stage.notebook.name
-    notebook = nbformat.read(stage.notebook, as_version=4)
-    notebook.cells.insert(
-        0, nbformat.v4.new_markdown_cell(banner, metadata={"tags": ["run-banner"]})
-    )
     injected = {"run_dir": str(run_dir), **parameters}
     if "data_dir" in stage.parameters:
         injected["data_dir"] = str(data_dir)
     try:
+        notebook = nbformat.read(stage.notebook, as_version=4)
+        notebook.cells.insert(
+            0, nbformat.v4.new_markdown_cell(banner, metadata={"tags": ["run-banner"]})
+        )
         papermill.execute_notebook(
             notebook,
             output,
@@ -230,13 +279,20 @@ def execute_stage(
             cell=exc.exec_count,
             cell_source=_first_code_line(exc.source),
         ) from None
-    except Exception as exc:  # kernel died, could not start, notebook unreadable...
+    except Exception as exc:  # kernel died, could not start, notebook unreadable, disk full...
         raise StageFailure(
             stage=stage.name,
             notebook=str(output),
             exception=type(exc).__name__,
-            message=_first_line(str(exc)) or repr(exc),
+            message=_error_message(exc),
         ) from None
+
+
+def _error_message(exc: BaseException) -> str:
+    """The first line of ``exc``'s message; for an OS error, its message and file."""
+    if isinstance(exc, OSError):
+        return describe_os_error(exc)
+    return _first_line(str(exc)) or repr(exc)
 
 
 def _first_line(text: str) -> str:
@@ -258,7 +314,10 @@ def verify_products(run_dir: Path) -> dict[str, Any]:
     """The final products exist and are consistent; returns metrics.json's content."""
     check_written(run_dir / MODEL_FILE)
     read_predictions(run_dir / PREDICTIONS_FILE)
-    return read_metrics(run_dir / METRICS_FILE)
+    metrics = read_metrics(run_dir / METRICS_FILE)
+    document = read_predictions_json(run_dir / PREDICTIONS_JSON)
+    check_predictions_agree(run_dir / PREDICTIONS_JSON, document, metrics)
+    return metrics
 
 
 # --- the steps of a run, in order -----------------------------------------------------
@@ -311,13 +370,25 @@ class RunContext:
     interrupts: Interrupts = field(default_factory=Interrupts)
 
     def save(self) -> None:
-        run_folder.write_run_record(self.run_dir, self.record)
+        """Mirror the record to run.json; ``RunRecordError`` when it cannot be written."""
+        try:
+            run_folder.write_run_record(self.run_dir, self.record)
+        except OSError as exc:
+            raise RunRecordError(
+                f"run {self.run_id}: cannot write {self.run_dir / RUN_JSON} "
+                f"({describe_os_error(exc)}); it may not show the run's true state"
+            ) from exc
 
 
 def start_run(plan: RunPlan, log: Log = print, interrupts: Interrupts | None = None) -> RunContext:
     """Create the run folder and its run.json (status ``running``)."""
-    run_id, run_dir = run_folder.create_run_dir(plan.runs_dir)
-    (run_dir / NOTEBOOKS_DIR).mkdir()
+    try:
+        run_id, run_dir = run_folder.create_run_dir(plan.runs_dir)
+        (run_dir / NOTEBOOKS_DIR).mkdir()
+    except OSError as exc:
+        raise RunRecordError(
+            f"cannot create a run folder in {plan.runs_dir} ({describe_os_error(exc)})"
+        ) from exc
     record = {
         "run_id": run_id,
         "status": RUNNING,
@@ -335,6 +406,8 @@ def start_run(plan: RunPlan, log: Log = print, interrupts: Interrupts | None = N
         "headline": None,
         "forecast": None,
         "error": None,
+        PUBLISHED: None,
+        NOT_PUBLISHED_REASON: None,
     }
     context = RunContext(plan, run_id, run_dir, record, log, interrupts or Interrupts())
     context.save()
@@ -434,52 +507,146 @@ def run_stages(context: RunContext) -> None:
 
 
 def finish_run(context: RunContext, status: str, error: dict[str, Any] | None = None) -> None:
-    context.record["status"] = status
-    context.record["finished_at"] = isoformat(utc_now())
-    context.record["error"] = error
+    """Mark the run ``status`` in memory and in run.json."""
+    mark_finished(context, status, error)
     context.save()
 
 
+def mark_finished(context: RunContext, status: str, error: dict[str, Any] | None = None) -> None:
+    """The record's final status, end time and error, in memory only (``save`` writes it)."""
+    context.record["status"] = status
+    context.record["finished_at"] = isoformat(utc_now())
+    context.record["error"] = error
+    if status != SUCCEEDED:
+        context.record[PUBLISHED] = False
+        context.record[NOT_PUBLISHED_REASON] = None
+
+
 def build_report(context: RunContext) -> None:
-    """The run's report.html; a report that cannot be built is a warning, not a failed run."""
+    """The run's report.html from the record in memory; a failure is a warning, not a failed run."""
     from milk_forecast.runner import report
 
     try:
-        report.build_report(context.run_dir)
+        report.build_report(context.run_dir, context.record)
     except Exception as exc:
-        context.log(f"warning: report.html not written: {type(exc).__name__}: {exc}")
+        context.log(f"warning: {context.run_dir / REPORT_FILE} not written: {_error_text(exc)}")
 
 
-def complete_run(context: RunContext) -> RunOutcome:
-    """After the last stage: verify the products, mark the run succeeded, publish LATEST."""
+def publication_refusal(runs_dir: Path, record: Mapping[str, Any]) -> str | None:
+    """Why a succeeded run must not replace the served one, or None to publish it.
+
+    A run on the synthetic sample is not published over a served run made from real
+    data (a forgotten ``--data-dir`` or mount must not put made-up prices online).
+    """
+    if data_source(record.get(SYNTHETIC_KEY)) != SYNTHETIC_SOURCE:
+        return None
+    try:
+        served_id = run_folder.read_latest(runs_dir)
+        if served_id is None:
+            return None
+        served = read_run_record(run_folder.run_dir_for(runs_dir, served_id))
+    except RunFolderError:  # nothing servable is named: nothing real to protect
+        return None
+    if data_source(served.get(SYNTHETIC_KEY)) != REAL_SOURCE:
+        return None
+    return (
+        f"it ran on the synthetic sample, and the served run {served_id} was made from "
+        "real data: a synthetic run never replaces a real one unless asked to"
+    )
+
+
+def complete_run(context: RunContext, *, allow_synthetic_over_real: bool = False) -> RunOutcome:
+    """After the last stage: verify the products, decide publication, report, publish.
+
+    ``allow_synthetic_over_real``: publish a run on the synthetic sample even over a
+    served run made from real data (see ``publication_refusal``).
+    """
     try:
         metrics = verify_products(context.run_dir)
+        for key in ("headline", "forecast", FORECAST_PATH, TRACK_RECORD, DRIFT):
+            context.record[key] = metrics.get(key)
+        refusal = (
+            None
+            if allow_synthetic_over_real
+            else publication_refusal(context.plan.runs_dir, context.record)
+        )
+        mark_finished(context, SUCCEEDED)
+        context.record[PUBLISHED] = refusal is None
+        context.record[NOT_PUBLISHED_REASON] = refusal
+        build_report(context)
     except StageOutputError as exc:
         return fail_run(context, StageFailure("verify products", "", type(exc).__name__, str(exc)))
-    context.record["headline"] = metrics.get("headline")
-    context.record["forecast"] = metrics.get("forecast")
-    context.record[FORECAST_PATH] = metrics.get(FORECAST_PATH)
-    finish_run(context, SUCCEEDED)
-    build_report(context)
-    run_folder.publish_latest(context.plan.runs_dir, context.run_id)
-    return RunOutcome(SUCCEEDED, context.run_id, context.run_dir, context.record)
+    except OSError as exc:
+        return fail_run(context, failure_of(context, exc, "complete"))
+    except BaseException as exc:  # interrupted: never leave "running"
+        fail_run(context, failure_of(context, exc, "complete"))
+        raise
+    return publish_run(context)
+
+
+def publish_run(context: RunContext) -> RunOutcome:
+    """Write run.json ``succeeded`` and, when published, ``LATEST``: as one step.
+
+    SIGINT/SIGTERM are held back until both are written (``deferred_signals``).
+    ``LATEST`` is written beside its place first (taking the disk space), then
+    run.json, then ``LATEST`` is renamed into place: a full disk fails the run before
+    run.json says ``succeeded``. A rename that fails puts run.json back to ``failed``.
+    """
+    runs_dir, run_id = context.plan.runs_dir, context.run_id
+    with deferred_signals():
+        try:
+            if not context.record[PUBLISHED]:
+                context.save()
+                return RunOutcome(SUCCEEDED, run_id, context.run_dir, context.record)
+            with run_folder.staged_latest(runs_dir, run_id) as commit_latest:
+                context.save()
+                commit_latest()
+        except OSError as exc:
+            return fail_run(context, failure_of(context, exc, "publish"))
+    log_publication(runs_dir, run_id, PUBLISHED_BY_PIPELINE, context.log)
+    return RunOutcome(SUCCEEDED, run_id, context.run_dir, context.record)
+
+
+def log_publication(runs_dir: Path, run_id: str, by: str, log: Log) -> None:
+    """Append to the publication log; LATEST already moved, so a failure is only a warning."""
+    try:
+        publications.append_publication(runs_dir, run_id, by)
+    except OSError as exc:
+        log(f"warning: {runs_dir / PUBLICATIONS_FILE} not updated: {_error_text(exc)}")
 
 
 def fail_run(context: RunContext, failure: StageFailure) -> RunOutcome:
     """Mark the run (and its running stage) failed with ``failure``; LATEST is not touched."""
     if context.record["stages"] and context.record["stages"][-1]["status"] == RUNNING:
         context.record["stages"][-1]["status"] = FAILED
-    finish_run(context, FAILED, failure.as_record())
+    mark_finished(context, FAILED, failure.as_record())
+    context.save()
     build_report(context)
     return RunOutcome(FAILED, context.run_id, context.run_dir, context.record, failure)
 
 
+def failure_of(context: RunContext, exc: BaseException, step: str | None = None) -> StageFailure:
+    """The failure recorded for a run stopped by ``exc``: a signal, an OS error, anything.
+
+    Names the stage running (else ``step``, else ``start``), and for an OS error
+    its message and file.
+    """
+    stages = context.record["stages"]
+    running = stages[-1]["name"] if stages and stages[-1]["status"] == RUNNING else None
+    stage = running or step or "start"
+    notebook = str(context.run_dir / NOTEBOOKS_DIR / f"{stage}.ipynb") if running else ""
+    if isinstance(exc, KeyboardInterrupt):
+        return StageFailure(stage, notebook, "interrupted", str(exc) or "run interrupted")
+    return StageFailure(stage, notebook, type(exc).__name__, _error_message(exc))
+
+
 def interrupted(context: RunContext, exc: BaseException) -> StageFailure:
     """The failure recorded for a run stopped by a signal (or an unexpected error)."""
-    stage = context.record["stages"][-1]["name"] if context.record["stages"] else "start"
-    notebook = context.run_dir / NOTEBOOKS_DIR / f"{stage}.ipynb"
-    reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else type(exc).__name__
-    return StageFailure(stage, str(notebook), reason, str(exc) or "run interrupted")
+    return failure_of(context, exc)
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {_error_message(exc)}"
 
 
 def run_pipeline(
@@ -491,11 +658,14 @@ def run_pipeline(
     notebooks_dir: Path = STAGE_NOTEBOOKS,
     log: Log = print,
     interrupts: Interrupts | None = None,
+    allow_synthetic_over_real: bool = False,
 ) -> RunOutcome:
     """Run the four stages once; never raises for a failing stage (see the outcome).
 
     ``interrupts``: the caller's SIGINT/SIGTERM handling, put back after the notebook
     machinery replaced it (see ``signals``); without it signals are left alone.
+    Raises ``RunRecordError`` when the run folder or its run.json cannot be written,
+    and ``KeyboardInterrupt`` (after recording the run failed) when interrupted.
     """
     plan = plan_run(data_dir, runs_dir, overrides, notebooks_dir)
     skipped = None if force else skipped_outcome(plan)
@@ -506,7 +676,9 @@ def run_pipeline(
         run_stages(context)
     except StageFailure as failure:
         return fail_run(context, failure)
+    except OSError as exc:  # a full disk, a file that vanished: the run failed
+        return fail_run(context, failure_of(context, exc))
     except BaseException as exc:  # KeyboardInterrupt, RunInterrupted: never leave "running"
-        fail_run(context, interrupted(context, exc))
+        fail_run(context, failure_of(context, exc))
         raise
-    return complete_run(context)
+    return complete_run(context, allow_synthetic_over_real=allow_synthetic_over_real)

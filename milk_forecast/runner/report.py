@@ -17,8 +17,10 @@ from nbconvert import HTMLExporter
 from milk_forecast.contracts import (
     MAE,
     MAPE,
+    NOT_PUBLISHED_REASON,
     NOTEBOOKS_DIR,
     PREDICTED,
+    PUBLISHED,
     R2,
     REPORT_FILE,
     RMSE,
@@ -38,10 +40,13 @@ _HEADLINE_KEYS = (
 )
 
 
-def build_report(run_dir: Path) -> Path:
-    """Write ``<run_dir>/report.html`` from the executed notebooks present; return its path."""
+def build_report(run_dir: Path, record: dict[str, Any] | None = None) -> Path:
+    """Write ``<run_dir>/report.html`` from the executed notebooks present; return its path.
+
+    ``record``: the run's record as it is about to be saved (default: its run.json).
+    """
     run_dir = Path(run_dir)
-    record, problem = _read_record(run_dir)
+    record, problem = (record, None) if record is not None else _read_record(run_dir)
     merged = nbformat.v4.new_notebook()
     merged.cells.append(
         nbformat.v4.new_markdown_cell(header_markdown(run_dir.name, record, problem))
@@ -93,6 +98,8 @@ def header_markdown(run_id: str, record: dict[str, Any], problem: str | None) ->
             f"- **Forecast** for {forecast.get('month', '?')}: "
             f"{_number(forecast[PREDICTED])} {UNIT} ({forecast.get('model', '?')})"
         )
+    if record.get(PUBLISHED) is False and record.get(NOT_PUBLISHED_REASON):
+        lines.append(f"- **Not published**: {record[NOT_PUBLISHED_REASON]}")
     error = record.get("error")
     if error:
         lines.append(

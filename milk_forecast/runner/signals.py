@@ -7,6 +7,10 @@ previous handlers are back. nbclient installs handlers of its own while it sets 
 kernel and removes them afterwards: ``reinstall`` puts ours back (the papermill
 engine calls it before the cells run, the runner after each stage).
 
+``deferred_signals`` holds SIGINT and SIGTERM back for a short block that must not be
+split (publishing a run: its ``run.json`` and ``LATEST``): a signal arriving inside
+is delivered, to whatever handler was in place, when the block ends.
+
 Outside the main thread (a worker of an orchestrator) nothing is installed: signals
 are then the host process's business.
 """
@@ -15,6 +19,8 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -70,3 +76,30 @@ class Interrupts:
         name = signal.Signals(signum).name
         self.request_stop(f"stopped by {name}")
         raise RunInterrupted(f"stopped by {name}")
+
+
+@contextmanager
+def deferred_signals() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back inside the block; deliver them once it has ended.
+
+    The handlers in place before (the runner's ``Interrupts``, Python's default
+    ``KeyboardInterrupt``, or the default action) get each held signal, in order,
+    after the block, so the block runs to its end or not at all. No-op outside
+    the main thread, where Python never runs signal handlers.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        held.append(signum)
+
+    previous = {signum: signal.signal(signum, hold) for signum in HANDLED_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+        for signum in dict.fromkeys(held):
+            signal.raise_signal(signum)

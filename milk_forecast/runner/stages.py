@@ -17,7 +17,7 @@ from typing import Any
 
 import papermill
 
-from milk_forecast.contracts import RUNNER_PARAMETERS
+from milk_forecast.contracts import RUNNER_PARAMETERS, excerpt
 from milk_forecast.data.params import PreprocessParams
 from milk_forecast.model.params import TrainParams
 from milk_forecast.parameters import ParameterError, Parameters
@@ -50,7 +50,14 @@ def load_stages(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Stage]:
         path = notebooks_dir / f"{name}.ipynb"
         if not path.is_file():
             raise PipelineError(f"notebook {path} is missing")
-        stages.append(Stage(name, path, papermill.inspect_notebook(path)))
+        try:
+            parameters = papermill.inspect_notebook(path)
+        except Exception as exc:  # not JSON, not a notebook, unreadable...
+            message = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+            raise PipelineError(
+                f"notebook {path} is unreadable: {type(exc).__name__}: {message}"
+            ) from None
+        stages.append(Stage(name, path, parameters))
     return stages
 
 
@@ -59,37 +66,40 @@ def declared_names(stages: list[Stage]) -> list[str]:
     return sorted(names - set(RUNNER_PARAMETERS))
 
 
+BOOLEAN_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
 def coerce_value(name: str, text: str, default: Any) -> Any:
-    """A ``-p NAME VALUE`` string as the type of the notebook's (literal) default."""
+    """A ``-p NAME VALUE`` string as the type of the notebook's (literal) default.
+
+    Numbers follow Python (``nan`` and ``inf`` are floats, which the rules then
+    refuse); a boolean is one of ``BOOLEAN_WORDS``; lists and None are literals.
+    """
     kind = type(default)
+    if kind is bool:
+        if text.strip().lower() not in BOOLEAN_WORDS:
+            raise PipelineError(
+                f"parameter {name!r}: {excerpt(text)} is not true or false "
+                f"(one of {', '.join(BOOLEAN_WORDS)})"
+            )
+        return BOOLEAN_WORDS[text.strip().lower()]
     try:
-        if kind is bool:
-            return _parse_bool(text)
         if kind in (int, float, str):
             return kind(text)
         value = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
         if default is None:  # no type to follow: the string as given
             return text
         raise PipelineError(
-            f"parameter {name!r}: {text!r} is not a valid {kind.__name__} "
+            f"parameter {name!r}: {excerpt(text)} is not a valid {kind.__name__} "
             f"(the notebook's default is {default!r})"
         ) from None
     if default is not None and value is not None and not isinstance(value, kind):
         raise PipelineError(
-            f"parameter {name!r}: {text!r} is of type {type(value).__name__}, "
+            f"parameter {name!r}: {excerpt(text)} is of type {type(value).__name__}, "
             f"but the notebook's default is a {kind.__name__} ({default!r})"
         )
     return value
-
-
-def _parse_bool(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("true", "1", "yes"):
-        return True
-    if lowered in ("false", "0", "no"):
-        return False
-    raise ValueError(text)
 
 
 def resolve_parameters(

@@ -40,15 +40,6 @@ def _stamp(path: os.PathLike | str) -> Stamp:
     return (info.st_ino, info.st_mtime_ns, info.st_size)
 
 
-def run_status(record: dict[str, Any]) -> str:
-    """run.json's status, ``incomplete`` for a running run whose process is gone."""
-    pid = record.get("pid")
-    plausible = isinstance(pid, int) and not isinstance(pid, bool) and 0 < pid <= MAX_PID
-    if record["status"] == contracts.RUNNING and not plausible:
-        return contracts.RUNNING
-    return run_folder.effective_status(record)
-
-
 def _read_record(folder: RunsFolder, run_id: str) -> dict[str, Any]:
     path = folder.run_dir(run_id) / contracts.RUN_JSON
     record = folder.read(
@@ -65,7 +56,7 @@ def run_row(run_id: str, record: dict[str, Any] | None, problem: str | None) -> 
     error = {"message": problem} if problem else flat_object(record.get("error"))
     return {
         "run_id": run_id,
-        "status": run_status(record) if record else contracts.INCOMPLETE,
+        "status": run_folder.effective_status(record) if record else contracts.INCOMPLETE,
         "started_at": short_text(record.get("started_at")),
         "finished_at": short_text(record.get("finished_at")),
         "data_source": contracts.data_source(record.get("synthetic_sample")),
@@ -190,7 +181,7 @@ class RunIndex:
             metrics = None
         return {
             "run_id": run_id,
-            "status": run_status(record) if record else contracts.INCOMPLETE,
+            "status": run_folder.effective_status(record) if record else contracts.INCOMPLETE,
             "served": served,
             "run": record,
             "metrics": metrics,

@@ -120,24 +120,11 @@ def prediction_payload(
 
 
 def _check_consistency(path: Path, document: Mapping, metrics: Mapping) -> None:
-    """What serving needs beyond the contract readers' checks; RefusedError naming ``path``."""
-    if document.get("unit") != UNIT:
-        raise RefusedError(
-            f"{path}: unit is {guard.excerpt(str(document.get('unit')))}, not {UNIT}"
-        )
-    if document["interval_levels"] != metrics["interval_levels"]:
-        raise RefusedError(
-            guard.sanitize(
-                f"{path}: interval_levels {document['interval_levels']} differ from "
-                f"metrics.json's {metrics['interval_levels']}"
-            )
-        )
-    rows = document["rows"]
-    horizons = [row[contracts.HORIZON] for row in rows if row[contracts.KIND] == contracts.FORECAST]
-    if horizons != list(range(1, len(horizons) + 1)):
-        raise RefusedError(
-            guard.sanitize(f"{path}: forecast horizons are {horizons}, expected 1, 2, ... in order")
-        )
+    """The contract's agreement of predictions.json with metrics.json; RefusedError if not."""
+    try:
+        contracts.check_predictions_agree(path, document, metrics)
+    except contracts.StageOutputError as exc:
+        raise RefusedError(guard.sanitize(str(exc))) from None
 
 
 def _summary(run_id: str, record: Mapping, metrics: Mapping, rows: list, path: list) -> dict:

@@ -7,6 +7,7 @@ import re
 import pandas as pd
 import pytest
 
+from milk_forecast import contracts
 from milk_forecast.contracts import (
     BANK_SERIES,
     IMACEC_COLUMNS,
@@ -156,7 +157,7 @@ def test_bank_malformed_period_dropped_and_logged():
             ("2020-02-01 00:00:00 UTC", {"PIB": "3.000"}),
         ]
     )
-    clean, dropped = parse_central_bank_table(raw)
+    clean, dropped, _ = parse_central_bank_table(raw)
     assert clean["pib"].tolist() == [1000.0, 3000.0]
     assert dropped.to_dict("records") == [
         {
@@ -176,7 +177,7 @@ def test_bank_duplicated_period_keeps_first_and_logs():
             ("2019-05-01 00:00:00 UTC", {IVCM_COLUMN: "10.546.824"}),
         ]
     )
-    clean, dropped = parse_central_bank_table(raw)
+    clean, dropped, _ = parse_central_bank_table(raw)
     ivcm = "indice_de_ventas_comercio_real_no_durables_ivcm"
     assert clean["month"].tolist() == [MS("2019-04-01"), MS("2019-05-01")]
     assert clean[ivcm].tolist() == pytest.approx([97.8554365, 102.796218])
@@ -187,7 +188,7 @@ def test_bank_duplicated_period_keeps_first_and_logs():
 
 def test_bank_identical_duplicate_is_said_identical():
     row = ("2019-05-01 00:00:00 UTC", {"PIB": "1.000"})
-    _, dropped = parse_central_bank_table(bank_raw([row, row]))
+    _, dropped, _ = parse_central_bank_table(bank_raw([row, row]))
     assert "identical" in dropped.loc[0, "reason"]
 
 
@@ -201,7 +202,7 @@ def test_bank_indices_recovered_and_gdp_dotted():
             )
         ]
     )
-    clean, _ = parse_central_bank_table(raw)
+    clean, _, _ = parse_central_bank_table(raw)
     assert list(clean.columns) == ["month", *BANK_COLUMNS]
     assert clean.loc[0, "imacec_empalmado"] == pytest.approx(102.796218)
     assert clean.loc[0, "imacec_minero"] == pytest.approx(97.8554365)
@@ -211,7 +212,7 @@ def test_bank_indices_recovered_and_gdp_dotted():
 
 def test_bank_placeholder_cell_left_missing_and_logged():
     raw = bank_raw([("2015-01-01 00:00:00 UTC", {"PIB": "a", "PIB_Pesca": "1.000"})])
-    clean, dropped = parse_central_bank_table(raw)
+    clean, dropped, _ = parse_central_bank_table(raw)
     assert math.isnan(clean.loc[0, "pib"])
     assert clean.loc[0, "pib_pesca"] == 1000.0
     assert dropped.loc[0, "value"] == "a"
@@ -220,7 +221,7 @@ def test_bank_placeholder_cell_left_missing_and_logged():
 
 def test_bank_rows_outside_price_months_dropped_and_logged():
     raw = bank_raw([(f"2020-0{m}-01 00:00:00 UTC", {"PIB": "1.000"}) for m in (1, 2, 3, 4)])
-    clean, dropped = parse_central_bank_table(raw, months=(MS("2020-02-01"), MS("2020-03-01")))
+    clean, dropped, _ = parse_central_bank_table(raw, months=(MS("2020-02-01"), MS("2020-03-01")))
     assert clean["month"].tolist() == [MS("2020-02-01"), MS("2020-03-01")]
     assert dropped["reason"].tolist() == [
         "before the first price month 2020-02",
@@ -311,3 +312,111 @@ def test_coverage_reports_first_last_and_inner_gaps():
     assert table.loc["rain_maule_mm", "missing_months_inside"] == 1
     assert table.loc["pib", "months_with_value"] == 1
     assert table.loc[PRICE_COLUMN, "source"] == "precio_leche.csv"
+
+
+# --- the PIB cells that lost trailing zeros (the data README's rule) -----------------
+
+
+def digit_counts(values: list[str]) -> pd.Series:
+    return pd.Series([len(v.replace(".", "").lstrip("0")) for v in values])
+
+
+@pytest.mark.parametrize(
+    ("digits", "factors"),
+    [
+        ([9, 9, 8, 9, 7], [1, 1, 10, 1, 100]),  # short values restored to the usual count
+        ([9, 10, 9], [1, 1, 1]),  # longer values are left alone
+        ([8, 9, 8, 9], [10, 1, 10, 1]),  # a tie: the larger count
+        ([0, 9, 0, 8], [1, 1, 1, 10]),  # empty cells and zeros do not count
+        ([0, 0], [1, 1]),
+    ],
+)
+def test_lost_zero_factors(digits: list[int], factors: list[int]) -> None:
+    got = cleaning.lost_zero_factors(pd.Series(digits))
+    assert got.tolist() == factors
+
+
+def test_bank_pib_cells_that_lost_zeros_are_rescaled_and_listed() -> None:
+    values = ["221.537.727", "258.440.296", "55.059.326", "", "334.619.379", "3.429.684"]
+    raw = bank_raw(
+        [
+            (f"2014-0{m}-01 00:00:00 UTC", {"PIB_Agropecuario_silvicola": v, "PIB": "1.000"})
+            for m, v in enumerate(values, start=1)
+        ]
+    )
+    clean, dropped, rescaled = parse_central_bank_table(raw)
+    assert clean["pib_agropecuario_silvicola"].tolist()[:3] == [221537727, 258440296, 550593260]
+    assert clean["pib_agropecuario_silvicola"].iloc[-1] == 342968400
+    assert clean["pib"].tolist() == [1000.0] * 6
+    assert dropped.empty
+    assert list(rescaled.columns) == contracts.RESCALED_COLUMNS
+    assert rescaled[["row", "column", "value", "factor", "rescaled"]].values.tolist() == [
+        [4, "PIB_Agropecuario_silvicola", "55.059.326", 10, 550593260.0],
+        [7, "PIB_Agropecuario_silvicola", "3.429.684", 100, 342968400.0],
+    ]
+    assert rescaled["month"].tolist() == [MS("2014-03-01"), MS("2014-06-01")]
+
+
+def test_indices_are_never_rescaled() -> None:
+    raw = bank_raw(
+        [
+            (f"2014-0{m}-01 00:00:00 UTC", {IVCM_COLUMN: v})
+            for m, v in enumerate(["102.796.218", "978.554.365", "10.546.824"], start=1)
+        ]
+    )
+    _, _, rescaled = parse_central_bank_table(raw)
+    assert rescaled.empty and list(rescaled.columns) == contracts.RESCALED_COLUMNS
+
+
+def test_the_rescaled_cells_are_checked_against_the_monthly_table(tmp_path) -> None:
+    raw = {
+        "precio_leche.csv": price_raw([("2014", m, "3") for m in ("Ene", "Feb", "Mar")]),
+        "precipitaciones.csv": rain_raw([("2014-01-01", "1")]),
+        "banco_central.csv": bank_raw(
+            [
+                (f"2014-0{m}-01 00:00:00 UTC", {"PIB": v})
+                for m, v in enumerate(["100.000.001", "10.000.002", "100.000.003"], start=1)
+            ]
+        ),
+    }
+    result = clean_inputs(raw)
+    assert result.monthly["pib"].tolist() == [100000001, 100000020, 100000003]
+    path = tmp_path / contracts.RESCALED_FILE
+    cleaning.check_rescaled_cells(result.rescaled, result.monthly, path)
+    tampered = result.rescaled.assign(rescaled=1.0)
+    with pytest.raises(contracts.StageOutputError, match=r"rescaled_cells\.parquet: PIB 2014-02"):
+        cleaning.check_rescaled_cells(tampered, result.monthly, path)
+
+
+# --- scale: every step works on whole columns -----------------------------------------
+
+
+def test_many_duplicated_rows_give_the_same_result_as_one_copy() -> None:
+    """100,000 rainfall rows, each month 200 times: kept once, every copy logged."""
+    months = [f"{y}-{m:02d}-01" for y in range(2000, 2041) for m in range(1, 13)][:500]
+    once = rain_raw([(month, str(i % 97 + 0.5)) for i, month in enumerate(months)])
+    many = pd.concat([once] * 200, ignore_index=True)
+    many.loc[len(once), "Maule"] = "9999"  # the first copy of the first month differs
+    clean_once, dropped_once = parse_rainfall_table(once)
+    clean_many, dropped_many = parse_rainfall_table(many)
+    pd.testing.assert_frame_equal(clean_many, clean_once)
+    assert dropped_once.empty
+    assert len(dropped_many) == len(many) - len(once)
+    assert dropped_many["row"].tolist() == list(range(len(once) + 2, len(many) + 2))
+    first = dropped_many.iloc[0]
+    assert first["value"] == months[0]
+    assert (
+        first["reason"]
+        == "duplicate period 2000-01: kept the first row (line 2), its values differ"
+    )
+    assert dropped_many["reason"].iloc[1].endswith("(line 3), identical to it")
+
+
+def test_periods_with_absurd_years_are_malformed_not_a_crash() -> None:
+    raw = rain_raw([("0000-01-01", "1"), ("9999-12-01", "2"), ("2000-01-01", "3")])
+    clean, dropped = parse_rainfall_table(raw)
+    assert clean["month"].tolist() == [MS("2000-01-01")]
+    assert dropped["reason"].map(cleaning.reason_kind).tolist() == [cleaning.MALFORMED_PERIOD] * 2
+    prices = price_raw([("0001", "Ene", "1"), ("2000", "Ene", "2")])
+    clean, dropped = parse_price_table(prices)
+    assert len(clean) == 1 and "year" in dropped.loc[0, "reason"]

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from milk_forecast import contracts
-from milk_forecast.data import raw
+from milk_forecast.data import cleaning, raw
 from milk_forecast.data import sample as sample_data
 
 DOTTED = re.compile(r"\d{1,3}(\.\d{3})*")
@@ -175,3 +175,14 @@ def test_price_trend_and_seasonality(tables: dict[str, pd.DataFrame]) -> None:
     assert by_month[4] + by_month[5] > 0.05  # March to May rises
     assert by_month[9] < -0.02  # September falls
     assert change.abs().max() < 0.3
+
+
+def test_a_few_gdp_cells_lost_their_trailing_zeros(tables: dict[str, pd.DataFrame]) -> None:
+    """The cleaning rescales exactly those cells, back to the rounded value they stand for."""
+    rescaled = cleaning.clean_inputs(tables).rescaled
+    expected = {
+        (name, pd.Timestamp(month)): 10**zeros for name, month, zeros in sample_data.LOST_ZERO_CELLS
+    }
+    cells = rescaled.set_index(["column", "month"])["factor"].to_dict()
+    assert cells == expected
+    assert (rescaled["rescaled"] % rescaled["factor"] == 0).all()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from milk_forecast.contracts import RunFolderError
 from milk_forecast.runner.history import data_label, format_history, prune_runs
 from milk_forecast.runner.run_folder import publish_latest, write_run_record
 
@@ -143,3 +145,98 @@ def test_prune_never_removes_a_running_run(tmp_path: Path) -> None:
 def test_prune_rejects_keep_below_one(tmp_path: Path, keep: int) -> None:
     with pytest.raises(ValueError, match=f"keep must be at least 1, got {keep}"):
         prune_runs(tmp_path, keep)
+
+
+# --- a corrupt history: every broken entry is a row with a reason, never a crash ---
+
+CORRUPT_RECORDS = {
+    "deep nesting": "[" * 100_000 + "]" * 100_000,
+    "deep nesting in a key": '{"status": "succeeded", "headline": '
+    + "[" * 100_000
+    + "]" * 100_000
+    + "}",
+    "huge pid": json.dumps({"status": "running", "pid": 10**30, "host": socket.gethostname()}),
+    "a list at the top": json.dumps([{"status": "succeeded"}]),
+    "a list as headline": json.dumps({"status": "succeeded", "headline": [1, 2]}),
+    "a text as stages": json.dumps({"status": "failed", "stages": "01_extract"}),
+    "a number in stages": json.dumps({"status": "failed", "stages": [3]}),
+    "a list as error": json.dumps({"status": "failed", "error": ["boom"]}),
+    "a non-text status": json.dumps({"status": ["succeeded"]}),
+    "an object as status": json.dumps({"status": {"a": 1}}),
+    "a boolean pid": json.dumps({"status": "running", "pid": True}),
+    "a text as inputs": json.dumps({"status": "succeeded", "inputs": "x"}),
+    "not UTF-8": b"\xff\xfe{}",
+}
+REASONS = {
+    "deep nesting": "unreadable",
+    "deep nesting in a key": "unreadable",
+    "huge pid": "'pid'",
+    "a list at the top": "expected a JSON object",
+    "a list as headline": "'headline'",
+    "a text as stages": "'stages'",
+    "a number in stages": "'stages'",
+    "a list as error": "'error'",
+    "a non-text status": "'status'",
+    "an object as status": "'status'",
+    "a boolean pid": "'pid'",
+    "a text as inputs": "'inputs'",
+    "not UTF-8": "unreadable",
+}
+
+
+@pytest.mark.parametrize("case", list(CORRUPT_RECORDS))
+def test_a_corrupt_run_json_is_a_broken_row_with_its_reason(tmp_path: Path, case: str) -> None:
+    make_run(tmp_path, "20261101T000000Z", **succeeded(1.0))
+    publish_latest(tmp_path, "20261101T000000Z")
+    broken = tmp_path / "20261031T000000Z"  # older than the served run
+    broken.mkdir()
+    content = CORRUPT_RECORDS[case]
+    data = content if isinstance(content, bytes) else content.encode()
+    (broken / "run.json").write_bytes(data)
+    row = line_of(format_history(tmp_path), broken.name)
+    assert "broken" in row and REASONS[case] in row
+    assert len(row) < 400  # a reason, not the file
+    assert prune_runs(tmp_path, keep=1) == [broken.name]  # the served run is kept
+
+
+def test_entries_named_like_runs_that_are_not_folders_are_broken_and_left_alone(
+    tmp_path: Path,
+) -> None:
+    runs = tmp_path / "runs"
+    target = make_run(tmp_path / "elsewhere", "20261101T000000Z", **succeeded(1.0))
+    make_run(runs, "20261102T000000Z", **succeeded(2.0))
+    (runs / "20261103T000000Z").symlink_to(target, target_is_directory=True)
+    (runs / "20261104T000000Z").write_text("a file")
+    make_run(runs, "20261105T000000Z", **succeeded(3.0))
+    table = format_history(runs)
+    assert "symbolic link" in line_of(table, "20261103T000000Z")
+    assert "not a folder" in line_of(table, "20261104T000000Z")
+    assert prune_runs(runs, keep=1) == ["20261102T000000Z"]
+    assert (runs / "20261103T000000Z").is_symlink() and (runs / "20261104T000000Z").is_file()
+    assert (target / "run.json").is_file()  # a link is never followed, let alone emptied
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo", "huge", "not utf-8", "dangling link"])
+def test_a_broken_latest_is_named_by_list_and_stops_prune(tmp_path: Path, kind: str) -> None:
+    make_run(tmp_path, "20261101T000000Z", **succeeded(1.0))
+    make_run(tmp_path, "20261102T000000Z", **succeeded(1.0))
+    latest = tmp_path / "LATEST"
+    if kind == "folder":
+        latest.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(latest)  # opening it for reading would block
+    elif kind == "huge":
+        latest.write_text("20261101T000000Z\n" * 100_000)
+    elif kind == "not utf-8":
+        latest.write_bytes(b"\xff" * 20)
+    else:
+        latest.symlink_to(tmp_path / "nowhere")
+    footer = format_history(tmp_path).splitlines()[-1]
+    if kind == "dangling link":  # no LATEST to read: nothing is served
+        assert footer == "no run has succeeded yet: nothing is served"
+        return
+    assert footer.startswith("LATEST is broken") and str(latest) in footer
+    assert len(footer) < 300
+    with pytest.raises(RunFolderError, match="not pruning"):
+        prune_runs(tmp_path, keep=1)
+    assert (tmp_path / "20261101T000000Z").is_dir()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -84,7 +85,8 @@ def test_runner_parameters_cannot_be_overridden() -> None:
 )
 def test_a_value_of_the_wrong_type_names_the_parameter(name: str, value: str) -> None:
     with pytest.raises(
-        stages.PipelineError, match=f"parameter '{name}': '{value}' is (not a valid|of type)"
+        stages.PipelineError,
+        match=f"parameter '{name}': '{value}' is (not a valid|of type|not true or false)",
     ):
         stages.resolve_parameters(STAGES, {name: value})
 
@@ -93,3 +95,35 @@ def test_a_value_breaking_its_rule_is_refused_before_any_kernel_starts() -> None
     train = stage("04_train", ridge_alpha=("1.0", "None"))
     with pytest.raises(stages.PipelineError, match=r"'ridge_alpha': -1.0 is not a finite number"):
         stages.resolve_parameters([train], {"ridge_alpha": "-1"})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("half_lives", "-" * 100_000 + "1"), ("half_lives", "[" * 100_000), ("folds", "1" * 100_000)],
+)
+def test_a_monstrous_value_is_refused_in_one_short_line(name: str, value: str) -> None:
+    with pytest.raises(stages.PipelineError) as refused:
+        stages.resolve_parameters(STAGES, {name: value})
+    message = str(refused.value)
+    assert f"parameter '{name}'" in message and "\n" not in message and len(message) < 300
+
+
+def test_a_value_breaking_its_rule_is_quoted_short() -> None:
+    train = stage("04_train", interval_levels=("[0.8]", "None"))
+    with pytest.raises(stages.PipelineError) as refused:
+        stages.resolve_parameters([train], {"interval_levels": str([0.5] * 50_000)})
+    assert "'interval_levels'" in str(refused.value) and len(str(refused.value)) < 300
+
+
+@pytest.mark.parametrize(("text", "value"), [("true", True), ("No", False), ("1", True)])
+def test_a_boolean_is_one_of_the_usual_words(text: str, value: bool) -> None:
+    resolved = stages.resolve_parameters(STAGES, {"fit_prototype": text})
+    assert resolved["04_train"]["fit_prototype"] is value
+
+
+def test_an_unreadable_notebook_is_named(tmp_path: Path) -> None:
+    for name in stages.STAGE_NAMES:
+        shutil.copy(stages.NOTEBOOKS_DIR / f"{name}.ipynb", tmp_path)
+    (tmp_path / "02_clean.ipynb").write_text("garbage")
+    with pytest.raises(stages.PipelineError, match=r"02_clean\.ipynb is unreadable"):
+        stages.load_stages(tmp_path)

@@ -58,34 +58,37 @@ def test_rows_newest_first_with_effective_status(runs_dir: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("values", "status"),
+    "values",
+    [{"pid": 10**30}, {"pid": -1}, {"pid": 0}, {"pid": True}, {"pid": "12"}],
+)
+def test_an_implausible_pid_makes_a_broken_row_never_a_signal(runs_dir: Path, values: dict) -> None:
+    rewrite(make_run(runs_dir, RUN_A, status=contracts.RUNNING, publish=False), **values)
+    row = listing(index_of(runs_dir))["runs"][0]
+    assert row["status"] == contracts.INCOMPLETE
+    assert "'pid'" in row["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("values", "key"),
     [
-        ({"pid": 10**30}, "running"),
-        ({"pid": -1}, "running"),
-        ({"pid": 0}, "running"),
-        ({"pid": True}, "running"),
-        ({"pid": "12"}, "running"),
+        ({"headline": [1, 2]}, "headline"),
+        ({"started_at": ["x"]}, "started_at"),
+        ({"error": "text"}, "error"),
     ],
 )
-def test_an_implausible_pid_is_reported_as_stored_never_signalled(
-    runs_dir: Path, values: dict, status: str
+def test_a_run_json_value_of_the_wrong_type_makes_a_broken_row_naming_it(
+    runs_dir: Path, values: dict, key: str
 ) -> None:
-    rewrite(make_run(runs_dir, RUN_A, status=contracts.RUNNING, publish=False), **values)
-    assert listing(index_of(runs_dir))["runs"][0]["status"] == status
-
-
-def test_malformed_run_json_values_become_nulls(runs_dir: Path) -> None:
-    rewrite(
-        make_run(runs_dir, RUN_A),
-        headline=[1, 2],
-        error="text",
-        started_at=["x"],
-        finished_at="t" * 10_000,
-        synthetic_sample="yes",
-    )
+    rewrite(make_run(runs_dir, RUN_A), **values)
     row = listing(index_of(runs_dir))["runs"][0]
-    assert (row["headline"], row["error"], row["started_at"]) == (None, None, None)
-    assert len(row["finished_at"]) <= 500 and row["data_source"] == "unknown"
+    assert (row["status"], row["headline"]) == (contracts.INCOMPLETE, None)
+    assert f"'{key}'" in row["error"]["message"]
+
+
+def test_long_texts_are_shortened(runs_dir: Path) -> None:
+    rewrite(make_run(runs_dir, RUN_A), finished_at="t" * 10_000)
+    row = listing(index_of(runs_dir))["runs"][0]
+    assert len(row["finished_at"]) <= 500
 
 
 def test_a_scan_rereads_only_changed_run_json(
