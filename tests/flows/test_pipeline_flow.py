@@ -78,6 +78,13 @@ def run_flow(data_dir: Path, runs_dir: Path, **parameters: Any) -> Any:
     )
 
 
+def run_flow_retrying_once(data_dir: Path, runs_dir: Path, notebooks: Path) -> Any:
+    """A flow run of the notebooks in ``notebooks``, each stage retried once, at once."""
+    return run_flow(
+        data_dir, runs_dir, notebooks_dir=str(notebooks), stage_retries=1, stage_retry_delay=0
+    )
+
+
 def start_flow_cli(api_url: str, *args: str | Path) -> subprocess.Popen[str]:
     """``python -m milk_forecast.flows run ...`` against the module's server."""
     return subprocess.Popen(
@@ -225,13 +232,7 @@ def test_a_stage_failing_once_is_retried_and_the_flow_succeeds(
     )
     notebooks = notebooks_with(tmp_path, "02_clean", code)
     runs_dir = tmp_path / "runs"
-    state = run_flow(
-        sample_data_dir,
-        runs_dir,
-        notebooks_dir=str(notebooks),
-        stage_retries=1,
-        stage_retry_delay=0,
-    )
+    state = run_flow_retrying_once(sample_data_dir, runs_dir, notebooks)
     assert state.is_completed(), state.message
     (run_dir,) = run_folders(runs_dir)
     assert run_folder.read_latest(runs_dir) == run_dir.name
@@ -260,13 +261,7 @@ def test_a_stage_that_always_fails_fails_the_flow_naming_notebook_and_cell(
     shutil.copytree(flow_run[1], runs_dir)
     served = run_folder.read_latest(runs_dir)
     notebooks = notebooks_with(tmp_path, "02_clean", "raise ValueError('broken on purpose')")
-    state = run_flow(
-        sample_data_dir,
-        runs_dir,
-        notebooks_dir=str(notebooks),
-        stage_retries=1,
-        stage_retry_delay=0,
-    )
+    state = run_flow_retrying_once(sample_data_dir, runs_dir, notebooks)
     assert state.is_failed()
     error = state.result(raise_on_failure=False)
     failed_run = run_folders(runs_dir)[-1]
