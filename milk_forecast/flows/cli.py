@@ -187,6 +187,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run(configured: Any, args: argparse.Namespace) -> int:
     """One flow run in this process; its final state becomes the exit code."""
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():  # a temporary server nobody browses: start it lighter
+        os.environ.setdefault("PREFECT_UI_ENABLED", "false")
     with Interrupts():
         try:
             state = configured(**flow_parameters(args), return_state=True)

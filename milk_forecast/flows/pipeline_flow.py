@@ -178,17 +178,20 @@ def fail_abandoned_runs(flow: Any, flow_run: Any, state: Any) -> None:
     for summary in run_folder.list_runs(runs_dir):
         record = summary.record
         if record.get("status") != RUNNING or summary.status == RUNNING:
-            continue
-        if datetime.fromisoformat(str(record.get("started_at"))) < started:
-            continue
-        context = RunContext(
-            RunPlan(Path(record["data_dir"]), runs_dir, [], {}, {}, ""),
-            summary.run_id,
-            summary.path,
-            record,
-            print,
-        )
+            continue  # finished, or its process is still working
+        if not started_since(record, started):
+            continue  # an older run, not this flow run's
+        plan = RunPlan(Path(str(record.get("data_dir"))), runs_dir, [], {}, {}, "")
+        context = RunContext(plan, summary.run_id, summary.path, record, print)
         fail_run(context, interrupted(context, RunInterrupted(reason)))
+
+
+def started_since(record: dict[str, Any], moment: datetime) -> bool:
+    """Whether run.json's ``started_at`` is at or after ``moment`` (False when unreadable)."""
+    try:
+        return datetime.fromisoformat(str(record.get("started_at"))) >= moment
+    except (TypeError, ValueError):  # malformed, or naive against aware
+        return False
 
 
 @flow(
