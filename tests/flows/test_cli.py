@@ -6,6 +6,8 @@ Prefect is imported, and a missing Prefect is said in one line.
 
 from __future__ import annotations
 
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -89,3 +91,14 @@ def test_flow_parameters_are_absolute_paths_and_strings(tmp_path: Path) -> None:
     assert parameters["data_dir"] is None and parameters["notebooks_dir"] is None
     assert parameters["parameters"] == {"ridge_alpha": "0.5"}
     assert parameters["stage_retries"] == 2
+
+
+def test_the_readme_commands_parse() -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    commands = re.findall(r"python -m milk_forecast\.flows [^`\n]+", readme)
+    assert any(" run " in c for c in commands) and any(" serve " in c for c in commands)
+    parser = cli.build_parser()
+    for command in commands:
+        words = shlex.split(command.split("#")[0])[3:]
+        if "--help" not in words:
+            parser.parse_args(words)

@@ -372,3 +372,28 @@ def test_the_hook_of_a_killed_flow_run_fails_its_run_only(tmp_path: Path) -> Non
     assert contracts.read_run_record(older)["status"] == contracts.RUNNING  # not this flow run's
     assert run_folder.read_latest(runs_dir) == served.name
     assert record["finished_at"] is not None
+
+
+def test_prefect_yaml_deploys_the_flow_to_its_pool(prefect_api: str) -> None:
+    env = {**os.environ, "PREFECT_API_URL": prefect_api}
+    prefect = [sys.executable, "-m", "prefect"]
+    for command in (
+        ["work-pool", "create", "milk-forecast", "--type", "process", "--overwrite"],
+        ["--no-prompt", "deploy", "--all"],
+    ):
+        result = subprocess.run(
+            [*prefect, *command], capture_output=True, text=True, cwd=PROJECT_ROOT, env=env
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+    with get_client(sync_client=True) as client:
+        deployment = client.read_deployment_by_name("milk-forecast-pipeline/weekly")
+    assert deployment.work_pool_name == "milk-forecast"
+    assert deployment.entrypoint == "milk_forecast/flows/pipeline_flow.py:milk_forecast_pipeline"
+    (schedule,) = deployment.schedules
+    assert schedule.schedule.cron == "0 0 * * 0" and schedule.schedule.timezone == "UTC"
+    assert deployment.parameters["stage_retries"] == 1
+    # the flow's parameters as Prefect sees them: the UI's form for a manual run
+    assert set(deployment.parameter_openapi_schema["properties"]) == {
+        "data_dir", "runs_dir", "parameters", "force", "wait",
+        "stage_retries", "stage_retry_delay", "notebooks_dir",
+    }  # fmt: skip
