@@ -1,4 +1,5 @@
-# One image for both services of compose.yaml: the scheduled pipeline and the API.
+# One image for the services of compose.yaml: the scheduled pipeline and the API (and,
+# built with WITH_PREFECT=1, the Prefect server and worker of its prefect profile).
 # Build: docker compose build   (or: docker build -t milk-forecast .)
 FROM python:3.11-slim
 
@@ -15,6 +16,10 @@ WORKDIR /app
 COPY requirements.txt pyproject.toml ./
 COPY milk_forecast/ milk_forecast/
 RUN pip install -r requirements.txt
+# The Prefect server and worker of compose.yaml's prefect profile build with WITH_PREFECT=1.
+ARG WITH_PREFECT=0
+COPY requirements-prefect.txt ./
+RUN if [ "$WITH_PREFECT" = "1" ]; then pip install -r requirements-prefect.txt; fi
 
 COPY . .
 

@@ -1,9 +1,13 @@
 # Two commands do all the set-up on a fresh clone: `make run` and `make test`.
 # Both (re)create .venv from requirements.txt when it is missing or older than it.
+# PREFECT=1 (e.g. `make test PREFECT=1`, as CI does) also installs requirements-prefect.txt:
+# the optional Prefect flow and its tests; `make run` never needs it.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.requirements-installed
+PREFECT ?=
+REQUIREMENTS := requirements.txt $(if $(PREFECT),requirements-prefect.txt)
+STAMP := $(VENV)/.requirements-installed$(if $(PREFECT),-prefect)
 ARGS ?=
 # The served HTTP surface (README); the same flags in compose.yaml and the Dockerfile.
 SERVE_FLAGS := --http milk_forecast.service.http:Protocol \
@@ -14,13 +18,13 @@ SERVE_FLAGS := --http milk_forecast.service.http:Protocol \
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): $(REQUIREMENTS) pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet $(addprefix -r ,$(REQUIREMENTS))
 	@touch $(STAMP)
 
-venv: $(STAMP)  ## create or refresh .venv from requirements.txt
+venv: $(STAMP)  ## create or refresh .venv from requirements.txt (PREFECT=1: with Prefect)
 
 run: $(STAMP)  ## run the pipeline once on the default data (ARGS="--data-dir ../shared/data")
 	$(PY) run_pipeline.py $(ARGS)

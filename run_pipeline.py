@@ -20,12 +20,10 @@ holds the runs folder, 4 the run succeeded but was not published (see above),
 from __future__ import annotations
 
 import argparse
-import math
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from milk_forecast.contracts import (
     DRIFT,
@@ -45,96 +43,35 @@ from milk_forecast.contracts import (
     data_label,
 )
 from milk_forecast.data import raw
-from milk_forecast.files import describe_os_error
-from milk_forecast.runner import history, lock, pipeline, schedule, stages
+from milk_forecast.runner import history, lock, options, pipeline, schedule, stages
 from milk_forecast.runner.clock import SystemClock
 from milk_forecast.runner.signals import Interrupts
 
 PROJECT_ROOT = Path(__file__).resolve().parent
-ALLOW_SYNTHETIC_FLAG = "--allow-synthetic-over-real"
-# Longest wait between retries: longer pauses are a schedule's job (--schedule).
-MAX_RETRY_DELAY_S = 86_400.0
-
-
-class UsageError(Exception):
-    """A command line that cannot work (a path that is not a folder, a read-only runs folder)."""
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse, except that a mistake is one line on stderr (and exit 2), not the usage."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(
+    parser = options.Parser(
         prog="run_pipeline.py",
         description=__doc__.split("\n\n")[0],
         epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--data-dir",
-        type=_path,
-        help="folder with precio_leche.csv, precipitaciones.csv and banco_central.csv "
-        "(default: data/ when it holds them, else the synthetic sample in data/sample)",
-    )
-    parser.add_argument(
-        "--runs-dir",
-        type=_path,
-        default=PROJECT_ROOT / "runs",
-        help="where run folders and LATEST live (default: runs/)",
-    )
-    parser.add_argument(
-        "-p",
-        "--parameter",
-        nargs=2,
-        action="append",
-        default=[],
-        metavar=("NAME", "VALUE"),
-        help="set a notebook parameter (repeatable); see --list-parameters",
-    )
-    parser.add_argument(
-        "--force", action="store_true", help="run even when the served run has the same inputs"
-    )
-    parser.add_argument(
-        "--retries", type=_non_negative_int, default=0, help="retry a failed run N times"
-    )
-    parser.add_argument(
-        "--retry-delay",
-        type=_delay,
-        default=30.0,
-        metavar="SECONDS",
-        help=f"wait between retries, 0 to {MAX_RETRY_DELAY_S:g} (default: 30)",
-    )
+    options.add_run_options(parser, runs_dir_default=PROJECT_ROOT / "runs")
+    parser.set_defaults(notebooks_dir=stages.NOTEBOOKS_DIR)
+    options.add_retry_options(parser, "run")
     parser.add_argument(
         "--schedule",
         metavar="CRON",
         help='run now, then at every time of this UTC cron expression, e.g. "0 0 * * 0"',
     )
-    parser.add_argument(
-        "--wait", action="store_true", help="wait for another pipeline instead of exiting"
-    )
-    parser.add_argument(
-        ALLOW_SYNTHETIC_FLAG,
-        action="store_true",
-        help="publish a run on the synthetic sample even when the served run was made from "
-        "real data (without it such a run is kept but not published, exit code 4)",
-    )
     commands = parser.add_mutually_exclusive_group()
     commands.add_argument("--list", action="store_true", help="print the run history and exit")
     commands.add_argument(
         "--keep",
-        type=_positive_int,
+        type=options.positive_int,
         metavar="N",
         help="delete all but the newest N runs (never the served or a running one) and exit",
-    )
-    parser.add_argument(
-        "--notebooks-dir",
-        type=_path,
-        default=stages.NOTEBOOKS_DIR,
-        help="run these copies of the four notebooks instead of notebooks/",
     )
     commands.add_argument(
         "--list-parameters",
@@ -142,94 +79,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="print each notebook's parameters with their defaults and exit",
     )
     return parser
-
-
-def _integer(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not an integer") from None
-
-
-def _non_negative_int(text: str) -> int:
-    value = _integer(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = _integer(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
-    return value
-
-
-def _delay(text: str) -> float:
-    """Seconds between retries: a finite number in [0, MAX_RETRY_DELAY_S]."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number of seconds") from None
-    if not (math.isfinite(value) and 0 <= value <= MAX_RETRY_DELAY_S):
-        raise argparse.ArgumentTypeError(
-            f"must be a number of seconds from 0 to {MAX_RETRY_DELAY_S:g}, got {text[:40]!r}"
-        )
-    return value
-
-
-def _path(text: str) -> Path:
-    """A path given on the command line; an empty one would silently mean the current folder."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("is empty (give a path)")
-    return Path(text)
-
-
-def resolved(option: str, path: Path) -> Path:
-    """``path`` made absolute; a symlink loop or an unreadable path is a ``UsageError``."""
-    try:
-        return path.resolve()
-    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python 3.11)
-        raise UsageError(f"{option} {path}: cannot be resolved ({exc})") from None
-
-
-def existing_folder(option: str, path: Path) -> Path:
-    """``path`` resolved, which must be a folder."""
-    path = resolved(option, path)
-    if not path.exists():
-        raise UsageError(f"{option} {path} does not exist")
-    if not path.is_dir():
-        raise UsageError(f"{option} {path} is not a folder")
-    return path
-
-
-def runs_folder(option: str, path: Path, *, create: bool) -> Path:
-    """The runs folder resolved: a folder (made when ``create``) this process can write in."""
-    path = resolved(option, path)
-    if path.exists() and not path.is_dir():
-        raise UsageError(f"{option} {path} is not a folder")
-    if not create:
-        return path
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path, prefix=".write-test."):
-            pass
-    except OSError as exc:
-        raise UsageError(f"{option} {path} is not writable ({describe_os_error(exc)})") from None
-    return path
-
-
-def parameter_overrides(pairs: list[list[str]]) -> dict[str, str]:
-    """``-p NAME VALUE`` pairs by name; a name given twice is a ``UsageError``."""
-    overrides: dict[str, str] = {}
-    for name, value in pairs:
-        if name in overrides and overrides[name] != value:
-            raise UsageError(
-                f"parameter {name!r} is given twice ({overrides[name][:40]!r} and "
-                f"{value[:40]!r}): give it once"
-            )
-        overrides[name] = value
-    return overrides
 
 
 def print_parameters(notebooks_dir: Path = stages.NOTEBOOKS_DIR) -> None:
@@ -304,7 +153,7 @@ def explain_not_published(outcome: pipeline.RunOutcome) -> None:
     print(
         f"warning: run {outcome.run_id} succeeded but was NOT published (LATEST unchanged): "
         f"{reason}. Check --data-dir (or the data mount); to publish such a run anyway, "
-        f"rerun with {ALLOW_SYNTHETIC_FLAG}.",
+        f"rerun with {options.ALLOW_SYNTHETIC_FLAG}.",
         file=sys.stderr,
     )
 
@@ -350,34 +199,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return command(args)
-    except UsageError as exc:
+    except options.UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
 
 def command(args: argparse.Namespace) -> int:
     """The command line parsed: list, list the parameters, or check the paths and run."""
-    args.runs_dir = runs_folder("--runs-dir", args.runs_dir, create=False)
+    args.runs_dir = options.runs_folder("--runs-dir", args.runs_dir, create=False)
     if args.list:
         try:
             print(history.format_history(args.runs_dir))
         except RunFolderError as exc:
-            raise UsageError(str(exc)) from None
+            raise options.UsageError(str(exc)) from None
         return EXIT_OK
-    args.notebooks_dir = existing_folder("--notebooks-dir", args.notebooks_dir)
+    args.notebooks_dir = options.existing_folder("--notebooks-dir", args.notebooks_dir)
     if args.list_parameters:
         try:
             print_parameters(args.notebooks_dir)
         except stages.PipelineError as exc:
-            raise UsageError(str(exc)) from None
+            raise options.UsageError(str(exc)) from None
         return EXIT_OK
     try:
         cron = schedule.parse_cron(args.schedule) if args.schedule is not None else None
     except schedule.CronError as exc:
-        raise UsageError(f"--schedule: {exc}") from None
-    data_dir = existing_folder("--data-dir", args.data_dir or raw.default_data_dir(PROJECT_ROOT))
-    overrides = parameter_overrides(args.parameter)
-    args.runs_dir = runs_folder("--runs-dir", args.runs_dir, create=True)
+        raise options.UsageError(f"--schedule: {exc}") from None
+    data_dir = options.existing_folder(
+        "--data-dir", args.data_dir or raw.default_data_dir(PROJECT_ROOT)
+    )
+    overrides = options.parameter_overrides(args.parameter)
+    args.runs_dir = options.runs_folder("--runs-dir", args.runs_dir, create=True)
     with Interrupts() as interrupts:
         try:
             return run(args, cron, data_dir, overrides, interrupts)

@@ -5,6 +5,7 @@ compose.yaml is read with PyYAML, which papermill requires (so it is always in t
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import shlex
@@ -14,12 +15,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from optional_prefect import needs_prefect
 
 from milk_forecast.runner.schedule import parse_cron
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = ROOT / "run_pipeline.py"
 README = ROOT / "README.md"
+PREFECT_YAML = ROOT / "prefect.yaml"
 
 
 def compose() -> dict:
@@ -55,8 +58,16 @@ def workdir() -> str:
     return [args for keyword, args in dockerfile_instructions() if keyword == "WORKDIR"][-1]
 
 
-def test_two_services_share_one_runs_folder() -> None:
+def services_of(profile: str | None) -> dict[str, dict]:
+    """The services started by ``docker compose up`` (None) or only with ``--profile``."""
     services = compose()["services"]
+    if profile is None:
+        return {name: s for name, s in services.items() if not s.get("profiles")}
+    return {name: s for name, s in services.items() if profile in s.get("profiles", [])}
+
+
+def test_two_services_share_one_runs_folder() -> None:
+    services = services_of(None)
     assert set(services) == {"pipeline", "api"}
     pipeline_mount, api_mount = runs_mount(services["pipeline"]), runs_mount(services["api"])
     assert pipeline_mount == api_mount
@@ -186,3 +197,80 @@ def test_the_serve_flags_exist_and_the_protocol_bounds_the_request_head() -> Non
         assert re.search(rf"{re.escape(flag)}\b", result.stdout), f"{flag} not in uvicorn --help"
     assert import_from_string(options["--http"]) is http.Protocol
     assert issubclass(http.Protocol, HttpToolsProtocol) and 0 < http.MAX_HEAD_BYTES <= 64 * 1024
+
+
+# --- the optional prefect profile, prefect.yaml -------------------------------------------
+
+
+def worker_commands() -> list[list[str]]:
+    """The commands the worker's ``sh -c`` runs, in order."""
+    command = service_command("prefect-worker")
+    assert command[:2] == ["sh", "-c"]
+    return [shlex.split(part) for part in command[2].split("&&")]
+
+
+def prefect_deployments() -> list[dict]:
+    return yaml.safe_load(PREFECT_YAML.read_text(encoding="utf-8"))["deployments"]
+
+
+def test_prefect_profile_adds_a_server_and_a_worker_sharing_runs_with_the_api() -> None:
+    services = services_of("prefect")
+    assert set(services) == {"prefect-server", "prefect-worker"}
+    server, worker = services["prefect-server"], services["prefect-worker"]
+    assert runs_mount(worker) == runs_mount(compose()["services"]["api"])
+    # The flow's default runs folder is runs/ under the checkout, the image's WORKDIR.
+    assert runs_mount(worker)[1] == workdir().rstrip("/") + "/runs"
+    for service in (server, worker):
+        assert service["build"]["args"]["WITH_PREFECT"] == "1"
+    port = service_command("prefect-server")[service_command("prefect-server").index("--port") + 1]
+    assert worker["environment"]["PREFECT_API_URL"] == f"http://prefect-server:{port}/api"
+    assert worker["depends_on"]["prefect-server"]["condition"] == "service_healthy"
+    assert f":{port}/api/health" in " ".join(server["healthcheck"]["test"])
+    assert "prefect-db" in compose()["volumes"]
+
+
+def test_the_image_installs_prefect_only_when_asked() -> None:
+    instructions = dockerfile_instructions()
+    assert ("ARG", "WITH_PREFECT=0") in instructions
+    (install,) = [args for keyword, args in instructions if "requirements-prefect.txt" in args
+                  and keyword == "RUN"]  # fmt: skip
+    assert '"$WITH_PREFECT" = "1"' in install
+    assert (ROOT / "requirements-prefect.txt").is_file()
+
+
+def test_the_worker_deploys_prefect_yaml_to_its_pool() -> None:
+    create, deploy, start = worker_commands()
+    assert create[:3] == ["prefect", "work-pool", "create"] and "--type" in create
+    assert deploy == ["prefect", "--no-prompt", "deploy", "--all"]
+    assert start[:3] == ["prefect", "worker", "start"]
+    pool = start[start.index("--pool") + 1]
+    assert create[3] == pool
+    for deployment in prefect_deployments():
+        assert deployment["work_pool"]["name"] == pool
+        for entry in deployment["schedules"]:
+            parse_cron(entry["cron"])
+            assert entry["timezone"] == "UTC"
+
+
+def test_prefect_yaml_names_the_flow_and_its_parameters() -> None:
+    for deployment in prefect_deployments():
+        path, name = deployment["entrypoint"].split(":")
+        tree = ast.parse((ROOT / path).read_text(encoding="utf-8"))
+        (function,) = [
+            node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == name
+        ]
+        assert any("flow" in ast.unparse(decorator) for decorator in function.decorator_list)
+        accepted = {arg.arg for arg in function.args.args}
+        assert set(deployment["parameters"]) <= accepted
+
+
+@needs_prefect
+def test_worker_commands_and_flags_exist() -> None:
+    prefect = str(Path(sys.executable).parent / "prefect")
+    for words in worker_commands():
+        command = [w for w in words[1:] if not w.startswith("-")][:2]
+        result = subprocess.run(
+            [prefect, *command, "--help"], capture_output=True, text=True, check=True, cwd=ROOT
+        )
+        for flag in (w for w in words if w.startswith("--") and w != "--no-prompt"):
+            assert re.search(rf"{re.escape(flag)}\b", result.stdout), f"{flag} not in {command}"

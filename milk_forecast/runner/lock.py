@@ -7,7 +7,10 @@ taken and emptied on release, so a refused process can say who holds the folder.
 
 ``flock`` works between processes of one machine and, on Linux, across machines on
 NFS (emulated with byte-range locks). Where the file system cannot lock at all, taking
-the lock fails with a message saying so, instead of running unprotected.
+the lock fails with a message saying so, instead of running unprotected; so does a
+mount whose locks stay on the client (NFS with ``nolock`` or ``local_lock=all|flock``,
+CIFS with ``nobrl``, read from ``/proc/self/mountinfo``), where another machine
+sharing the folder would never see the lock.
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ import errno
 import fcntl
 import json
 import os
+import re
 import shlex
 import socket
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,6 +33,14 @@ from milk_forecast.contracts import LOCK_FILE
 from milk_forecast.runner.clock import Clock, SystemClock, isoformat, utc_now
 
 Log = Callable[[str], None]
+MOUNTINFO = Path("/proc/self/mountinfo")
+# Mount options, per file system type, under which locks are kept by the client only.
+LOCAL_ONLY_LOCKS = {
+    "nfs": ("nolock", "local_lock=all", "local_lock=flock"),
+    "nfs4": ("local_lock=all", "local_lock=flock"),
+    "cifs": ("nobrl",),
+    "smb3": ("nobrl",),
+}
 _HOW_TO_WAIT = "; wait for it with --wait, or let it finish"
 
 
@@ -61,6 +74,7 @@ class RunsLock:
         log: Log = print,
         clock: Clock | None = None,
         stopped: Callable[[], bool] = lambda: False,
+        mountinfo: Path = MOUNTINFO,
     ) -> None:
         self.runs_dir = Path(runs_dir)
         self.path = self.runs_dir / LOCK_FILE
@@ -70,6 +84,7 @@ class RunsLock:
         self.log = log
         self.clock = clock or SystemClock(stopped)
         self.stopped = stopped
+        self.mountinfo = mountinfo
         self.record: dict[str, Any] | None = None
         self._handle: IO[str] | None = None
 
@@ -82,6 +97,7 @@ class RunsLock:
 
     def acquire(self) -> None:
         """Take the lock, waiting for it when configured to."""
+        refuse_local_only_locks(self.runs_dir, self.mountinfo)
         announced = False
         while not self._try_lock():
             holder, held_by = holder_of(self.path)
@@ -147,6 +163,82 @@ def _cannot_lock(path: Path, exc: OSError) -> str:
             "system with locking (NFSv4, a cloud file share with lock support)"
         )
     return f"cannot lock {path}: {reason}"
+
+
+@dataclass(frozen=True)
+class Mount:
+    """One line of ``/proc/self/mountinfo``: where, which file system, with which options."""
+
+    mount_point: str
+    fs_type: str
+    source: str
+    options: frozenset[str]
+
+
+def parse_mountinfo(text: str) -> list[Mount]:
+    """The mounts listed in ``text`` (``/proc/<pid>/mountinfo`` format; see proc(5))."""
+    mounts = []
+    for line in text.splitlines():
+        fields = line.split()
+        if "-" not in fields:
+            continue
+        separator = fields.index("-")
+        if separator < 6 or len(fields) < separator + 3:
+            continue
+        fs_type, source, super_options = fields[separator + 1 : separator + 4]
+        options = frozenset(fields[5].split(",")) | frozenset(super_options.split(","))
+        mounts.append(Mount(_unescape(fields[4]), fs_type, source, options))
+    return mounts
+
+
+def _unescape(text: str) -> str:
+    """mountinfo writes space, tab, newline and backslash as octal escapes (``\\040``)."""
+    return re.sub(r"\\([0-7]{3})", lambda match: chr(int(match.group(1), 8)), text)
+
+
+def mount_of(path: Path, mounts: list[Mount]) -> Mount | None:
+    """The mount holding ``path``: the longest mount point that contains it (the last wins)."""
+    best: Mount | None = None
+    for mount in mounts:
+        if path.is_relative_to(mount.mount_point) and (
+            best is None or len(mount.mount_point) >= len(best.mount_point)
+        ):
+            best = mount
+    return best
+
+
+def local_only_lock_option(mount: Mount) -> str | None:
+    """The mount option that keeps locks on this client only, if ``mount`` has one."""
+    for option in LOCAL_ONLY_LOCKS.get(mount.fs_type, ()):
+        if option in mount.options:
+            return option
+    return None
+
+
+def refuse_local_only_locks(runs_dir: Path, mountinfo: Path = MOUNTINFO) -> None:
+    """LockError when the runs folder is on a mount whose locks other machines never see."""
+    try:
+        text = mountinfo.read_text(encoding="utf-8", errors="replace")
+    except OSError:  # not Linux, or /proc not mounted: nothing to tell
+        return
+    target = _existing_ancestor(runs_dir.resolve())
+    mount = mount_of(target, parse_mountinfo(text))
+    option = local_only_lock_option(mount) if mount is not None else None
+    if mount is not None and option is not None:
+        raise LockError(
+            f"cannot lock {runs_dir / LOCK_FILE} safely: the runs folder is on "
+            f"{mount.fs_type} mount {mount.mount_point} ({mount.source}) with {option!r}, "
+            "so its locks are local to this machine and a pipeline on another machine "
+            "sharing the folder would not see them; remount without it (NFS: the default "
+            "local_lock=none with the lock service; CIFS: without nobrl) or use a local disk"
+        )
+
+
+def _existing_ancestor(path: Path) -> Path:
+    """``path`` or its nearest existing parent (the runs folder may not exist yet)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
 
 
 def read_lock(path: Path) -> dict[str, Any] | None:

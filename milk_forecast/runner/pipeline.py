@@ -440,6 +440,7 @@ class StageKernels:
         self.stages = context.plan.stages
         self._log = (context.run_dir / KERNEL_LOG).open("a", encoding="utf-8")
         self._pool = kernels.KernelPool(self._log, env=kernel_environment())
+        self._taken: set[str] = set()
 
     def __enter__(self) -> StageKernels:
         self._prepare(0)
@@ -451,9 +452,17 @@ class StageKernels:
         self._log.close()
 
     def take(self, stage: Stage) -> Any:
-        """The kernel prepared for ``stage``; prepares the one two stages ahead."""
+        """The kernel prepared for ``stage``; prepares the one two stages ahead.
+
+        Taking a stage again (an orchestrator retrying it) gets a fresh kernel.
+        """
+        index = self.stages.index(stage)
+        if stage.name in self._taken:
+            self._prepare(index)
+            return self._pool.take(stage.name)
+        self._taken.add(stage.name)
         kernel = self._pool.take(stage.name)
-        self._prepare(self.stages.index(stage) + 2)
+        self._prepare(index + 2)
         return kernel
 
     def release(self, kernel: Any) -> None:

@@ -11,6 +11,7 @@ from jupyter_core.utils import run_sync
 from papermill.engines import NBClientEngine
 
 from milk_forecast.runner import kernels, pipeline
+from milk_forecast.runner.stages import load_stages
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -152,3 +153,20 @@ def test_runner_engine_gives_the_client_what_papermills_engine_gives(
     assert ours.pop("shutdown_kernel") == "immediate"
     assert ours.pop("before_cells") is None
     assert ours == seen["pm"]
+
+
+def test_stage_kernels_give_a_retried_stage_a_fresh_kernel(tmp_path: Path) -> None:
+    stages = load_stages()[:3]
+    plan = pipeline.RunPlan(tmp_path, tmp_path, stages, {}, {}, "")
+    context = pipeline.RunContext(plan, "run", tmp_path, {}, print)
+    with pipeline.StageKernels(context) as stage_kernels:
+        first = stage_kernels.take(stages[0])
+        ahead = dict(stage_kernels._pool._ready)  # stages 1 and 2, started ahead
+        stage_kernels.release(first)  # the attempt failed; an orchestrator retries it
+        again = stage_kernels.take(stages[0])
+        try:
+            assert again is not None and again is not first and again.has_kernel
+            assert not first.has_kernel
+            assert stage_kernels._pool._ready == ahead  # nothing started twice
+        finally:
+            stage_kernels.release(again)

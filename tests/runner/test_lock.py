@@ -171,3 +171,68 @@ def test_a_file_system_without_locks_is_refused_clearly(
     with pytest.raises(LockError, match="does not support file locks") as info:
         RunsLock(tmp_path).acquire()
     assert not isinstance(info.value, LockHeldError)
+
+
+def fake_mountinfo(tmp_path: Path, *lines: str) -> Path:
+    """A mountinfo file: the root on ext4, then ``lines`` (``mount point`` ``fs`` ``options``)."""
+    rows = ["22 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw"]
+    for number, line in enumerate(lines, start=30):
+        point, fs_type, options = line.split()
+        rows.append(
+            f"{number} 22 0:{number} / {point} rw,relatime shared:1 - {fs_type} srv:/x {options}"
+        )
+    path = tmp_path / "mountinfo"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("fs_type", "options", "culprit"),
+    [
+        ("nfs", "rw,vers=3,nolock,local_lock=all,addr=10.0.0.1", "nolock"),
+        ("nfs", "rw,vers=3,local_lock=flock,addr=10.0.0.1", "local_lock=flock"),
+        ("nfs4", "rw,vers=4.1,local_lock=all", "local_lock=all"),
+        ("cifs", "rw,vers=3.0,nobrl", "nobrl"),
+    ],
+)
+def test_a_mount_whose_locks_stay_local_is_refused_naming_the_option(
+    tmp_path: Path, fs_type: str, options: str, culprit: str
+) -> None:
+    runs_dir = tmp_path / "share" / "runs"  # not created yet: its parent's mount counts
+    (tmp_path / "share").mkdir()
+    mountinfo = fake_mountinfo(tmp_path, f"{tmp_path / 'share'} {fs_type} {options}")
+    with pytest.raises(LockError, match=culprit) as info:
+        RunsLock(runs_dir, mountinfo=mountinfo).acquire()
+    assert str(tmp_path / "share") in str(info.value) and fs_type in str(info.value)
+    assert not (runs_dir / LOCK_FILE).exists()
+
+
+def test_a_mount_with_shared_locks_or_another_mount_is_accepted(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    mountinfo = fake_mountinfo(
+        tmp_path,
+        f"{shared} nfs rw,vers=3,local_lock=none,addr=10.0.0.1",
+        f"{tmp_path / 'elsewhere'} nfs rw,vers=3,nolock",
+        f"{tmp_path / 'sharedx'} nfs rw,vers=3,nolock",  # a sibling with a common prefix
+    )
+    with RunsLock(shared / "runs", mountinfo=mountinfo) as held:
+        assert held.record is not None
+
+
+def test_the_innermost_mount_decides_and_escaped_paths_are_read(tmp_path: Path) -> None:
+    outer, inner = tmp_path / "nfs", tmp_path / "nfs" / "my runs"
+    inner.mkdir(parents=True)
+    mountinfo = fake_mountinfo(tmp_path, f"{outer} nfs rw,nolock")
+    with mountinfo.open("a", encoding="utf-8") as handle:
+        escaped = str(inner).replace(" ", "\\040")
+        handle.write(f"40 30 0:40 / {escaped} rw - ext4 /dev/sdb1 rw\n")
+    with RunsLock(inner, mountinfo=mountinfo):
+        pass
+    with pytest.raises(LockError, match="nolock"):
+        RunsLock(outer, mountinfo=mountinfo).acquire()
+
+
+def test_no_mountinfo_means_no_mount_check(tmp_path: Path) -> None:
+    with RunsLock(tmp_path / "runs", mountinfo=tmp_path / "absent"):
+        pass

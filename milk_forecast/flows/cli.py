@@ -1,0 +1,218 @@
+"""Run the pipeline's Prefect flow once here, or serve it on a cron schedule.
+
+    python -m milk_forecast.flows run --data-dir ../shared/data --runs-dir runs
+    python -m milk_forecast.flows run -p ridge_alpha 0.5 --stage-retries 2
+    python -m milk_forecast.flows serve --cron "0 0 * * 0"
+
+``run`` uses the Prefect API configured (PREFECT_API_URL), else a temporary local one.
+``serve`` needs a Prefect server (``prefect server start``, or Prefect Cloud) named by
+PREFECT_API_URL: it registers a deployment with a cron schedule (UTC) there and runs
+its flow runs on this machine until stopped (Ctrl-C or SIGTERM). To run on a work pool
+instead: ``prefect deploy --all`` (prefect.yaml).
+
+Exit codes of ``run`` (as run_pipeline.py's): 0 success (or nothing to redo), 1 the run
+failed, 2 bad command line or parameters, 3 another pipeline holds the runs folder,
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from milk_forecast.contracts import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_LOCKED,
+    EXIT_NOT_PUBLISHED,
+    EXIT_OK,
+    EXIT_USAGE,
+)
+from milk_forecast.runner import lock, options, schedule, stages
+from milk_forecast.runner.signals import Interrupts
+
+PROG = "python -m milk_forecast.flows"
+INSTALL_HINT = "pip install -r requirements.txt -r requirements-prefect.txt"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = options.Parser(
+        prog=PROG,
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = flow_options()
+    commands.add_parser(
+        "run", parents=[common], help="run the flow once here", description="Run the flow once."
+    )
+    serve = commands.add_parser(
+        "serve",
+        parents=[common],
+        help="serve the flow on a cron schedule from this machine",
+        description="Register a deployment with a cron schedule and run its flow runs here.",
+    )
+    serve.add_argument(
+        "--cron", required=True, help='5-field UTC cron expression, e.g. "0 0 * * 0"'
+    )
+    serve.add_argument(
+        "--name", default="milk-forecast", help="deployment name (default: milk-forecast)"
+    )
+    return parser
+
+
+def flow_options() -> argparse.ArgumentParser:
+    """The flow's parameters and retries, shared by ``run`` and ``serve``."""
+    common = options.Parser(add_help=False)
+    options.add_run_options(common, runs_dir_default=None)
+    common.add_argument(
+        "--stage-retries",
+        type=options.non_negative_int,
+        default=0,
+        help="run a failed stage again N times",
+    )
+    common.add_argument(
+        "--stage-retry-delay",
+        type=options.delay,
+        default=30.0,
+        metavar="SECONDS",
+        help="wait between stage retries (default: 30)",
+    )
+    options.add_retry_options(common, "flow run (each retry a new run folder)")
+    return common
+
+
+def flow_parameters(args: argparse.Namespace) -> dict[str, Any]:
+    """The flow's parameters from the command line; paths made absolute here."""
+
+    def absolute(path: Path | None) -> str | None:
+        return str(path.resolve()) if path is not None else None
+
+    return {
+        "data_dir": absolute(args.data_dir),
+        "runs_dir": absolute(args.runs_dir),
+        "parameters": options.parameter_overrides(args.parameter),
+        "force": args.force,
+        "wait": args.wait,
+        "stage_retries": args.stage_retries,
+        "stage_retry_delay": args.stage_retry_delay,
+        "notebooks_dir": absolute(args.notebooks_dir),
+        "allow_synthetic_over_real": args.allow_synthetic_over_real,
+    }
+
+
+def check_parameters(args: argparse.Namespace) -> None:
+    """Fail fast, before Prefect starts: unknown or invalid -p values, a missing data folder."""
+    notebooks = args.notebooks_dir or stages.NOTEBOOKS_DIR
+    options.existing_folder("--notebooks-dir", notebooks)
+    stages.resolve_parameters(
+        stages.load_stages(notebooks), options.parameter_overrides(args.parameter)
+    )
+    if args.data_dir is not None:
+        options.existing_folder("--data-dir", args.data_dir)
+    if args.runs_dir is not None:
+        options.runs_folder("--runs-dir", args.runs_dir, create=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        try:
+            schedule.parse_cron(args.cron)
+        except schedule.CronError as exc:
+            parser.error(f"--cron: {exc}")
+    # The temporary local server of ``run`` would try to send usage figures to Prefect.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    try:
+        check_parameters(args)
+        from milk_forecast.flows import pipeline_flow
+    except (options.UsageError, stages.PipelineError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ModuleNotFoundError as exc:
+        if exc.name != "prefect":
+            raise
+        print(f"error: Prefect is not installed: {INSTALL_HINT}", file=sys.stderr)
+        return EXIT_USAGE
+    configured = pipeline_flow.milk_forecast_pipeline.with_options(
+        retries=args.retries, retry_delay_seconds=args.retry_delay
+    )
+    if args.command == "serve":
+        return serve(configured, args)
+    return run(configured, args)
+
+
+def run(configured: Any, args: argparse.Namespace) -> int:
+    """One flow run in this process; its final state becomes the exit code."""
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():  # a temporary server nobody browses: start it lighter
+        os.environ.setdefault("PREFECT_UI_ENABLED", "false")
+    with Interrupts():
+        try:
+            state = configured(**flow_parameters(args), return_state=True)
+        except KeyboardInterrupt as exc:
+            print(f"stopped: {exc or 'interrupted'}", file=sys.stderr)
+            return EXIT_INTERRUPTED
+    return report(state)
+
+
+def report(state: Any) -> int:
+    """Print what the flow run did; the exit code for its final state."""
+    from milk_forecast.flows.artifacts import summary_markdown
+
+    if state.is_completed():
+        summary = state.result()
+        if summary["status"] == "skipped":
+            print(
+                f"nothing to do: the served run {summary['run_id']} was made from the same "
+                f"inputs, notebooks, package code and parameters ({summary['run_dir']}); "
+                "use --force to rerun"
+            )
+        else:
+            print(summary_markdown(Path(summary["run_dir"]), summary), end="")
+        if summary.get("published") is False:
+            print(
+                f"run {summary['run_id']} NOT published: {summary.get('not_published_reason')}; "
+                f"rerun with {options.ALLOW_SYNTHETIC_FLAG} to publish it",
+                file=sys.stderr,
+            )
+            return EXIT_NOT_PUBLISHED
+        return EXIT_OK
+    if state.is_cancelled() or state.is_crashed():
+        print(f"stopped: flow run {state.name.lower()}: {state.message}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    error = state.result(raise_on_failure=False)
+    print(f"error: {error}", file=sys.stderr)
+    if isinstance(error, lock.LockHeldError):
+        return EXIT_LOCKED
+    if isinstance(error, lock.LockError | stages.PipelineError):
+        return EXIT_USAGE
+    return EXIT_FAILED
+
+
+def serve(configured: Any, args: argparse.Namespace) -> int:
+    """Serve the flow with a UTC cron schedule until interrupted."""
+    from prefect.schedules import Cron
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        print(
+            "error: serve needs a Prefect server to schedule runs: start one with "
+            "`prefect server start` and set PREFECT_API_URL=http://127.0.0.1:4200/api "
+            "(or log in to Prefect Cloud)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    configured.serve(
+        name=args.name,
+        schedules=[Cron(args.cron, timezone="UTC")],
+        parameters=flow_parameters(args),
+    )
+    return EXIT_OK

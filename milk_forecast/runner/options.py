@@ -1,0 +1,177 @@
+"""The command-line pieces shared by ``run_pipeline.py`` and ``python -m milk_forecast.flows``.
+
+A parser whose mistakes are one line (exit 2), the options both entry points take
+(data and runs folders, ``-p``, ``--force``, ``--wait``, the notebooks folder, publishing a
+synthetic run over a real one), their value types, and the checks that turn a path into
+an existing folder or a writable runs folder (``UsageError`` naming the option).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import tempfile
+from pathlib import Path
+from typing import NoReturn
+
+from milk_forecast.contracts import EXIT_USAGE
+from milk_forecast.files import describe_os_error
+
+ALLOW_SYNTHETIC_FLAG = "--allow-synthetic-over-real"
+# Longest wait between retries: longer pauses are a schedule's job.
+MAX_RETRY_DELAY_S = 86_400.0
+
+
+class UsageError(Exception):
+    """A command line that cannot work (a path that is not a folder, a read-only runs folder)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, except that a mistake is one line on stderr (and exit 2), not the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def add_run_options(parser: argparse.ArgumentParser, *, runs_dir_default: Path | None) -> None:
+    """The options of one pipeline run, as both entry points take them."""
+    parser.add_argument(
+        "--data-dir",
+        type=path_text,
+        help="folder with precio_leche.csv, precipitaciones.csv and banco_central.csv "
+        "(default: data/ when it holds them, else the synthetic sample in data/sample)",
+    )
+    parser.add_argument(
+        "--runs-dir",
+        type=path_text,
+        default=runs_dir_default,
+        help="where run folders and LATEST live (default: runs/)",
+    )
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="set a notebook parameter (repeatable); run_pipeline.py --list-parameters lists them",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="run even when the served run has the same inputs"
+    )
+    parser.add_argument(
+        "--wait", action="store_true", help="wait for another pipeline instead of exiting"
+    )
+    parser.add_argument(
+        ALLOW_SYNTHETIC_FLAG,
+        action="store_true",
+        help="publish a run on the synthetic sample even when the served run was made from "
+        "real data (without it such a run is kept but not published, exit code 4)",
+    )
+    parser.add_argument(
+        "--notebooks-dir",
+        type=path_text,
+        help="run these copies of the four notebooks instead of notebooks/",
+    )
+
+
+def add_retry_options(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--retries N`` and ``--retry-delay SECONDS`` (``what``: what is retried)."""
+    parser.add_argument(
+        "--retries", type=non_negative_int, default=0, help=f"retry a failed {what} N times"
+    )
+    parser.add_argument(
+        "--retry-delay",
+        type=delay,
+        default=30.0,
+        metavar="SECONDS",
+        help=f"wait between retries, 0 to {MAX_RETRY_DELAY_S:g} (default: 30)",
+    )
+
+
+def integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not an integer") from None
+
+
+def non_negative_int(text: str) -> int:
+    value = integer(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = integer(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def delay(text: str) -> float:
+    """Seconds between retries: a finite number in [0, MAX_RETRY_DELAY_S]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number of seconds") from None
+    if not (math.isfinite(value) and 0 <= value <= MAX_RETRY_DELAY_S):
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds from 0 to {MAX_RETRY_DELAY_S:g}, got {text[:40]!r}"
+        )
+    return value
+
+
+def path_text(text: str) -> Path:
+    """A path given on the command line; an empty one would silently mean the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty (give a path)")
+    return Path(text)
+
+
+def resolved(option: str, path: Path) -> Path:
+    """``path`` made absolute; a symlink loop or an unreadable path is a ``UsageError``."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python 3.11)
+        raise UsageError(f"{option} {path}: cannot be resolved ({exc})") from None
+
+
+def existing_folder(option: str, path: Path) -> Path:
+    """``path`` resolved, which must be a folder."""
+    path = resolved(option, path)
+    if not path.exists():
+        raise UsageError(f"{option} {path} does not exist")
+    if not path.is_dir():
+        raise UsageError(f"{option} {path} is not a folder")
+    return path
+
+
+def runs_folder(option: str, path: Path, *, create: bool) -> Path:
+    """The runs folder resolved: a folder (made when ``create``) this process can write in."""
+    path = resolved(option, path)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{option} {path} is not a folder")
+    if not create:
+        return path
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path, prefix=".write-test."):
+            pass
+    except OSError as exc:
+        raise UsageError(f"{option} {path} is not writable ({describe_os_error(exc)})") from None
+    return path
+
+
+def parameter_overrides(pairs: list[list[str]]) -> dict[str, str]:
+    """``-p NAME VALUE`` pairs by name; a name given twice is a ``UsageError``."""
+    overrides: dict[str, str] = {}
+    for name, value in pairs:
+        if name in overrides and overrides[name] != value:
+            raise UsageError(
+                f"parameter {name!r} is given twice ({overrides[name][:40]!r} and "
+                f"{value[:40]!r}): give it once"
+            )
+        overrides[name] = value
+    return overrides
