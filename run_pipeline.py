@@ -43,7 +43,8 @@ from milk_forecast.contracts import (
     data_label,
 )
 from milk_forecast.data import raw
-from milk_forecast.runner import history, lock, options, pipeline, schedule, stages
+from milk_forecast.files import describe_os_error
+from milk_forecast.runner import history, lock, options, pipeline, publications, schedule, stages
 from milk_forecast.runner.clock import SystemClock
 from milk_forecast.runner.signals import Interrupts
 
@@ -72,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=options.positive_int,
         metavar="N",
         help="delete all but the newest N runs (never the served or a running one) and exit",
+    )
+    commands.add_argument(
+        "--publish",
+        metavar="RUN_ID",
+        help="make an earlier succeeded run the served one (checked as the API checks a "
+        "run; logged in runs/publications.jsonl) and exit: to roll back",
     )
     commands.add_argument(
         "--list-parameters",
@@ -213,6 +220,8 @@ def command(args: argparse.Namespace) -> int:
         except RunFolderError as exc:
             raise options.UsageError(str(exc)) from None
         return EXIT_OK
+    if args.publish is not None:
+        return publish(args)
     args.notebooks_dir = options.existing_folder("--notebooks-dir", args.notebooks_dir)
     if args.list_parameters:
         try:
@@ -241,6 +250,27 @@ def command(args: argparse.Namespace) -> int:
         except KeyboardInterrupt as exc:
             print(f"stopped: {exc or 'interrupted'}", file=sys.stderr)
             return EXIT_INTERRUPTED
+
+
+def publish(args: argparse.Namespace) -> int:
+    """``--publish RUN_ID``: serve an earlier run, holding the runs folder's lock."""
+    try:
+        with (
+            Interrupts() as interrupts,
+            lock.RunsLock(args.runs_dir, wait=args.wait, stopped=interrupts.stopped),
+        ):
+            entry = publications.publish_existing(args.runs_dir, args.publish)
+    except lock.LockHeldError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
+    except (lock.LockError, publications.PublishError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"error: LATEST not replaced: {describe_os_error(exc)}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"run {entry['run_id']} is now the served one (published {entry['published_at']})")
+    return EXIT_OK
 
 
 def run(

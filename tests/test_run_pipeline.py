@@ -589,3 +589,21 @@ def test_misuse_prints_no_traceback_from_a_real_process(tmp_path: Path) -> None:
     result = cli("--data-dir", tmp_path / "a", "--runs-dir", tmp_path / "runs", timeout=60)
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_publish_rolls_back_to_an_earlier_run_and_list_shows_it(tmp_path: Path) -> None:
+    from run_factory import make_run
+
+    make_run(tmp_path, "20261127T120301Z")
+    make_run(tmp_path, "20261127T120302Z", status=contracts.FAILED, publish=False)
+    make_run(tmp_path, "20261127T120303Z")
+    result = cli("--runs-dir", tmp_path, "--publish", "20261127T120301Z")
+    assert result.returncode == contracts.EXIT_OK, result.stderr
+    assert (tmp_path / contracts.LATEST).read_text().strip() == "20261127T120301Z"
+    refused = cli("--runs-dir", tmp_path, "--publish", "20261127T120302Z")
+    assert refused.returncode == contracts.EXIT_USAGE
+    assert "20261127T120302Z cannot be served" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert (tmp_path / contracts.LATEST).read_text().strip() == "20261127T120301Z"
+    listing = cli("--runs-dir", tmp_path, "--list").stdout
+    assert "20261127T120301Z  by publish" in listing

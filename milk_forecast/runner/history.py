@@ -15,18 +15,21 @@ from typing import Any
 from milk_forecast.contracts import (
     LATEST,
     NOT_PUBLISHED_REASON,
+    PUBLICATIONS_FILE,
     PUBLISHED,
     RMSE,
     RUNNING,
     UNIT,
     RunFolderError,
     data_source,
+    read_publications,
 )
 from milk_forecast.files import describe_os_error
 from milk_forecast.runner.clock import format_seconds
 from milk_forecast.runner.run_folder import RunSummary, is_run_folder, list_runs, read_latest
 
 SERVED_MARK = "*"
+PUBLICATIONS_SHOWN = 10
 NOTE_WIDTH = 70
 _COLUMNS = ("", "run_id", "status", "duration", "data", "model", RMSE, "note")
 
@@ -42,7 +45,19 @@ def format_history(runs_dir: Path) -> str:
     footer = f"{SERVED_MARK} = served (named by {runs_dir / LATEST})"
     if latest is None:
         footer = latest_problem or "no run has succeeded yet: nothing is served"
-    return _table(rows) + "\n" + footer
+    return _table(rows) + "\n" + footer + format_publications(runs_dir)
+
+
+def format_publications(runs_dir: Path, shown: int = PUBLICATIONS_SHOWN) -> str:
+    """The last publications of the log (run, when, by whom), newest first; '' without any."""
+    entries, notes = read_publications(runs_dir)
+    if not entries and not notes:
+        return ""
+    lines = [f"\npublications ({runs_dir / PUBLICATIONS_FILE}), newest first:"]
+    lines += [f"  {e['published_at']}  {e['run_id']}  by {e['by']}" for e in entries[::-1][:shown]]
+    if len(entries) > shown:
+        lines.append(f"  ... {len(entries) - shown} earlier")
+    return "\n".join(lines + [f"  note: {note}" for note in notes])
 
 
 def prune_runs(runs_dir: Path, keep: int) -> list[str]:
@@ -121,7 +136,7 @@ def _row(summary: RunSummary, served: bool) -> list[str]:
         data_label(record),
         str(headline.get("model", "-")),
         f"{rmse:.2f}" if isinstance(rmse, int | float) else "-",
-        _note(record),
+        "" if served else _note(record),  # served: published since (--publish)
     ]
 
 

@@ -25,16 +25,20 @@ from milk_forecast.contracts import (
     PREDICTIONS_FILE,
     PREDICTIONS_JSON,
     PUBLICATIONS_FILE,
+    PUBLISHED_BY_OPERATOR,
     PUBLISHED_BY_PIPELINE,
+    RUN_ID_EXAMPLE,
     SUCCEEDED,
     ContractError,
+    is_valid_run_id,
     read_predictions,
     read_predictions_json,
     read_publications,
     read_run_record,
 )
 from milk_forecast.runner.clock import isoformat, utc_now
-from milk_forecast.runner.run_folder import list_runs, run_dir_for
+from milk_forecast.runner.run_folder import list_runs, publish_latest, run_dir_for
+from milk_forecast.runner.signals import deferred_signals
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,6 +56,34 @@ def append_publication(runs_dir: Path, run_id: str, by: str) -> dict[str, Any]:
     finally:
         os.close(fd)
     return entry
+
+
+class PublishError(ValueError):
+    """A run that cannot be made the served one (unknown, failed, incomplete, unservable)."""
+
+
+def publish_existing(runs_dir: Path, run_id: str) -> dict[str, Any]:
+    """Make an earlier run the served one: ``run_pipeline.py --publish RUN_ID``.
+
+    The run is checked exactly as the API checks a run it is about to serve (its
+    ``run.json`` says succeeded, its ``metrics.json`` and ``predictions.json`` pass the
+    contract and agree); then ``LATEST`` is replaced atomically, with SIGINT/SIGTERM held
+    back, and the publication is logged. Returns the publication record.
+    """
+    from milk_forecast.service.guard import RefusedError, RunsFolder
+    from milk_forecast.service.served_run import load_served_run
+
+    if not is_valid_run_id(run_id):
+        raise PublishError(f"{run_id!r} is not a run id (like {RUN_ID_EXAMPLE!r})")
+    if not (Path(runs_dir) / run_id).is_dir():
+        raise PublishError(f"there is no run {run_id} in {runs_dir} (see --list)")
+    try:
+        load_served_run(RunsFolder(Path(runs_dir)), run_id)
+    except RefusedError as exc:
+        raise PublishError(f"run {run_id} cannot be served: {exc}") from None
+    with deferred_signals():
+        publish_latest(runs_dir, run_id)
+    return append_publication(runs_dir, run_id, PUBLISHED_BY_OPERATOR)
 
 
 def publication_history(runs_dir: Path, log: Log = print) -> list[dict[str, Any]]:

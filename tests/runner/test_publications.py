@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import run_factory as factory
 
 from milk_forecast import contracts
 from milk_forecast.runner import publications
@@ -93,3 +94,44 @@ def test_records_that_are_not_publications_are_skipped(tmp_path: Path, text: str
     (tmp_path / contracts.PUBLICATIONS_FILE).write_text(text + "\n")
     entries, notes = contracts.read_publications(tmp_path)
     assert entries == [] and len(notes) == 1
+
+
+def test_publish_existing_serves_an_earlier_run_and_logs_it(tmp_path: Path) -> None:
+    factory.make_run(tmp_path, "20261127T120301Z")
+    factory.make_run(tmp_path, "20261127T120302Z")
+    entry = publications.publish_existing(tmp_path, "20261127T120301Z")
+    assert (tmp_path / contracts.LATEST).read_text().strip() == "20261127T120301Z"
+    assert entry["by"] == contracts.PUBLISHED_BY_OPERATOR
+    entries, _ = contracts.read_publications(tmp_path)
+    assert entries[-1] == entry
+
+
+@pytest.mark.parametrize(
+    ("prepare", "run_id", "message"),
+    [
+        (lambda d: None, "20261127T999999Z", "there is no run"),
+        (lambda d: None, "../etc", "is not a run id"),
+        (
+            lambda d: factory.make_run(d, "20261127T120303Z", status="failed", publish=False),
+            "20261127T120303Z",
+            "'status' is 'failed', not 'succeeded'",
+        ),
+        (
+            lambda d: (
+                factory.make_run(d, "20261127T120303Z", publish=False),
+                (d / "20261127T120303Z" / contracts.PREDICTIONS_JSON).write_text("{}"),
+            ),
+            "20261127T120303Z",
+            "predictions.json",
+        ),
+    ],
+)
+def test_a_run_that_cannot_be_served_is_refused_and_latest_stays(
+    tmp_path: Path, prepare, run_id: str, message: str
+) -> None:
+    factory.make_run(tmp_path, "20261127T120301Z")
+    prepare(tmp_path)
+    with pytest.raises(publications.PublishError, match=message):
+        publications.publish_existing(tmp_path, run_id)
+    assert (tmp_path / contracts.LATEST).read_text().strip() == "20261127T120301Z"
+    assert contracts.read_publications(tmp_path)[0] == []
