@@ -1,0 +1,95 @@
+#!/usr/bin/env python
+"""Replay the past on the real data: runs at successive price cuts, then the track record.
+
+    python benchmarks/track_record.py                       # cuts 2019-10 .. 2020-04
+    python benchmarks/track_record.py --first 2019-06 --last 2020-04 --keep-runs /tmp/replay
+
+Runs ``run_pipeline.py`` once per month, on a copy of the data whose price file ends that
+month (``milk_forecast.data.cuts``), all into one runs folder, as a monthly schedule
+would have. Then prints the last run's track record (every earlier published forecast
+whose month is now known), checks each error against the earlier run's own
+``predictions.json`` and the real price, and prints the drift check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT_ROOT))
+
+import pandas as pd  # noqa: E402
+
+from milk_forecast import contracts  # noqa: E402
+from milk_forecast.data.cuts import write_cut  # noqa: E402
+
+
+def months(first: str, last: str) -> list[str]:
+    return [f"{m:%Y-%m}" for m in pd.date_range(f"{first}-01", f"{last}-01", freq="MS")]
+
+
+def run_at(cut: str, data_dir: Path, work: Path, runs_dir: Path) -> str:
+    data = write_cut(data_dir, work / "data" / cut, cut)
+    command = [sys.executable, str(PROJECT_ROOT / "run_pipeline.py"), "--data-dir", str(data),
+               "--runs-dir", str(runs_dir), "--force"]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT)
+    if result.returncode != 0:
+        sys.exit(f"run at {cut} failed:\n{result.stdout}\n{result.stderr}")
+    run_id = (runs_dir / contracts.LATEST).read_text().strip()
+    one = [line for line in result.stdout.splitlines() if "track record:" in line]
+    print(f"{cut}: run {run_id}; {one[0].strip() if one else ''}")
+    return run_id
+
+
+def check(runs_dir: Path, last: str, price: pd.Series) -> int:
+    """Every scored error equals the real price minus the earlier run's own forecast."""
+    record = pd.read_parquet(runs_dir / last / contracts.TRACK_RECORD_FILE)
+    wrong = 0
+    for row in record.itertuples(index=False):
+        rows = contracts.read_predictions_json(runs_dir / row.run_id / contracts.PREDICTIONS_JSON)
+        published = {r["month"]: r[contracts.PREDICTED] for r in rows["rows"] if r["horizon"]}
+        expected = price[row.month] - published[f"{row.month:%Y-%m}"]
+        wrong += abs(expected - row.error_clp_per_l) > 1e-9
+    shown = record.assign(
+        origin=record["origin"].dt.strftime("%Y-%m"), month=record["month"].dt.strftime("%Y-%m")
+    )
+    print(shown.drop(columns="run_id").round(2).to_string(index=False))
+    print(f"{len(record)} scored forecasts from {record['run_id'].nunique()} published runs; "
+          f"{wrong} error(s) differ from the recomputed ones")  # fmt: skip
+    return wrong
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", type=Path, default=PROJECT_ROOT.parent / "shared" / "data")
+    parser.add_argument("--first", default="2019-10", help="first cut, YYYY-MM")
+    parser.add_argument("--last", default="2020-04", help="last cut, YYYY-MM")
+    parser.add_argument("--keep-runs", type=Path, help="runs folder to keep (default: temporary)")
+    args = parser.parse_args()
+    if not (args.data_dir / contracts.PRICE_FILE).is_file():
+        sys.exit(f"no {contracts.PRICE_FILE} in {args.data_dir}: pass --data-dir")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        runs_dir = args.keep_runs or work / "runs"
+        last = [
+            run_at(cut, args.data_dir, work, runs_dir) for cut in months(args.first, args.last)
+        ][-1]
+        clean = pd.read_parquet(runs_dir / last / contracts.CLEAN_FILE)
+        price = clean.set_index(contracts.MONTH)[contracts.PRICE_COLUMN]
+        wrong = check(runs_dir, last, price)
+        metrics = json.loads((runs_dir / last / contracts.METRICS_FILE).read_text())
+        print(
+            "track record by horizon:",
+            json.dumps(metrics[contracts.TRACK_RECORD]["horizons"], indent=1),
+        )
+        print("drift:", json.dumps(metrics[contracts.DRIFT], indent=1))
+    return 1 if wrong else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
