@@ -841,10 +841,15 @@ def test_the_page_is_rendered_when_the_run_loads_never_per_request(
         dashboard, "render_page", lambda data: renders.append(data.run_id) or real(data)
     )
     with TestClient(APP) as client:
-        assert renders == [RUN_A]  # at start-up, with the run
         bodies = {client.get("/dashboard").content for _ in range(5)}
         bodies.add(client.get("/", headers={"accept": BROWSER_ACCEPT}).content)
-    assert len(bodies) == 1 and renders == [RUN_A]
+        assert len(bodies) == 1 and renders == [RUN_A]  # once, at start-up
+        make_run(runs_dir, RUN_B)  # published
+        monkeypatch.setattr(app.RunStore, "due", lambda self: True)
+        assert client.get("/api/predict/2020/1").status_code == 200  # the reload: rendered
+        assert renders == [RUN_A, RUN_B]
+        client.get("/dashboard")
+    assert renders == [RUN_A, RUN_B]
 
 
 def test_a_new_run_renders_a_new_page(page_client: TestClient, runs_dir: Path) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -67,7 +68,8 @@ def read_charts(folder: RunsFolder, run_dir: Path) -> Charts:
         try:
             images[name] = read_chart(folder, path)
         except RefusedError as exc:
-            logger.warning("chart not shown on the page: %s", exc)
+            if os.path.lexists(path):  # a run without charts (an older one) is no news
+                logger.warning("chart not shown on the page: %s", exc)
             reason = str(exc).removeprefix(f"{path}: ").replace(str(folder.path), "runs")
             notes[name] = guard.sanitize(f"{contracts.FIGURES_DIR}/{name} {reason}", 120)
     return Charts(images, notes)
