@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import socket
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -247,3 +248,20 @@ def write_publications(runs_dir: Path, entries: Sequence[tuple[str, str, str]]) 
     lines = [dict(zip(contracts.PUBLICATION_KEYS, entry, strict=True)) for entry in entries]
     path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
     return path
+
+
+UNSERVABLE = ("missing", "fifo", "directory", "symlink_out")
+
+
+def make_unservable(path: Path, kind: str, outside: Path) -> None:
+    """Replace the file at ``path`` by something the guard refuses: one of ``UNSERVABLE``
+    (``symlink_out``: a symlink to a copy of it at ``outside``, beyond the runs folder)."""
+    data = path.read_bytes()
+    path.unlink()
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "directory":
+        path.mkdir()
+    elif kind == "symlink_out":
+        outside.write_bytes(data)
+        path.symlink_to(outside)

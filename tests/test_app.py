@@ -24,6 +24,7 @@ from run_factory import (
     build_rows,
     make_history,
     make_run,
+    make_unservable,
     month_range,
     write_publications,
 )
@@ -888,19 +889,13 @@ def test_nothing_else_of_runs_is_served(page_client: TestClient, path: str) -> N
     assert response.json()["error"]["code"] in ("not_found", "unknown_run", "no_report")
 
 
-@pytest.mark.parametrize("kind", ["symlink", "fifo", "directory"])
+@pytest.mark.parametrize("kind", ["symlink_out", "fifo", "directory"])
 def test_a_report_that_is_not_a_regular_file_in_runs_is_a_404(
     page_client: TestClient, runs_dir: Path, tmp_path: Path, kind: str
 ) -> None:
     path = runs_dir / RUN_A / contracts.REPORT_FILE
-    path.unlink()
-    if kind == "symlink":
-        (tmp_path / "secret.html").write_text("TOP-SECRET")
-        path.symlink_to(tmp_path / "secret.html")
-    elif kind == "fifo":
-        os.mkfifo(path)
-    else:
-        path.mkdir()
+    path.write_text("TOP-SECRET")
+    make_unservable(path, kind, tmp_path / "secret.html")
     response = page_client.get(f"/runs/{RUN_A}/report.html")
     body = assert_documented(response, "/runs/{run_id}/report.html")
     assert body["error"]["code"] == "no_report" and "TOP-SECRET" not in response.text

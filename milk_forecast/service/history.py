@@ -26,7 +26,13 @@ from milk_forecast import contracts
 from milk_forecast.runner import run_folder
 from milk_forecast.service import guard
 from milk_forecast.service.guard import RefusedError, RunsFolder
-from milk_forecast.service.serving import ApiError, dumps, echo, flat_object, short_text
+from milk_forecast.service.serving import (
+    ApiError,
+    check_run_id,
+    dumps,
+    flat_object,
+    short_text,
+)
 
 logger = logging.getLogger(__name__)
 MAX_PID = 2**22  # Linux's highest pid_max; a larger pid names no process
@@ -200,12 +206,7 @@ class RunIndex:
 
     def detail_body(self, run_id: str, served_id: str | None) -> bytes:
         """The /api/runs/{run_id} body: its run.json and metrics.json; 404 for unknown ids."""
-        if not contracts.is_valid_run_id(run_id):
-            raise ApiError(
-                404,
-                "unknown_run",
-                f"{echo(run_id)!r} is not a run id: run ids look like {contracts.RUN_ID_EXAMPLE!r}",
-            )
+        check_run_id(run_id)
         try:
             run_dir = self.folder.run_dir(run_id)
         except RefusedError:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from milk_forecast import contracts
 from milk_forecast.service import guard
 from milk_forecast.service.guard import RefusedError, RunsFolder
-from milk_forecast.service.serving import ApiError, echo
+from milk_forecast.service.serving import ApiError, check_run_id
 
 HTML_TYPE = "text/html; charset=utf-8"
 # The page: no script at all, images only as data: URLs, styles inline; nothing fetched.
@@ -33,12 +33,7 @@ REPORT_HEADERS = {"content-security-policy": REPORT_CSP, **_COMMON}
 
 def read_report(folder: RunsFolder, run_id: str) -> bytes:
     """The bytes of ``run_id``'s report.html; a 404 ApiError when there is none to serve."""
-    if not contracts.is_valid_run_id(run_id):
-        raise ApiError(
-            404,
-            "unknown_run",
-            f"{echo(run_id)!r} is not a run id: run ids look like {contracts.RUN_ID_EXAMPLE!r}",
-        )
+    check_run_id(run_id)
     try:
         run_dir = folder.run_dir(run_id)
         return folder.read_bytes(run_dir / contracts.REPORT_FILE, guard.MAX_REPORT_BYTES)

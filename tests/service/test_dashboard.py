@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-from run_factory import CHART_SVG, add_page_files, make_run, write_publications
+from run_factory import CHART_SVG, add_page_files, make_run, make_unservable, write_publications
 
 from milk_forecast import contracts
 from milk_forecast.service import dashboard, page
@@ -32,50 +31,31 @@ def test_both_charts_are_read(runs_dir: Path) -> None:
     assert charts.notes == {}
 
 
-def break_missing(path: Path, outside: Path) -> None:
-    path.unlink()
-
-
-def break_fifo(path: Path, outside: Path) -> None:
-    path.unlink()
-    os.mkfifo(path)
-
-
-def break_directory(path: Path, outside: Path) -> None:
-    path.unlink()
-    path.mkdir()
-
-
-def break_symlink_out(path: Path, outside: Path) -> None:
-    path.unlink()
-    outside.write_bytes(CHART_SVG)
-    path.symlink_to(outside)
-
-
-def break_too_big(path: Path, outside: Path) -> None:
-    path.write_bytes(b"<svg>" + b" " * MAX_CHART_BYTES + b"</svg>")
-
-
-def break_not_svg(path: Path, outside: Path) -> None:
-    path.write_bytes(b"\x89PNG\r\n\x1a\n")
+def break_chart(path: Path, kind: str, outside: Path) -> None:
+    if kind == "too_big":
+        path.write_bytes(b"<svg>" + b" " * MAX_CHART_BYTES + b"</svg>")
+    elif kind == "not_svg":
+        path.write_bytes(b"\x89PNG\r\n\x1a\n")
+    else:
+        make_unservable(path, kind, outside)
 
 
 @pytest.mark.parametrize(
-    ("breaker", "reason"),
+    ("kind", "reason"),
     [
-        (break_missing, "missing"),
-        (break_fifo, "a FIFO"),
-        (break_directory, "a directory"),
-        (break_symlink_out, "leads outside"),
-        (break_too_big, "allowed"),
-        (break_not_svg, "not an SVG"),
+        ("missing", "missing"),
+        ("fifo", "a FIFO"),
+        ("directory", "a directory"),
+        ("symlink_out", "leads outside"),
+        ("too_big", "allowed"),
+        ("not_svg", "not an SVG"),
     ],
 )
 def test_a_chart_that_cannot_be_shown_is_a_note_and_the_run_still_serves(
-    runs_dir: Path, tmp_path: Path, breaker: object, reason: str
+    runs_dir: Path, tmp_path: Path, kind: str, reason: str
 ) -> None:
     run_dir = add_page_files(make_run(runs_dir, RUN_A))
-    breaker(fan_path(run_dir), tmp_path / "outside.svg")  # type: ignore[operator]
+    break_chart(fan_path(run_dir), kind, tmp_path / "outside.svg")
     served = load_served_run(RunsFolder(runs_dir), RUN_A)
     assert served.page is not None
     assert FAN not in served.page.charts and TRACK in served.page.charts

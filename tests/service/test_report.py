@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-from run_factory import REPORT_HTML, add_page_files, make_run
+from run_factory import REPORT_HTML, UNSERVABLE, add_page_files, make_run, make_unservable
 
 from milk_forecast import contracts
 from milk_forecast.service import guard
@@ -34,37 +33,17 @@ def test_a_malformed_run_id_is_a_404(runs_dir: Path, run_id: str) -> None:
     assert (caught.value.status, caught.value.code) == (404, "unknown_run")
 
 
-def symlink_out(path: Path, outside: Path) -> None:
-    outside.write_bytes(REPORT_HTML)
-    path.unlink()
-    path.symlink_to(outside)
-
-
-def fifo(path: Path, outside: Path) -> None:
-    path.unlink()
-    os.mkfifo(path)
-
-
-def directory(path: Path, outside: Path) -> None:
-    path.unlink()
-    path.mkdir()
-
-
-def missing(path: Path, outside: Path) -> None:
-    path.unlink()
-
-
-def too_big(path: Path, outside: Path) -> None:
-    with path.open("wb") as handle:
-        handle.truncate(guard.MAX_REPORT_BYTES + 1)
-
-
-@pytest.mark.parametrize("breaker", [symlink_out, fifo, directory, missing, too_big])
+@pytest.mark.parametrize("kind", [*UNSERVABLE, "too_big"])
 def test_a_report_that_is_not_a_bounded_regular_file_in_runs_is_a_404(
-    runs_dir: Path, tmp_path: Path, breaker: object
+    runs_dir: Path, tmp_path: Path, kind: str
 ) -> None:
     add_page_files(make_run(runs_dir, RUN_A))
-    breaker(report_path(runs_dir), tmp_path / "outside.html")  # type: ignore[operator]
+    path = report_path(runs_dir)
+    if kind == "too_big":
+        with path.open("wb") as handle:
+            handle.truncate(guard.MAX_REPORT_BYTES + 1)
+    else:
+        make_unservable(path, kind, tmp_path / "outside.html")
     with pytest.raises(ApiError) as caught:
         read_report(RunsFolder(runs_dir), RUN_A)
     assert (caught.value.status, caught.value.code) == (404, "no_report")
