@@ -993,3 +993,14 @@ def test_a_publication_log_leading_out_of_runs_is_not_read(
     listing = assert_documented(page_client.get("/api/runs"), "/api/runs")
     assert listing["publications"] == []
     assert "SECRET-BY" not in page_client.get("/dashboard").text
+
+
+def test_a_request_that_raised_is_counted_as_a_500(
+    page_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explode(*args: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(history.RunIndex, "list_body", explode)
+    assert page_client.get("/api/runs").status_code == 500
+    assert requests_of(metric_samples(page_client), "/api/runs", "500") == 1
