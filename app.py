@@ -11,7 +11,13 @@ Environment:
   per process (default 50; 0 unpaced): a client above it waits for its turn, or gets a
   429 when its turn is more than 2 s away, so the history never starves /api/predict.
 - ``MILK_BENCH_PLAIN=1``: also mount /bench/plain (a plain JSON endpoint for
-  benchmarks/api.py); off by default and absent from /openapi.json.
+  benchmarks/api.py, not counted in /metrics); off by default and absent from
+  /openapi.json.
+
+People get an HTML page (/dashboard, and / for a browser), rendered when the run loads
+or the history changes, never per request; /runs/{run_id}/report.html serves a run's
+report read-only; /metrics answers in the Prometheus text format (each app start has
+its own registry; each worker process its own counts).
 
 Standard library, Starlette and the contracts only: no pandas, numpy, pyarrow,
 scikit-learn or joblib is imported, and nothing is ever unpickled. The logic lives in
@@ -31,13 +37,15 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from milk_forecast.service import serving
+from milk_forecast.service import accept, metrics, report, serving
+from milk_forecast.service.dashboard import Dashboard
 from milk_forecast.service.history import RunIndex
-from milk_forecast.service.openapi import OPENAPI
+from milk_forecast.service.openapi import LINKS, OPENAPI
 from milk_forecast.service.pacing import Pacer
 from milk_forecast.service.served_run import ServedRun
 from milk_forecast.service.store import RunStore
@@ -45,6 +53,7 @@ from milk_forecast.service.store import RunStore
 logger = logging.getLogger("app")
 OPENAPI_BODY = serving.dumps(OPENAPI)
 BENCH_PLAIN_ENV = "MILK_BENCH_PLAIN"
+BENCH_PLAIN_PATH = "/bench/plain"
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 PATH_PARAMETERS = ("year", "month")
 
@@ -67,18 +76,55 @@ def settings() -> tuple[Path, float, float]:
     return runs_dir, number_setting("RELOAD_INTERVAL", "1.0"), number_setting("HISTORY_RATE", "50")
 
 
+def prepare_page(store: RunStore, index: RunIndex, pages: Dashboard) -> None:
+    """Rescan the run history and render the page for the served run (off the event loop)."""
+    index.scan()
+    pages.render(store.served, index, no_run_message(store))
+
+
+def refresh(store: RunStore, index: RunIndex, pages: Dashboard) -> bool:
+    """Load a newer LATEST if there is one; on a swap, rescan the history and render the page."""
+    swapped = store.refresh()
+    if swapped:
+        prepare_page(store, index, pages)
+    return swapped
+
+
+async def prepare_in_background(store: RunStore, index: RunIndex, pages: Dashboard) -> None:
+    try:
+        await run_in_threadpool(prepare_page, store, index, pages)
+    except Exception:
+        logger.exception("the run history or the page could not be prepared at start-up")
+
+
 @asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[dict[str, object]]:
     runs_dir, interval, history_rate = settings()
     store = RunStore(runs_dir, interval)
+    index = RunIndex(store.folder, store.reload_interval)
+    pages = Dashboard(store.folder)
     await run_in_threadpool(store.refresh)
     if store.served is None:
         logger.warning(store.no_run_error().message)
-    index = RunIndex(store.folder, store.reload_interval)
+    requests = metrics.RequestMetrics(app.routes)
     # Everything loaded so far lives as long as the process: keep it out of the garbage
     # collector's full passes, which otherwise show up as latency spikes.
     gc.freeze()
-    yield {"store": store, "index": index, "pacer": Pacer(history_rate)}
+    # The first scan of the history (every run.json: 85 ms for 500 runs) and the page are
+    # prepared while the service already answers; /api/runs and the page wait for them.
+    index.claim()
+    preparing = asyncio.create_task(prepare_in_background(store, index, pages))
+    try:
+        yield {
+            "store": store,
+            "index": index,
+            "pacer": Pacer(history_rate),
+            "dashboard": pages,
+            metrics.STATE_KEY: requests,
+            "registry": metrics.make_registry(store, index, requests),
+        }
+    finally:
+        await preparing
 
 
 def json_body(body: bytes, status: int = 200, headers: dict | None = None) -> Response:
@@ -98,11 +144,17 @@ def index_of(request: Request) -> RunIndex:
     return request.scope["state"]["index"]
 
 
+def no_run_message(store: RunStore) -> str:
+    """What the page says while no run is served ("" while one is)."""
+    return "" if store.served is not None else store.no_run_error().message
+
+
 async def current_run(request: Request) -> ServedRun | None:
     """The served run (None if none), after the cheap periodic check for a newer LATEST."""
     store = store_of(request)
-    if store.due() and store.changed() and await run_in_threadpool(store.refresh):
-        index_of(request).expire()
+    if store.due() and store.changed():
+        state = request.scope["state"]
+        await run_in_threadpool(refresh, store, state["index"], state["dashboard"])
     return store.served
 
 
@@ -119,7 +171,14 @@ def query_values(request: Request, name: str) -> list[str]:
 
 
 async def index(request: Request) -> Response:
-    payload: dict[str, object] = {"service": serving.SERVICE_NAME, "unit": serving.UNIT}
+    """JSON for API clients; the page for a browser (Accept prefers text/html)."""
+    if accept.prefers_html(request.headers.get("accept")):
+        return await dashboard(request)
+    payload: dict[str, object] = {
+        "service": serving.SERVICE_NAME,
+        "unit": serving.UNIT,
+        "links": LINKS,
+    }
     run = await current_run(request)
     if run is None:
         payload.update(run=None, message=store_of(request).no_run_error().message)
@@ -185,15 +244,50 @@ async def paced(request: Request) -> None:
         await asyncio.sleep(wait)
 
 
-async def runs_list(request: Request) -> Response:
-    await paced(request)
-    run = await current_run(request)
+async def history(request: Request) -> RunIndex:
+    """The run index, rescanned first (off the event loop) when its interval has passed."""
     runs = index_of(request)
     if runs.claim():
         await run_in_threadpool(runs.scan)
     elif not runs.built.is_set():
         await run_in_threadpool(runs.built.wait, 60)
+    return runs
+
+
+async def runs_list(request: Request) -> Response:
+    await paced(request)
+    run = await current_run(request)
+    runs = await history(request)
     return json_body(runs.list_body(run and run.run_id))
+
+
+async def dashboard(request: Request) -> Response:
+    """The HTML page: rendered only when the run or the history changed since the last one."""
+    await paced(request)
+    run = await current_run(request)
+    runs = await history(request)
+    pages: Dashboard = request.scope["state"]["dashboard"]
+    message = no_run_message(store_of(request))
+    body = pages.cached(run, runs, message)
+    if body is None:
+        body = await run_in_threadpool(pages.render, run, runs, message)
+    return Response(body, headers=report.PAGE_HEADERS, media_type=report.HTML_TYPE)
+
+
+async def run_report(request: Request) -> Response:
+    """A run's report.html, read-only, under a policy that runs none of its scripts."""
+    await paced(request)
+    folder = store_of(request).folder
+    run_id = request.path_params["run_id"]
+    body = await run_in_threadpool(report.read_report, folder, run_id)
+    return Response(body, headers=report.REPORT_HEADERS, media_type=report.HTML_TYPE)
+
+
+async def metrics_text(request: Request) -> Response:
+    """The Prometheus text format, computed now from the store, the index and the counts."""
+    await current_run(request)
+    body = metrics.exposition(request.scope["state"]["registry"])
+    return Response(body, media_type=metrics.CONTENT_TYPE)
 
 
 async def run_detail(request: Request) -> Response:
@@ -244,14 +338,22 @@ routes = [  # the hot path first: routes are matched in order
     Route("/api/forecast", forecast),
     Route("/api/runs", runs_list),
     Route("/api/runs/{run_id}", run_detail),
+    Route("/dashboard", dashboard),
+    Route("/runs/{run_id}/report.html", run_report),
+    Route("/metrics", metrics_text),
     Route("/openapi.json", openapi),
 ]
-if os.environ.get(BENCH_PLAIN_ENV) == "1":  # first, so routing favours the baseline
-    routes.insert(0, Route("/bench/plain", plain))
+BENCH_PLAIN = os.environ.get(BENCH_PLAIN_ENV) == "1"
+if BENCH_PLAIN:  # first, so routing favours the baseline
+    routes.insert(0, Route(BENCH_PLAIN_PATH, plain))
 
 app = Starlette(
     routes=routes,
     lifespan=lifespan,
+    # Counts every request but the benchmark's baseline, which stays a bare endpoint.
+    middleware=[
+        Middleware(metrics.MetricsMiddleware, skip=[BENCH_PLAIN_PATH] if BENCH_PLAIN else [])
+    ],
     exception_handlers={
         serving.ApiError: api_error,
         HTTPException: http_error,

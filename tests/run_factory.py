@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import socket
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -218,3 +219,49 @@ def make_history(runs_dir: Path, count: int, first: datetime | None = None) -> l
         run_folder.write_run_record(run_dir, build_record(run_id, status, metrics, False))
         run_ids.append(run_id)
     return run_ids
+
+
+CHART_SVG = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="400" height="200">'
+    b'<rect width="400" height="200" fill="#1f5fa8"/></svg>'
+)
+REPORT_HTML = (
+    b"<!DOCTYPE html><html><body><h1>report</h1><table><tr><td>1</td></tr></table></body></html>"
+)
+
+
+def add_page_files(run_dir: Path, charts: bool = True, report: bool = True) -> Path:
+    """The charts 04_train draws (figures/*.svg) and the runner's report.html, small fakes."""
+    if charts:
+        figures = run_dir / contracts.FIGURES_DIR
+        figures.mkdir(exist_ok=True)
+        for name in (contracts.FAN_CHART_FILE, contracts.TRACK_RECORD_CHART_FILE):
+            (figures / name).write_bytes(CHART_SVG)
+    if report:
+        (run_dir / contracts.REPORT_FILE).write_bytes(REPORT_HTML)
+    return run_dir
+
+
+def write_publications(runs_dir: Path, entries: Sequence[tuple[str, str, str]]) -> Path:
+    """runs/publications.jsonl holding (run_id, published_at, by) lines, oldest first."""
+    path = runs_dir / contracts.PUBLICATIONS_FILE
+    lines = [dict(zip(contracts.PUBLICATION_KEYS, entry, strict=True)) for entry in entries]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+UNSERVABLE = ("missing", "fifo", "directory", "symlink_out")
+
+
+def make_unservable(path: Path, kind: str, outside: Path) -> None:
+    """Replace the file at ``path`` by something the guard refuses: one of ``UNSERVABLE``
+    (``symlink_out``: a symlink to a copy of it at ``outside``, beyond the runs folder)."""
+    data = path.read_bytes()
+    path.unlink()
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "directory":
+        path.mkdir()
+    elif kind == "symlink_out":
+        outside.write_bytes(data)
+        path.symlink_to(outside)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -16,14 +17,24 @@ import httpx
 import jsonschema
 import pytest
 from openapi_spec_validator import validate
-from run_factory import build_rows, make_history, make_run, month_range
+from prometheus_client.parser import text_string_to_metric_families
+from run_factory import (
+    REPORT_HTML,
+    add_page_files,
+    build_rows,
+    make_history,
+    make_run,
+    make_unservable,
+    month_range,
+    write_publications,
+)
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
 import app
 from milk_forecast import contracts
 from milk_forecast.runner import run_folder
-from milk_forecast.service import history, served_run, serving
+from milk_forecast.service import dashboard, history, served_run, serving
 from milk_forecast.service.openapi import OPENAPI
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -556,6 +567,8 @@ def test_the_app_imports_nothing_heavy_and_never_unpickles(runs_dir: Path) -> No
         "from starlette.testclient import TestClient\n"
         "with TestClient(app.app) as client:\n"
         "    assert client.get('/api/predict/2020/5').status_code == 200\n"
+        "    for path in ('/dashboard', '/metrics', '/api/runs'):\n"
+        "        assert client.get(path).status_code == 200, path\n"
         f"print(sorted(m for m in {HEAVY_MODULES!r} if m in sys.modules))\n"
     )
     env = {**os.environ, "RUNS_DIR": str(runs_dir)}
@@ -760,3 +773,234 @@ def test_a_bad_setting_names_the_variable(
     monkeypatch.setenv(variable, value)
     with pytest.raises(ValueError, match=variable), TestClient(APP):
         pass
+
+
+# --- the page, the reports, /metrics ----------------------------------------------------------
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+@pytest.fixture
+def page_client(runs_dir: Path) -> Iterator[TestClient]:
+    add_page_files(make_run(runs_dir, RUN_A))
+    with TestClient(APP, raise_server_exceptions=False) as client:
+        yield client
+
+
+def assert_page(response: httpx.Response) -> str:
+    """The HTML text of a page answer, once its type and security headers are checked."""
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "img-src data:" in policy
+    assert "script-src" not in policy  # no script may run: default-src 'none' covers it
+    assert response.headers["x-content-type-options"] == "nosniff"
+    return response.text
+
+
+def test_a_browser_gets_the_page_at_the_root(page_client: TestClient) -> None:
+    text = assert_page(page_client.get("/", headers={"accept": BROWSER_ACCEPT}))
+    assert 'id="forecast-value"' in text and RUN_A in text
+
+
+@pytest.mark.parametrize("accept", ["application/json", "*/*", "", "text/html;q=0.5, */*"])
+def test_api_clients_get_json_at_the_root_with_a_link_to_the_page(
+    page_client: TestClient, accept: str
+) -> None:
+    body = assert_documented(page_client.get("/", headers={"accept": accept}), "/")
+    assert body["links"]["page"] == "/dashboard" and body["links"]["metrics"] == "/metrics"
+
+
+@pytest.mark.parametrize("accept", [BROWSER_ACCEPT, "application/json", "*/*"])
+def test_the_dashboard_is_always_the_page(page_client: TestClient, accept: str) -> None:
+    assert_page(page_client.get("/dashboard", headers={"accept": accept}))
+
+
+def test_the_page_shows_the_served_forecast(page_client: TestClient) -> None:
+    forecast = page_client.get("/api/forecast", params={"horizon": 1}).json()
+    text = assert_page(page_client.get("/dashboard"))
+    assert f'id="forecast-value">{forecast["prediction"]:,.2f} CLP/L<' in text
+    assert text.count('src="data:image/svg+xml;base64,') == 2
+
+
+def test_the_page_refers_to_no_other_host(page_client: TestClient, runs_dir: Path) -> None:
+    write_publications(runs_dir, [(RUN_A, "2026-11-27T12:04:00Z", "https://evil.example/x")])
+    text = assert_page(page_client.get("/dashboard"))
+    targets = re.findall(r'(?:src|href|action)\s*=\s*"([^"]*)"', text)
+    assert targets and all(t.startswith(("/", "data:")) and not t.startswith("//") for t in targets)
+    assert "<script" not in text and "url(" not in text and "@import" not in text
+
+
+def test_the_page_is_rendered_when_the_run_loads_never_per_request(
+    runs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RELOAD_INTERVAL", "3600")
+    add_page_files(make_run(runs_dir, RUN_A))
+    renders: list[str] = []
+    real = dashboard.render_page
+    monkeypatch.setattr(
+        dashboard, "render_page", lambda data: renders.append(data.run_id) or real(data)
+    )
+    with TestClient(APP) as client:
+        bodies = {client.get("/dashboard").content for _ in range(5)}
+        bodies.add(client.get("/", headers={"accept": BROWSER_ACCEPT}).content)
+        assert len(bodies) == 1 and renders == [RUN_A]  # once, at start-up
+        make_run(runs_dir, RUN_B)  # published
+        monkeypatch.setattr(app.RunStore, "due", lambda self: True)
+        assert client.get("/api/predict/2020/1").status_code == 200  # the reload: rendered
+        assert renders == [RUN_A, RUN_B]
+        client.get("/dashboard")
+    assert renders == [RUN_A, RUN_B]
+
+
+def test_a_new_run_renders_a_new_page(page_client: TestClient, runs_dir: Path) -> None:
+    add_page_files(make_run(runs_dir, RUN_B))
+    text = assert_page(page_client.get("/dashboard"))
+    assert f"run {RUN_B}" in text and f"{RUN_B} <strong>(served)</strong>" in text
+
+
+def test_without_a_run_the_page_says_how_to_make_one(empty_client: TestClient) -> None:
+    assert "run_pipeline.py" in assert_page(empty_client.get("/dashboard"))
+
+
+def test_the_served_report_is_served_read_only_under_a_sandbox(page_client: TestClient) -> None:
+    response = page_client.get(f"/runs/{RUN_A}/report.html")
+    assert response.status_code == 200 and response.content == REPORT_HTML
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "sandbox" in policy
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/runs/{RUN_A}/run.json",
+        f"/runs/{RUN_A}/metrics.json",
+        f"/runs/{RUN_A}/figures/forecast_fan.svg",
+        "/runs/LATEST",
+        "/runs/..%2F..%2Fetc/report.html",
+        "/runs/99991231T235959Z/report.html",
+        f"/runs/{RUN_A}%00/report.html",
+    ],
+)
+def test_nothing_else_of_runs_is_served(page_client: TestClient, path: str) -> None:
+    response = page_client.get(path)
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] in ("not_found", "unknown_run", "no_report")
+
+
+@pytest.mark.parametrize("kind", ["symlink_out", "fifo", "directory"])
+def test_a_report_that_is_not_a_regular_file_in_runs_is_a_404(
+    page_client: TestClient, runs_dir: Path, tmp_path: Path, kind: str
+) -> None:
+    path = runs_dir / RUN_A / contracts.REPORT_FILE
+    path.write_text("TOP-SECRET")
+    make_unservable(path, kind, tmp_path / "secret.html")
+    response = page_client.get(f"/runs/{RUN_A}/report.html")
+    body = assert_documented(response, "/runs/{run_id}/report.html")
+    assert body["error"]["code"] == "no_report" and "TOP-SECRET" not in response.text
+
+
+def metric_samples(client: TestClient) -> dict[tuple[str, tuple], float]:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def requests_of(samples: dict, route: str, status: str) -> float:
+    return samples.get(("milk_http_requests_total", (("route", route), ("status", status))), 0)
+
+
+def test_metrics_count_requests_by_route_template_and_status(page_client: TestClient) -> None:
+    before = metric_samples(page_client)
+    for month in (1, 2, 3):
+        page_client.get(f"/api/predict/2020/{month}")
+    page_client.get("/api/predict/2020/13")
+    page_client.get("/no/such/path")
+    after = metric_samples(page_client)
+    template = "/api/predict/{year}/{month}"
+    assert requests_of(after, template, "200") - requests_of(before, template, "200") == 3
+    assert requests_of(after, template, "422") - requests_of(before, template, "422") == 1
+    assert requests_of(after, "unmatched", "404") - requests_of(before, "unmatched", "404") == 1
+    assert requests_of(after, "/metrics", "200") - requests_of(before, "/metrics", "200") == 1
+    count = ("milk_http_request_duration_seconds_count", (("route", template),))
+    assert after[count] - before.get(count, 0) == 4
+    assert not any("2020/1" in str(labels) for _, labels in after)  # never the raw path
+
+
+def test_metrics_show_the_served_run(page_client: TestClient, runs_dir: Path) -> None:
+    samples = metric_samples(page_client)
+    headline = contracts.read_metrics(runs_dir / RUN_A / contracts.METRICS_FILE)["headline"]
+    assert samples[("milk_served_run_info", (("run_id", RUN_A),))] == 1
+    assert samples[("milk_served_walk_forward_rmse_clp_per_l", ())] == headline["rmse_clp_per_l"]
+    assert samples[("milk_served_run_age_seconds", ())] > 0
+    assert samples[("milk_run_reloads_total", ())] == 1
+
+
+def test_metrics_count_reloads_and_refused_runs(page_client: TestClient, runs_dir: Path) -> None:
+    broken = make_run(runs_dir, RUN_B)
+    (broken / contracts.METRICS_FILE).write_text("[]")
+    assert page_client.get("/ready").json()["run_id"] == RUN_A
+    samples = metric_samples(page_client)
+    assert samples[("milk_runs_refused_total", ())] == 1
+    assert samples[("milk_run_reloads_total", ())] == 1
+    make_run(runs_dir, RUN_B)
+    samples = metric_samples(page_client)
+    assert samples[("milk_run_reloads_total", ())] == 2
+    assert samples[("milk_served_run_info", (("run_id", RUN_B),))] == 1
+
+
+def test_each_app_start_counts_from_zero(runs_dir: Path) -> None:
+    make_run(runs_dir, RUN_A)
+    with TestClient(APP) as client:
+        client.get("/health")
+        first = metric_samples(client)
+    with TestClient(APP) as client:
+        second = metric_samples(client)
+    assert requests_of(first, "/health", "200") == 1
+    assert requests_of(second, "/health", "200") == 0
+
+
+def test_the_run_history_lists_the_publications_newest_first(
+    page_client: TestClient, runs_dir: Path
+) -> None:
+    make_run(runs_dir, RUN_B, publish=False)
+    log = write_publications(
+        runs_dir,
+        [(RUN_A, "2026-11-27T12:04:00Z", "pipeline"), (RUN_B, "2026-11-28T09:00:00Z", "--publish")],
+    )
+    with log.open("a") as handle:
+        handle.write('{"torn": \n')
+    listing = assert_documented(page_client.get("/api/runs"), "/api/runs")
+    assert [(p["run_id"], p["by"]) for p in listing["publications"]] == [
+        (RUN_B, "--publish"),
+        (RUN_A, "pipeline"),
+    ]
+    text = assert_page(page_client.get("/dashboard"))
+    assert text.index("2026-11-28T09:00:00Z") < text.index("2026-11-27T12:04:00Z")
+
+
+def test_a_publication_log_leading_out_of_runs_is_not_read(
+    page_client: TestClient, runs_dir: Path, tmp_path: Path
+) -> None:
+    outside = write_publications(tmp_path, [(RUN_A, "2026-11-27T12:04:00Z", "SECRET-BY")])
+    (runs_dir / contracts.PUBLICATIONS_FILE).symlink_to(outside)
+    listing = assert_documented(page_client.get("/api/runs"), "/api/runs")
+    assert listing["publications"] == []
+    assert "SECRET-BY" not in page_client.get("/dashboard").text
+
+
+def test_a_request_that_raised_is_counted_as_a_500(
+    page_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explode(*args: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(history.RunIndex, "list_body", explode)
+    assert page_client.get("/api/runs").status_code == 500
+    assert requests_of(metric_samples(page_client), "/api/runs", "500") == 1

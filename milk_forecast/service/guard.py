@@ -30,6 +30,11 @@ MAX_LATEST_BYTES = 64
 MAX_RUN_JSON_BYTES = 256 * 1024
 MAX_METRICS_BYTES = 2 * 1024 * 1024
 MAX_PREDICTIONS_BYTES = 4 * 1024 * 1024
+# What the page and the report route read (a real run: charts 15 to 70 kB, report.html
+# about 1 MB, the publication log 80 bytes a line).
+MAX_CHART_BYTES = 2 * 1024 * 1024
+MAX_REPORT_BYTES = 16 * 1024 * 1024
+MAX_PUBLICATIONS_BYTES = 1024 * 1024
 # JSON handed back whole (/api/runs/{run_id}) may nest this deep; a real run nests 5 levels.
 MAX_DEPTH = 32
 MAX_EXCERPT = 40  # characters of a value quoted in a message
@@ -137,6 +142,10 @@ class RunsFolder:
             message = f"{path}: unreadable ({type(exc).__name__}: {exc})"
             raise RefusedError(sanitize(message)) from None
 
+    def read_bytes(self, path: Path, max_bytes: int) -> bytes:
+        """The bytes of ``path`` once it passed ``regular_file`` (checked again once open)."""
+        return _read_regular(path, self.regular_file(path, max_bytes), max_bytes)
+
     def run_dir(self, run_id: str) -> Path:
         """The folder of ``run_id`` (a well-formed id, a directory inside the runs folder)."""
         if not contracts.is_valid_run_id(run_id):
@@ -165,7 +174,7 @@ class RunsFolder:
             raise RefusedError(f"{path}: cannot be examined ({exc.strerror})") from None
         if stat.S_ISLNK(mode):
             raise RefusedError(f"{path}: is a symlink; LATEST must be a file the pipeline writes")
-        data = _read_regular(path, self.regular_file(path, MAX_LATEST_BYTES), MAX_LATEST_BYTES)
+        data = self.read_bytes(path, MAX_LATEST_BYTES)
         try:
             run_id = data.decode("utf-8").strip()
         except UnicodeDecodeError:

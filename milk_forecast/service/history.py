@@ -13,23 +13,33 @@ where an object belongs, a pid no process can have) becomes a row saying so, nev
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from milk_forecast import contracts
 from milk_forecast.runner import run_folder
 from milk_forecast.service import guard
 from milk_forecast.service.guard import RefusedError, RunsFolder
-from milk_forecast.service.serving import ApiError, dumps, echo, flat_object, short_text
+from milk_forecast.service.serving import (
+    ApiError,
+    check_run_id,
+    dumps,
+    flat_object,
+    short_text,
+)
 
+logger = logging.getLogger(__name__)
 MAX_PID = 2**22  # Linux's highest pid_max; a larger pid names no process
 DETAIL_CACHE = 64  # run details kept encoded
 
 Stamp = tuple[int, int, int] | None
+Publications = tuple[dict[str, str], ...]
 
 
 def _stamp(path: os.PathLike | str) -> Stamp:
@@ -48,6 +58,17 @@ def _read_record(folder: RunsFolder, run_id: str) -> dict[str, Any]:
     if guard.too_deep(record):
         raise RefusedError(f"{path}: nested deeper than {guard.MAX_DEPTH} levels")
     return record
+
+
+def _read_publications(real: os.PathLike | str) -> list[dict[str, str]]:
+    """The log's entries, oldest first (``real``: the log, resolved by the guard)."""
+    real = Path(real)
+    if real.name != contracts.PUBLICATIONS_FILE:  # a symlink to another file of runs/
+        raise RefusedError(f"{real}: the publication log leads to another file, refused")
+    entries, notes = contracts.read_publications(real.parent, guard.MAX_PUBLICATIONS_BYTES)
+    for note in notes:
+        logger.warning("publication log: %s", guard.sanitize(note))
+    return entries
 
 
 def run_row(run_id: str, record: dict[str, Any] | None, problem: str | None) -> dict[str, Any]:
@@ -79,31 +100,63 @@ class RunIndex:
         self._clock = clock
         self._next_scan = 0.0
         self._rows: dict[str, tuple[Stamp, dict[str, Any]]] = {}
-        self._body: tuple[dict, str | None, bytes] | None = None
+        self._publications: Publications = ()
+        self._publications_stamp: object = None
+        self._body: tuple[dict, Publications, str | None, bytes] | None = None
         self._scanning = threading.Lock()
         self.built = threading.Event()  # set once the first scan is done
         self._details: OrderedDict[str, tuple[object, bytes]] = OrderedDict()
         self._details_lock = threading.Lock()
 
     def claim(self) -> bool:
-        """True at most once per ``interval`` (or once after ``expire``): the caller scans."""
+        """True at most once per ``interval`` (a ``scan`` counts as one): the caller scans."""
         now = self._clock()
         if now < self._next_scan:
             return False
         self._next_scan = now + self.interval
         return True
 
-    def expire(self) -> None:
-        """Make the next request rescan (the served run changed)."""
-        self._next_scan = 0.0
+    @property
+    def rows(self) -> dict[str, tuple[Stamp, dict[str, Any]]]:
+        """run id -> (run.json stamp, row), newest first; the same object while unchanged."""
+        return self._rows
+
+    @property
+    def publications(self) -> Publications:
+        """The publication log, newest first; the same object while the log is unchanged."""
+        return self._publications
 
     def scan(self) -> None:
-        """Rebuild the rows from the runs folder (one scan at a time; others keep the old rows)."""
+        """Rebuild the rows from the runs folder (one scan at a time; others keep the old rows).
+
+        A scan counts as the one of its interval: ``claim`` says no until the next is due.
+        """
+        self._next_scan = self._clock() + self.interval
         with self._scanning:
             try:
-                self._rows = {run_id: self._row(run_id) for run_id in self._run_ids()}
+                rows = {run_id: self._row(run_id) for run_id in self._run_ids()}
+                if rows != self._rows:
+                    self._rows = rows
+                self._read_publications()
             finally:
                 self.built.set()
+
+    def _read_publications(self) -> None:
+        """Re-read the publication log when it changed; a refused one is logged, and empty."""
+        path = self.folder.path / contracts.PUBLICATIONS_FILE
+        stamp = _stamp(path)
+        if stamp == self._publications_stamp:
+            return
+        self._publications_stamp = stamp
+        try:
+            entries = self.folder.read(path, _read_publications, guard.MAX_PUBLICATIONS_BYTES)
+        except RefusedError as exc:
+            entries = []
+            if stamp is not None:
+                logger.warning("publication log not shown: %s", exc)
+        publications = tuple(reversed(entries))
+        if publications != self._publications:
+            self._publications = publications
 
     def _run_ids(self) -> list[str]:
         try:
@@ -126,23 +179,25 @@ class RunIndex:
             return stamp, run_row(run_id, None, str(exc))
 
     def list_body(self, served_id: str | None) -> bytes:
-        """The /api/runs body: every run, newest first, and which one is served."""
-        rows, cached = self._rows, self._body
-        if cached is not None and cached[0] is rows and cached[1] == served_id:
-            return cached[2]
+        """The /api/runs body: every run, newest first, which one is served, the publications."""
+        rows, publications, cached = self._rows, self._publications, self._body
+        if (
+            cached is not None
+            and cached[0] is rows
+            and cached[1] is publications
+            and cached[2] == served_id
+        ):
+            return cached[3]
         listed = [{**row, "served": run_id == served_id} for run_id, (_, row) in rows.items()]
-        body = dumps({"served_run_id": served_id, "runs": listed})
-        self._body = (rows, served_id, body)
+        body = dumps(
+            {"served_run_id": served_id, "runs": listed, "publications": list(publications)}
+        )
+        self._body = (rows, publications, served_id, body)
         return body
 
     def detail_body(self, run_id: str, served_id: str | None) -> bytes:
         """The /api/runs/{run_id} body: its run.json and metrics.json; 404 for unknown ids."""
-        if not contracts.is_valid_run_id(run_id):
-            raise ApiError(
-                404,
-                "unknown_run",
-                f"{echo(run_id)!r} is not a run id: run ids look like {contracts.RUN_ID_EXAMPLE!r}",
-            )
+        check_run_id(run_id)
         try:
             run_dir = self.folder.run_dir(run_id)
         except RefusedError:

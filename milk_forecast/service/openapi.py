@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from milk_forecast.contracts import PREDICTION_KINDS, RUN_ID_PATTERN
+from milk_forecast.contracts import PREDICTION_KINDS, PUBLICATION_KEYS, RUN_ID_PATTERN
 from milk_forecast.service.serving import (
     HORIZON_RANGE,
     MONTH_RANGE,
@@ -24,6 +24,7 @@ ERROR_CODES = [
     "no_forecast",
     "no_run",
     "unknown_run",
+    "no_report",
     "not_found",
     "method_not_allowed",
     "http_error",
@@ -37,6 +38,20 @@ RUN_ID = {"type": "string", "pattern": RUN_ID_PATTERN}
 NUMBER_OR_NULL = {"type": ["number", "null"]}
 OBJECT_OR_NULL = {"type": ["object", "null"]}
 DATA_SOURCE = {"type": "string", "enum": ["synthetic_sample", "real", "unknown"]}
+# What / links to (its "links" object): the page, the metrics, the history, this document.
+LINKS = {
+    "page": "/dashboard",
+    "metrics": "/metrics",
+    "runs": "/api/runs",
+    "openapi": "/openapi.json",
+}
+PAGE_DESCRIPTION = (
+    "the HTML page for people: the served run's forecast with its intervals and fan "
+    "chart, the track record of the published forecasts and the drift check, the "
+    "backtest RMSE by horizon, the runs with links to their reports, the publications. "
+    "Rendered when the run or the history changes, served from memory; no script, "
+    "nothing fetched from any host (Content-Security-Policy)"
+)
 
 
 def ref(name: str) -> dict[str, str]:
@@ -167,11 +182,16 @@ SCHEMAS: dict[str, Any] = {
         },
     ),
     "Service": closed(
-        ["service", "unit", "run"],
+        ["service", "unit", "links", "run"],
         {
             "service": {"type": "string", "const": SERVICE_NAME},
             "unit": {"type": "string", "const": UNIT},
             "run": {"oneOf": [{"type": "null"}, ref("ServedRunSummary")]},
+            "links": closed(
+                list(LINKS),
+                {name: {"type": "string", "const": path} for name, path in LINKS.items()},
+                description="the page for people, the metrics, the run history, this document",
+            ),
             "message": {
                 "type": "string",
                 "description": "how to produce a run, when none is served",
@@ -209,11 +229,27 @@ SCHEMAS: dict[str, Any] = {
             },
         },
     ),
+    "Publication": closed(
+        list(PUBLICATION_KEYS),
+        {
+            "run_id": RUN_ID,
+            "published_at": {"type": "string", "examples": ["2026-11-27T12:04:00Z"]},
+            "by": {
+                "type": "string",
+                "description": "who made the run the served one: a pipeline run or --publish",
+            },
+        },
+    ),
     "RunList": closed(
-        ["served_run_id", "runs"],
+        ["served_run_id", "runs", "publications"],
         {
             "served_run_id": {"oneOf": [{"type": "null"}, RUN_ID]},
             "runs": {"type": "array", "items": ref("RunRow"), "description": "newest first"},
+            "publications": {
+                "type": "array",
+                "items": ref("Publication"),
+                "description": "the publication log (runs/publications.jsonl), newest first",
+            },
         },
     ),
     "RunDetail": closed(
@@ -307,8 +343,52 @@ PREDICT_RESPONSES = {
     "503": answer("NoRun"),
 }
 
+HTML_CONTENT = {"text/html": {"schema": {"type": "string"}}}
+
 PATHS = {
-    "/": get("service name and the run being served", {"200": response("service", "Service")}),
+    "/": get(
+        "service name, the run being served and links (JSON); a browser, whose Accept "
+        "weighs text/html above application/json, gets the page of /dashboard instead",
+        {
+            "200": {
+                "description": "the service (JSON; */*, a missing Accept or a tie), or the page",
+                "content": {**json_content(ref("Service")), **HTML_CONTENT},
+            },
+            "429": answer("TooManyRequests"),
+        },
+    ),
+    "/dashboard": get(
+        PAGE_DESCRIPTION,
+        {
+            "200": {
+                "description": "the page, also while no run is served",
+                "content": HTML_CONTENT,
+            },
+            "429": answer("TooManyRequests"),
+        },
+    ),
+    "/runs/{run_id}/report.html": get(
+        "a run's report.html (its executed notebooks as one page), read-only, under a "
+        "Content-Security-Policy that runs no script and fetches nothing; no other file "
+        "of the runs folder is served",
+        {
+            "200": {"description": "the report", "content": HTML_CONTENT},
+            "404": error_response("malformed run id, unknown run, or no report to serve"),
+            "429": answer("TooManyRequests"),
+        },
+        [param("RunId")],
+    ),
+    "/metrics": get(
+        "the service's metrics in the Prometheus text format (requests by route and "
+        "status, latency, the served run, its RMSE and drift status, reloads, refusals); "
+        "per worker process",
+        {
+            "200": {
+                "description": "Prometheus text exposition format",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        },
+    ),
     "/health": get("the process is alive", {"200": response("alive", "Health")}),
     "/ready": get(
         "a model is loaded",

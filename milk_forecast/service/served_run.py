@@ -6,21 +6,26 @@ unpickled, the model file is never opened), checks what serving needs on top of 
 contracts, and builds a ``ServedRun``: the body of every month (``/api/predict``), of
 the whole forecast path and of each of its horizons (``/api/forecast``), as bytes. A
 ``ServedRun`` never changes; anything wrong raises ``RefusedError`` naming the file.
-Prices are rounded to 2 decimals (CLP/L, as prices are published).
+Prices are rounded to 2 decimals (CLP/L, as prices are published). The same load reads
+the run's charts for the page (``dashboard.read_charts``: a missing or unreadable chart
+is a note on the page, never a refusal) and the figures /metrics reports (``RunFacts``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from milk_forecast import contracts
-from milk_forecast.service import guard
+from milk_forecast.service import dashboard, guard
 from milk_forecast.service.guard import RefusedError, RunsFolder
+from milk_forecast.service.page import PageData
 from milk_forecast.service.serving import (
+    SERVICE_NAME,
     UNIT,
     ApiError,
     dumps,
@@ -39,6 +44,17 @@ def canonical_queries(name_values: Mapping[str, int]) -> list[bytes]:
 
 
 @dataclass(frozen=True)
+class RunFacts:
+    """What /metrics says about a run, read once when it loads (None: the run has none)."""
+
+    finished_epoch: float | None = None  # run.json finished_at, seconds since the epoch
+    walk_forward_rmse: float | None = None  # headline: the served model, h=1, CLP/L
+    track_record_rmse: float | None = None  # published one-month forecasts so far, CLP/L
+    track_record_count: int = 0
+    drift_status: str | None = None
+
+
+@dataclass(frozen=True)
 class ServedRun:
     """One run loaded into memory, with every response body precomputed; never mutated."""
 
@@ -51,6 +67,8 @@ class ServedRun:
     path_body: bytes | None
     horizon_bodies: Mapping[int, bytes]
     horizon_queries: Mapping[bytes, bytes]
+    facts: RunFacts = field(default_factory=RunFacts)
+    page: PageData | None = None  # the page's run part; history added by dashboard.Dashboard
 
     def predict_body(self, year: int, month: int) -> bytes:
         """The JSON body for ``year``-``month``, or a 404 giving the months the run covers."""
@@ -142,8 +160,46 @@ def _summary(run_id: str, record: Mapping, metrics: Mapping, rows: list, path: l
     }
 
 
+def epoch(timestamp: Any) -> float | None:
+    """Seconds since the epoch of an ISO 8601 UTC timestamp (``...Z``); None if it is not one."""
+    if not isinstance(timestamp, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(timestamp)
+    except ValueError:
+        return None
+    return moment.timestamp() if moment.tzinfo is not None else None
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if contracts.is_number(value) else None
+
+
+def run_facts(record: Mapping, metrics: Mapping) -> RunFacts:
+    """The figures /metrics reports, each None when the run's files do not hold it."""
+    record_block = metrics.get(contracts.TRACK_RECORD)
+    horizons = record_block.get("horizons") if isinstance(record_block, Mapping) else None
+    one = horizons.get("1") if isinstance(horizons, Mapping) else None
+    one = one if isinstance(one, Mapping) else {}
+    count = one.get("count")
+    drift = metrics.get(contracts.DRIFT)
+    status = drift.get("status") if isinstance(drift, Mapping) else None
+    return RunFacts(
+        finished_epoch=epoch(record.get("finished_at")),
+        walk_forward_rmse=_number(metrics["headline"].get(contracts.RMSE)),
+        track_record_rmse=_number(one.get(contracts.RMSE)),
+        track_record_count=count if isinstance(count, int) and not isinstance(count, bool) else 0,
+        drift_status=short_text(status),
+    )
+
+
 def build_served_run(
-    run_id: str, record: Mapping, metrics: Mapping, document: Mapping, path: Path
+    run_id: str,
+    record: Mapping,
+    metrics: Mapping,
+    document: Mapping,
+    path: Path,
+    charts: dashboard.Charts | None = None,
 ) -> ServedRun:
     """The ServedRun of documents already read and checked by their contract readers."""
     _check_consistency(path, document, metrics)
@@ -178,6 +234,17 @@ def build_served_run(
         horizon_queries=MappingProxyType(
             {canonical_queries({"horizon": h})[0]: body for h, body in horizon_bodies.items()}
         ),
+        facts=run_facts(record, metrics),
+        page=PageData(
+            service=SERVICE_NAME,
+            run_id=run_id,
+            finished_at=summary["finished_at"],
+            data_source=summary["data_source"],
+            metrics=metrics,
+            rows=rows,
+            charts=charts.images if charts else {},
+            chart_notes=charts.notes if charts else {},
+        ),
     )
 
 
@@ -199,8 +266,9 @@ def load_served_run(folder: RunsFolder, run_id: str) -> ServedRun:
     document = folder.read(
         predictions, contracts.read_predictions_json, guard.MAX_PREDICTIONS_BYTES
     )
+    charts = dashboard.read_charts(folder, run_dir)
     try:
-        return build_served_run(run_id, record, metrics, document, predictions)
+        return build_served_run(run_id, record, metrics, document, predictions, charts)
     except RefusedError:
         raise
     except Exception as exc:  # a check the contract readers missed: refuse, never crash

@@ -121,5 +121,15 @@ def parse_int_param(name: str, values: list[str], low: int, high: int) -> int:
     return int(text)
 
 
+def check_run_id(run_id: str) -> None:
+    """A 404 (``unknown_run``) unless ``run_id`` has the contract's run-id shape."""
+    if not contracts.is_valid_run_id(run_id):
+        raise ApiError(
+            404,
+            "unknown_run",
+            f"{echo(run_id)!r} is not a run id: run ids look like {contracts.RUN_ID_EXAMPLE!r}",
+        )
+
+
 def month_label(year: int, month: int) -> str:
     return f"{year:04d}-{month:02d}"

@@ -8,6 +8,8 @@ swapped. A run (or a ``LATEST``) that cannot be served is refused with one log l
 naming the file and the reason; the previous run keeps serving. Publishing ``LATEST``
 again (a new inode, mtime or size), even naming the same refused run once it is repaired,
 makes the store look again; ``LATEST`` naming the run already served changes nothing.
+The store counts the runs it loaded (``reloads``, the first one included) and the looks
+it refused (``refusals``), for /metrics.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ class RunStore:
         self._served: ServedRun | None = None
         self._refusal: str | None = None
         self._loading = threading.Lock()
+        self.reloads = 0  # runs loaded and swapped in, the first one included
+        self.refusals = 0  # looks at LATEST that refused a run (or LATEST itself)
 
     @property
     def runs_dir(self) -> Path:
@@ -95,12 +99,14 @@ class RunStore:
             return False
         self._served = served  # the one atomic swap: requests see the old run or the new one
         self._refusal = None
+        self.reloads += 1
         logger.info("serving run %s from %s", run_id, self.runs_dir)
         return True
 
     def _refuse(self, subject: str, reason: str) -> None:
         """Log one line for a refused run (or LATEST) and keep it for the 503 message."""
         self._refusal = f"refused {subject}: {reason}"
+        self.refusals += 1
         current = self._served.run_id if self._served else "nothing"
         logger.error("%s (still serving %s)", self._refusal, current)
 

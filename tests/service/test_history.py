@@ -108,14 +108,17 @@ def test_a_scan_rereads_only_changed_run_json(
     assert {r["run_id"]: r["status"] for r in listing(index)["runs"]}[changed] == "failed"
 
 
-def test_claim_at_most_once_per_interval_and_after_expire() -> None:
+def test_claim_at_most_once_per_interval_and_a_scan_counts_as_one(tmp_path: Path) -> None:
     now = [10.0]
-    index = RunIndex(RunsFolder(Path("unused")), interval=5.0, clock=lambda: now[0])
+    index = RunIndex(RunsFolder(tmp_path), interval=5.0, clock=lambda: now[0])
     assert index.claim() is True
     assert index.claim() is False
     now[0] += 5.0
     assert index.claim() is True
-    index.expire()
+    now[0] += 5.0
+    index.scan()  # the scan a reload makes
+    assert index.claim() is False
+    now[0] += 5.0
     assert index.claim() is True
 
 

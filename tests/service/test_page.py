@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from milk_forecast.contracts import FAN_CHART_FILE
 from milk_forecast.service import page
 
 
@@ -49,7 +50,7 @@ def data(**changes: object) -> page.PageData:
         "metrics": metrics,
         "rows": rows(),
         "charts": {
-            "Forecast": b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>"
+            FAN_CHART_FILE: b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>"
         },
         "history": [
             page.RunLine(
@@ -76,7 +77,7 @@ def test_page_shows_forecast_path_metrics_track_record_drift_and_history() -> No
     assert "2020-12" in text and "320.00 – 345.00" in text
     assert "6.73" in text and "9.10" in text and "11.24" in text
     assert "Drift warning: recent RMSE 12 is above 9.7" in text
-    assert "0.83" in text
+    assert ">83%<" in text
     assert 'href="/runs/20261127T120301Z/report.html"' in text
     assert "SYNTHETIC" not in text
 
