@@ -24,6 +24,14 @@ from optional_prefect import REASON
 
 pytest.importorskip("prefect", reason=REASON)
 
+from pipeline_cli import (
+    STAGE_PRODUCTS,
+    STAGES,
+    cli,
+    notebooks_with,
+    run_folders,
+    wait_for_stage,
+)
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     ArtifactFilter,
@@ -37,14 +45,6 @@ from prefect.logging.handlers import APILogWorker
 from prefect.settings import PREFECT_API_URL
 from prefect.testing.utilities import prefect_test_harness
 from run_factory import make_run
-from test_run_pipeline import (
-    STAGE_PRODUCTS,
-    STAGES,
-    cli,
-    notebooks_with,
-    run_folders,
-    wait_for_stage,
-)
 
 from milk_forecast import contracts
 from milk_forecast.flows.artifacts import SUMMARY_KEY
