@@ -388,18 +388,28 @@ def parse_price_table(
     return clean, _dropped_frame(log + cell_log)
 
 
+def _dated_periods(
+    text: pd.DataFrame,
+    file: str,
+    column: str,
+    months: tuple[pd.Timestamp, pd.Timestamp] | None,
+) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """``_periods`` of a table whose month is a date in ``column`` (``YYYY-MM-01 ...``)."""
+    return _periods(
+        text,
+        file,
+        parse=lambda table: month_starts(table[column]),
+        shown=lambda table: table[column],
+        months=months,
+    )
+
+
 def parse_rainfall_table(
     raw: pd.DataFrame, months: tuple[pd.Timestamp, pd.Timestamp] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``precipitaciones.csv`` (date + 8 regions, unsorted) -> (month + RAIN_COLUMNS, dropped)."""
     text = _text_columns(raw, RAIN_FILE, [RAIN_DATE, *RAIN_SOURCE_COLUMNS])
-    kept, log = _periods(
-        text,
-        RAIN_FILE,
-        parse=lambda table: month_starts(table[RAIN_DATE]),
-        shown=lambda table: table[RAIN_DATE],
-        months=months,
-    )
+    kept, log = _dated_periods(text, RAIN_FILE, RAIN_DATE, months)
     clean, cell_log = _parse_cells(kept, RAIN_FILE, RAIN_SOURCE_COLUMNS, decimals)
     return clean, _dropped_frame(log + cell_log)
 
@@ -498,13 +508,7 @@ def parse_central_bank_table(
     the ``PIB*`` series through ``dotted_integers`` and then ``restore_lost_zeros``.
     """
     text = _text_columns(raw, BANK_FILE, [BANK_PERIOD, *BANK_SERIES])
-    kept, log = _periods(
-        text,
-        BANK_FILE,
-        parse=lambda table: month_starts(table[BANK_PERIOD]),
-        shown=lambda table: table[BANK_PERIOD],
-        months=months,
-    )
+    kept, log = _dated_periods(text, BANK_FILE, BANK_PERIOD, months)
     indices, index_log = _parse_cells(
         kept, BANK_FILE, {c: c.lower() for c in INDEX_SOURCE_COLUMNS}, index_values
     )
