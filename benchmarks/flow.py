@@ -17,16 +17,16 @@ one batch.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from pipeline import timed_run  # noqa: E402
+
 COMMANDS = {
     "cli": [sys.executable, str(PROJECT_ROOT / "run_pipeline.py")],
     "flow": [sys.executable, "-m", "milk_forecast.flows", "run"],
@@ -36,22 +36,9 @@ COLUMNS = ("stages", "wall")
 
 def time_one_run(command: list[str], data_dir: Path) -> dict[str, float]:
     """Wall time of one forced run, and the sum of its stages' seconds from run.json."""
-    with tempfile.TemporaryDirectory() as tmp:
-        runs_dir = Path(tmp) / "runs"
-        started = time.perf_counter()
-        result = subprocess.run(
-            [*command, "--data-dir", str(data_dir), "--runs-dir", str(runs_dir), "--force"],
-            capture_output=True,
-            text=True,
-            cwd=PROJECT_ROOT,
-            env={**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"},
-        )
-        wall = time.perf_counter() - started
-        if result.returncode != 0:
-            sys.exit(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
-        run_id = (runs_dir / "LATEST").read_text().strip()
-        record = json.loads((runs_dir / run_id / "run.json").read_text())
-    return {"stages": sum(stage["seconds"] for stage in record["stages"]), "wall": wall}
+    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    seconds = timed_run(command, data_dir, PROJECT_ROOT, env)
+    return {"stages": seconds["stages total"], "wall": seconds["wall"]}
 
 
 def row(label: str, timing: dict[str, float]) -> str:

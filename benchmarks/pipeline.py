@@ -36,26 +36,35 @@ def python_of(checkout: Path) -> str:
     return str(venv) if venv.is_file() else sys.executable
 
 
-def time_one_run(checkout: Path, data_dir: Path) -> dict[str, float]:
+def timed_run(
+    command: list[str], data_dir: Path, cwd: Path, env: dict[str, str] | None = None
+) -> dict[str, float]:
+    """``command`` run once, forced, in a fresh runs folder: each stage's seconds (from
+    run.json), their total and the wall time."""
     with tempfile.TemporaryDirectory() as tmp:
         runs_dir = Path(tmp) / "runs"
         started = time.perf_counter()
         result = subprocess.run(
-            [python_of(checkout), str(checkout / "run_pipeline.py"), "--data-dir", str(data_dir),
-             "--runs-dir", str(runs_dir), "--force"],
+            [*command, "--data-dir", str(data_dir), "--runs-dir", str(runs_dir), "--force"],
             capture_output=True,
             text=True,
-            cwd=checkout,
-        )  # fmt: skip
+            cwd=cwd,
+            env=env,
+        )
         wall = time.perf_counter() - started
         if result.returncode != 0:
-            sys.exit(f"pipeline of {checkout} failed:\n{result.stdout}\n{result.stderr}")
+            sys.exit(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
         run_id = (runs_dir / "LATEST").read_text().strip()
         record = json.loads((runs_dir / run_id / "run.json").read_text())
     seconds = {stage["name"]: stage["seconds"] for stage in record["stages"]}
     seconds["stages total"] = sum(seconds.values())
     seconds["wall"] = wall
     return seconds
+
+
+def time_one_run(checkout: Path, data_dir: Path) -> dict[str, float]:
+    """One forced run of ``checkout``'s run_pipeline.py with its own python."""
+    return timed_run([python_of(checkout), str(checkout / "run_pipeline.py")], data_dir, checkout)
 
 
 def row(label: str, timing: dict[str, float]) -> str:
