@@ -63,11 +63,13 @@ def fan_chart(
 
 def track_record_chart(record: pd.DataFrame, price: pd.Series) -> Figure:
     """Published forecasts (by horizon) against what happened."""
-    fig, ax = plt.subplots(figsize=(11, 4))
-    if record.empty:
-        ax.text(0.5, 0.5, "no published forecast has met its actual price yet", ha="center")
+    if record.empty:  # a small, legible placeholder rather than a blank 11-inch frame
+        fig, ax = plt.subplots(figsize=(5, 1))
+        ax.text(0.5, 0.5, "no published forecast has met its actual price yet", ha="center",
+                va="center", fontsize=11)  # fmt: skip
         ax.set_axis_off()
         return fig
+    fig, ax = plt.subplots(figsize=(11, 4))
     start = record[MONTH].min() - pd.DateOffset(months=3)
     actual = price[price.index >= start].dropna()
     ax.plot(actual.index, actual.to_numpy(), color="black", label="actual")
