@@ -5,8 +5,10 @@ twelve months ahead by the combination of path candidates (``combination.py``). 
 interval, in the backtest, the calibration and the live path alike, is
 ``predicted * exp(+-q)``, q the level-quantile of the absolute log errors of *the model
 serving that horizon*, at that horizon, over its last ``interval_window`` forecasts whose
-target is at or before the forecast's origin (``backtest.time_ordered_half_widths``).
-That rule (window 36, plain quantile) was chosen on origins 2008-2013, before the
+target is at or before the forecast's origin (``backtest.time_ordered_half_widths``),
+raised where needed to the largest q of the shorter horizons from the same origin, so the
+interval widens with the horizon (the issue asks for it; without it a quarter of the
+six-month intervals were narrower than an earlier month's). That rule (window 36, plain quantile) was chosen on origins 2008-2013, before the
 calibration window, among windows of 24, 36 and 48 months with the plain or the conformal
 quantile.
 """
@@ -44,8 +46,9 @@ CALIBRATION_METHOD = (
     "each origin's interval at horizon h is predicted * exp(+-q), q the level-quantile of the "
     "absolute log errors of the model serving h (h=1: the adaptive seasonal ridge, h>=2: the "
     "horizon combination) over its last {window} forecasts at h whose target is at or before "
-    "the origin: the interval a user saw then. The rule was chosen once, on origins 2008-2013 "
-    "of the real data (windows 24/36/48, plain or conformal quantile)"
+    "the origin: the interval a user saw then; q never falls below that of a shorter horizon "
+    "from the same origin, so intervals widen with the horizon. The rule was chosen once, on "
+    "origins 2008-2013 of the real data (windows 24/36/48, plain or conformal quantile)"
 )
 
 
@@ -99,13 +102,29 @@ class Served:
             return bt.log_errors(self.price, self.one_step)
         return self.track.errors(h)
 
+    def half_widths(
+        self, h: int, months: pd.DatetimeIndex, levels: Sequence[float], window: int
+    ) -> pd.DataFrame:
+        """Log half-widths of the forecasts of ``months`` made ``h`` months before, one column
+        per level: at each origin the largest of the horizons' own quantiles up to ``h``
+        (each from errors known at that origin), so a path's interval never narrows, in
+        relative terms, as the horizon grows."""
+        origins = months - pd.DateOffset(months=h)
+        own = [
+            bt.time_ordered_half_widths(
+                self.errors(k), k, window, levels, origins + pd.DateOffset(months=k)
+            ).to_numpy()
+            for k in range(1, h + 1)
+        ]
+        return pd.DataFrame(np.maximum.reduce(own), index=months, columns=list(levels))
+
     def rows(
         self, h: int, months: pd.DatetimeIndex, levels: Sequence[float], window: int
     ) -> pd.DataFrame:
         """Origin, month, horizon, actual, prediction and interval bounds of the forecasts of
         ``months`` made ``h`` months before, each interval from errors known then."""
         predicted = self.predicted(h, months)
-        widths = bt.time_ordered_half_widths(self.errors(h), h, window, levels, months)
+        widths = self.half_widths(h, months, levels, window)
         frame = pd.DataFrame(
             {
                 cb.ORIGIN: months - pd.DateOffset(months=h),

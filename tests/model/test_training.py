@@ -97,6 +97,9 @@ def test_intervals_are_ordered_and_widen_beyond_one_month(result):
     path = result.path.set_index(HORIZON)
     width = path[interval_column("upper", 0.8)] - path[interval_column("lower", 0.8)]
     assert width[12] > width[1]
+    for level in LEVELS:  # relative half-width never narrows from one month to the next
+        relative = np.log(path[interval_column("upper", level)] / path[contracts.PREDICTED])
+        assert (relative.sort_index().diff().dropna() >= -1e-12).all()
 
 
 def test_calibration_summarises_its_rows(result):
