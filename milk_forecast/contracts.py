@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -307,6 +309,29 @@ def check_written(path: Path, error: type[ContractError] = StageOutputError) -> 
 MAX_JSON_BYTES = 8 * 1024 * 1024
 
 
+class NotARegularFileError(OSError):
+    """A path that, once open, turned out not to be a regular file (a FIFO, a device...)."""
+
+
+def read_regular(path: Path, max_bytes: int) -> bytes:
+    """At most ``max_bytes + 1`` bytes of ``path`` (one more than allowed shows it is too big).
+
+    Opened without blocking and checked once open, so a file swapped for a FIFO after any
+    earlier check raises NotARegularFileError instead of hanging the reader.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotARegularFileError(f"{path}: is not a regular file")
+        chunks, remaining = [], max_bytes + 1
+        while remaining > 0 and (chunk := os.read(fd, min(remaining, 1 << 20))):
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def read_json_object(
     path: Path, error: type[ContractError] = StageOutputError, max_bytes: int = MAX_JSON_BYTES
 ) -> dict[str, Any]:
@@ -315,8 +340,7 @@ def read_json_object(
     Reads at most ``max_bytes`` (a larger file is refused, never read whole).
     """
     try:
-        with check_written(path, error).open("rb") as handle:
-            data = handle.read(max_bytes + 1)
+        data = read_regular(check_written(path, error), max_bytes)
         if len(data) > max_bytes:
             raise error(f"{path}: larger than {max_bytes} bytes, refused")
         payload = json.loads(data.decode("utf-8"))
@@ -626,8 +650,7 @@ def read_publications(
     """
     path = Path(runs_dir) / PUBLICATIONS_FILE
     try:
-        with path.open("rb") as handle:
-            data = handle.read(max_bytes + 1)
+        data = read_regular(path, max_bytes)
     except FileNotFoundError:
         return [], []
     except OSError as exc:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -229,3 +232,47 @@ def test_deeply_nested_json_is_refused_not_crashed(tmp_path: Path) -> None:
     path.write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(contracts.RunFolderError, match=r"run\.json: unreadable"):
         contracts.read_run_record(tmp_path)
+
+
+def finishes(call: Callable[[], object]) -> list[object]:
+    """What ``call`` returned or raised, from a thread given 5 s (a blocked open fails)."""
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(call())
+        except Exception as exc:  # the outcome is what the test asserts on
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(5)
+    assert not worker.is_alive(), "the reader blocked"
+    return outcome
+
+
+def test_a_file_swapped_for_a_fifo_after_the_check_is_refused_without_blocking(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "run.json"
+    os.mkfifo(path)
+    monkeypatch.setattr(contracts, "check_written", lambda path, error: path)  # the race
+    (outcome,) = finishes(lambda: contracts.read_json_object(path, contracts.RunFolderError))
+    assert isinstance(outcome, contracts.RunFolderError)
+    assert "run.json: unreadable" in str(outcome) and "not a regular file" in str(outcome)
+
+
+def test_a_fifo_publication_log_is_noted_without_blocking(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / contracts.PUBLICATIONS_FILE)
+    ((entries, notes),) = finishes(lambda: contracts.read_publications(tmp_path))
+    assert entries == []
+    assert "publications.jsonl" in notes[0] and "not a regular file" in notes[0]
+
+
+def test_read_regular_reads_past_a_short_read_up_to_one_byte_more_than_allowed(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "big.json"
+    path.write_bytes(b"x" * (3 << 20))
+    assert len(contracts.read_regular(path, 2 << 20)) == (2 << 20) + 1
+    assert len(contracts.read_regular(path, 4 << 20)) == 3 << 20

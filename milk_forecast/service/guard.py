@@ -84,13 +84,9 @@ def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
 def _read_regular(path: Path, real: Path, max_bytes: int) -> bytes:
     """At most ``max_bytes`` of ``real``, opened without blocking and checked again once open."""
     try:
-        fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK)
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise RefusedError(f"{path}: replaced by something else than a regular file")
-            return os.read(fd, max_bytes + 1)[:max_bytes]
-        finally:
-            os.close(fd)
+        return contracts.read_regular(real, max_bytes)[:max_bytes]
+    except contracts.NotARegularFileError:
+        raise RefusedError(f"{path}: replaced by something else than a regular file") from None
     except OSError as exc:
         raise RefusedError(f"{path}: unreadable ({exc.strerror})") from None
 
