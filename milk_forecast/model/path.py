@@ -8,9 +8,9 @@ serving that horizon*, at that horizon, over its last ``interval_window`` foreca
 target is at or before the forecast's origin (``backtest.time_ordered_half_widths``),
 raised where needed to the largest q of the shorter horizons from the same origin, so the
 interval widens with the horizon (the issue asks for it; without it a quarter of the
-six-month intervals were narrower than an earlier month's). That rule (window 36, plain quantile) was chosen on origins 2008-2013, before the
-calibration window, among windows of 24, 36 and 48 months with the plain or the conformal
-quantile.
+six-month intervals were narrower than an earlier month's). That rule (window 36, plain
+quantile) was chosen on origins 2008-2013, before the calibration window, among windows of
+24, 36 and 48 months with the plain or the conformal quantile.
 """
 
 from __future__ import annotations
@@ -103,48 +103,56 @@ class Served:
         return self.track.errors(h)
 
     def half_widths(
-        self, h: int, months: pd.DatetimeIndex, levels: Sequence[float], window: int
-    ) -> pd.DataFrame:
-        """Log half-widths of the forecasts of ``months`` made ``h`` months before, one column
-        per level: at each origin the largest of the horizons' own quantiles up to ``h``
-        (each from errors known at that origin), so a path's interval never narrows, in
-        relative terms, as the horizon grows."""
-        origins = months - pd.DateOffset(months=h)
+        self, origins: pd.DatetimeIndex, horizons: int, levels: Sequence[float], window: int
+    ) -> np.ndarray:
+        """Log half-widths of the forecasts from ``origins`` at horizons 1..``horizons``,
+        shape (horizons, origins, levels): at each origin the largest of the horizons' own
+        quantiles up to h (each from errors known at that origin), so a path's interval
+        never narrows, in relative terms, as the horizon grows."""
         own = [
             bt.time_ordered_half_widths(
-                self.errors(k), k, window, levels, origins + pd.DateOffset(months=k)
+                self.errors(h), h, window, levels, origins + pd.DateOffset(months=h)
             ).to_numpy()
-            for k in range(1, h + 1)
+            for h in range(1, horizons + 1)
         ]
-        return pd.DataFrame(np.maximum.reduce(own), index=months, columns=list(levels))
+        return np.maximum.accumulate(np.stack(own), axis=0)
 
     def rows(
-        self, h: int, months: pd.DatetimeIndex, levels: Sequence[float], window: int
+        self,
+        origins: pd.DatetimeIndex,
+        horizons: Sequence[int],
+        levels: Sequence[float],
+        window: int,
     ) -> pd.DataFrame:
-        """Origin, month, horizon, actual, prediction and interval bounds of the forecasts of
-        ``months`` made ``h`` months before, each interval from errors known then."""
-        predicted = self.predicted(h, months)
-        widths = self.half_widths(h, months, levels, window)
-        frame = pd.DataFrame(
-            {
-                cb.ORIGIN: months - pd.DateOffset(months=h),
-                MONTH: months,
-                HORIZON: h,
-                ACTUAL: self.price.reindex(months).to_numpy(),
-                PREDICTED: predicted.to_numpy(),
-            }
-        )
-        return pd.concat([frame, bounds(predicted, widths).reset_index(drop=True)], axis=1)
+        """Origin, month, horizon, actual, prediction and interval bounds of the forecasts
+        from ``origins`` at each of ``horizons`` (horizon by horizon, in the order given),
+        each interval from errors known at its origin."""
+        widths = self.half_widths(origins, max(horizons), levels, window)
+        frames = []
+        for h in horizons:
+            months = origins + pd.DateOffset(months=h)
+            predicted = self.predicted(h, months)
+            frame = pd.DataFrame(
+                {
+                    cb.ORIGIN: origins,
+                    MONTH: months,
+                    HORIZON: h,
+                    ACTUAL: self.price.reindex(months).to_numpy(),
+                    PREDICTED: predicted.to_numpy(),
+                }
+            )
+            half = pd.DataFrame(widths[h - 1], index=months, columns=list(levels))
+            frames.append(
+                pd.concat([frame, bounds(predicted, half).reset_index(drop=True)], axis=1)
+            )
+        return pd.concat(frames, ignore_index=True)
 
 
 def calibration_rows(served: Served, w: Windows, levels: Sequence[float]) -> pd.DataFrame:
     """Forecasts from every calibration origin at the calibrated horizons whose target is
     observed, with the intervals shown then."""
-    frames = []
-    for h in CALIBRATED_HORIZONS:
-        targets = w.calibration + pd.DateOffset(months=h)
-        frames.append(served.rows(h, targets[targets <= w.last], levels, w.interval_window))
-    return pd.concat(frames, ignore_index=True)
+    rows = served.rows(w.calibration, CALIBRATED_HORIZONS, levels, w.interval_window)
+    return rows[rows[MONTH] <= w.last].reset_index(drop=True)
 
 
 def forecast_path(
@@ -152,11 +160,9 @@ def forecast_path(
 ) -> pd.DataFrame:
     """The FORECAST_HORIZON months after the last observed price: prediction, interval,
     model and reason per horizon (``model``/``reason``: those of the one-step forecast)."""
-    rows = [
-        served.rows(h, pd.DatetimeIndex([shift(w.last, h)]), levels, w.interval_window)
-        for h in range(1, FORECAST_HORIZON + 1)
-    ]
-    path = pd.concat(rows, ignore_index=True).drop(columns=cb.ORIGIN).assign(**{KIND: FORECAST})
+    horizons = range(1, FORECAST_HORIZON + 1)
+    rows = served.rows(pd.DatetimeIndex([w.last]), horizons, levels, w.interval_window)
+    path = rows.drop(columns=cb.ORIGIN).assign(**{KIND: FORECAST})
     data = served.track.data
     described = cb.path_rows(served.track, data.last, range(2, FORECAST_HORIZON + 1))
     described = pd.concat(

@@ -259,8 +259,9 @@ def one_step_backtest(
 ) -> pd.DataFrame:
     """The backtest months as forecast by the headline model, intervals from its own errors."""
     chosen = one.choices[CHOSEN]
+    origins = w.backtest - pd.DateOffset(months=1)
     rows = served_path.Served(chosen["predicted"], track, price).rows(
-        1, w.backtest, levels, w.interval_window
+        origins, [1], levels, w.interval_window
     )
     return rows.drop(columns=[HORIZON, cb.ORIGIN]).assign(
         **{KIND: BACKTEST, MODEL: chosen["candidate"].reindex(w.backtest).to_numpy()}

@@ -29,7 +29,9 @@ def served(one_step_error: float, size_by_horizon: dict[int, float]) -> Served:
 
 
 def widths(s: Served, h: int, month: str = "2004-06") -> np.ndarray:
-    return s.half_widths(h, pd.DatetimeIndex([month]), LEVELS, WINDOW).to_numpy()[0]
+    """The half-widths of the ``h``-month forecast of ``month``."""
+    origin = pd.DatetimeIndex([month]) - pd.DateOffset(months=h)
+    return s.half_widths(origin, h, LEVELS, WINDOW)[h - 1, 0]
 
 
 def test_a_horizon_with_smaller_errors_keeps_the_width_of_a_shorter_one():
