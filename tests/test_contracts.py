@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import threading
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from blocking import finishes
 
 from milk_forecast import contracts
 
@@ -232,23 +231,6 @@ def test_deeply_nested_json_is_refused_not_crashed(tmp_path: Path) -> None:
     path.write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(contracts.RunFolderError, match=r"run\.json: unreadable"):
         contracts.read_run_record(tmp_path)
-
-
-def finishes(call: Callable[[], object]) -> list[object]:
-    """What ``call`` returned or raised, from a thread given 5 s (a blocked open fails)."""
-    outcome: list[object] = []
-
-    def run() -> None:
-        try:
-            outcome.append(call())
-        except Exception as exc:  # the outcome is what the test asserts on
-            outcome.append(exc)
-
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
-    worker.join(5)
-    assert not worker.is_alive(), "the reader blocked"
-    return outcome
 
 
 def test_a_file_swapped_for_a_fifo_after_the_check_is_refused_without_blocking(

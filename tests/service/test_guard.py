@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from pathlib import Path
 
 import pytest
+from blocking import finishes
 
 from milk_forecast import contracts
 from milk_forecast.service import guard
@@ -39,12 +39,8 @@ def test_read_latest_reads_a_run_id_and_none_without_latest(folder: RunsFolder) 
 
 def test_a_fifo_latest_is_refused_without_blocking(folder: RunsFolder) -> None:
     os.mkfifo(folder.path / contracts.LATEST)
-    answers: list[str] = []
-    reader = threading.Thread(target=lambda: answers.append(refusal(folder.read_latest)))
-    reader.start()
-    reader.join(5)
-    assert not reader.is_alive(), "reading a FIFO LATEST blocked"
-    assert "is a FIFO" in answers[0]
+    (message,) = finishes(lambda: refusal(folder.read_latest))
+    assert "is a FIFO" in message
 
 
 @pytest.mark.parametrize(
