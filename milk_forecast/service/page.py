@@ -74,7 +74,7 @@ a { color: var(--accent); }
 @media (max-width: 600px) { main { padding: 8px; } section { padding: 10px; }
   header h1 { font-size: 1.2rem; }
   .figure { font-size: 1.9rem; } th, td { padding: 3px 5px; }
-  img.chart { width: 760px; max-width: none; }
+  img.chart:not(.fits) { width: 760px; max-width: none; }
   .phone-only { display: block; }
   table.path td.text, table.path th:last-child { display: none; }
   table.names td:first-child { white-space: normal; overflow-wrap: anywhere; min-width: 8rem; } }
@@ -145,21 +145,27 @@ def table(
     return f'<div class="scroll"><table{attribute}><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
 
 
-def chart(title: str, svg: bytes) -> str:
-    """An SVG as a ``data:`` image: shown, never executed, never fetching anything."""
+def chart(title: str, svg: bytes, fits: bool = False) -> str:
+    """An SVG as a ``data:`` image: shown, never executed, never fetching anything.
+
+    A chart is drawn 760 px wide on a phone (scrolled sideways) so that its detail stays
+    legible; one that ``fits`` (a one-line placeholder) is scaled to the screen instead.
+    """
     encoded = base64.b64encode(svg).decode("ascii")
-    return (
-        f'<div class="chart-box"><img class="chart" alt="{esc(title)}" '
-        f'src="data:image/svg+xml;base64,{encoded}"></div>'
-        '<p class="muted phone-only">Scroll the chart sideways to see all of it.</p>'
+    image = (
+        f'<div class="chart-box"><img class="chart{" fits" if fits else ""}" '
+        f'alt="{esc(title)}" src="data:image/svg+xml;base64,{encoded}"></div>'
     )
+    if fits:
+        return image
+    return image + '<p class="muted phone-only">Scroll the chart sideways to see all of it.</p>'
 
 
-def chart_block(data: PageData, name: str) -> str:
+def chart_block(data: PageData, name: str, fits: bool = False) -> str:
     """The chart ``name`` of the run, or a note saying why it is not shown."""
     title = CHART_TITLES.get(name, name)
     if name in data.charts:
-        return chart(title, data.charts[name])
+        return chart(title, data.charts[name], fits)
     note = data.chart_notes.get(name, "this run drew no such chart")
     return f'<p class="muted note">{esc(title)}: not shown ({esc(note)}).</p>'
 
@@ -272,13 +278,15 @@ def drift_notice(metrics: Mapping[str, Any]) -> str:
 
 def track_record_section(data: PageData) -> str:
     record = data.metrics.get("track_record")
+    by_horizon = record.get("horizons") if isinstance(record, Mapping) else None
+    scored = isinstance(by_horizon, Mapping) and bool(by_horizon)
     parts = [
         '<section id="track-record"><h2>Track record of the published forecasts</h2>',
         drift_banner(data.metrics),
-        chart_block(data, TRACK_RECORD_CHART_FILE),
+        # Nothing scored yet: 04_train drew a one-line placeholder, shown at screen width.
+        chart_block(data, TRACK_RECORD_CHART_FILE, fits=not scored),
     ]
-    by_horizon = record.get("horizons") if isinstance(record, Mapping) else None
-    if isinstance(by_horizon, Mapping) and by_horizon:
+    if scored:
         levels = levels_of(data.metrics)
         rows = []
         for horizon, summary in by_horizon.items():

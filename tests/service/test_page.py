@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from milk_forecast.contracts import FAN_CHART_FILE
+from milk_forecast.contracts import FAN_CHART_FILE, TRACK_RECORD_CHART_FILE
 from milk_forecast.service import page
 
 
@@ -102,3 +102,15 @@ def test_the_page_refers_to_no_other_host() -> None:
 
 def test_a_synthetic_run_says_so() -> None:
     assert "SYNTHETIC SAMPLE" in page.render_page(data(data_source="synthetic_sample")).decode()
+
+
+def test_a_placeholder_track_chart_fits_a_phone_and_a_real_one_scrolls() -> None:
+    svg = b"<svg xmlns='http://www.w3.org/2000/svg'></svg>"
+    charts = {FAN_CHART_FILE: svg, TRACK_RECORD_CHART_FILE: svg}
+    first_run = data(charts=charts, metrics={**data().metrics, "track_record": {"horizons": {}}})
+    text = page.render_page(first_run).decode()
+    assert re.findall(r'<img class="([^"]+)"', text) == ["chart", "chart fits"]
+    assert text.count("Scroll the chart sideways") == 1
+    text = page.render_page(data(charts=charts)).decode()
+    assert re.findall(r'<img class="([^"]+)"', text) == ["chart", "chart"]
+    assert text.count("Scroll the chart sideways") == 2
