@@ -5,6 +5,11 @@ seconds per notebook, more than most stages take to run. ``KernelPool`` starts t
 kernel of a later stage while the current one runs, and has it execute the
 notebook's own imports cell silently, so both happen on the other core.
 
+Kernels talk to the runner over Unix sockets in a private folder of their own (``ipc``
+transport), not TCP: a TCP port chosen for a kernel could be taken, before the kernel
+binds it, as the local port of one of the runner's own connections, and the kernel died
+("Address already in use"), failing the stage.
+
 papermill's nbclient replaces the process's SIGINT and SIGTERM handlers while it
 executes (it shuts the kernel down and carries on). ``RunnerEngine`` calls the
 ``before_cells`` callable it is given right before the cells run, which puts the
@@ -16,6 +21,8 @@ papermill's ``NBClientEngine`` of the pinned papermill version (tests compare th
 from __future__ import annotations
 
 import contextlib
+import shutil
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -60,10 +67,18 @@ class KernelPool:
         self.env = dict(env) if env is not None else None
         self._ready: dict[str, AsyncKernelManager] = {}
         self._warmers: dict[int, Any] = {}  # id(manager) -> the client that sent the warm-up
+        self._socket_dirs: dict[int, Path] = {}  # id(manager) -> its connection file's folder
 
     def prepare(self, key: str, cwd: Path, warmup_code: str) -> None:
         """Start a kernel in ``cwd`` and queue ``warmup_code``; returns at once."""
-        manager = AsyncKernelManager(kernel_name=self.kernel_name)
+        # A short private folder (mode 0700): socket paths stay under the 107-byte limit.
+        sockets = Path(tempfile.mkdtemp(prefix="milk-kernel-"))
+        manager = AsyncKernelManager(
+            kernel_name=self.kernel_name,
+            transport="ipc",
+            connection_file=str(sockets / "kernel.json"),
+        )
+        self._socket_dirs[id(manager)] = sockets
         streams = {"stdout": self.output, "stderr": self.output} if self.output else {}
         extra = {"env": self.env} if self.env is not None else {}
         run_sync(manager.start_kernel)(cwd=str(cwd), **streams, **extra)
@@ -92,6 +107,9 @@ class KernelPool:
             client.stop_channels()
         with contextlib.suppress(RuntimeError):
             run_sync(manager.shutdown_kernel)(now=True)
+        sockets = self._socket_dirs.pop(id(manager), None)
+        if sockets is not None:
+            shutil.rmtree(sockets, ignore_errors=True)
 
     def shutdown_all(self) -> None:
         for key in list(self._ready):

@@ -79,6 +79,23 @@ def test_shutdown_all_stops_kernels_nobody_took(tmp_path: Path) -> None:
     assert not manager.has_kernel
 
 
+def test_kernels_use_unix_sockets_in_a_private_folder_removed_on_release(
+    tmp_path: Path,
+) -> None:
+    """No TCP port a kernel could lose to another connection before binding it."""
+    pool = kernels.KernelPool()
+    pool.prepare("stage", tmp_path, "")
+    kernel = pool.take("stage")
+    folder = Path(kernel.connection_file).parent
+    try:
+        assert kernel.get_connection_info()["transport"] == "ipc"
+        assert folder.stat().st_mode & 0o777 == 0o700
+        assert execute_on(kernel, "print(6 * 7)", tmp_path) == "42"
+    finally:
+        pool.release(kernel)
+    assert not folder.exists()
+
+
 def run_one_notebook(tmp_path: Path) -> None:
     pool = kernels.KernelPool()
     pool.prepare("stage", tmp_path, "import json")
