@@ -25,28 +25,26 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from milk_forecast.contracts import (
-    DRIFT,
-    DRIFT_WARNING,
+from milk_forecast.data import raw
+from milk_forecast.model import track_record
+from milk_forecast.run_folder.files import describe_os_error
+from milk_forecast.run_folder.layout import UNIT, RunFolderError
+from milk_forecast.run_folder.metrics import DRIFT, DRIFT_WARNING, TRACK_RECORD
+from milk_forecast.run_folder.predictions import PREDICTED
+from milk_forecast.run_folder.record import NOT_PUBLISHED_REASON, data_label
+from milk_forecast.runner import history, lock, options, pipeline, schedule, stages
+from milk_forecast.runner.clock import SystemClock
+from milk_forecast.runner.options import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_LOCKED,
     EXIT_NOT_PUBLISHED,
     EXIT_OK,
     EXIT_USAGE,
-    NOT_PUBLISHED_REASON,
-    PREDICTED,
-    RUNNER_PARAMETERS,
-    TRACK_RECORD,
-    UNIT,
-    RunFolderError,
-    data_label,
 )
-from milk_forecast.data import raw
-from milk_forecast.files import describe_os_error
-from milk_forecast.runner import history, lock, options, pipeline, publications, schedule, stages
-from milk_forecast.runner.clock import SystemClock
+from milk_forecast.runner.publish import PublishError, publish_existing
 from milk_forecast.runner.signals import Interrupts
+from milk_forecast.runner.stages import RUNNER_PARAMETERS
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 
@@ -125,7 +123,7 @@ def summarize(outcome: pipeline.RunOutcome) -> None:
         for row in shown:
             print(f"    {row['horizon']:>2}: {format_forecast(row, details=False)}")
     if TRACK_RECORD in record:
-        print(f"  track record: {history.describe_track_record(record[TRACK_RECORD])}")
+        print(f"  track record: {track_record.describe_track_record(record[TRACK_RECORD])}")
     drift = record.get(DRIFT)
     if isinstance(drift, dict) and drift.get("status") == DRIFT_WARNING:
         print(f"  WARNING, drift: {'; '.join(map(str, drift.get('reasons') or []))}")
@@ -259,11 +257,11 @@ def publish(args: argparse.Namespace) -> int:
             Interrupts() as interrupts,
             lock.RunsLock(args.runs_dir, wait=args.wait, stopped=interrupts.stopped),
         ):
-            entry = publications.publish_existing(args.runs_dir, args.publish)
+            entry = publish_existing(args.runs_dir, args.publish)
     except lock.LockHeldError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_LOCKED
-    except (lock.LockError, publications.PublishError) as exc:
+    except (lock.LockError, PublishError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:

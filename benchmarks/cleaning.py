@@ -24,8 +24,8 @@ import pandas as pd
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))  # this checkout's package, not another installed copy
 
-from milk_forecast.contracts import RAW_FILES  # noqa: E402
 from milk_forecast.data import cleaning, raw  # noqa: E402
+from milk_forecast.data.columns import RAW_FILES  # noqa: E402
 
 
 def inflated(table: pd.DataFrame, rows: int) -> pd.DataFrame:

@@ -16,8 +16,8 @@ from pathlib import Path
 import pandas as pd
 from sklearn.model_selection import KFold
 
-from milk_forecast.contracts import MONTH, MSE, PRICE_COLUMN, SHUFFLED, WALK_FORWARD
 from milk_forecast.data.cleaning import clean_inputs
+from milk_forecast.data.columns import PRICE_COLUMN
 from milk_forecast.data.features import (
     add_shuffled_split,
     build_features,
@@ -30,6 +30,8 @@ from milk_forecast.model import metrics as mt
 from milk_forecast.model.models import PROTOTYPE, prototype_search
 from milk_forecast.model.params import TrainParams
 from milk_forecast.model.training import prototype_shuffled, train
+from milk_forecast.run_folder.layout import MONTH
+from milk_forecast.run_folder.metrics import MSE, SHUFFLED, WALK_FORWARD
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 

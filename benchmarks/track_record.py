@@ -25,8 +25,18 @@ sys.path.insert(0, str(PROJECT_ROOT))
 
 import pandas as pd  # noqa: E402
 
-from milk_forecast import contracts  # noqa: E402
+from milk_forecast.data.columns import PRICE_COLUMN, PRICE_FILE  # noqa: E402
 from milk_forecast.data.cuts import write_cut  # noqa: E402
+from milk_forecast.run_folder.layout import (  # noqa: E402
+    CLEAN_FILE,
+    LATEST,
+    METRICS_FILE,
+    MONTH,
+    PREDICTIONS_JSON,
+    TRACK_RECORD_FILE,
+)
+from milk_forecast.run_folder.metrics import DRIFT, TRACK_RECORD  # noqa: E402
+from milk_forecast.run_folder.predictions import PREDICTED, read_predictions_json  # noqa: E402
 
 
 def months(first: str, last: str) -> list[str]:
@@ -40,7 +50,7 @@ def run_at(cut: str, data_dir: Path, work: Path, runs_dir: Path) -> str:
     result = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT)
     if result.returncode != 0:
         sys.exit(f"run at {cut} failed:\n{result.stdout}\n{result.stderr}")
-    run_id = (runs_dir / contracts.LATEST).read_text().strip()
+    run_id = (runs_dir / LATEST).read_text().strip()
     one = [line for line in result.stdout.splitlines() if "track record:" in line]
     print(f"{cut}: run {run_id}; {one[0].strip() if one else ''}")
     return run_id
@@ -48,11 +58,11 @@ def run_at(cut: str, data_dir: Path, work: Path, runs_dir: Path) -> str:
 
 def check(runs_dir: Path, last: str, price: pd.Series) -> int:
     """Every scored error equals the real price minus the earlier run's own forecast."""
-    record = pd.read_parquet(runs_dir / last / contracts.TRACK_RECORD_FILE)
+    record = pd.read_parquet(runs_dir / last / TRACK_RECORD_FILE)
     wrong = 0
     for row in record.itertuples(index=False):
-        rows = contracts.read_predictions_json(runs_dir / row.run_id / contracts.PREDICTIONS_JSON)
-        published = {r["month"]: r[contracts.PREDICTED] for r in rows["rows"] if r["horizon"]}
+        rows = read_predictions_json(runs_dir / row.run_id / PREDICTIONS_JSON)
+        published = {r["month"]: r[PREDICTED] for r in rows["rows"] if r["horizon"]}
         expected = price[row.month] - published[f"{row.month:%Y-%m}"]
         wrong += abs(expected - row.error_clp_per_l) > 1e-9
     shown = record.assign(
@@ -71,23 +81,23 @@ def main() -> int:
     parser.add_argument("--last", default="2020-04", help="last cut, YYYY-MM")
     parser.add_argument("--keep-runs", type=Path, help="runs folder to keep (default: temporary)")
     args = parser.parse_args()
-    if not (args.data_dir / contracts.PRICE_FILE).is_file():
-        sys.exit(f"no {contracts.PRICE_FILE} in {args.data_dir}: pass --data-dir")
+    if not (args.data_dir / PRICE_FILE).is_file():
+        sys.exit(f"no {PRICE_FILE} in {args.data_dir}: pass --data-dir")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         runs_dir = args.keep_runs or work / "runs"
         last = [
             run_at(cut, args.data_dir, work, runs_dir) for cut in months(args.first, args.last)
         ][-1]
-        clean = pd.read_parquet(runs_dir / last / contracts.CLEAN_FILE)
-        price = clean.set_index(contracts.MONTH)[contracts.PRICE_COLUMN]
+        clean = pd.read_parquet(runs_dir / last / CLEAN_FILE)
+        price = clean.set_index(MONTH)[PRICE_COLUMN]
         wrong = check(runs_dir, last, price)
-        metrics = json.loads((runs_dir / last / contracts.METRICS_FILE).read_text())
+        metrics = json.loads((runs_dir / last / METRICS_FILE).read_text())
         print(
             "track record by horizon:",
-            json.dumps(metrics[contracts.TRACK_RECORD]["horizons"], indent=1),
+            json.dumps(metrics[TRACK_RECORD]["horizons"], indent=1),
         )
-        print("drift:", json.dumps(metrics[contracts.DRIFT], indent=1))
+        print("drift:", json.dumps(metrics[DRIFT], indent=1))
     return 1 if wrong else 0
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
-from milk_forecast.contracts import excerpt
+from milk_forecast.run_folder.files import excerpt
 
 _MONTH_RE = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
@@ -133,7 +133,7 @@ def check_fields(instance: Any) -> None:
     for name, rule in rules_of(type(instance)).items():
         value = getattr(instance, name)
         if not rule.accepts(value):
-            raise ParameterError(f"parameter {name!r}: {excerpt(value)} is not {rule.text}")
+            raise ParameterError(f"parameter {name!r}: {excerpt(value, 60)} is not {rule.text}")
 
 
 def frozen(value: Any) -> Any:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import nbformat
 
-from milk_forecast import contracts
+from milk_forecast.run_folder.layout import RunFolderError, is_valid_run_id
+from milk_forecast.run_folder.record import read_run_record
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 STAGES = ["01_extract", "02_clean", "03_preprocess", "04_train"]
@@ -23,7 +24,6 @@ STAGE_PRODUCTS = [
     "dropped_rows.parquet",
     "rescaled_cells.parquet",
     "features_monthly.parquet",
-    "model.joblib",
     "metrics.json",
     "predictions.parquet",
     "run.json",
@@ -55,7 +55,7 @@ def start_cli(*args: str | Path) -> subprocess.Popen[str]:
 
 
 def run_folders(runs_dir: Path) -> list[Path]:
-    return sorted(p for p in runs_dir.iterdir() if p.is_dir() and contracts.is_valid_run_id(p.name))
+    return sorted(p for p in runs_dir.iterdir() if p.is_dir() and is_valid_run_id(p.name))
 
 
 def notebooks_with(tmp_path: Path, stage: str, code: str) -> Path:
@@ -78,8 +78,8 @@ def wait_for_stage(runs_dir: Path, stage: str, timeout: float = 120) -> Path:
     while time.monotonic() < deadline:
         for folder in run_folders(runs_dir) if runs_dir.exists() else []:
             try:
-                record = contracts.read_run_record(folder)
-            except contracts.RunFolderError:
+                record = read_run_record(folder)
+            except RunFolderError:
                 continue
             if any(s["name"] == stage and s["status"] == "running" for s in record["stages"]):
                 return folder

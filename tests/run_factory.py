@@ -19,12 +19,45 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from milk_forecast import contracts
-from milk_forecast.runner import run_folder
+from milk_forecast.run_folder.latest import publish_latest
+from milk_forecast.run_folder.layout import (
+    FAN_CHART_FILE,
+    FIGURES_DIR,
+    METRICS_FILE,
+    MONTH,
+    PREDICTIONS_FILE,
+    PREDICTIONS_JSON,
+    PUBLICATIONS_FILE,
+    REPORT_FILE,
+    RUN_ID_FORMAT,
+    TRACK_RECORD_CHART_FILE,
+    UNIT,
+    run_dir_for,
+)
+from milk_forecast.run_folder.predictions import (
+    ACTUAL,
+    BACKTEST,
+    FORECAST,
+    FORECAST_HORIZON,
+    HORIZON,
+    IN_SAMPLE,
+    KIND,
+    LOWER,
+    MODEL,
+    PREDICTED,
+    UPPER,
+    interval_column,
+    ordered_bounds,
+)
+from milk_forecast.run_folder.predictions import (
+    REASON as REASON_KEY,
+)
+from milk_forecast.run_folder.publications import PUBLICATION_KEYS
+from milk_forecast.run_folder.record import FAILED, RUNNING, SUCCEEDED, write_run_record
 
 MODEL_NAME = "ridge_lags"
 FORECAST_MODEL = "seasonal_drift"
-REASON = "lowest walk-forward RMSE at this horizon"
+REASON_TEXT = "lowest walk-forward RMSE at this horizon"
 LEVELS = (0.8, 0.95)
 HALF_WIDTH = {0.5: 3.0, 0.8: 8.0, 0.9: 10.0, 0.95: 12.0}  # at horizon 1, CLP/L
 
@@ -46,7 +79,7 @@ def build_rows(
     first: str = "2015-01",
     backtest_from: str = "2018-05",
     last_observed: str = "2020-04",
-    horizons: int = contracts.FORECAST_HORIZON,
+    horizons: int = FORECAST_HORIZON,
     levels: Sequence[float] = LEVELS,
     model: str = MODEL_NAME,
 ) -> list[dict[str, Any]]:
@@ -59,38 +92,28 @@ def build_rows(
     for step, month in enumerate(month_range(first, observed + horizons)):
         predicted = 250.123 + 1.5 * step
         horizon = step - observed + 1 if step >= observed else None
-        kind = (
-            contracts.FORECAST
-            if horizon
-            else contracts.BACKTEST
-            if month >= backtest_from
-            else contracts.IN_SAMPLE
-        )
+        kind = FORECAST if horizon else BACKTEST if month >= backtest_from else IN_SAMPLE
         row: dict[str, Any] = {
-            contracts.MONTH: month,
-            contracts.ACTUAL: None if horizon else predicted + (2.0 if step % 2 == 0 else -3.0),
-            contracts.PREDICTED: predicted,
-            contracts.KIND: kind,
-            contracts.MODEL: FORECAST_MODEL if horizon else model,
-            contracts.HORIZON: horizon,
-            contracts.REASON: REASON if horizon else None,
+            MONTH: month,
+            ACTUAL: None if horizon else predicted + (2.0 if step % 2 == 0 else -3.0),
+            PREDICTED: predicted,
+            KIND: kind,
+            MODEL: FORECAST_MODEL if horizon else model,
+            HORIZON: horizon,
+            REASON_KEY: REASON_TEXT if horizon else None,
         }
         for level in levels:
             width = HALF_WIDTH.get(level, 10.0) * math.sqrt(horizon or 1)
-            inside = kind != contracts.IN_SAMPLE
-            row[contracts.interval_column(contracts.LOWER, level)] = (
-                predicted - width if inside else None
-            )
-            row[contracts.interval_column(contracts.UPPER, level)] = (
-                predicted + width if inside else None
-            )
+            inside = kind != IN_SAMPLE
+            row[interval_column(LOWER, level)] = predicted - width if inside else None
+            row[interval_column(UPPER, level)] = predicted + width if inside else None
         rows.append(row)
     return rows
 
 
 def predictions_document(rows: list[dict[str, Any]], levels: Sequence[float]) -> dict[str, Any]:
     """The predictions.json payload."""
-    return {"unit": contracts.UNIT, "interval_levels": list(levels), "rows": rows}
+    return {"unit": UNIT, "interval_levels": list(levels), "rows": rows}
 
 
 def _rows_of(predictions: Any) -> list[dict[str, Any]]:
@@ -99,8 +122,8 @@ def _rows_of(predictions: Any) -> list[dict[str, Any]]:
         return predictions
     rows = []
     for record in predictions.to_dict("records"):
-        month = record[contracts.MONTH]
-        rows.append({**record, contracts.MONTH: f"{month:%Y-%m}"})
+        month = record[MONTH]
+        rows.append({**record, MONTH: f"{month:%Y-%m}"})
     return rows
 
 
@@ -110,30 +133,28 @@ def build_metrics(
     """A metrics.json payload consistent with ``predictions`` (rows, or a DataFrame)."""
     rows = _rows_of(predictions)
     if levels is None:
-        levels = [
-            level for level in LEVELS if contracts.interval_column("lower", level) in rows[-1]
-        ]
+        levels = [level for level in LEVELS if interval_column("lower", level) in rows[-1]]
     scores = {"rmse_clp_per_l": 2.6, "mae_clp_per_l": 2.5, "mape_pct": 0.9, "r2": 0.97}
-    bounds = contracts.ordered_bounds(levels)
-    path = [row for row in rows if row[contracts.KIND] == contracts.FORECAST] or rows[-1:]
+    bounds = ordered_bounds(levels)
+    path = [row for row in rows if row[KIND] == FORECAST] or rows[-1:]
     forecast_path = [
         {
-            "month": row[contracts.MONTH],
-            "horizon": row.get(contracts.HORIZON),
-            "model": row[contracts.MODEL],
-            "reason": row.get(contracts.REASON) or REASON,
+            "month": row[MONTH],
+            "horizon": row.get(HORIZON),
+            "model": row[MODEL],
+            "reason": row.get(REASON_KEY) or REASON_TEXT,
             **{key: float(row[key]) for key in bounds},
         }
         for row in path
     ]
     return {
-        "unit": contracts.UNIT,
+        "unit": UNIT,
         "interval_levels": list(levels),
         "headline": {"model": model, "evaluation": "walk_forward", **scores},
         "evaluations": {
             "walk_forward": {
                 "description": "one-step-ahead refits",
-                "months": [r[contracts.MONTH] for r in rows if r[contracts.KIND] == "backtest"],
+                "months": [r[MONTH] for r in rows if r[KIND] == "backtest"],
                 "models": {model: {**scores, "mse_clp2_per_l2": 6.76}},
             }
         },
@@ -144,14 +165,14 @@ def build_metrics(
 
 def build_record(run_id: str, status: str, metrics: dict[str, Any], synthetic: bool) -> dict:
     """A run.json payload; started/finished times derive from the run id."""
-    started = datetime.strptime(run_id[:16], contracts.RUN_ID_FORMAT)
-    succeeded = status == contracts.SUCCEEDED
+    started = datetime.strptime(run_id[:16], RUN_ID_FORMAT)
+    succeeded = status == SUCCEEDED
     return {
         "run_id": run_id,
         "status": status,
         "started_at": f"{started:%Y-%m-%dT%H:%M:%SZ}",
         "finished_at": f"{started + timedelta(seconds=42):%Y-%m-%dT%H:%M:%SZ}"
-        if status != contracts.RUNNING
+        if status != RUNNING
         else None,
         "pid": 1,
         "host": socket.gethostname(),
@@ -173,8 +194,8 @@ def write_parquet(rows: list[dict[str, Any]], path: Path) -> None:
     import pandas as pd
 
     frame = pd.DataFrame(rows)
-    frame[contracts.MONTH] = pd.to_datetime(frame[contracts.MONTH]).astype("datetime64[ns]")
-    frame[contracts.HORIZON] = frame[contracts.HORIZON].astype("Int64")
+    frame[MONTH] = pd.to_datetime(frame[MONTH]).astype("datetime64[ns]")
+    frame[HORIZON] = frame[HORIZON].astype("Int64")
     frame.to_parquet(path, index=False)
 
 
@@ -182,7 +203,7 @@ def make_run(
     runs_dir: Path,
     run_id: str = "20261127T120301Z",
     *,
-    status: str = contracts.SUCCEEDED,
+    status: str = SUCCEEDED,
     rows: list[dict[str, Any]] | None = None,
     levels: Sequence[float] = LEVELS,
     synthetic: bool = True,
@@ -190,18 +211,18 @@ def make_run(
     parquet: bool = False,
 ) -> Path:
     """Write a complete fake run folder; publish it as LATEST when ``publish``."""
-    run_dir = run_folder.run_dir_for(runs_dir, run_id)
+    run_dir = run_dir_for(runs_dir, run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
     rows = build_rows(levels=levels) if rows is None else rows
     metrics = build_metrics(rows, levels=levels)
     document = predictions_document(rows, levels)
-    (run_dir / contracts.PREDICTIONS_JSON).write_text(json.dumps(document), encoding="utf-8")
-    (run_dir / contracts.METRICS_FILE).write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    (run_dir / PREDICTIONS_JSON).write_text(json.dumps(document), encoding="utf-8")
+    (run_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2), encoding="utf-8")
     if parquet:
-        write_parquet(rows, run_dir / contracts.PREDICTIONS_FILE)
-    run_folder.write_run_record(run_dir, build_record(run_id, status, metrics, synthetic))
+        write_parquet(rows, run_dir / PREDICTIONS_FILE)
+    write_run_record(run_dir, build_record(run_id, status, metrics, synthetic))
     if publish:
-        run_folder.publish_latest(runs_dir, run_id)
+        publish_latest(runs_dir, run_id)
     return run_dir
 
 
@@ -212,11 +233,11 @@ def make_history(runs_dir: Path, count: int, first: datetime | None = None) -> l
     metrics = build_metrics(rows)
     run_ids = []
     for number in range(count):
-        run_id = f"{start + timedelta(hours=number):{contracts.RUN_ID_FORMAT}}"
-        status = contracts.FAILED if number % 5 == 4 else contracts.SUCCEEDED
+        run_id = f"{start + timedelta(hours=number):{RUN_ID_FORMAT}}"
+        status = FAILED if number % 5 == 4 else SUCCEEDED
         run_dir = runs_dir / run_id
         run_dir.mkdir(parents=True, exist_ok=True)
-        run_folder.write_run_record(run_dir, build_record(run_id, status, metrics, False))
+        write_run_record(run_dir, build_record(run_id, status, metrics, False))
         run_ids.append(run_id)
     return run_ids
 
@@ -233,19 +254,19 @@ REPORT_HTML = (
 def add_page_files(run_dir: Path, charts: bool = True, report: bool = True) -> Path:
     """The charts 04_train draws (figures/*.svg) and the runner's report.html, small fakes."""
     if charts:
-        figures = run_dir / contracts.FIGURES_DIR
+        figures = run_dir / FIGURES_DIR
         figures.mkdir(exist_ok=True)
-        for name in (contracts.FAN_CHART_FILE, contracts.TRACK_RECORD_CHART_FILE):
+        for name in (FAN_CHART_FILE, TRACK_RECORD_CHART_FILE):
             (figures / name).write_bytes(CHART_SVG)
     if report:
-        (run_dir / contracts.REPORT_FILE).write_bytes(REPORT_HTML)
+        (run_dir / REPORT_FILE).write_bytes(REPORT_HTML)
     return run_dir
 
 
 def write_publications(runs_dir: Path, entries: Sequence[tuple[str, str, str]]) -> Path:
     """runs/publications.jsonl holding (run_id, published_at, by) lines, oldest first."""
-    path = runs_dir / contracts.PUBLICATIONS_FILE
-    lines = [dict(zip(contracts.PUBLICATION_KEYS, entry, strict=True)) for entry in entries]
+    path = runs_dir / PUBLICATIONS_FILE
+    lines = [dict(zip(PUBLICATION_KEYS, entry, strict=True)) for entry in entries]
     path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
     return path
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from milk_forecast.contracts import MONTH, PRICE_COLUMN, RAIN_COLUMNS
+from milk_forecast.data.columns import PRICE_COLUMN, RAIN_COLUMNS
+from milk_forecast.run_folder.layout import MONTH
 
 
 def synthetic_monthly(start: str = "1988-01", end: str = "2020-04", seed: int = 7) -> pd.DataFrame:

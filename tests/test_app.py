@@ -32,8 +32,18 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 import app
-from milk_forecast import contracts
-from milk_forecast.runner import run_folder
+from milk_forecast.run_folder.latest import publish_latest
+from milk_forecast.run_folder.layout import (
+    LATEST,
+    METRICS_FILE,
+    PREDICTIONS_JSON,
+    PUBLICATIONS_FILE,
+    REPORT_FILE,
+    RUN_JSON,
+)
+from milk_forecast.run_folder.metrics import read_metrics
+from milk_forecast.run_folder.predictions import FORECAST_HORIZON
+from milk_forecast.run_folder.record import FAILED, read_run_record
 from milk_forecast.service import dashboard, history, served_run, serving
 from milk_forecast.service.openapi import OPENAPI
 
@@ -129,7 +139,7 @@ def test_index_names_the_service_and_the_served_run(runs_dir: Path) -> None:
     make_run(runs_dir, RUN_A, synthetic=False)
     with TestClient(APP) as client:
         body = assert_documented(client.get("/"), "/")
-    record = contracts.read_run_record(runs_dir / RUN_A)
+    record = read_run_record(runs_dir / RUN_A)
     assert body["service"] == serving.SERVICE_NAME
     assert body["run"]["run_id"] == RUN_A
     assert body["run"]["finished_at"] == record["finished_at"]
@@ -166,7 +176,7 @@ def test_predict_answers_the_row_of_that_month_rounded_to_cents(client: TestClie
 
 def test_predict_answers_every_month_of_the_forecast_path(client: TestClient) -> None:
     path = [row for row in build_rows() if row["kind"] == "forecast"]
-    assert len(path) == contracts.FORECAST_HORIZON
+    assert len(path) == FORECAST_HORIZON
     for row in path:
         year, month = int(row["month"][:4]), int(row["month"][5:])
         by_query = client.get(f"/api/predict?year={year}&month={month}")
@@ -296,13 +306,13 @@ def test_a_run_without_forecast_rows_is_refused(runs_dir: Path) -> None:
 
 
 def test_runs_list_and_detail(client: TestClient, runs_dir: Path) -> None:
-    make_run(runs_dir, RUN_B, status=contracts.FAILED, publish=False)
+    make_run(runs_dir, RUN_B, status=FAILED, publish=False)
     listing = assert_documented(client.get("/api/runs"), "/api/runs")
     assert [row["run_id"] for row in listing["runs"]] == [RUN_B, RUN_A]
     assert [row["served"] for row in listing["runs"]] == [False, True]
     assert listing["served_run_id"] == RUN_A
     detail = assert_documented(client.get(f"/api/runs/{RUN_B}"), "/api/runs/{run_id}")
-    assert detail["run"]["status"] == contracts.FAILED
+    assert detail["run"]["status"] == FAILED
     assert detail["metrics"]["unit"] == "CLP/L"
 
 
@@ -506,8 +516,8 @@ def test_a_broken_newest_run_leaves_the_old_one_serving_and_is_logged_once(
     client: TestClient, runs_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     broken = make_run(runs_dir, RUN_B, publish=False)
-    (broken / contracts.PREDICTIONS_JSON).write_bytes(b"corrupt")
-    run_folder.publish_latest(runs_dir, RUN_B)
+    (broken / PREDICTIONS_JSON).write_bytes(b"corrupt")
+    publish_latest(runs_dir, RUN_B)
     with caplog.at_level("ERROR", logger="milk_forecast.service.store"):
         answers = [client.get("/api/predict/2020/1") for _ in range(5)]
     assert [r.status_code for r in answers] == [200] * 5
@@ -577,7 +587,6 @@ def test_the_app_imports_nothing_heavy_and_never_unpickles(runs_dir: Path) -> No
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
-    assert not (runs_dir / RUN_A / contracts.MODEL_FILE).exists()
 
 
 def test_the_summary_names_no_model_class(client: TestClient) -> None:
@@ -607,7 +616,7 @@ def test_latest_symlink_to_another_file_is_refused_without_quoting_it(
 ) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("20261127T120301Z\nTOP-SECRET-CONTENT\n")
-    (runs_dir / contracts.LATEST).symlink_to(secret)
+    (runs_dir / LATEST).symlink_to(secret)
     predict, index = no_run_answers(runs_dir)
     message = assert_documented(predict, "/api/predict/{year}/{month}")["error"]["message"]
     assert predict.status_code == 503
@@ -617,7 +626,7 @@ def test_latest_symlink_to_another_file_is_refused_without_quoting_it(
 
 
 def test_a_30_mb_latest_does_not_make_answers_big(runs_dir: Path) -> None:
-    (runs_dir / contracts.LATEST).write_bytes(b"x" * (30 * 1024 * 1024))
+    (runs_dir / LATEST).write_bytes(b"x" * (30 * 1024 * 1024))
     predict, index = no_run_answers(runs_dir)
     assert predict.status_code == 503 and index.status_code == 200
     assert len(predict.content) < 2000 and len(index.content) < 2000
@@ -637,7 +646,7 @@ def test_a_broken_latest_at_start_up_still_starts_and_answers_503(
     runs_dir: Path, make_latest: Any, reason: str
 ) -> None:
     make_run(runs_dir, RUN_A, publish=False)
-    make_latest(runs_dir / contracts.LATEST)
+    make_latest(runs_dir / LATEST)
     predict, index = no_run_answers(runs_dir)
     assert predict.status_code == 503
     assert reason in predict.json()["error"]["message"]
@@ -648,14 +657,14 @@ def test_a_refused_run_is_served_once_repaired_and_published_again(
     client: TestClient, runs_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     broken = make_run(runs_dir, RUN_B, publish=False)
-    document = (broken / contracts.PREDICTIONS_JSON).read_text()
-    (broken / contracts.PREDICTIONS_JSON).write_text(document.replace('"kind"', '"knid"', 1))
+    document = (broken / PREDICTIONS_JSON).read_text()
+    (broken / PREDICTIONS_JSON).write_text(document.replace('"kind"', '"knid"', 1))
     with caplog.at_level("ERROR", logger="milk_forecast.service.store"):
-        run_folder.publish_latest(runs_dir, RUN_B)
+        publish_latest(runs_dir, RUN_B)
         assert client.get("/ready").json()["run_id"] == RUN_A
-        (broken / contracts.PREDICTIONS_JSON).write_text(document)
+        (broken / PREDICTIONS_JSON).write_text(document)
         assert client.get("/ready").json()["run_id"] == RUN_A  # repaired, not yet published
-        run_folder.publish_latest(runs_dir, RUN_B)
+        publish_latest(runs_dir, RUN_B)
         assert client.get("/ready").json()["run_id"] == RUN_B
     refusals = [r.getMessage() for r in caplog.records if RUN_B in r.getMessage()]
     assert len(refusals) == 1 and "predictions.json" in refusals[0]
@@ -675,8 +684,8 @@ def test_a_corrupt_run_json_in_the_history_never_makes_runs_500(
     client: TestClient, runs_dir: Path, name: str
 ) -> None:
     run_dir = make_run(runs_dir, RUN_B, publish=False)
-    record = json.loads((run_dir / contracts.RUN_JSON).read_text())
-    (run_dir / contracts.RUN_JSON).write_text(json.dumps(CORRUPT_RECORDS[name](record)))
+    record = json.loads((run_dir / RUN_JSON).read_text())
+    (run_dir / RUN_JSON).write_text(json.dumps(CORRUPT_RECORDS[name](record)))
     listing = client.get("/api/runs")
     rows = {row["run_id"]: row for row in assert_documented(listing, "/api/runs")["runs"]}
     assert set(rows) == {RUN_A, RUN_B} and rows[RUN_A]["served"]
@@ -687,14 +696,10 @@ def test_a_corrupt_run_json_in_the_history_never_makes_runs_500(
 
 def test_a_deep_or_huge_run_json_is_reported_not_echoed(client: TestClient, runs_dir: Path) -> None:
     run_dir = make_run(runs_dir, RUN_B, publish=False)
-    (run_dir / contracts.RUN_JSON).write_text(
-        '{"status": "failed", "x": ' + "[" * 100 + "]" * 100 + "}"
-    )
+    (run_dir / RUN_JSON).write_text('{"status": "failed", "x": ' + "[" * 100 + "]" * 100 + "}")
     row = client.get("/api/runs").json()["runs"][0]
     assert row["status"] == "incomplete" and "deeper than" in row["error"]["message"]
-    (run_dir / contracts.RUN_JSON).write_bytes(
-        b'{"status": "failed", "x": "' + b"a" * 400_000 + b'"}'
-    )
+    (run_dir / RUN_JSON).write_bytes(b'{"status": "failed", "x": "' + b"a" * 400_000 + b'"}')
     detail = client.get(f"/api/runs/{RUN_B}").json()
     assert detail["run"] is None and "more than the" in detail["error"]
     assert len(client.get("/api/runs").content) < 5000
@@ -893,7 +898,7 @@ def test_nothing_else_of_runs_is_served(page_client: TestClient, path: str) -> N
 def test_a_report_that_is_not_a_regular_file_in_runs_is_a_404(
     page_client: TestClient, runs_dir: Path, tmp_path: Path, kind: str
 ) -> None:
-    path = runs_dir / RUN_A / contracts.REPORT_FILE
+    path = runs_dir / RUN_A / REPORT_FILE
     path.write_text("TOP-SECRET")
     make_unservable(path, kind, tmp_path / "secret.html")
     response = page_client.get(f"/runs/{RUN_A}/report.html")
@@ -935,7 +940,7 @@ def test_metrics_count_requests_by_route_template_and_status(page_client: TestCl
 
 def test_metrics_show_the_served_run(page_client: TestClient, runs_dir: Path) -> None:
     samples = metric_samples(page_client)
-    headline = contracts.read_metrics(runs_dir / RUN_A / contracts.METRICS_FILE)["headline"]
+    headline = read_metrics(runs_dir / RUN_A / METRICS_FILE)["headline"]
     assert samples[("milk_served_run_info", (("run_id", RUN_A),))] == 1
     assert samples[("milk_served_walk_forward_rmse_clp_per_l", ())] == headline["rmse_clp_per_l"]
     assert samples[("milk_served_run_age_seconds", ())] > 0
@@ -944,7 +949,7 @@ def test_metrics_show_the_served_run(page_client: TestClient, runs_dir: Path) ->
 
 def test_metrics_count_reloads_and_refused_runs(page_client: TestClient, runs_dir: Path) -> None:
     broken = make_run(runs_dir, RUN_B)
-    (broken / contracts.METRICS_FILE).write_text("[]")
+    (broken / METRICS_FILE).write_text("[]")
     assert page_client.get("/ready").json()["run_id"] == RUN_A
     samples = metric_samples(page_client)
     assert samples[("milk_runs_refused_total", ())] == 1
@@ -989,7 +994,7 @@ def test_a_publication_log_leading_out_of_runs_is_not_read(
     page_client: TestClient, runs_dir: Path, tmp_path: Path
 ) -> None:
     outside = write_publications(tmp_path, [(RUN_A, "2026-11-27T12:04:00Z", "SECRET-BY")])
-    (runs_dir / contracts.PUBLICATIONS_FILE).symlink_to(outside)
+    (runs_dir / PUBLICATIONS_FILE).symlink_to(outside)
     listing = assert_documented(page_client.get("/api/runs"), "/api/runs")
     assert listing["publications"] == []
     assert "SECRET-BY" not in page_client.get("/dashboard").text

@@ -30,7 +30,7 @@ import pytest
 import yaml
 from pipeline_cli import cli
 
-from milk_forecast import contracts
+from milk_forecast.run_folder.layout import REPORT_FILE, UNIT
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -193,7 +193,7 @@ def test_the_page_renders_the_forecast_and_both_charts(visit: Visit, base_url: s
     assert response.headers["content-type"].startswith("text/html")
     assert "default-src 'none'" in response.headers["content-security-policy"]
     figure = visit.page.text_content("#forecast-value")
-    assert figure == f"{forecast['prediction']:,.2f} {contracts.UNIT}"
+    assert figure == f"{forecast['prediction']:,.2f} {UNIT}"
     assert visit.page.text_content("#forecast-month") == (
         f"{forecast['year']:04d}-{forecast['month']:02d}"
     )
@@ -215,7 +215,7 @@ def test_the_page_renders_the_forecast_and_both_charts(visit: Visit, base_url: s
 def test_the_served_runs_report_link_opens_its_report(visit: Visit, base_url: str) -> None:
     served = get_json(base_url + "/ready")["run_id"]
     visit.page.goto(base_url + "/dashboard")
-    link = visit.page.locator(f'a[href="/runs/{served}/{contracts.REPORT_FILE}"]')
+    link = visit.page.locator(f'a[href="/runs/{served}/{REPORT_FILE}"]')
     with visit.page.expect_navigation() as navigation:
         link.click()
     response = navigation.value

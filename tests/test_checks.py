@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from milk_forecast import checks
+from milk_forecast.data import checks
 
 
 def monthly(months: list[str], values: list[float] | None = None) -> pd.DataFrame:

@@ -7,8 +7,12 @@ from pathlib import Path
 import pytest
 from pipeline_cli import cli
 
-from milk_forecast import contracts
-from milk_forecast.runner import run_folder
+from milk_forecast.run_folder.latest import read_latest
+from milk_forecast.run_folder.layout import METRICS_FILE, PREDICTIONS_JSON
+from milk_forecast.run_folder.metrics import CALIBRATION, FORECAST_PATH, read_metrics
+from milk_forecast.run_folder.predictions import FORECAST, read_predictions_json
+from milk_forecast.run_folder.record import read_run_record
+from milk_forecast.runner.options import EXIT_OK, EXIT_USAGE
 
 pytestmark = pytest.mark.slow
 
@@ -19,17 +23,17 @@ def test_other_interval_levels_flow_through_a_whole_run(sample_data_dir: Path, t
     result = cli(
         "--data-dir", sample_data_dir, "--runs-dir", tmp_path, "-p", "interval_levels", "[0.5, 0.9]"
     )  # fmt: skip
-    assert result.returncode == contracts.EXIT_OK, result.stdout + result.stderr
-    run_dir = tmp_path / run_folder.read_latest(tmp_path)
-    metrics = contracts.read_metrics(run_dir / contracts.METRICS_FILE)
+    assert result.returncode == EXIT_OK, result.stdout + result.stderr
+    run_dir = tmp_path / read_latest(tmp_path)
+    metrics = read_metrics(run_dir / METRICS_FILE)
     assert metrics["interval_levels"] == [0.5, 0.9]
-    assert set(metrics[contracts.CALIBRATION]["horizons"]["1"]) == {"50", "90"}
-    document = contracts.read_predictions_json(run_dir / contracts.PREDICTIONS_JSON)
-    path = [row for row in document["rows"] if row["kind"] == contracts.FORECAST]
+    assert set(metrics[CALIBRATION]["horizons"]["1"]) == {"50", "90"}
+    document = read_predictions_json(run_dir / PREDICTIONS_JSON)
+    path = [row for row in document["rows"] if row["kind"] == FORECAST]
     assert [row["horizon"] for row in path] == list(range(1, 13))
     assert all(row["lower_90_clp_per_l"] < row["lower_50_clp_per_l"] for row in path)
-    record = contracts.read_run_record(run_dir)
-    assert record[contracts.FORECAST_PATH] == metrics[contracts.FORECAST_PATH]
+    record = read_run_record(run_dir)
+    assert record[FORECAST_PATH] == metrics[FORECAST_PATH]
     # the summary prints the path's 1st, 3rd, 6th and 12th month with both levels
     after = result.stdout.split("path, months ahead:")[1].split("track record:")[0]
     lines = after.strip().splitlines()
@@ -42,6 +46,6 @@ def test_a_level_outside_zero_one_is_refused_naming_it(sample_data_dir: Path, tm
     result = cli(
         "--data-dir", sample_data_dir, "--runs-dir", tmp_path, "-p", "interval_levels", "[0.8, 1.5]"
     )  # fmt: skip
-    assert result.returncode == contracts.EXIT_USAGE
+    assert result.returncode == EXIT_USAGE
     assert "interval_levels" in result.stdout + result.stderr and "(0, 1)" in result.stderr
-    assert run_folder.read_latest(tmp_path) is None
+    assert read_latest(tmp_path) is None

@@ -11,12 +11,15 @@ import papermill
 import pytest
 from nbclient import NotebookClient
 
-from milk_forecast import contracts
-from milk_forecast.contracts import RUNNER_PARAMETERS
 from milk_forecast.data.raw import SAMPLE_DIR
+from milk_forecast.model.outputs import read_predictions
 from milk_forecast.parameters import defaults_of, frozen
+from milk_forecast.run_folder.layout import METRICS_FILE, PREDICTIONS_FILE
+from milk_forecast.run_folder.metrics import read_metrics
+from milk_forecast.run_folder.predictions import FORECAST, KIND
 from milk_forecast.runner import stages
 from milk_forecast.runner.pipeline import kernel_environment
+from milk_forecast.runner.stages import RUNNER_PARAMETERS
 
 NOTEBOOKS = [stages.NOTEBOOKS_DIR / f"{name}.ipynb" for name in stages.STAGE_NAMES]
 
@@ -85,6 +88,6 @@ def test_the_committed_notebooks_run_by_hand_in_order(tmp_path: Path) -> None:
         client = NotebookClient(nb, timeout=300, kernel_name="python3")
         client.execute(cwd=str(project / "notebooks"), env=env)
     manual = project / "runs" / "manual"
-    contracts.read_metrics(manual / contracts.METRICS_FILE)
-    predictions = contracts.read_predictions(manual / contracts.PREDICTIONS_FILE)
-    assert predictions[contracts.KIND].iloc[-1] == contracts.FORECAST
+    read_metrics(manual / METRICS_FILE)
+    predictions = read_predictions(manual / PREDICTIONS_FILE)
+    assert predictions[KIND].iloc[-1] == FORECAST

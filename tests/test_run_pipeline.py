@@ -27,9 +27,18 @@ from pipeline_cli import (
 )
 
 import run_pipeline
-from milk_forecast import contracts
 from milk_forecast.data import sample as sample_data
-from milk_forecast.runner import pipeline, run_folder
+from milk_forecast.run_folder.latest import publish_latest, read_latest
+from milk_forecast.run_folder.layout import LATEST
+from milk_forecast.run_folder.record import (
+    FAILED,
+    INCOMPLETE,
+    effective_status,
+    read_run_record,
+    write_run_record,
+)
+from milk_forecast.runner import pipeline
+from milk_forecast.runner.options import EXIT_FAILED, EXIT_NOT_PUBLISHED, EXIT_OK, EXIT_USAGE
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +49,7 @@ def copy_of(sample_runs, tmp_path: Path) -> tuple[Path, str]:
     """A copy of the sample runs folder, and the id of the run it serves."""
     runs_dir = tmp_path / "runs"
     shutil.copytree(sample_runs[0], runs_dir)
-    return runs_dir, run_folder.read_latest(runs_dir)
+    return runs_dir, read_latest(runs_dir)
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +62,7 @@ def sample_runs(tmp_path_factory: pytest.TempPathFactory, sample_data_dir: Path)
 def test_sample_run_succeeds_and_says_it_is_synthetic(sample_runs) -> None:
     runs_dir, result = sample_runs
     assert result.returncode == 0, result.stdout + result.stderr
-    run_id = run_folder.read_latest(runs_dir)
+    run_id = read_latest(runs_dir)
     assert f"run {run_id} succeeded" in result.stdout
     assert "SYNTHETIC SAMPLE" in result.stdout
     for stage in STAGES:
@@ -64,10 +73,10 @@ def test_sample_run_succeeds_and_says_it_is_synthetic(sample_runs) -> None:
 
 def test_sample_run_fulfils_the_run_folder_contract(sample_runs, sample_data_dir: Path) -> None:
     runs_dir, _ = sample_runs
-    run_dir = runs_dir / run_folder.read_latest(runs_dir)
+    run_dir = runs_dir / read_latest(runs_dir)
     for name in STAGE_PRODUCTS:
         assert (run_dir / name).is_file(), name
-    record = contracts.read_run_record(run_dir)
+    record = read_run_record(run_dir)
     assert record["status"] == "succeeded" and record["error"] is None
     assert record["synthetic_sample"] is True
     assert record["started_at"] <= record["finished_at"]
@@ -87,7 +96,7 @@ def test_sample_run_fulfils_the_run_folder_contract(sample_runs, sample_data_dir
 
 def test_executed_notebooks_carry_the_injected_parameters_and_the_banner(sample_runs) -> None:
     runs_dir, _ = sample_runs
-    run_dir = runs_dir / run_folder.read_latest(runs_dir)
+    run_dir = runs_dir / read_latest(runs_dir)
     for stage in STAGES:
         notebook = nbformat.read(run_dir / "notebooks" / f"{stage}.ipynb", as_version=4)
         assert "SYNTHETIC SAMPLE" in notebook.cells[0].source
@@ -100,7 +109,7 @@ def test_executed_notebooks_carry_the_injected_parameters_and_the_banner(sample_
 
 def test_report_shows_the_outputs_of_all_stages_without_code(sample_runs) -> None:
     runs_dir, _ = sample_runs
-    html = (runs_dir / run_folder.read_latest(runs_dir) / "report.html").read_text()
+    html = (runs_dir / read_latest(runs_dir) / "report.html").read_text()
     for stage in STAGES:
         assert stage in html
     assert "data:image/png;base64" in html  # the plots
@@ -109,9 +118,7 @@ def test_report_shows_the_outputs_of_all_stages_without_code(sample_runs) -> Non
 
 def test_predictions_are_one_row_per_month(sample_runs) -> None:
     runs_dir, _ = sample_runs
-    predictions = pd.read_parquet(
-        runs_dir / run_folder.read_latest(runs_dir) / "predictions.parquet"
-    )
+    predictions = pd.read_parquet(runs_dir / read_latest(runs_dir) / "predictions.parquet")
     assert predictions["month"].is_monotonic_increasing and predictions["month"].is_unique
     assert predictions["predicted_clp_per_l"].notna().all()
     assert {"in_sample", "backtest", "forecast"} <= set(predictions["kind"])
@@ -121,9 +128,7 @@ def test_list_marks_the_served_run(sample_runs) -> None:
     runs_dir, _ = sample_runs
     result = cli("--list", "--runs-dir", runs_dir)
     assert result.returncode == 0
-    served = [
-        line for line in result.stdout.splitlines() if run_folder.read_latest(runs_dir) in line
-    ]
+    served = [line for line in result.stdout.splitlines() if read_latest(runs_dir) in line]
     assert served and "*" in served[0] and "sample" in served[0]
 
 
@@ -135,7 +140,7 @@ def test_rerun_with_same_inputs_is_skipped_and_force_reruns(sample_runs, sample_
     assert len(run_folders(runs_dir)) == 1
     forced = cli("--data-dir", sample_data_dir, "--runs-dir", runs_dir, "--force")
     assert forced.returncode == 0, forced.stdout + forced.stderr
-    assert len(run_folders(runs_dir)) == 2 and run_folder.read_latest(runs_dir) != served
+    assert len(run_folders(runs_dir)) == 2 and read_latest(runs_dir) != served
 
 
 def test_a_failing_notebook_fails_the_run_and_keeps_the_served_model(
@@ -155,9 +160,9 @@ def test_a_failing_notebook_fails_the_run_and_keeps_the_served_model(
     assert result.returncode == 1
     assert "02_clean.ipynb" in result.stdout and "In [" in result.stdout
     assert "ValueError: broken on purpose" in result.stdout
-    assert run_folder.read_latest(runs_dir) == served
+    assert read_latest(runs_dir) == served
     failed = run_folders(runs_dir)[-1]
-    record = contracts.read_run_record(failed)
+    record = read_run_record(failed)
     assert record["status"] == "failed"
     assert record["error"]["stage"] == "02_clean" and record["error"]["exception"] == "ValueError"
     assert isinstance(record["error"]["cell"], int)
@@ -180,7 +185,7 @@ def test_retries_start_a_new_run_folder_per_attempt(sample_data_dir: Path, tmp_p
         "--retries", "2", "--retry-delay", "0",
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    statuses = [contracts.read_run_record(p)["status"] for p in run_folders(runs_dir)]
+    statuses = [read_run_record(p)["status"] for p in run_folders(runs_dir)]
     assert statuses == ["failed", "succeeded"]
 
 
@@ -215,12 +220,12 @@ def test_sigterm_marks_the_run_in_progress_failed(sample_data_dir: Path, tmp_pat
     process.send_signal(signal.SIGTERM)
     process.communicate(timeout=60)
     assert process.returncode == 130
-    record = contracts.read_run_record(run_dir)
+    record = read_run_record(run_dir)
     assert record["status"] == "failed"
     assert record["error"]["exception"] == "interrupted" and "SIGTERM" in record["error"]["message"]
     assert record["stages"][-1]["name"] == "02_clean"
     assert record["stages"][-1]["status"] == "failed"
-    assert run_folder.read_latest(runs_dir) is None
+    assert read_latest(runs_dir) is None
 
 
 def test_a_run_killed_hard_is_ignored_and_does_not_block_the_next(
@@ -234,8 +239,8 @@ def test_a_run_killed_hard_is_ignored_and_does_not_block_the_next(
     killed = wait_for_stage(runs_dir, "02_clean")
     os.kill(process.pid, signal.SIGKILL)
     process.communicate(timeout=30)
-    assert run_folder.effective_status(contracts.read_run_record(killed)) == contracts.INCOMPLETE
-    assert run_folder.read_latest(runs_dir) == served
+    assert effective_status(read_run_record(killed)) == INCOMPLETE
+    assert read_latest(runs_dir) == served
     listing = cli("--list", "--runs-dir", runs_dir)
     assert "incomplete" in next(line for line in listing.stdout.splitlines() if killed.name in line)
     # the dead process's lock does not block the next pipeline command
@@ -247,8 +252,8 @@ def test_real_data_run_succeeds(real_data_dir: Path, tmp_path: Path) -> None:
     result = cli("--data-dir", real_data_dir, "--runs-dir", tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SYNTHETIC" not in result.stdout
-    run_dir = tmp_path / run_folder.read_latest(tmp_path)
-    record = contracts.read_run_record(run_dir)
+    run_dir = tmp_path / read_latest(tmp_path)
+    record = read_run_record(run_dir)
     assert record["synthetic_sample"] is False
     features = pd.read_parquet(run_dir / "features_monthly.parquet")
     assert len(features) == 74
@@ -268,7 +273,7 @@ def test_a_corrupt_input_fails_in_extract_naming_file_and_column(
     assert result.returncode == 1
     assert "stage 01_extract failed" in result.stdout
     assert "precio_leche.csv" in result.stdout and "Precio_leche" in result.stdout
-    assert run_folder.read_latest(tmp_path / "runs") is None
+    assert read_latest(tmp_path / "runs") is None
 
 
 def test_summary_lines_show_figures_then_what_they_describe() -> None:
@@ -301,10 +306,10 @@ def test_a_synthetic_run_is_kept_but_not_published_over_a_real_one(
     record["synthetic_sample"] = False  # as if it had been made from the real data
     record_path.write_text(json.dumps(record))
     result = cli("--data-dir", sample_data_dir, "--runs-dir", runs_dir, "--force")
-    assert result.returncode == contracts.EXIT_NOT_PUBLISHED, result.stdout + result.stderr
-    assert run_folder.read_latest(runs_dir) == served
+    assert result.returncode == EXIT_NOT_PUBLISHED, result.stdout + result.stderr
+    assert read_latest(runs_dir) == served
     (kept,) = [p for p in run_folders(runs_dir) if p.name != served]
-    record = contracts.read_run_record(kept)
+    record = read_run_record(kept)
     assert record["status"] == "succeeded" and record["published"] is False
     assert served in record["not_published_reason"]
     assert "NOT published" in result.stderr and "--allow-synthetic-over-real" in result.stderr
@@ -336,7 +341,7 @@ def test_a_full_disk_in_a_stage_fails_the_run_naming_stage_file_and_message(
     )
     assert result.returncode == 1
     (run_dir,) = run_folders(runs_dir)
-    error = contracts.read_run_record(run_dir)["error"]
+    error = read_run_record(run_dir)["error"]
     assert error["stage"] == "02_clean" and error["exception"] == "OSError"
     assert "No space left on device" in error["message"]
     assert "clean_monthly.parquet" in error["message"]
@@ -346,20 +351,20 @@ def test_a_full_disk_in_a_stage_fails_the_run_naming_stage_file_and_message(
 def test_run_json_that_cannot_be_written_is_said_on_stderr_and_exits_1(
     sample_data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
-    write = run_folder.write_run_record
+    write = write_run_record
 
     def full_after_start(run_dir: Path, record: dict) -> None:
         if record["stages"] or record["status"] != "running":
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(run_dir / "run.json"))
         write(run_dir, record)
 
-    monkeypatch.setattr(run_folder, "write_run_record", full_after_start)
+    monkeypatch.setattr(pipeline, "write_run_record", full_after_start)
     monkeypatch.setattr(pipeline, "run_stages", lambda context: None)  # no notebook runs
     code = run_pipeline.main(["--data-dir", str(sample_data_dir), "--runs-dir", str(tmp_path)])
     stderr = capsys.readouterr().err
-    assert code == contracts.EXIT_FAILED
+    assert code == EXIT_FAILED
     assert "cannot write" in stderr and "run.json" in stderr and "No space left" in stderr
-    assert run_folder.read_latest(tmp_path) is None
+    assert read_latest(tmp_path) is None
 
 
 # --- misuse: one line on stderr, exit 2, nothing started ----------------------------------
@@ -372,7 +377,7 @@ def misuse(capsys, *args: str | Path) -> str:
     except SystemExit as exit_:  # argparse
         code = exit_.code
     out, err = capsys.readouterr()
-    assert code == contracts.EXIT_USAGE, out + err
+    assert code == EXIT_USAGE, out + err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     return err.strip()
 
@@ -383,8 +388,8 @@ def served_runs(tmp_path: Path) -> Path:
     runs_dir = tmp_path / "runs"
     run_dir = runs_dir / "20261101T000000Z"
     run_dir.mkdir(parents=True)
-    run_folder.write_run_record(run_dir, {"run_id": run_dir.name, "status": "succeeded"})
-    run_folder.publish_latest(runs_dir, run_dir.name)
+    write_run_record(run_dir, {"run_id": run_dir.name, "status": "succeeded"})
+    publish_latest(runs_dir, run_dir.name)
     return runs_dir
 
 
@@ -409,7 +414,7 @@ def test_a_parameter_breaking_its_rule_is_one_line_and_exit_2(
     line = misuse(capsys, *args)
     assert f"parameter '{name}'" in line and rule in line
     assert value.strip("[]").split(", ")[-1] in line  # the value
-    assert run_folder.read_latest(served_runs) == "20261101T000000Z"
+    assert read_latest(served_runs) == "20261101T000000Z"
     assert len(run_folders(served_runs)) == 1
 
 
@@ -534,15 +539,15 @@ def test_publish_rolls_back_to_an_earlier_run_and_list_shows_it(tmp_path: Path) 
     from run_factory import make_run
 
     make_run(tmp_path, "20261127T120301Z")
-    make_run(tmp_path, "20261127T120302Z", status=contracts.FAILED, publish=False)
+    make_run(tmp_path, "20261127T120302Z", status=FAILED, publish=False)
     make_run(tmp_path, "20261127T120303Z")
     result = cli("--runs-dir", tmp_path, "--publish", "20261127T120301Z")
-    assert result.returncode == contracts.EXIT_OK, result.stderr
-    assert (tmp_path / contracts.LATEST).read_text().strip() == "20261127T120301Z"
+    assert result.returncode == EXIT_OK, result.stderr
+    assert (tmp_path / LATEST).read_text().strip() == "20261127T120301Z"
     refused = cli("--runs-dir", tmp_path, "--publish", "20261127T120302Z")
-    assert refused.returncode == contracts.EXIT_USAGE
+    assert refused.returncode == EXIT_USAGE
     assert "20261127T120302Z cannot be served" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
-    assert (tmp_path / contracts.LATEST).read_text().strip() == "20261127T120301Z"
+    assert (tmp_path / LATEST).read_text().strip() == "20261127T120301Z"
     listing = cli("--runs-dir", tmp_path, "--list").stdout
     assert "20261127T120301Z  by publish" in listing

@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from milk_forecast import checks
-from milk_forecast.contracts import (
+from milk_forecast.data import checks
+from milk_forecast.data.checks import StageOutputError
+from milk_forecast.data.columns import (
     BANK_COLUMNS,
     BANK_FILE,
     BANK_PERIOD,
@@ -29,7 +30,6 @@ from milk_forecast.contracts import (
     DROPPED_COLUMNS,
     IMACEC_COLUMNS,
     IVCM_COLUMN,
-    MONTH,
     MONTH_NAMES,
     PIB_COLUMNS,
     PRICE_COLUMN,
@@ -40,9 +40,9 @@ from milk_forecast.contracts import (
     RAIN_FILE,
     RAIN_REGIONS,
     RESCALED_COLUMNS,
-    StageOutputError,
     rain_column,
 )
+from milk_forecast.run_folder.layout import MONTH
 
 RAIN_SOURCE_COLUMNS = {region: rain_column(region) for region in RAIN_REGIONS}
 # rescaled_cells.parquet: the column types of RESCALED_COLUMNS.

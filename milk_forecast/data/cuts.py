@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from milk_forecast.contracts import (
+from milk_forecast.data.columns import (
     MONTH_NAMES,
     PRICE_COLUMNS,
     PRICE_FILE,

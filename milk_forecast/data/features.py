@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from milk_forecast.checks import check_monthly
-from milk_forecast.contracts import MONTH, PRICE_COLUMN, SERIES_COLUMNS, SPLIT, TEST, TRAIN
+from milk_forecast.data.checks import check_monthly
+from milk_forecast.data.columns import PRICE_COLUMN, SERIES_COLUMNS, SPLIT, TEST, TRAIN
+from milk_forecast.run_folder.layout import MONTH
 
 TARGET = PRICE_COLUMN
 

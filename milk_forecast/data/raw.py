@@ -16,13 +16,20 @@ import re
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from milk_forecast.checks import check_columns, check_not_empty
-from milk_forecast.contracts import (
+from milk_forecast.data.checks import (
+    StageOutputError,
+    check_columns,
+    check_not_empty,
+    check_written,
+)
+from milk_forecast.data.columns import (
     BANK_FILE,
     BANK_SERIES,
+    INPUT_KEYS,
     MONTH_NAMES,
     PRICE_FILE,
     RAIN_DATE,
@@ -30,10 +37,9 @@ from milk_forecast.contracts import (
     RAIN_REGIONS,
     RAW_FILES,
     SYNTHETIC_MARKER,
-    StageOutputError,
-    check_written,
-    read_inputs,
 )
+from milk_forecast.run_folder.files import read_json_object
+from milk_forecast.run_folder.layout import RunFolderError
 
 FILE_ROLES = {
     PRICE_FILE: "the monthly milk producer price",
@@ -50,6 +56,9 @@ ISO_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 DOTTED_DIGITS_RE = re.compile(r"[0-9.]*")
 NO_DIGIT_RE = re.compile(r"[^0-9]+")
 OTHER_DELIMITERS = {";": "';'", "\t": "a tab", "|": "'|'"}
+
+
+MAX_INPUTS_BYTES = 64 * 1024
 
 
 class RawDataError(ValueError):
@@ -247,6 +256,29 @@ def check_raw_parquet(path: Path, expected: pd.DataFrame) -> None:
         raise StageOutputError(f"{path}: {len(frame)} rows, the raw file has {len(expected)}")
     if not frame.equals(expected):
         raise StageOutputError(f"{path}: values differ from the raw file")
+
+
+def read_inputs(path: Path, expected: dict[str, int] | None = None) -> dict[str, Any]:
+    """``inputs.json``: per raw file its path, sha256, bytes and rows (``expected``: name -> rows)."""
+    try:
+        inputs = read_json_object(check_written(path), MAX_INPUTS_BYTES)
+    except RunFolderError as exc:
+        raise StageOutputError(str(exc)) from None
+    for name, entry in inputs.items():
+        missing = [key for key in INPUT_KEYS if not isinstance(entry, dict) or key not in entry]
+        if missing:
+            raise StageOutputError(f"{path}: {name!r} lacks key(s) {missing}")
+    if expected is not None:
+        if sorted(inputs) != sorted(expected):
+            raise StageOutputError(
+                f"{path}: describes {sorted(inputs)}, expected {sorted(expected)}"
+            )
+        for name, rows in expected.items():
+            if inputs[name]["rows"] != rows:
+                raise StageOutputError(
+                    f"{path}: {name!r} has rows {inputs[name]['rows']}, the table has {rows}"
+                )
+    return inputs
 
 
 def check_inputs_json(path: Path, tables: dict[str, pd.DataFrame]) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from milk_forecast.contracts import (
+from milk_forecast.data.columns import (
     BANK_FILE,
     BANK_PERIOD,
     IMACEC_COLUMNS,

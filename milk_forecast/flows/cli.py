@@ -24,7 +24,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from milk_forecast.contracts import (
+from milk_forecast.runner import lock, options, schedule, stages
+from milk_forecast.runner.options import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_LOCKED,
@@ -32,7 +33,6 @@ from milk_forecast.contracts import (
     EXIT_OK,
     EXIT_USAGE,
 )
-from milk_forecast.runner import lock, options, schedule, stages
 from milk_forecast.runner.signals import Interrupts
 
 PROG = "python -m milk_forecast.flows"

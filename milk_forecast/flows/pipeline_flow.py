@@ -29,10 +29,15 @@ from prefect.logging import get_run_logger
 from prefect.runtime import flow_run as current_flow_run
 from prefect.utilities.annotations import quote
 
-from milk_forecast.contracts import FAILED, NOT_PUBLISHED_REASON, PUBLISHED, RUNNING
 from milk_forecast.data import raw
 from milk_forecast.flows.artifacts import link_notebook, publish_summary
-from milk_forecast.runner import run_folder
+from milk_forecast.run_folder.record import (
+    FAILED,
+    NOT_PUBLISHED_REASON,
+    PUBLISHED,
+    RUNNING,
+    list_runs,
+)
 from milk_forecast.runner.lock import RunsLock
 from milk_forecast.runner.pipeline import (
     RunContext,
@@ -177,7 +182,7 @@ def fail_abandoned_runs(flow: Any, flow_run: Any, state: Any) -> None:
         return
     runs_dir = resolve_dirs(None, flow_run.parameters.get("runs_dir"))[1]
     reason = f"flow run {state.name.lower()}: {state.message or 'no message'}"
-    for summary in run_folder.list_runs(runs_dir):
+    for summary in list_runs(runs_dir):
         record = summary.record
         if record.get("status") != RUNNING or summary.status == RUNNING:
             continue  # finished, or its process is still working

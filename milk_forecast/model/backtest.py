@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from milk_forecast.contracts import MONTH, PRICE_COLUMN, RAIN_COLUMNS
+from milk_forecast.data.columns import PRICE_COLUMN, RAIN_COLUMNS
 from milk_forecast.model.models import CandidateSpec, design_of, fit_candidates
+from milk_forecast.run_folder.layout import MONTH
 
 FitPredict = Callable[[pd.DataFrame, pd.Timestamp], Mapping[str, float]]
 

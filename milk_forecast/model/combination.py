@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from milk_forecast.contracts import ACTUAL, HORIZON, MODEL, MONTH, PREDICTED, REASON
 from milk_forecast.model.horizon import (
     BASELINES,
     SEASON,
@@ -30,6 +29,8 @@ from milk_forecast.model.horizon import (
     baseline_paths,
     fit_candidates,
 )
+from milk_forecast.run_folder.layout import MONTH
+from milk_forecast.run_folder.predictions import ACTUAL, HORIZON, MODEL, PREDICTED, REASON
 
 COMBINED = "horizon_combination"
 ORIGIN = "origin"  # the last month a forecast was made from

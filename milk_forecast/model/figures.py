@@ -13,13 +13,12 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
-from milk_forecast.contracts import (
+from milk_forecast.run_folder.layout import MONTH, UNIT
+from milk_forecast.run_folder.predictions import (
     ACTUAL,
     HORIZON,
     LOWER,
-    MONTH,
     PREDICTED,
-    UNIT,
     UPPER,
     interval_column,
     level_label,

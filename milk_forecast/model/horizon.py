@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from milk_forecast.contracts import FORECAST_HORIZON, MONTH, PRICE_COLUMN, RAIN_COLUMNS
+from milk_forecast.data.columns import PRICE_COLUMN, RAIN_COLUMNS
 from milk_forecast.model import arima
 from milk_forecast.model.arima import ArimaSpec
 from milk_forecast.model.models import (
@@ -35,6 +35,8 @@ from milk_forecast.model.models import (
     lag,
     lagged_window_sum,
 )
+from milk_forecast.run_folder.layout import MONTH
+from milk_forecast.run_folder.predictions import FORECAST_HORIZON
 
 SEASON = 12
 SEASONAL_DRIFT = "seasonal_drift"

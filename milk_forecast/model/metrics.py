@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from milk_forecast.contracts import MAE, MAPE, MSE, R2, RMSE
+from milk_forecast.run_folder.metrics import MAE, MAPE, MSE, R2, RMSE
 
 ArrayLike = Sequence[float] | np.ndarray
 

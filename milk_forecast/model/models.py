@@ -24,7 +24,8 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 
-from milk_forecast.contracts import MONTH, PRICE_COLUMN, RAIN_COLUMNS
+from milk_forecast.data.columns import PRICE_COLUMN, RAIN_COLUMNS
+from milk_forecast.run_folder.layout import MONTH
 
 PERSISTENCE = "persistence"
 SEASONAL_NAIVE = "seasonal_naive"

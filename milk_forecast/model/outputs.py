@@ -3,60 +3,73 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import joblib
 import pandas as pd
 
-from milk_forecast.contracts import (
-    ACTUAL,
+from milk_forecast.data.checks import StageOutputError, check_parquet, check_written
+from milk_forecast.model import metrics as mt
+from milk_forecast.model.horizon import BASELINES
+from milk_forecast.model.track_record import TrackRecord, track_record_columns
+from milk_forecast.run_folder.layout import (
+    FAN_CHART_FILE,
+    FIGURES_DIR,
+    METRICS_FILE,
+    MONTH,
+    PREDICTIONS_FILE,
+    PREDICTIONS_JSON,
+    TRACK_RECORD_CHART_FILE,
+    TRACK_RECORD_FILE,
+    UNIT,
+)
+from milk_forecast.run_folder.metrics import (
     CALIBRATION,
     CALIBRATION_MONTHS,
     COVERAGE,
     DRIFT,
     EVALUATED_HORIZONS,
-    FAN_CHART_FILE,
-    FIGURES_DIR,
+    FORECAST_PATH,
+    MEAN_WIDTH,
+    MSE,
+    RMSE,
+    TRACK_RECORD,
+    WALK_FORWARD,
+    read_metrics,
+    walk_forward_key,
+    write_metrics,
+)
+from milk_forecast.run_folder.predictions import (
+    ACTUAL,
     FORECAST,
     FORECAST_HORIZON,
-    FORECAST_PATH,
     HORIZON,
     KIND,
     LOWER,
-    MEAN_WIDTH,
-    METRICS_FILE,
     MODEL,
-    MODEL_FILE,
-    MONTH,
-    MSE,
     PREDICTED,
     PREDICTION_COLUMNS,
-    PREDICTIONS_FILE,
-    PREDICTIONS_JSON,
+    PREDICTION_KINDS,
     REASON,
-    RMSE,
-    TRACK_RECORD,
-    TRACK_RECORD_CHART_FILE,
-    TRACK_RECORD_FILE,
-    UNIT,
     UPPER,
-    WALK_FORWARD,
-    StageOutputError,
-    check_written,
     interval_column,
     level_label,
-    read_metrics,
-    read_predictions,
     read_predictions_json,
-    walk_forward_key,
+    write_predictions_json,
 )
-from milk_forecast.model import metrics as mt
-from milk_forecast.model.horizon import BASELINES
-from milk_forecast.model.track_record import TrackRecord, track_record_columns
+
+
+def read_predictions(path: Path) -> pd.DataFrame:
+    """``predictions.parquet``, checked: monthly, sorted, contiguous, predicted, known kinds."""
+    frame = check_parquet(path, required=PREDICTION_COLUMNS[1:], no_nan=(PREDICTED, KIND, MODEL))
+    unknown = sorted(set(frame[KIND].astype(str)) - set(PREDICTION_KINDS))
+    if unknown:
+        raise StageOutputError(
+            f"{path}: column 'kind' holds {unknown[0]!r}, expected one of {PREDICTION_KINDS}"
+        )
+    return frame
 
 
 def interval_columns(levels: Sequence[float]) -> list[str]:
@@ -161,24 +174,22 @@ def predictions_document(predictions: pd.DataFrame, levels: Sequence[float]) -> 
 
 
 def write_outputs(
-    model: Any,
     metrics: dict[str, Any],
     predictions: pd.DataFrame,
     run_dir: Path | str,
     track: TrackRecord,
 ) -> list[Path]:
-    """Write ``model.joblib``, ``metrics.json``, ``predictions.parquet``, ``predictions.json``
-    and ``track_record.parquet`` (its summary and the drift check go into metrics.json)."""
+    """Write ``metrics.json``, ``predictions.parquet``, ``predictions.json`` and
+    ``track_record.parquet`` (its summary and the drift check go into metrics.json)."""
     run_dir = Path(run_dir)
-    names = (MODEL_FILE, METRICS_FILE, PREDICTIONS_FILE, PREDICTIONS_JSON, TRACK_RECORD_FILE)
+    names = (METRICS_FILE, PREDICTIONS_FILE, PREDICTIONS_JSON, TRACK_RECORD_FILE)
     paths = [run_dir / name for name in names]
     metrics = {**metrics, **track.metrics()}
-    track.rows.to_parquet(paths[4], index=False)
-    joblib.dump(model, paths[0])
-    paths[1].write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n")
-    predictions.to_parquet(paths[2], index=False)
+    track.rows.to_parquet(paths[3], index=False)
+    write_metrics(paths[0], metrics)
+    predictions.to_parquet(paths[1], index=False)
     document = predictions_document(predictions, metrics["interval_levels"])
-    paths[3].write_text(json.dumps(document, allow_nan=False) + "\n")
+    write_predictions_json(paths[2], document["interval_levels"], document["rows"])
     return paths
 
 
@@ -215,7 +226,6 @@ def check_outputs(run_dir: Path | str) -> str:
     path is there: FORECAST_HORIZON forecast rows, horizons 1.., the same rows as JSON and
     ``forecast_path`` in the metrics. Returns a one-line summary; raises naming the file."""
     run_dir = Path(run_dir)
-    check_written(run_dir / MODEL_FILE)
     predictions = read_predictions(run_dir / PREDICTIONS_FILE)
     document = read_predictions_json(run_dir / PREDICTIONS_JSON)
     metrics = read_metrics(run_dir / METRICS_FILE)
@@ -239,7 +249,7 @@ def check_outputs(run_dir: Path | str) -> str:
     return (
         f"{PREDICTIONS_FILE} and {PREDICTIONS_JSON}: {len(predictions)} months, "
         f"{len(horizons)} forecast months; {METRICS_FILE}: walk-forward RMSE "
-        f"{metrics['headline'][RMSE]:.2f} CLP/L; {MODEL_FILE} and {TRACK_RECORD_FILE} present"
+        f"{metrics['headline'][RMSE]:.2f} CLP/L; {TRACK_RECORD_FILE} present"
     )
 
 

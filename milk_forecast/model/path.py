@@ -21,26 +21,26 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from milk_forecast.contracts import (
+from milk_forecast.model import backtest as bt
+from milk_forecast.model import combination as cb
+from milk_forecast.model.horizon import HorizonConfig, default_candidates, series_data
+from milk_forecast.model.params import TrainParams
+from milk_forecast.model.windows import Windows, shift
+from milk_forecast.run_folder.layout import MONTH
+from milk_forecast.run_folder.metrics import CALIBRATED_HORIZONS
+from milk_forecast.run_folder.predictions import (
     ACTUAL,
-    CALIBRATED_HORIZONS,
     FORECAST,
     FORECAST_HORIZON,
     HORIZON,
     KIND,
     LOWER,
     MODEL,
-    MONTH,
     PREDICTED,
     REASON,
     UPPER,
     interval_column,
 )
-from milk_forecast.model import backtest as bt
-from milk_forecast.model import combination as cb
-from milk_forecast.model.horizon import HorizonConfig, default_candidates, series_data
-from milk_forecast.model.params import TrainParams
-from milk_forecast.model.windows import Windows, shift
 
 CALIBRATION_METHOD = (
     "each origin's interval at horizon h is predicted * exp(+-q), q the level-quantile of the "

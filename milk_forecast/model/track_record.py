@@ -21,19 +21,21 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from milk_forecast.contracts import (
-    ACTUAL,
+from milk_forecast.run_folder.layout import MONTH, UNIT
+from milk_forecast.run_folder.metrics import (
     DRIFT,
     DRIFT_OK,
     DRIFT_UNKNOWN,
     DRIFT_WARNING,
-    HORIZON,
-    LOWER,
     MAE,
-    MONTH,
-    PREDICTED,
     RMSE,
     TRACK_RECORD,
+)
+from milk_forecast.run_folder.predictions import (
+    ACTUAL,
+    HORIZON,
+    LOWER,
+    PREDICTED,
     UPPER,
     interval_column,
     level_label,
@@ -190,3 +192,22 @@ def evaluate(
     """Score ``published`` against ``price``, summarise it and check for drift."""
     rows = score(published, price, levels)
     return TrackRecord(rows, summarize(rows, levels), drift_status(rows, promised_rmse, levels))
+
+
+def describe_track_record(block: Any) -> str:
+    """``published 1-month forecasts so far: 6, RMSE 7.10 CLP/L, 80% interval held 5 of 6``.
+
+    ``block``: metrics.json's ``track_record`` (its summary of the one-month forecasts).
+    """
+    one = (block.get("horizons") or {}).get("1") if isinstance(block, dict) else None
+    if not isinstance(one, dict) or not one.get("count"):
+        return "no published forecast has met its actual price yet"
+    count, rmse = one["count"], one.get(RMSE)
+    text = f"published 1-month forecasts so far: {count}"
+    if isinstance(rmse, int | float):
+        text += f", RMSE {rmse:.2f} {UNIT}"
+    for label, share in (one.get("inside") or {}).items():
+        if isinstance(share, int | float):
+            text += f", {label}% interval held {round(share * count)} of {count}"
+            break
+    return text

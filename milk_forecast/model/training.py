@@ -20,25 +20,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import KFold
 
-from milk_forecast.checks import check_monthly
-from milk_forecast.contracts import (
-    BACKTEST,
-    CLEAN_FILE,
-    EVALUATED_HORIZONS,
-    FEATURES_FILE,
-    FORECAST_HORIZON,
-    HORIZON,
-    IN_SAMPLE,
-    KIND,
-    MODEL,
-    MONTH,
-    PREDICTED,
-    PRICE_COLUMN,
-    SHUFFLED,
-    SPLIT,
-    TEST,
-    walk_forward_key,
-)
+from milk_forecast.data.checks import check_monthly
+from milk_forecast.data.columns import PRICE_COLUMN, SPLIT, TEST
 from milk_forecast.data.features import feature_columns
 from milk_forecast.model import backtest as bt
 from milk_forecast.model import combination as cb
@@ -63,6 +46,17 @@ from milk_forecast.model.models import (
 from milk_forecast.model.params import TrainParams
 from milk_forecast.model.track_record import TrackRecord
 from milk_forecast.model.windows import Windows, months_between, resolve, shift
+from milk_forecast.run_folder.layout import CLEAN_FILE, FEATURES_FILE, MONTH
+from milk_forecast.run_folder.metrics import EVALUATED_HORIZONS, SHUFFLED, walk_forward_key
+from milk_forecast.run_folder.predictions import (
+    BACKTEST,
+    FORECAST_HORIZON,
+    HORIZON,
+    IN_SAMPLE,
+    KIND,
+    MODEL,
+    PREDICTED,
+)
 
 CHOSEN = "adaptive_seasonal_ridge"
 PRICE_ONLY = "adaptive_seasonal_ridge_price_only"
@@ -360,4 +354,4 @@ def comparison_frame(evaluations: dict[str, Any]) -> pd.DataFrame:
 
 def write_outputs(result: TrainingResult, run_dir: Path | str, track: TrackRecord) -> list[Path]:
     """Write the stage's products (see ``outputs.write_outputs``)."""
-    return outputs.write_outputs(result.model, result.metrics, result.predictions, run_dir, track)
+    return outputs.write_outputs(result.metrics, result.predictions, run_dir, track)

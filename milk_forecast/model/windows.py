@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from milk_forecast.contracts import CLEAN_FILE, MONTH, PRICE_COLUMN
+from milk_forecast.data.columns import PRICE_COLUMN
 from milk_forecast.model.backtest import month_range
 from milk_forecast.model.params import TrainParams
+from milk_forecast.run_folder.layout import CLEAN_FILE, MONTH
 
 DEFAULT_LENGTH = 24  # months of the backtest and of the first selection window by default
 ORDER = ("history_start", "selection_start", "selection_end", "backtest_start", "backtest_end")

@@ -12,21 +12,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from milk_forecast.contracts import (
-    LATEST,
+from milk_forecast.run_folder.files import describe_os_error
+from milk_forecast.run_folder.latest import read_latest
+from milk_forecast.run_folder.layout import LATEST, PUBLICATIONS_FILE, RunFolderError
+from milk_forecast.run_folder.metrics import RMSE
+from milk_forecast.run_folder.publications import read_publications
+from milk_forecast.run_folder.record import (
     NOT_PUBLISHED_REASON,
-    PUBLICATIONS_FILE,
     PUBLISHED,
-    RMSE,
     RUNNING,
-    UNIT,
-    RunFolderError,
+    RunSummary,
     data_source,
-    read_publications,
+    is_run_folder,
+    list_runs,
 )
-from milk_forecast.files import describe_os_error
 from milk_forecast.runner.clock import format_seconds
-from milk_forecast.runner.run_folder import RunSummary, is_run_folder, list_runs, read_latest
 
 SERVED_MARK = "*"
 PUBLICATIONS_SHOWN = 10
@@ -171,22 +171,3 @@ def _table(rows: list[list[str]]) -> str:
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in rows
     )
-
-
-def describe_track_record(block: Any) -> str:
-    """``published 1-month forecasts so far: 6, RMSE 7.10 CLP/L, 80% interval held 5 of 6``.
-
-    ``block``: metrics.json's ``track_record`` (its summary of the one-month forecasts).
-    """
-    one = (block.get("horizons") or {}).get("1") if isinstance(block, dict) else None
-    if not isinstance(one, dict) or not one.get("count"):
-        return "no published forecast has met its actual price yet"
-    count, rmse = one["count"], one.get(RMSE)
-    text = f"published 1-month forecasts so far: {count}"
-    if isinstance(rmse, int | float):
-        text += f", RMSE {rmse:.2f} {UNIT}"
-    for label, share in (one.get("inside") or {}).items():
-        if isinstance(share, int | float):
-            text += f", {label}% interval held {round(share * count)} of {count}"
-            break
-    return text

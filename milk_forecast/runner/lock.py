@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from milk_forecast.contracts import LOCK_FILE
+from milk_forecast.run_folder.layout import LOCK_FILE
 from milk_forecast.runner.clock import Clock, SystemClock, isoformat, utc_now
 
 Log = Callable[[str], None]

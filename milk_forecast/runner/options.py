@@ -14,9 +14,12 @@ import tempfile
 from pathlib import Path
 from typing import NoReturn
 
-from milk_forecast.contracts import EXIT_USAGE
-from milk_forecast.files import describe_os_error
+from milk_forecast.run_folder.files import describe_os_error
 
+# Exit codes of run_pipeline.py and of every entry point that runs the pipeline; 4: the run
+# succeeded but was deliberately not published (run.json says why).
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED, EXIT_NOT_PUBLISHED = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130
 ALLOW_SYNTHETIC_FLAG = "--allow-synthetic-over-real"
 # Longest wait between retries: longer pauses are a schedule's job.
 MAX_RETRY_DELAY_S = 86_400.0

@@ -38,44 +38,40 @@ from typing import Any
 import nbformat
 import papermill
 
-from milk_forecast.contracts import (
-    DRIFT,
-    FAILED,
-    FORECAST_PATH,
+from milk_forecast.data import raw
+from milk_forecast.data.columns import RAW_FILES
+from milk_forecast.run_folder.files import describe_os_error
+from milk_forecast.run_folder.latest import read_latest, staged_latest
+from milk_forecast.run_folder.layout import (
     KERNEL_LOG,
-    METRICS_FILE,
-    MODEL_FILE,
-    NOT_PUBLISHED_REASON,
     NOTEBOOKS_DIR,
-    PREDICTIONS_FILE,
-    PREDICTIONS_JSON,
     PUBLICATIONS_FILE,
-    PUBLISHED,
-    PUBLISHED_BY_PIPELINE,
-    RAW_FILES,
-    REAL_SOURCE,
     REPORT_FILE,
     RUN_JSON,
+    RunFolderError,
+    create_run_dir,
+    run_dir_for,
+)
+from milk_forecast.run_folder.metrics import DRIFT, FORECAST_PATH, TRACK_RECORD
+from milk_forecast.run_folder.publications import PUBLISHED_BY_PIPELINE, append_publication
+from milk_forecast.run_folder.record import (
+    FAILED,
+    NOT_PUBLISHED_REASON,
+    PUBLISHED,
+    REAL_SOURCE,
     RUNNING,
     SUCCEEDED,
     SYNTHETIC_KEY,
     SYNTHETIC_SOURCE,
-    TRACK_RECORD,
-    RunFolderError,
-    StageOutputError,
-    check_predictions_agree,
-    check_written,
     data_label,
     data_source,
-    read_metrics,
-    read_predictions,
-    read_predictions_json,
     read_run_record,
+    write_run_record,
 )
-from milk_forecast.data import raw
-from milk_forecast.files import describe_os_error
-from milk_forecast.runner import kernels, publications, run_folder
+from milk_forecast.run_folder.servable import read_products
+from milk_forecast.runner import kernels
 from milk_forecast.runner.clock import isoformat, utc_now
+from milk_forecast.runner.publish import publication
 from milk_forecast.runner.signals import Interrupts, deferred_signals
 from milk_forecast.runner.stages import (
     NOTEBOOKS_DIR as STAGE_NOTEBOOKS,
@@ -206,10 +202,10 @@ def fingerprint(inputs: Mapping[str, Any], code: str, parameters: Mapping[str, A
 def served_run_with(runs_dir: Path, run_fingerprint: str) -> str | None:
     """The id of the served run (``LATEST``) when it was made from exactly this fingerprint."""
     try:
-        run_id = run_folder.read_latest(runs_dir)
+        run_id = read_latest(runs_dir)
         if run_id is None:
             return None
-        record = read_run_record(run_folder.run_dir_for(runs_dir, run_id))
+        record = read_run_record(run_dir_for(runs_dir, run_id))
     except RunFolderError:
         return None
     if record.get("status") == SUCCEEDED and record.get("fingerprint") == run_fingerprint:
@@ -312,12 +308,7 @@ def _first_code_line(source: str) -> str:
 
 def verify_products(run_dir: Path) -> dict[str, Any]:
     """The final products exist and are consistent; returns metrics.json's content."""
-    check_written(run_dir / MODEL_FILE)
-    read_predictions(run_dir / PREDICTIONS_FILE)
-    metrics = read_metrics(run_dir / METRICS_FILE)
-    document = read_predictions_json(run_dir / PREDICTIONS_JSON)
-    check_predictions_agree(run_dir / PREDICTIONS_JSON, document, metrics)
-    return metrics
+    return read_products(run_dir, run_dir.parent)[0]
 
 
 # --- the steps of a run, in order -----------------------------------------------------
@@ -372,7 +363,7 @@ class RunContext:
     def save(self) -> None:
         """Mirror the record to run.json; ``RunRecordError`` when it cannot be written."""
         try:
-            run_folder.write_run_record(self.run_dir, self.record)
+            write_run_record(self.run_dir, self.record)
         except OSError as exc:
             raise RunRecordError(
                 f"run {self.run_id}: cannot write {self.run_dir / RUN_JSON} "
@@ -383,7 +374,7 @@ class RunContext:
 def start_run(plan: RunPlan, log: Log = print, interrupts: Interrupts | None = None) -> RunContext:
     """Create the run folder and its run.json (status ``running``)."""
     try:
-        run_id, run_dir = run_folder.create_run_dir(plan.runs_dir)
+        run_id, run_dir = create_run_dir(plan.runs_dir, utc_now())
         (run_dir / NOTEBOOKS_DIR).mkdir()
     except OSError as exc:
         raise RunRecordError(
@@ -550,10 +541,10 @@ def publication_refusal(runs_dir: Path, record: Mapping[str, Any]) -> str | None
     if data_source(record.get(SYNTHETIC_KEY)) != SYNTHETIC_SOURCE:
         return None
     try:
-        served_id = run_folder.read_latest(runs_dir)
+        served_id = read_latest(runs_dir)
         if served_id is None:
             return None
-        served = read_run_record(run_folder.run_dir_for(runs_dir, served_id))
+        served = read_run_record(run_dir_for(runs_dir, served_id))
     except RunFolderError:  # nothing servable is named: nothing real to protect
         return None
     if data_source(served.get(SYNTHETIC_KEY)) != REAL_SOURCE:
@@ -583,7 +574,7 @@ def complete_run(context: RunContext, *, allow_synthetic_over_real: bool = False
         context.record[PUBLISHED] = refusal is None
         context.record[NOT_PUBLISHED_REASON] = refusal
         build_report(context)
-    except StageOutputError as exc:
+    except RunFolderError as exc:
         return fail_run(context, StageFailure("verify products", "", type(exc).__name__, str(exc)))
     except OSError as exc:
         return fail_run(context, failure_of(context, exc, "complete"))
@@ -607,7 +598,7 @@ def publish_run(context: RunContext) -> RunOutcome:
             if not context.record[PUBLISHED]:
                 context.save()
                 return RunOutcome(SUCCEEDED, run_id, context.run_dir, context.record)
-            with run_folder.staged_latest(runs_dir, run_id) as commit_latest:
+            with staged_latest(runs_dir, run_id) as commit_latest:
                 context.save()
                 commit_latest()
         except OSError as exc:
@@ -619,8 +610,8 @@ def publish_run(context: RunContext) -> RunOutcome:
 def log_publication(runs_dir: Path, run_id: str, by: str, log: Log) -> None:
     """Append to the publication log; LATEST already moved, so a failure is only a warning."""
     try:
-        publications.append_publication(runs_dir, run_id, by)
-    except OSError as exc:
+        append_publication(runs_dir, publication(run_id, by))
+    except (OSError, RunFolderError) as exc:
         log(f"warning: {runs_dir / PUBLICATIONS_FILE} not updated: {_error_text(exc)}")
 
 

@@ -14,23 +14,17 @@ from typing import Any
 import nbformat
 from nbconvert import HTMLExporter
 
-from milk_forecast.contracts import (
-    MAE,
-    MAPE,
+from milk_forecast.run_folder.files import write_text_atomic
+from milk_forecast.run_folder.layout import NOTEBOOKS_DIR, REPORT_FILE, UNIT, RunFolderError
+from milk_forecast.run_folder.metrics import MAE, MAPE, R2, RMSE
+from milk_forecast.run_folder.predictions import PREDICTED
+from milk_forecast.run_folder.record import (
     NOT_PUBLISHED_REASON,
-    NOTEBOOKS_DIR,
-    PREDICTED,
     PUBLISHED,
-    R2,
-    REPORT_FILE,
-    RMSE,
-    UNIT,
-    RunFolderError,
     data_label,
+    effective_status,
     read_run_record,
 )
-from milk_forecast.files import write_text_atomic
-from milk_forecast.runner.run_folder import effective_status
 
 _HEADLINE_KEYS = (
     (RMSE, f"RMSE ({UNIT})"),

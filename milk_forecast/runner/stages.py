@@ -17,13 +17,15 @@ from typing import Any
 
 import papermill
 
-from milk_forecast.contracts import RUNNER_PARAMETERS, excerpt
 from milk_forecast.data.params import PreprocessParams
 from milk_forecast.model.params import TrainParams
 from milk_forecast.parameters import ParameterError, Parameters
+from milk_forecast.run_folder.files import excerpt
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+# Set by the runner for every run; a user cannot override them with -p.
+RUNNER_PARAMETERS = ("run_dir", "data_dir")
 STAGE_NAMES = ("01_extract", "02_clean", "03_preprocess", "04_train")
 # The class that declares and checks a stage's knobs (stages without one have none).
 PARAMETER_CLASSES: dict[str, type[Parameters]] = {
@@ -79,7 +81,7 @@ def coerce_value(name: str, text: str, default: Any) -> Any:
     if kind is bool:
         if text.strip().lower() not in BOOLEAN_WORDS:
             raise PipelineError(
-                f"parameter {name!r}: {excerpt(text)} is not true or false "
+                f"parameter {name!r}: {excerpt(text, 60)} is not true or false "
                 f"(one of {', '.join(BOOLEAN_WORDS)})"
             )
         return BOOLEAN_WORDS[text.strip().lower()]
@@ -91,12 +93,12 @@ def coerce_value(name: str, text: str, default: Any) -> Any:
         if default is None:  # no type to follow: the string as given
             return text
         raise PipelineError(
-            f"parameter {name!r}: {excerpt(text)} is not a valid {kind.__name__} "
+            f"parameter {name!r}: {excerpt(text, 60)} is not a valid {kind.__name__} "
             f"(the notebook's default is {default!r})"
         ) from None
     if default is not None and value is not None and not isinstance(value, kind):
         raise PipelineError(
-            f"parameter {name!r}: {excerpt(text)} is of type {type(value).__name__}, "
+            f"parameter {name!r}: {excerpt(text, 60)} is of type {type(value).__name__}, "
             f"but the notebook's default is a {kind.__name__} ({default!r})"
         )
     return value

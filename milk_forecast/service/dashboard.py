@@ -23,7 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from milk_forecast import contracts
+from milk_forecast.run_folder.files import is_number
+from milk_forecast.run_folder.layout import (
+    FAN_CHART_FILE,
+    FIGURES_DIR,
+    REPORT_FILE,
+    TRACK_RECORD_CHART_FILE,
+)
+from milk_forecast.run_folder.metrics import RMSE
 from milk_forecast.service import guard
 from milk_forecast.service.guard import RefusedError, RunsFolder
 from milk_forecast.service.page import RunLine, render_no_run, render_page
@@ -34,7 +41,7 @@ if TYPE_CHECKING:
     from milk_forecast.service.served_run import ServedRun
 
 logger = logging.getLogger(__name__)
-CHART_FILES = (contracts.FAN_CHART_FILE, contracts.TRACK_RECORD_CHART_FILE)
+CHART_FILES = (FAN_CHART_FILE, TRACK_RECORD_CHART_FILE)
 MAX_RUNS_SHOWN = 50  # newest runs listed on the page; /api/runs lists them all
 SVG_STARTS = (b"<svg", b"<?xml")
 
@@ -48,7 +55,7 @@ class Charts:
 
 
 def report_url(run_id: str) -> str:
-    return f"/runs/{run_id}/{contracts.REPORT_FILE}"
+    return f"/runs/{run_id}/{REPORT_FILE}"
 
 
 def read_chart(folder: RunsFolder, path: Path) -> bytes:
@@ -64,26 +71,26 @@ def read_charts(folder: RunsFolder, run_dir: Path) -> Charts:
     images: dict[str, bytes] = {}
     notes: dict[str, str] = {}
     for name in CHART_FILES:
-        path = run_dir / contracts.FIGURES_DIR / name
+        path = run_dir / FIGURES_DIR / name
         try:
             images[name] = read_chart(folder, path)
         except RefusedError as exc:
             if os.path.lexists(path):  # a run without charts (an older one) is no news
                 logger.warning("chart not shown on the page: %s", exc)
             reason = str(exc).removeprefix(f"{path}: ").replace(str(folder.path), "runs")
-            notes[name] = guard.sanitize(f"{contracts.FIGURES_DIR}/{name} {reason}", 120)
+            notes[name] = guard.sanitize(f"{FIGURES_DIR}/{name} {reason}", 120)
     return Charts(images, notes)
 
 
 def rmse_of(headline: Any) -> float | None:
-    value = headline.get(contracts.RMSE) if isinstance(headline, Mapping) else None
-    return float(value) if contracts.is_number(value) else None
+    value = headline.get(RMSE) if isinstance(headline, Mapping) else None
+    return float(value) if is_number(value) else None
 
 
 def has_report(folder: RunsFolder, run_id: str) -> bool:
     """Whether the run folder holds a report.html the report route would serve."""
     try:
-        folder.regular_file(folder.path / run_id / contracts.REPORT_FILE, guard.MAX_REPORT_BYTES)
+        folder.regular_file(folder.path / run_id / REPORT_FILE, guard.MAX_REPORT_BYTES)
     except RefusedError:
         return False
     return True

@@ -19,11 +19,23 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from milk_forecast import contracts
-from milk_forecast.runner import run_folder
+from milk_forecast.run_folder.files import read_json_object
+from milk_forecast.run_folder.layout import (
+    METRICS_FILE,
+    PUBLICATIONS_FILE,
+    RUN_JSON,
+    is_valid_run_id,
+)
+from milk_forecast.run_folder.publications import read_publications
+from milk_forecast.run_folder.record import (
+    INCOMPLETE,
+    RUNNING,
+    data_source,
+    effective_status,
+    read_run_record,
+)
 from milk_forecast.service import guard
 from milk_forecast.service.guard import RefusedError, RunsFolder
 from milk_forecast.service.serving import (
@@ -51,24 +63,8 @@ def _stamp(path: os.PathLike | str) -> Stamp:
 
 
 def _read_record(folder: RunsFolder, run_id: str) -> dict[str, Any]:
-    path = folder.run_dir(run_id) / contracts.RUN_JSON
-    record = folder.read(
-        path, lambda real: contracts.read_run_record(real.parent), guard.MAX_RUN_JSON_BYTES
-    )
-    if guard.too_deep(record):
-        raise RefusedError(f"{path}: nested deeper than {guard.MAX_DEPTH} levels")
-    return record
-
-
-def _read_publications(real: os.PathLike | str) -> list[dict[str, str]]:
-    """The log's entries, oldest first (``real``: the log, resolved by the guard)."""
-    real = Path(real)
-    if real.name != contracts.PUBLICATIONS_FILE:  # a symlink to another file of runs/
-        raise RefusedError(f"{real}: the publication log leads to another file, refused")
-    entries, notes = contracts.read_publications(real.parent, guard.MAX_PUBLICATIONS_BYTES)
-    for note in notes:
-        logger.warning("publication log: %s", guard.sanitize(note))
-    return entries
+    path = folder.run_dir(run_id) / RUN_JSON
+    return read_run_record(path.parent, folder.path)
 
 
 def run_row(run_id: str, record: dict[str, Any] | None, problem: str | None) -> dict[str, Any]:
@@ -77,10 +73,10 @@ def run_row(run_id: str, record: dict[str, Any] | None, problem: str | None) -> 
     error = {"message": problem} if problem else flat_object(record.get("error"))
     return {
         "run_id": run_id,
-        "status": run_folder.effective_status(record) if record else contracts.INCOMPLETE,
+        "status": effective_status(record) if record else INCOMPLETE,
         "started_at": short_text(record.get("started_at")),
         "finished_at": short_text(record.get("finished_at")),
-        "data_source": contracts.data_source(record.get("synthetic_sample")),
+        "data_source": data_source(record.get("synthetic_sample")),
         "headline": flat_object(record.get("headline")),
         "error": error,
     }
@@ -143,17 +139,14 @@ class RunIndex:
 
     def _read_publications(self) -> None:
         """Re-read the publication log when it changed; a refused one is logged, and empty."""
-        path = self.folder.path / contracts.PUBLICATIONS_FILE
+        path = self.folder.path / PUBLICATIONS_FILE
         stamp = _stamp(path)
         if stamp == self._publications_stamp:
             return
         self._publications_stamp = stamp
-        try:
-            entries = self.folder.read(path, _read_publications, guard.MAX_PUBLICATIONS_BYTES)
-        except RefusedError as exc:
-            entries = []
-            if stamp is not None:
-                logger.warning("publication log not shown: %s", exc)
+        entries, notes = read_publications(self.folder.path)
+        for note in notes:
+            logger.warning("publication log: %s", guard.sanitize(note))
         publications = tuple(reversed(entries))
         if publications != self._publications:
             self._publications = publications
@@ -163,15 +156,15 @@ class RunIndex:
             names = [entry.name for entry in os.scandir(self.folder.path)]
         except OSError:
             return []
-        return sorted((n for n in names if contracts.is_valid_run_id(n)), reverse=True)
+        return sorted((n for n in names if is_valid_run_id(n)), reverse=True)
 
     def _row(self, run_id: str) -> tuple[Stamp, dict[str, Any]]:
         """The cached row while run.json is unchanged (its status re-derived), else a fresh one."""
-        stamp = _stamp(self.folder.path / run_id / contracts.RUN_JSON)
+        stamp = _stamp(self.folder.path / run_id / RUN_JSON)
         cached = self._rows.get(run_id)
         if cached is not None and cached[0] == stamp and stamp is not None:
             row = cached[1]
-            if row["status"] not in (contracts.RUNNING, contracts.INCOMPLETE):
+            if row["status"] not in (RUNNING, INCOMPLETE):
                 return cached
         try:
             return stamp, run_row(run_id, _read_record(self.folder, run_id), None)
@@ -205,8 +198,8 @@ class RunIndex:
                 404, "unknown_run", f"there is no run {run_id} in {self.folder.path}"
             ) from None
         key = (
-            _stamp(run_dir / contracts.RUN_JSON),
-            _stamp(run_dir / contracts.METRICS_FILE),
+            _stamp(run_dir / RUN_JSON),
+            _stamp(run_dir / METRICS_FILE),
             run_id == served_id,
         )
         with self._details_lock:
@@ -227,16 +220,16 @@ class RunIndex:
             record = _read_record(self.folder, run_id)
         except RefusedError as exc:
             error = str(exc)
-        path = self.folder.path / run_id / contracts.METRICS_FILE
+        path = self.folder.path / run_id / METRICS_FILE
         try:
-            metrics = self.folder.read(path, contracts.read_json_object, guard.MAX_METRICS_BYTES)
+            metrics = read_json_object(path, guard.MAX_METRICS_BYTES, self.folder.path)
         except RefusedError:
             metrics = None
         if metrics is not None and guard.too_deep(metrics):
             metrics = None
         return {
             "run_id": run_id,
-            "status": run_folder.effective_status(record) if record else contracts.INCOMPLETE,
+            "status": effective_status(record) if record else INCOMPLETE,
             "served": served,
             "run": record,
             "metrics": metrics,

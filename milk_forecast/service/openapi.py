@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from milk_forecast.contracts import PREDICTION_KINDS, PUBLICATION_KEYS, RUN_ID_PATTERN
+from milk_forecast.run_folder.layout import RUN_ID_PATTERN
+from milk_forecast.run_folder.predictions import PREDICTION_KINDS
+from milk_forecast.run_folder.publications import PUBLICATION_KEYS
 from milk_forecast.service.serving import (
     HORIZON_RANGE,
     MONTH_RANGE,

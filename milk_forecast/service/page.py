@@ -14,26 +14,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from milk_forecast.contracts import (
-    FAN_CHART_FILE,
+from milk_forecast.run_folder.layout import FAN_CHART_FILE, MONTH, TRACK_RECORD_CHART_FILE, UNIT
+from milk_forecast.run_folder.metrics import MAE, RMSE, walk_forward_key
+from milk_forecast.run_folder.predictions import (
     FORECAST,
     HORIZON,
     KIND,
     LOWER,
-    MAE,
     MODEL,
-    MONTH,
     PREDICTED,
     REASON,
-    RMSE,
-    SYNTHETIC_SOURCE,
-    TRACK_RECORD_CHART_FILE,
-    UNIT,
     UPPER,
     interval_column,
     level_label,
-    walk_forward_key,
 )
+from milk_forecast.run_folder.record import SYNTHETIC_SOURCE
 
 PAGE_HORIZONS = (1, 3, 6, 12)
 CHART_TITLES = {

@@ -13,7 +13,7 @@ The page's own headers live here too: both are HTML for browsers.
 
 from __future__ import annotations
 
-from milk_forecast import contracts
+from milk_forecast.run_folder.layout import REPORT_FILE
 from milk_forecast.service import guard
 from milk_forecast.service.guard import RefusedError, RunsFolder
 from milk_forecast.service.serving import ApiError, check_run_id
@@ -36,7 +36,7 @@ def read_report(folder: RunsFolder, run_id: str) -> bytes:
     check_run_id(run_id)
     try:
         run_dir = folder.run_dir(run_id)
-        return folder.read_bytes(run_dir / contracts.REPORT_FILE, guard.MAX_REPORT_BYTES)
+        return folder.read_bytes(run_dir / REPORT_FILE, guard.MAX_REPORT_BYTES)
     except RefusedError:
         raise ApiError(
             404, "no_report", f"there is no report of run {run_id} to serve in {folder.path}"

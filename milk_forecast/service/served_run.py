@@ -20,7 +20,24 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from milk_forecast import contracts
+from milk_forecast.run_folder.files import is_number
+from milk_forecast.run_folder.layout import MONTH, PREDICTIONS_JSON
+from milk_forecast.run_folder.metrics import DRIFT, RMSE, TRACK_RECORD
+from milk_forecast.run_folder.predictions import (
+    ACTUAL,
+    FORECAST,
+    HORIZON,
+    KIND,
+    LOWER,
+    MODEL,
+    PREDICTED,
+    REASON,
+    UPPER,
+    interval_column,
+    level_label,
+)
+from milk_forecast.run_folder.record import data_source
+from milk_forecast.run_folder.servable import load_servable
 from milk_forecast.service import dashboard, guard
 from milk_forecast.service.guard import RefusedError, RunsFolder
 from milk_forecast.service.page import PageData
@@ -110,10 +127,10 @@ def interval_payload(row: Mapping[str, Any], levels: Sequence[float]) -> dict | 
     """``{"80": {"lower", "upper"}, "95": ...}`` for the levels the row has, or None."""
     bounds = {}
     for level in levels:
-        lower = row.get(contracts.interval_column(contracts.LOWER, level))
-        upper = row.get(contracts.interval_column(contracts.UPPER, level))
+        lower = row.get(interval_column(LOWER, level))
+        upper = row.get(interval_column(UPPER, level))
         if lower is not None and upper is not None:
-            bounds[contracts.level_label(level)] = {"lower": price(lower), "upper": price(upper)}
+            bounds[level_label(level)] = {"lower": price(lower), "upper": price(upper)}
     return bounds or None
 
 
@@ -121,28 +138,20 @@ def prediction_payload(
     row: Mapping[str, Any], run_id: str, levels: Sequence[float]
 ) -> dict[str, Any]:
     """The /api/predict body of one predictions.json row (checked by its contract reader)."""
-    month = row[contracts.MONTH]
+    month = row[MONTH]
     return {
         "year": int(month[:4]),
         "month": int(month[5:]),
-        "prediction": price(row[contracts.PREDICTED]),
+        "prediction": price(row[PREDICTED]),
         "unit": UNIT,
-        "actual": price(row.get(contracts.ACTUAL)),
-        "kind": row[contracts.KIND],
-        "horizon": row.get(contracts.HORIZON),
+        "actual": price(row.get(ACTUAL)),
+        "kind": row[KIND],
+        "horizon": row.get(HORIZON),
         "interval": interval_payload(row, levels),
-        "model": short_text(row[contracts.MODEL]),
-        "reason": short_text(row.get(contracts.REASON)),
+        "model": short_text(row[MODEL]),
+        "reason": short_text(row.get(REASON)),
         "run_id": run_id,
     }
-
-
-def _check_consistency(path: Path, document: Mapping, metrics: Mapping) -> None:
-    """The contract's agreement of predictions.json with metrics.json; RefusedError if not."""
-    try:
-        contracts.check_predictions_agree(path, document, metrics)
-    except contracts.StageOutputError as exc:
-        raise RefusedError(guard.sanitize(str(exc))) from None
 
 
 def _summary(run_id: str, record: Mapping, metrics: Mapping, rows: list, path: list) -> dict:
@@ -151,12 +160,12 @@ def _summary(run_id: str, record: Mapping, metrics: Mapping, rows: list, path: l
         "run_id": run_id,
         "started_at": short_text(record.get("started_at")),
         "finished_at": short_text(record.get("finished_at")),
-        "data_source": contracts.data_source(record.get("synthetic_sample")),
+        "data_source": data_source(record.get("synthetic_sample")),
         "headline": flat_object(metrics.get("headline")),
-        "first_month": rows[0][contracts.MONTH],
-        "last_month": rows[-1][contracts.MONTH],
-        "forecast_first_month": path[0][contracts.MONTH] if path else None,
-        "forecast_last_month": path[-1][contracts.MONTH] if path else None,
+        "first_month": rows[0][MONTH],
+        "last_month": rows[-1][MONTH],
+        "forecast_first_month": path[0][MONTH] if path else None,
+        "forecast_last_month": path[-1][MONTH] if path else None,
     }
 
 
@@ -172,22 +181,22 @@ def epoch(timestamp: Any) -> float | None:
 
 
 def _number(value: Any) -> float | None:
-    return float(value) if contracts.is_number(value) else None
+    return float(value) if is_number(value) else None
 
 
 def run_facts(record: Mapping, metrics: Mapping) -> RunFacts:
     """The figures /metrics reports, each None when the run's files do not hold it."""
-    record_block = metrics.get(contracts.TRACK_RECORD)
+    record_block = metrics.get(TRACK_RECORD)
     horizons = record_block.get("horizons") if isinstance(record_block, Mapping) else None
     one = horizons.get("1") if isinstance(horizons, Mapping) else None
     one = one if isinstance(one, Mapping) else {}
     count = one.get("count")
-    drift = metrics.get(contracts.DRIFT)
+    drift = metrics.get(DRIFT)
     status = drift.get("status") if isinstance(drift, Mapping) else None
     return RunFacts(
         finished_epoch=epoch(record.get("finished_at")),
-        walk_forward_rmse=_number(metrics["headline"].get(contracts.RMSE)),
-        track_record_rmse=_number(one.get(contracts.RMSE)),
+        walk_forward_rmse=_number(metrics["headline"].get(RMSE)),
+        track_record_rmse=_number(one.get(RMSE)),
         track_record_count=count if isinstance(count, int) and not isinstance(count, bool) else 0,
         drift_status=short_text(status),
     )
@@ -202,19 +211,18 @@ def build_served_run(
     charts: dashboard.Charts | None = None,
 ) -> ServedRun:
     """The ServedRun of documents already read and checked by their contract readers."""
-    _check_consistency(path, document, metrics)
     levels, rows = document["interval_levels"], document["rows"]
     payloads = [prediction_payload(row, run_id, levels) for row in rows]
     bodies = {(p["year"], p["month"]): dumps(p) for p in payloads}
-    forecast = [p for p in payloads if p["kind"] == contracts.FORECAST]
+    forecast = [p for p in payloads if p["kind"] == FORECAST]
     horizon_bodies = {p["horizon"]: dumps(p) for p in forecast}
     path_payload = {
         "run_id": run_id,
         "unit": UNIT,
-        "interval_levels": [contracts.level_label(level) for level in levels],
+        "interval_levels": [level_label(level) for level in levels],
         "path": forecast,
     }
-    forecast_rows = [row for row in rows if row[contracts.KIND] == contracts.FORECAST]
+    forecast_rows = [row for row in rows if row[KIND] == FORECAST]
     summary = _summary(run_id, record, metrics, rows, forecast_rows)
     return ServedRun(
         run_id=run_id,
@@ -248,24 +256,16 @@ def build_served_run(
     )
 
 
-def _read_record(path: Path) -> dict[str, Any]:
-    return contracts.read_run_record(path.parent)
-
-
 def load_served_run(folder: RunsFolder, run_id: str) -> ServedRun:
     """Load ``run_id`` completely and precompute its bodies; RefusedError if it cannot serve."""
-    run_dir = folder.run_dir(run_id)
-    record = folder.read(run_dir / contracts.RUN_JSON, _read_record, guard.MAX_RUN_JSON_BYTES)
-    if record["status"] != contracts.SUCCEEDED:
-        status = guard.excerpt(str(record["status"]))
-        raise RefusedError(f"{run_dir / contracts.RUN_JSON}: 'status' is {status}, not 'succeeded'")
-    metrics = folder.read(
-        run_dir / contracts.METRICS_FILE, contracts.read_metrics, guard.MAX_METRICS_BYTES
+    servable = load_servable(folder.path, run_id)
+    run_dir, record, metrics, document = (
+        servable.run_dir,
+        servable.record,
+        servable.metrics,
+        servable.predictions,
     )
-    predictions = run_dir / contracts.PREDICTIONS_JSON
-    document = folder.read(
-        predictions, contracts.read_predictions_json, guard.MAX_PREDICTIONS_BYTES
-    )
+    predictions = run_dir / PREDICTIONS_JSON
     charts = dashboard.read_charts(folder, run_dir)
     try:
         return build_served_run(run_id, record, metrics, document, predictions, charts)

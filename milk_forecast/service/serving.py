@@ -14,14 +14,15 @@ import math
 import re
 from typing import Any
 
-from milk_forecast import contracts
+from milk_forecast.run_folder.layout import RUN_ID_EXAMPLE, UNIT, is_valid_run_id
+from milk_forecast.run_folder.predictions import FORECAST_HORIZON
 from milk_forecast.service.guard import sanitize
 
 SERVICE_NAME = "milk-price-forecast"
-UNIT = contracts.UNIT
+UNIT = UNIT
 YEAR_RANGE = (1900, 2200)
 MONTH_RANGE = (1, 12)
-HORIZON_RANGE = (1, contracts.FORECAST_HORIZON)
+HORIZON_RANGE = (1, FORECAST_HORIZON)
 RUN_HINT = "produce one with `python run_pipeline.py` (it publishes runs/LATEST)"
 MAX_ECHO = 40  # characters of a client's value quoted back in an error message
 MAX_TEXT = 500  # characters of a text copied from a run's files into a response
@@ -123,11 +124,11 @@ def parse_int_param(name: str, values: list[str], low: int, high: int) -> int:
 
 def check_run_id(run_id: str) -> None:
     """A 404 (``unknown_run``) unless ``run_id`` has the contract's run-id shape."""
-    if not contracts.is_valid_run_id(run_id):
+    if not is_valid_run_id(run_id):
         raise ApiError(
             404,
             "unknown_run",
-            f"{echo(run_id)!r} is not a run id: run ids look like {contracts.RUN_ID_EXAMPLE!r}",
+            f"{echo(run_id)!r} is not a run id: run ids look like {RUN_ID_EXAMPLE!r}",
         )
 
 

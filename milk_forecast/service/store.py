@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from milk_forecast import contracts
+from milk_forecast.run_folder.layout import LATEST
 from milk_forecast.service import served_run
 from milk_forecast.service.guard import RefusedError, RunsFolder
 from milk_forecast.service.served_run import ServedRun
@@ -86,7 +86,7 @@ class RunStore:
             self._loading.release()
 
     def _load_latest(self) -> bool:
-        subject = contracts.LATEST
+        subject = LATEST
         try:
             run_id = self.folder.read_latest()
             current = self._served

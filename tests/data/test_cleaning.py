@@ -7,15 +7,8 @@ import re
 import pandas as pd
 import pytest
 
-from milk_forecast import contracts
-from milk_forecast.contracts import (
-    BANK_SERIES,
-    IMACEC_COLUMNS,
-    IVCM_COLUMN,
-    PIB_COLUMNS,
-    RAIN_REGIONS,
-)
 from milk_forecast.data import cleaning
+from milk_forecast.data.checks import StageOutputError
 from milk_forecast.data.cleaning import (
     BANK_COLUMNS,
     PRICE_COLUMN,
@@ -30,6 +23,15 @@ from milk_forecast.data.cleaning import (
     reason_counts,
     recover_index_value,
 )
+from milk_forecast.data.columns import (
+    BANK_SERIES,
+    IMACEC_COLUMNS,
+    IVCM_COLUMN,
+    PIB_COLUMNS,
+    RAIN_REGIONS,
+    RESCALED_COLUMNS,
+)
+from milk_forecast.run_folder.layout import RESCALED_FILE
 
 MS = pd.Timestamp
 
@@ -349,7 +351,7 @@ def test_bank_pib_cells_that_lost_zeros_are_rescaled_and_listed() -> None:
     assert clean["pib_agropecuario_silvicola"].iloc[-1] == 342968400
     assert clean["pib"].tolist() == [1000.0] * 6
     assert dropped.empty
-    assert list(rescaled.columns) == contracts.RESCALED_COLUMNS
+    assert list(rescaled.columns) == RESCALED_COLUMNS
     assert rescaled[["row", "column", "value", "factor", "rescaled"]].values.tolist() == [
         [4, "PIB_Agropecuario_silvicola", "55.059.326", 10, 550593260.0],
         [7, "PIB_Agropecuario_silvicola", "3.429.684", 100, 342968400.0],
@@ -365,7 +367,7 @@ def test_indices_are_never_rescaled() -> None:
         ]
     )
     _, _, rescaled = parse_central_bank_table(raw)
-    assert rescaled.empty and list(rescaled.columns) == contracts.RESCALED_COLUMNS
+    assert rescaled.empty and list(rescaled.columns) == RESCALED_COLUMNS
 
 
 def test_the_rescaled_cells_are_checked_against_the_monthly_table(tmp_path) -> None:
@@ -381,10 +383,10 @@ def test_the_rescaled_cells_are_checked_against_the_monthly_table(tmp_path) -> N
     }
     result = clean_inputs(raw)
     assert result.monthly["pib"].tolist() == [100000001, 100000020, 100000003]
-    path = tmp_path / contracts.RESCALED_FILE
+    path = tmp_path / RESCALED_FILE
     cleaning.check_rescaled_cells(result.rescaled, result.monthly, path)
     tampered = result.rescaled.assign(rescaled=1.0)
-    with pytest.raises(contracts.StageOutputError, match=r"rescaled_cells\.parquet: PIB 2014-02"):
+    with pytest.raises(StageOutputError, match=r"rescaled_cells\.parquet: PIB 2014-02"):
         cleaning.check_rescaled_cells(tampered, result.monthly, path)
 
 

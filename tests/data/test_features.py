@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from milk_forecast.contracts import PRICE_COLUMN, StageOutputError
+from milk_forecast.data.checks import StageOutputError
+from milk_forecast.data.columns import PRICE_COLUMN
 from milk_forecast.data.features import (
     FEATURE_COLUMNS,
     SERIES_COLUMNS,

@@ -7,9 +7,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from milk_forecast import contracts
 from milk_forecast.data import cleaning, raw
 from milk_forecast.data import sample as sample_data
+from milk_forecast.data.columns import (
+    BANK_FILE,
+    BANK_SERIES,
+    IMACEC_COLUMNS,
+    IVCM_COLUMN,
+    MONTH_NAMES,
+    PIB_COLUMNS,
+    PRICE_FILE,
+    RAIN_FILE,
+    RAIN_REGIONS,
+    RAW_FILES,
+    SYNTHETIC_MARKER,
+)
 
 DOTTED = re.compile(r"\d{1,3}(\.\d{3})*")
 
@@ -42,16 +54,16 @@ def test_generation_depends_on_the_seed_only() -> None:
     first = sample_data.generate_sample(seed=7)
     assert sample_data.generate_sample(seed=7) == first
     other = sample_data.generate_sample(seed=8)
-    assert all(other[name] != first[name] for name in contracts.RAW_FILES)
+    assert all(other[name] != first[name] for name in RAW_FILES)
 
 
 def test_check_cli_reports_differences(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert sample_data.main(["--out", str(tmp_path)]) == 0
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
-        [*contracts.RAW_FILES, contracts.SYNTHETIC_MARKER]
+        [*RAW_FILES, SYNTHETIC_MARKER]
     )
     assert sample_data.main(["--out", str(tmp_path), "--check"]) == 0
-    with (tmp_path / contracts.PRICE_FILE).open("a") as stream:
+    with (tmp_path / PRICE_FILE).open("a") as stream:
         stream.write("2020,May,1.00\n")
     assert sample_data.main(["--out", str(tmp_path), "--check"]) == 1
     assert "precio_leche.csv: differs" in capsys.readouterr().err
@@ -59,15 +71,15 @@ def test_check_cli_reports_differences(tmp_path: Path, capsys: pytest.CaptureFix
 
 def test_sample_has_the_real_row_counts(tables: dict[str, pd.DataFrame]) -> None:
     assert {name: len(frame) for name, frame in tables.items()} == {
-        contracts.PRICE_FILE: 496,
-        contracts.RAIN_FILE: 496,
-        contracts.BANK_FILE: 614,
+        PRICE_FILE: 496,
+        RAIN_FILE: 496,
+        BANK_FILE: 614,
     }
 
 
 def test_price_file_quirks(tables: dict[str, pd.DataFrame]) -> None:
-    price = tables[contracts.PRICE_FILE]
-    assert price["Mes"].head(12).tolist() == list(contracts.MONTH_NAMES)
+    price = tables[PRICE_FILE]
+    assert price["Mes"].head(12).tolist() == list(MONTH_NAMES)
     assert (price.iloc[0]["Anio"], price.iloc[-1]["Anio"], price.iloc[-1]["Mes"]) == (
         "1979",
         "2020",
@@ -77,15 +89,15 @@ def test_price_file_quirks(tables: dict[str, pd.DataFrame]) -> None:
 
 
 def test_rain_rows_are_shuffled_and_complete(tables: dict[str, pd.DataFrame]) -> None:
-    dates = pd.to_datetime(tables[contracts.RAIN_FILE]["date"])
+    dates = pd.to_datetime(tables[RAIN_FILE]["date"])
     assert not dates.is_monotonic_increasing
     expected = pd.date_range("1979-01-01", "2020-04-01", freq="MS")
     assert dates.sort_values().tolist() == expected.tolist()
 
 
 def test_rain_is_winter_heavy_and_wetter_southwards(tables: dict[str, pd.DataFrame]) -> None:
-    rain = tables[contracts.RAIN_FILE]
-    values = rain[list(contracts.RAIN_REGIONS)].astype(float)
+    rain = tables[RAIN_FILE]
+    values = rain[list(RAIN_REGIONS)].astype(float)
     month = pd.to_datetime(rain["date"]).dt.month
     assert values.mean().is_monotonic_increasing
     assert (values[month.isin([6, 7])].mean() > 2 * values[month.isin([1, 2])].mean()).all()
@@ -93,7 +105,7 @@ def test_rain_is_winter_heavy_and_wetter_southwards(tables: dict[str, pd.DataFra
 
 
 def test_bank_periods_malformed_duplicated_unsorted(tables: dict[str, pd.DataFrame]) -> None:
-    periods = tables[contracts.BANK_FILE]["Periodo"]
+    periods = tables[BANK_FILE]["Periodo"]
     assert periods.tolist().count(sample_data.MALFORMED_PERIOD) == 1
     counts = periods.value_counts()
     assert (counts == 2).sum() == 2 and counts.max() == 2
@@ -104,7 +116,7 @@ def test_bank_periods_malformed_duplicated_unsorted(tables: dict[str, pd.DataFra
 
 
 def test_duplicated_bank_rows_are_identical(tables: dict[str, pd.DataFrame]) -> None:
-    bank = tables[contracts.BANK_FILE]
+    bank = tables[BANK_FILE]
     repeated = bank[bank["Periodo"].duplicated(keep=False)]
     assert len(repeated) == 4
     assert len(repeated.drop_duplicates()) == 2
@@ -116,19 +128,19 @@ def series_by_period(bank: pd.DataFrame, column: str) -> pd.Series:
 
 
 def test_pib_only_from_2013_and_ivcm_only_from_2014(tables: dict[str, pd.DataFrame]) -> None:
-    bank = tables[contracts.BANK_FILE]
-    for column in contracts.PIB_COLUMNS:
+    bank = tables[BANK_FILE]
+    for column in PIB_COLUMNS:
         values = series_by_period(bank, column)
         assert values[:"2012-12"].isin(["", sample_data.PLACEHOLDER]).all(), column
         assert (values["2013-01":"2020-09"] != "").all(), column
-    ivcm = series_by_period(bank, contracts.IVCM_COLUMN)
+    ivcm = series_by_period(bank, IVCM_COLUMN)
     assert (ivcm[:"2013-12"] == "").all()
     assert (ivcm["2014-01":"2020-10"] != "").all()
 
 
 def test_bank_values_use_the_broken_dotted_format(tables: dict[str, pd.DataFrame]) -> None:
-    bank = tables[contracts.BANK_FILE]
-    for column in contracts.BANK_SERIES:
+    bank = tables[BANK_FILE]
+    for column in BANK_SERIES:
         values = bank[column][~bank[column].isin(["", sample_data.PLACEHOLDER])]
         assert values.str.fullmatch(DOTTED).all(), column
     pib = bank["PIB"][bank["PIB"] != ""].str.replace(".", "").astype(int)
@@ -137,8 +149,8 @@ def test_bank_values_use_the_broken_dotted_format(tables: dict[str, pd.DataFrame
 
 
 def test_indices_decode_into_their_range(tables: dict[str, pd.DataFrame]) -> None:
-    bank = tables[contracts.BANK_FILE]
-    for column in (*contracts.IMACEC_COLUMNS, contracts.IVCM_COLUMN):
+    bank = tables[BANK_FILE]
+    for column in (*IMACEC_COLUMNS, IVCM_COLUMN):
         values = bank[column][~bank[column].isin(["", sample_data.PLACEHOLDER])]
         decoded = values.map(decode_index)
         assert decoded.between(60, 130).all(), column
@@ -160,8 +172,8 @@ def test_broken_integer_keeps_every_digit() -> None:
 
 
 def monthly_price(tables: dict[str, pd.DataFrame]) -> pd.Series:
-    price = tables[contracts.PRICE_FILE]
-    month = price["Mes"].map({name: i + 1 for i, name in enumerate(contracts.MONTH_NAMES)})
+    price = tables[PRICE_FILE]
+    month = price["Mes"].map({name: i + 1 for i, name in enumerate(MONTH_NAMES)})
     index = pd.to_datetime({"year": price["Anio"].astype(int), "month": month, "day": 1})
     return pd.Series(price["Precio_leche"].astype(float).to_numpy(), index=index)
 

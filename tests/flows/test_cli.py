@@ -16,8 +16,8 @@ import pytest
 from optional_prefect import needs_prefect
 
 import milk_forecast.flows
-from milk_forecast.contracts import EXIT_USAGE
 from milk_forecast.flows import cli
+from milk_forecast.runner.options import EXIT_USAGE
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

@@ -46,10 +46,25 @@ from prefect.settings import PREFECT_API_URL
 from prefect.testing.utilities import prefect_test_harness
 from run_factory import make_run
 
-from milk_forecast import contracts
 from milk_forecast.flows.artifacts import SUMMARY_KEY
 from milk_forecast.flows.pipeline_flow import fail_abandoned_runs, milk_forecast_pipeline
-from milk_forecast.runner import run_folder
+from milk_forecast.model.outputs import read_predictions
+from milk_forecast.run_folder.latest import read_latest
+from milk_forecast.run_folder.layout import (
+    METRICS_FILE,
+    NOTEBOOKS_DIR,
+    PREDICTIONS_FILE,
+    REPORT_FILE,
+)
+from milk_forecast.run_folder.metrics import read_metrics
+from milk_forecast.run_folder.record import (
+    FAILED,
+    RUNNING,
+    SUCCEEDED,
+    read_run_record,
+    write_run_record,
+)
+from milk_forecast.runner.options import EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK
 
 pytestmark = pytest.mark.slow
 
@@ -135,24 +150,22 @@ def test_the_flow_runs_the_sample_end_to_end_and_publishes_latest(flow_run) -> N
     state, runs_dir = flow_run
     assert state.is_completed(), state.message
     result = state.result()
-    assert result["status"] == contracts.SUCCEEDED
+    assert result["status"] == SUCCEEDED
     (run_dir,) = run_folders(runs_dir)
-    assert result["run_id"] == run_dir.name == run_folder.read_latest(runs_dir)
-    record = contracts.read_run_record(run_dir)
-    assert record["status"] == contracts.SUCCEEDED and record["synthetic_sample"] is True
+    assert result["run_id"] == run_dir.name == read_latest(runs_dir)
+    record = read_run_record(run_dir)
+    assert record["status"] == SUCCEEDED and record["synthetic_sample"] is True
     assert [(s["name"], s["status"]) for s in record["stages"]] == [
-        (name, contracts.SUCCEEDED) for name in STAGES
+        (name, SUCCEEDED) for name in STAGES
     ]
     assert (
-        result["headline"]
-        == record["headline"]
-        == contracts.read_metrics(run_dir / contracts.METRICS_FILE)["headline"]
+        result["headline"] == record["headline"] == read_metrics(run_dir / METRICS_FILE)["headline"]
     )
-    contracts.read_predictions(run_dir / contracts.PREDICTIONS_FILE)
+    read_predictions(run_dir / PREDICTIONS_FILE)
     for name in STAGE_PRODUCTS:
         assert (run_dir / name).is_file(), name
     for stage in STAGES:
-        assert (run_dir / contracts.NOTEBOOKS_DIR / f"{stage}.ipynb").is_file()
+        assert (run_dir / NOTEBOOKS_DIR / f"{stage}.ipynb").is_file()
     assert set(task_runs(state)) == {"plan", *STAGES, "publish"}
 
 
@@ -169,14 +182,14 @@ def test_notebooks_report_and_figures_are_flow_run_artifacts(flow_run) -> None:
         for a in artifacts
         if a is not summary
     }
-    stage_files = [f"{contracts.NOTEBOOKS_DIR}/{stage}.ipynb" for stage in STAGES]
+    stage_files = [f"{NOTEBOOKS_DIR}/{stage}.ipynb" for stage in STAGES]
     assert sorted(links) == sorted(
         (f"{run_dir.name}/{name}", (run_dir / name).as_uri())
-        for name in [*stage_files, contracts.REPORT_FILE]
+        for name in [*stage_files, REPORT_FILE]
     )
     on_tasks = {text for (text, _), artifact in links.items() if artifact.task_run_id}
     assert on_tasks == {f"{run_dir.name}/{name}" for name in stage_files}
-    record = contracts.read_run_record(run_dir)
+    record = read_run_record(run_dir)
     assert run_dir.name in summary.data
     assert f"| rmse_clp_per_l | {record['headline']['rmse_clp_per_l']:.2f} |" in summary.data
     assert f"| month | {record['forecast']['month']} |" in summary.data
@@ -188,7 +201,7 @@ def test_the_cli_after_the_flow_with_the_same_inputs_does_nothing(
     _, runs_dir = flow_run
     before = run_folders(runs_dir)
     result = cli("--data-dir", sample_data_dir, "--runs-dir", runs_dir)
-    assert result.returncode == contracts.EXIT_OK, result.stderr
+    assert result.returncode == EXIT_OK, result.stderr
     assert "nothing to do" in result.stdout and before[0].name in result.stdout
     assert run_folders(runs_dir) == before
 
@@ -200,15 +213,15 @@ def test_the_flow_after_the_cli_does_nothing_and_both_write_the_same_folders(
     shutil.copytree(flow_run[1], runs_dir)
     (by_flow,) = run_folders(runs_dir)
     forced = cli("--data-dir", sample_data_dir, "--runs-dir", runs_dir, "--force")
-    assert forced.returncode == contracts.EXIT_OK, forced.stdout + forced.stderr
+    assert forced.returncode == EXIT_OK, forced.stdout + forced.stderr
     by_cli = run_folders(runs_dir)[-1]
-    assert run_folder.read_latest(runs_dir) == by_cli.name != by_flow.name
+    assert read_latest(runs_dir) == by_cli.name != by_flow.name
 
     def contents(run_dir: Path) -> list[str]:
         return sorted(p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*"))
 
     assert contents(by_cli) == contents(by_flow)
-    flow_record, cli_record = (contracts.read_run_record(d) for d in (by_flow, by_cli))
+    flow_record, cli_record = (read_run_record(d) for d in (by_flow, by_cli))
     assert sorted(flow_record) == sorted(cli_record)
     assert flow_record["fingerprint"] == cli_record["fingerprint"]
 
@@ -235,15 +248,15 @@ def test_a_stage_failing_once_is_retried_and_the_flow_succeeds(
     state = run_flow_retrying_once(sample_data_dir, runs_dir, notebooks)
     assert state.is_completed(), state.message
     (run_dir,) = run_folders(runs_dir)
-    assert run_folder.read_latest(runs_dir) == run_dir.name
-    record = contracts.read_run_record(run_dir)
-    assert record["status"] == contracts.SUCCEEDED
+    assert read_latest(runs_dir) == run_dir.name
+    record = read_run_record(run_dir)
+    assert record["status"] == SUCCEEDED
     assert [(s["name"], s["status"]) for s in record["stages"]] == [
-        ("01_extract", contracts.SUCCEEDED),
-        ("02_clean", contracts.FAILED),
-        ("02_clean", contracts.SUCCEEDED),
-        ("03_preprocess", contracts.SUCCEEDED),
-        ("04_train", contracts.SUCCEEDED),
+        ("01_extract", SUCCEEDED),
+        ("02_clean", FAILED),
+        ("02_clean", SUCCEEDED),
+        ("03_preprocess", SUCCEEDED),
+        ("04_train", SUCCEEDED),
     ]
     clean = task_runs(state)["02_clean"]
     assert clean.run_count == 2
@@ -259,7 +272,7 @@ def test_a_stage_that_always_fails_fails_the_flow_naming_notebook_and_cell(
 ) -> None:
     runs_dir = tmp_path / "runs"
     shutil.copytree(flow_run[1], runs_dir)
-    served = run_folder.read_latest(runs_dir)
+    served = read_latest(runs_dir)
     notebooks = notebooks_with(tmp_path, "02_clean", "raise ValueError('broken on purpose')")
     state = run_flow_retrying_once(sample_data_dir, runs_dir, notebooks)
     assert state.is_failed()
@@ -272,10 +285,10 @@ def test_a_stage_that_always_fails_fails_the_flow_naming_notebook_and_cell(
         "ValueError: broken on purpose",
     ):
         assert part in str(error)
-    assert run_folder.read_latest(runs_dir) == served
-    record = contracts.read_run_record(failed_run)
-    assert record["status"] == contracts.FAILED and record["error"]["stage"] == "02_clean"
-    assert [s["status"] for s in record["stages"]][-2:] == [contracts.FAILED] * 2
+    assert read_latest(runs_dir) == served
+    record = read_run_record(failed_run)
+    assert record["status"] == FAILED and record["error"]["stage"] == "02_clean"
+    assert [s["status"] for s in record["stages"]][-2:] == [FAILED] * 2
     tasks = task_runs(state)
     assert tasks["02_clean"].state.is_failed() and "broken on purpose" in (
         tasks["02_clean"].state.message or ""
@@ -304,7 +317,7 @@ def test_the_flow_is_refused_while_the_cli_holds_the_runs_folder(
         assert f"locked by pid {holder.pid}" in message and "run_pipeline.py" in message
         refused = start_flow_cli(prefect_api, "--data-dir", sample_data_dir, "--runs-dir", runs_dir)
         _, stderr = refused.communicate(timeout=120)
-        assert refused.returncode == contracts.EXIT_LOCKED, stderr
+        assert refused.returncode == EXIT_LOCKED, stderr
         assert f"locked by pid {holder.pid}" in stderr
         assert len(run_folders(runs_dir)) == 1
     finally:
@@ -323,20 +336,20 @@ def test_the_cli_is_refused_while_the_flow_holds_it_and_a_stopped_flow_run_is_fa
     try:
         run_dir = wait_for_stage(runs_dir, "02_clean")
         refused = cli("--data-dir", sample_data_dir, "--runs-dir", runs_dir)
-        assert refused.returncode == contracts.EXIT_LOCKED, refused.stdout + refused.stderr
+        assert refused.returncode == EXIT_LOCKED, refused.stdout + refused.stderr
         assert f"locked by pid {flow_process.pid}" in refused.stderr
         assert "prefect flow run" in refused.stderr
         time.sleep(1.0)  # inside the sleeping cell
     finally:
         flow_process.send_signal(signal.SIGTERM)
         _, stderr = flow_process.communicate(timeout=60)
-    assert flow_process.returncode == contracts.EXIT_INTERRUPTED, stderr
-    record = contracts.read_run_record(run_dir)
-    assert record["status"] == contracts.FAILED
+    assert flow_process.returncode == EXIT_INTERRUPTED, stderr
+    record = read_run_record(run_dir)
+    assert record["status"] == FAILED
     assert record["error"]["exception"] == "interrupted" and "SIGTERM" in record["error"]["message"]
     assert record["stages"][-1]["name"] == "02_clean"
-    assert record["stages"][-1]["status"] == contracts.FAILED
-    assert run_folder.read_latest(runs_dir) is None
+    assert record["stages"][-1]["status"] == FAILED
+    assert read_latest(runs_dir) is None
 
 
 def dead_pid() -> int:
@@ -349,28 +362,28 @@ def dead_pid() -> int:
 def test_the_hook_of_a_killed_flow_run_fails_its_run_only(tmp_path: Path) -> None:
     runs_dir = tmp_path / "runs"
     served = make_run(runs_dir, "20261101T000000Z")
-    older = make_run(runs_dir, "20261102T000000Z", status=contracts.RUNNING, publish=False)
-    killed = make_run(runs_dir, "20261103T000000Z", status=contracts.RUNNING, publish=False)
+    older = make_run(runs_dir, "20261102T000000Z", status=RUNNING, publish=False)
+    killed = make_run(runs_dir, "20261103T000000Z", status=RUNNING, publish=False)
     pid = dead_pid()
     for run_dir in (older, killed):
-        record = contracts.read_run_record(run_dir)
+        record = read_run_record(run_dir)
         record["pid"] = pid
         record["stages"] = [{"name": "02_clean", "notebook": "notebooks/02_clean.ipynb",
-                             "status": contracts.RUNNING, "seconds": None}]  # fmt: skip
-        run_folder.write_run_record(run_dir, record)
+                             "status": RUNNING, "seconds": None}]  # fmt: skip
+        write_run_record(run_dir, record)
     flow_run = SimpleNamespace(
         start_time=datetime(2026, 11, 2, 12, tzinfo=UTC),
         expected_start_time=None,
         parameters={"runs_dir": str(runs_dir)},
     )
     fail_abandoned_runs(None, flow_run, SimpleNamespace(name="Cancelled", message="by the UI"))
-    record = contracts.read_run_record(killed)
-    assert record["status"] == contracts.FAILED
-    assert record["stages"][-1]["status"] == contracts.FAILED
+    record = read_run_record(killed)
+    assert record["status"] == FAILED
+    assert record["stages"][-1]["status"] == FAILED
     assert record["error"]["exception"] == "interrupted"
     assert record["error"]["message"] == "flow run cancelled: by the UI"
-    assert contracts.read_run_record(older)["status"] == contracts.RUNNING  # not this flow run's
-    assert run_folder.read_latest(runs_dir) == served.name
+    assert read_run_record(older)["status"] == RUNNING  # not this flow run's
+    assert read_latest(runs_dir) == served.name
     assert record["finished_at"] is not None
 
 

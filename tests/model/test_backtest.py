@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from milk_forecast.contracts import PRICE_COLUMN, RAIN_COLUMNS
+from milk_forecast.data.columns import PRICE_COLUMN, RAIN_COLUMNS
 from milk_forecast.model import backtest as bt
 from milk_forecast.model import models
 

@@ -5,9 +5,10 @@ import pandas as pd
 import pytest
 from series_factory import synthetic_monthly, without_rain_after
 
-from milk_forecast.contracts import HORIZON, MONTH, PREDICTED
 from milk_forecast.model import combination as cb
 from milk_forecast.model import horizon as hz
+from milk_forecast.run_folder.layout import MONTH
+from milk_forecast.run_folder.predictions import HORIZON, PREDICTED
 
 CONFIG = hz.HorizonConfig(history_start="1990-01", weight_window=12)
 

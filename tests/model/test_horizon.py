@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 from series_factory import synthetic_monthly, without_rain_after
 
-from milk_forecast.contracts import MONTH, PRICE_COLUMN, RAIN_COLUMNS
+from milk_forecast.data.columns import PRICE_COLUMN, RAIN_COLUMNS
 from milk_forecast.model import horizon as hz
+from milk_forecast.run_folder.layout import MONTH
 
 SEASON = np.array([0.0, 0.02, 0.04, 0.03, 0.02, 0.0, -0.01, -0.01, -0.05, -0.01, -0.01, 0.0])
 

@@ -9,7 +9,7 @@ import pytest
 from sklearn.feature_selection import mutual_info_regression
 from sklearn.model_selection import GridSearchCV
 
-from milk_forecast.contracts import PRICE_COLUMN, RAIN_COLUMNS
+from milk_forecast.data.columns import PRICE_COLUMN, RAIN_COLUMNS
 from milk_forecast.model import models
 
 SEASON = np.array([0.0, 0.02, 0.04, 0.03, 0.02, 0.0, -0.01, -0.01, -0.05, -0.01, -0.01, 0.0])

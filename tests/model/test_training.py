@@ -7,11 +7,32 @@ import pandas as pd
 import pytest
 from series_factory import synthetic_monthly, without_rain_after
 
-from milk_forecast import checks, contracts
-from milk_forecast.contracts import HORIZON, MONTH, PRICE_COLUMN, REASON, interval_column
+from milk_forecast.data import checks
+from milk_forecast.data.checks import StageOutputError
+from milk_forecast.data.columns import PRICE_COLUMN
 from milk_forecast.data.features import add_shuffled_split
 from milk_forecast.model import outputs, track_record, training
 from milk_forecast.model.combination import COMBINED, ORIGIN
+from milk_forecast.model.outputs import read_predictions
+from milk_forecast.run_folder.layout import MONTH, PREDICTIONS_JSON, RunFolderError
+from milk_forecast.run_folder.metrics import (
+    CALIBRATION,
+    COVERAGE,
+    FORECAST_PATH,
+    MEAN_WIDTH,
+    read_metrics,
+    walk_forward_key,
+)
+from milk_forecast.run_folder.predictions import (
+    ACTUAL,
+    HORIZON,
+    PREDICTED,
+    PREDICTION_COLUMNS,
+    REASON,
+    interval_column,
+    ordered_bounds,
+    read_predictions_json,
+)
 
 LEVELS = (0.8, 0.95)
 
@@ -38,8 +59,8 @@ def test_metrics_follow_the_contract(result):
         "evaluations",
         "forecast",
         "interval_levels",
-        contracts.FORECAST_PATH,
-        contracts.CALIBRATION,
+        FORECAST_PATH,
+        CALIBRATION,
     }
     assert metrics["headline"]["model"] == training.CHOSEN
     evaluations = metrics["evaluations"]
@@ -51,27 +72,27 @@ def test_metrics_follow_the_contract(result):
     baselines = {"persistence", "seasonal_naive", "seasonal_drift"}
     assert baselines | {training.CHOSEN, COMBINED} <= set(walk["models"])
     for h, months in ((3, 22), (6, 19), (12, 13)):  # origins 2018-04..2020-03, targets <= 2020-04
-        evaluation = evaluations[contracts.walk_forward_key(h)]
+        evaluation = evaluations[walk_forward_key(h)]
         assert set(evaluation["models"]) == baselines | {COMBINED}
         assert len(evaluation["months"]) == months and evaluation["months"][-1] == "2020-04"
     assert len(evaluations["shuffled_split"]["months"]) == 15
     assert metrics["forecast"]["month"] == "2020-05"
     assert metrics["forecast"] == {
-        k: v for k, v in metrics[contracts.FORECAST_PATH][0].items() if k != HORIZON
+        k: v for k, v in metrics[FORECAST_PATH][0].items() if k != HORIZON
     }
     json.dumps(metrics, allow_nan=False)
 
 
 def test_model_beats_persistence_on_a_seasonal_series(result):
     for h in (1, 3):
-        models = result.metrics["evaluations"][contracts.walk_forward_key(h)]["models"]
+        models = result.metrics["evaluations"][walk_forward_key(h)]["models"]
         ours = models[training.CHOSEN if h == 1 else COMBINED]
         assert ours["rmse_clp_per_l"] < models["persistence"]["rmse_clp_per_l"]
 
 
 def test_predictions_hold_the_backtest_and_the_twelve_month_path(result):
     frame = result.predictions
-    checks.check_monthly(frame, "predictions", contracts.PREDICTION_COLUMNS, [contracts.PREDICTED])
+    checks.check_monthly(frame, "predictions", PREDICTION_COLUMNS, [PREDICTED])
     kinds = frame.set_index("month")["kind"]
     assert kinds["2018-04-01"] == "in_sample" and kinds["2018-05-01"] == "backtest"
     assert (kinds == "backtest").sum() == 24
@@ -82,13 +103,13 @@ def test_predictions_hold_the_backtest_and_the_twelve_month_path(result):
     assert (
         path[REASON].notna().all() and frame.loc[frame["kind"] != "forecast", REASON].isna().all()
     )
-    assert path[contracts.ACTUAL].isna().all()
+    assert path[ACTUAL].isna().all()
     assert path["model"].iloc[0].startswith(training.CHOSEN)
     assert path["model"].iloc[1:].str.startswith(COMBINED).all()
 
 
 def ordered(frame: pd.DataFrame, levels=LEVELS) -> bool:
-    values = frame[contracts.ordered_bounds(levels)].to_numpy()
+    values = frame[ordered_bounds(levels)].to_numpy()
     return bool((np.diff(values, axis=1) >= 0).all())
 
 
@@ -98,21 +119,21 @@ def test_intervals_are_ordered_and_widen_beyond_one_month(result):
     width = path[interval_column("upper", 0.8)] - path[interval_column("lower", 0.8)]
     assert width[12] > width[1]
     for level in LEVELS:  # relative half-width never narrows from one month to the next
-        relative = np.log(path[interval_column("upper", level)] / path[contracts.PREDICTED])
+        relative = np.log(path[interval_column("upper", level)] / path[PREDICTED])
         assert (relative.sort_index().diff().dropna() >= -1e-12).all()
 
 
 def test_calibration_summarises_its_rows(result):
-    block = result.metrics[contracts.CALIBRATION]
+    block = result.metrics[CALIBRATION]
     assert block["window"] == "2014-01..2020-03"
     assert set(block["horizons"]) == {"1", "3", "6"}
     rows = result.calibration[result.calibration[HORIZON] == 3]
     lower, upper = rows[interval_column("lower", 0.8)], rows[interval_column("upper", 0.8)]
-    inside = ((lower <= rows[contracts.ACTUAL]) & (rows[contracts.ACTUAL] <= upper)).mean()
+    inside = ((lower <= rows[ACTUAL]) & (rows[ACTUAL] <= upper)).mean()
     entry = block["horizons"]["3"]["80"]
-    assert entry[contracts.COVERAGE] == pytest.approx(inside) and entry["months"] == 73
-    assert entry[contracts.MEAN_WIDTH] == pytest.approx((upper - lower).mean())
-    assert 0 < block["horizons"]["1"]["95"][contracts.COVERAGE] <= 1
+    assert entry[COVERAGE] == pytest.approx(inside) and entry["months"] == 73
+    assert entry[MEAN_WIDTH] == pytest.approx((upper - lower).mean())
+    assert 0 < block["horizons"]["1"]["95"][COVERAGE] <= 1
 
 
 def test_calibration_and_backtest_use_no_price_after_their_origin(result):
@@ -124,7 +145,7 @@ def test_calibration_and_backtest_use_no_price_after_their_origin(result):
     changed = train(monthly).calibration
     known = (changed[ORIGIN] <= pd.Timestamp("2016-06-01")).to_numpy()
     assert known.any() and not known.all()
-    columns = [contracts.PREDICTED, *contracts.ordered_bounds(LEVELS)]
+    columns = [PREDICTED, *ordered_bounds(LEVELS)]
     before = result.calibration[columns].to_numpy()[known]
     np.testing.assert_allclose(changed[columns].to_numpy()[known], before, rtol=1e-10)
     assert not np.allclose(
@@ -138,9 +159,9 @@ def test_rainfall_ending_early_still_gives_twelve_horizons_and_says_so():
     assert forecast["model"].startswith(training.PRICE_ONLY + ":")
     assert "rainfall ends 2020-01" in forecast["reason"]
     assert out.model.spec.inputs == ("price",)
-    path = out.metrics[contracts.FORECAST_PATH]
+    path = out.metrics[FORECAST_PATH]
     assert [row[HORIZON] for row in path] == list(range(1, 13))
-    assert all(np.isfinite(row[contracts.PREDICTED]) for row in path)
+    assert all(np.isfinite(row[PREDICTED]) for row in path)
     for row in path[1:]:
         assert "rainfall ends 2020-01, 3 month(s) before the price" in row["reason"]
         assert "hold the last complete 12-month sum" in row["reason"]
@@ -157,29 +178,28 @@ def test_any_interval_levels_flow_to_every_output(tmp_path):
     out = train(synthetic_monthly(), interval_levels=levels)
     for frame in (out.backtest, out.path, out.calibration):
         assert ordered(frame, levels)
-    assert set(out.metrics[contracts.CALIBRATION]["horizons"]["6"]) == {"50", "90", "97.5"}
+    assert set(out.metrics[CALIBRATION]["horizons"]["6"]) == {"50", "90", "97.5"}
     training.write_outputs(out, tmp_path, no_history(out))
     outputs.check_outputs(tmp_path)
-    row = contracts.read_predictions_json(tmp_path / contracts.PREDICTIONS_JSON)["rows"][-1]
+    row = read_predictions_json(tmp_path / PREDICTIONS_JSON)["rows"][-1]
     assert row["upper_97.5_clp_per_l"] > row["upper_90_clp_per_l"] > row["upper_50_clp_per_l"]
 
 
 def test_write_outputs_and_read_back(result, tmp_path):
     paths = training.write_outputs(result, tmp_path, no_history(result))
     assert [p.name for p in paths] == [
-        "model.joblib", "metrics.json", "predictions.parquet", "predictions.json",
-        "track_record.parquet",
+        "metrics.json", "predictions.parquet", "predictions.json", "track_record.parquet",
     ]  # fmt: skip
     assert "12 forecast months" in outputs.check_outputs(tmp_path)
-    metrics = contracts.read_metrics(tmp_path / "metrics.json")
+    metrics = read_metrics(tmp_path / "metrics.json")
     assert metrics["headline"] == result.metrics["headline"]
-    parquet = contracts.read_predictions(tmp_path / "predictions.parquet")
-    document = contracts.read_predictions_json(tmp_path / "predictions.json")
+    parquet = read_predictions(tmp_path / "predictions.parquet")
+    document = read_predictions_json(tmp_path / "predictions.json")
     assert [row["month"] for row in document["rows"]] == [f"{m:%Y-%m}" for m in parquet[MONTH]]
     last = document["rows"][-1]
     assert last["horizon"] == 12 and last["actual_clp_per_l"] is None
     assert document["rows"][0]["horizon"] is None and document["rows"][0]["reason"] is None
-    assert last["predicted_clp_per_l"] == pytest.approx(parquet[contracts.PREDICTED].iloc[-1])
+    assert last["predicted_clp_per_l"] == pytest.approx(parquet[PREDICTED].iloc[-1])
 
 
 def test_check_outputs_names_a_missing_path(result, tmp_path):
@@ -187,9 +207,7 @@ def test_check_outputs_names_a_missing_path(result, tmp_path):
     frame = pd.read_parquet(tmp_path / "predictions.parquet")
     frame.loc[frame["kind"] == "forecast", HORIZON] = 1
     frame.to_parquet(tmp_path / "predictions.parquet")
-    with pytest.raises(
-        contracts.StageOutputError, match=r"predictions\.parquet: forecast horizons"
-    ):
+    with pytest.raises(StageOutputError, match=r"predictions\.parquet: forecast horizons"):
         outputs.check_outputs(tmp_path)
 
 
@@ -198,5 +216,5 @@ def test_check_metrics_json_names_the_file_and_key(result, tmp_path):
     broken["headline"]["r2"] = None
     path = tmp_path / "metrics.json"
     path.write_text(json.dumps(broken))
-    with pytest.raises(checks.StageOutputError, match=r"metrics.json: headline.r2 is None"):
-        contracts.read_metrics(path)
+    with pytest.raises(RunFolderError, match=r"metrics.json: headline.r2 is None"):
+        read_metrics(path)

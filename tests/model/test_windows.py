@@ -4,10 +4,11 @@ import pandas as pd
 import pytest
 from series_factory import synthetic_monthly
 
-from milk_forecast.contracts import MONTH, PRICE_COLUMN
+from milk_forecast.data.columns import PRICE_COLUMN
 from milk_forecast.model import windows
 from milk_forecast.model.params import TrainParams
 from milk_forecast.parameters import ParameterError
+from milk_forecast.run_folder.layout import MONTH
 
 
 def first_last(index: pd.DatetimeIndex) -> tuple[str, str]:

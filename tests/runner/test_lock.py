@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from milk_forecast.contracts import LOCK_FILE
+from milk_forecast.run_folder.layout import LOCK_FILE
 from milk_forecast.runner.lock import LockError, LockHeldError, RunsLock, read_lock
 from milk_forecast.runner.signals import Interrupts
 

@@ -8,10 +8,20 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from run_factory import LEVELS, build_metrics, build_rows, predictions_document, write_parquet
+from run_factory import LEVELS, build_metrics, build_rows, predictions_document
 
-from milk_forecast import contracts
-from milk_forecast.runner import pipeline, run_folder
+from milk_forecast.data.columns import PRICE_FILE, SYNTHETIC_MARKER
+from milk_forecast.run_folder.latest import publish_latest, read_latest
+from milk_forecast.run_folder.layout import LATEST, REPORT_FILE, RUN_JSON, RunFolderError
+from milk_forecast.run_folder.record import (
+    FAILED,
+    NOT_PUBLISHED_REASON,
+    PUBLISHED,
+    SUCCEEDED,
+    read_run_record,
+    write_run_record,
+)
+from milk_forecast.runner import pipeline
 from milk_forecast.runner.signals import Interrupts, RunInterrupted
 from milk_forecast.runner.stages import Stage
 
@@ -28,7 +38,7 @@ def test_fingerprint_changes_with_inputs_code_and_parameters() -> None:
 def test_code_digest_covers_every_source_file_of_every_subpackage(tmp_path: Path) -> None:
     package = tmp_path / "milk_forecast"
     (package / "model").mkdir(parents=True)
-    (package / "contracts.py").write_text("A = 1\n")
+    (package / "parameters.py").write_text("A = 1\n")
     (package / "model" / "training.py").write_text("B = 1\n")
     notebook = tmp_path / "01_extract.ipynb"
     notebook.write_text("{}")
@@ -42,26 +52,21 @@ def test_code_digest_covers_every_source_file_of_every_subpackage(tmp_path: Path
 
 
 def test_the_digested_package_is_the_whole_package() -> None:
-    assert (pipeline.PACKAGE_DIR / "contracts.py").is_file()  # the root, not runner/
+    assert (pipeline.PACKAGE_DIR / "parameters.py").is_file()  # the root, not runner/
 
 
 def test_only_the_served_run_with_the_same_fingerprint_is_reused(tmp_path: Path) -> None:
     run_id = "20261127T120301Z"
     (tmp_path / run_id).mkdir()
-    run_folder.write_run_record(tmp_path / run_id, {"status": "succeeded", "fingerprint": "abc"})
+    write_run_record(tmp_path / run_id, {"status": "succeeded", "fingerprint": "abc"})
     assert pipeline.served_run_with(tmp_path, "abc") is None  # not served yet
-    run_folder.publish_latest(tmp_path, run_id)
+    publish_latest(tmp_path, run_id)
     assert pipeline.served_run_with(tmp_path, "abc") == run_id
     assert pipeline.served_run_with(tmp_path, "other") is None
 
 
-def write_products(run_dir: Path, nan_at: int | None = None) -> None:
-    """The products of a complete train stage (a NaN prediction at row ``nan_at``)."""
-    rows = build_rows()
-    if nan_at is not None:
-        rows[nan_at]["predicted_clp_per_l"] = float("nan")
-    write_parquet(rows, run_dir / "predictions.parquet")
-    (run_dir / "model.joblib").write_bytes(b"model")
+def write_products(run_dir: Path) -> None:
+    """The products of a complete train stage that the service reads."""
     (run_dir / "metrics.json").write_text(json.dumps(build_metrics(build_rows())))
     document = predictions_document(build_rows(), LEVELS)
     (run_dir / "predictions.json").write_text(json.dumps(document))
@@ -72,28 +77,20 @@ def test_verify_products_accepts_a_complete_run(tmp_path: Path) -> None:
     assert pipeline.verify_products(tmp_path)["headline"]["rmse_clp_per_l"] == 2.6
 
 
-def test_verify_products_refuses_nan_predictions_naming_the_file(tmp_path: Path) -> None:
-    write_products(tmp_path, nan_at=3)
-    with pytest.raises(
-        contracts.StageOutputError, match=r"predictions.parquet.*predicted_clp_per_l"
-    ):
-        pipeline.verify_products(tmp_path)
-
-
 def test_verify_products_refuses_predictions_json_that_disagree_with_the_metrics(
     tmp_path: Path,
 ) -> None:
     write_products(tmp_path)
     document = predictions_document(build_rows(levels=(0.5,)), (0.5,))
     (tmp_path / "predictions.json").write_text(json.dumps(document))
-    with pytest.raises(contracts.StageOutputError, match=r"predictions.json: interval_levels"):
+    with pytest.raises(RunFolderError, match=r"predictions.json: interval_levels"):
         pipeline.verify_products(tmp_path)
 
 
-def test_verify_products_refuses_a_missing_model(tmp_path: Path) -> None:
+def test_verify_products_refuses_a_missing_predictions_json(tmp_path: Path) -> None:
     write_products(tmp_path)
-    (tmp_path / "model.joblib").unlink()
-    with pytest.raises(contracts.StageOutputError, match=r"model.joblib: was not written"):
+    (tmp_path / "predictions.json").unlink()
+    with pytest.raises(RunFolderError, match=r"predictions.json: missing"):
         pipeline.verify_products(tmp_path)
 
 
@@ -121,7 +118,7 @@ def data_folder(tmp_path: Path, synthetic: bool) -> Path:
     data_dir = tmp_path / ("sample" if synthetic else "real")
     data_dir.mkdir(exist_ok=True)
     if synthetic:
-        (data_dir / contracts.SYNTHETIC_MARKER).write_text("")
+        (data_dir / SYNTHETIC_MARKER).write_text("")
     return data_dir
 
 
@@ -146,14 +143,14 @@ def served_run(tmp_path: Path, synthetic: bool) -> str:
 
 def signal_once_run_json_says(status: str, signum: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """Fault injection: ``signum`` arrives right after run.json is written with ``status``."""
-    write = run_folder.write_run_record
+    write = write_run_record
 
     def write_then_signal(run_dir: Path, record: dict) -> None:
         write(run_dir, record)
         if record["status"] == status:
             os.kill(os.getpid(), signum)
 
-    monkeypatch.setattr(run_folder, "write_run_record", write_then_signal)
+    monkeypatch.setattr(pipeline, "write_run_record", write_then_signal)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
@@ -161,23 +158,23 @@ def test_a_signal_between_run_json_and_latest_cannot_split_publishing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signum: int
 ) -> None:
     context = started_run(tmp_path)
-    signal_once_run_json_says(contracts.SUCCEEDED, signum, monkeypatch)
+    signal_once_run_json_says(SUCCEEDED, signum, monkeypatch)
     with Interrupts() as interrupts, pytest.raises(KeyboardInterrupt):
         context.interrupts = interrupts
         pipeline.complete_run(context)
     # the signal took effect after the step: run.json and LATEST agree
-    assert contracts.read_run_record(context.run_dir)["status"] == contracts.SUCCEEDED
-    assert run_folder.read_latest(context.plan.runs_dir) == context.run_id
+    assert read_run_record(context.run_dir)["status"] == SUCCEEDED
+    assert read_latest(context.plan.runs_dir) == context.run_id
 
 
 def test_a_signal_is_held_back_without_the_runners_handlers_too(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     context = started_run(tmp_path)  # Python's own SIGINT handler: KeyboardInterrupt
-    signal_once_run_json_says(contracts.SUCCEEDED, signal.SIGINT, monkeypatch)
+    signal_once_run_json_says(SUCCEEDED, signal.SIGINT, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         pipeline.complete_run(context)
-    assert run_folder.read_latest(context.plan.runs_dir) == context.run_id
+    assert read_latest(context.plan.runs_dir) == context.run_id
 
 
 def test_a_signal_while_completing_fails_the_run_before_it_is_published(
@@ -191,9 +188,9 @@ def test_a_signal_while_completing_fails_the_run_before_it_is_published(
     monkeypatch.setattr("milk_forecast.runner.report.build_report", interrupted_report)
     with pytest.raises(RunInterrupted):
         pipeline.complete_run(context)
-    record = contracts.read_run_record(context.run_dir)
-    assert record["status"] == contracts.FAILED and record["error"]["exception"] == "interrupted"
-    assert run_folder.read_latest(context.plan.runs_dir) is None
+    record = read_run_record(context.run_dir)
+    assert record["status"] == FAILED and record["error"]["exception"] == "interrupted"
+    assert read_latest(context.plan.runs_dir) is None
 
 
 def test_a_synthetic_run_is_kept_but_not_published_over_a_real_served_run(
@@ -202,13 +199,13 @@ def test_a_synthetic_run_is_kept_but_not_published_over_a_real_served_run(
     real = served_run(tmp_path, synthetic=False)
     context = started_run(tmp_path, synthetic=True)
     outcome = pipeline.complete_run(context)
-    assert outcome.status == contracts.SUCCEEDED and outcome.ok and not outcome.published
-    assert run_folder.read_latest(context.plan.runs_dir) == real
-    record = contracts.read_run_record(context.run_dir)
-    assert record[contracts.PUBLISHED] is False
-    assert real in record[contracts.NOT_PUBLISHED_REASON]
-    assert "synthetic" in record[contracts.NOT_PUBLISHED_REASON]
-    report = (context.run_dir / contracts.REPORT_FILE).read_text()
+    assert outcome.status == SUCCEEDED and outcome.ok and not outcome.published
+    assert read_latest(context.plan.runs_dir) == real
+    record = read_run_record(context.run_dir)
+    assert record[PUBLISHED] is False
+    assert real in record[NOT_PUBLISHED_REASON]
+    assert "synthetic" in record[NOT_PUBLISHED_REASON]
+    report = (context.run_dir / REPORT_FILE).read_text()
     assert "Not published" in report and "succeeded" in report
 
 
@@ -217,8 +214,8 @@ def test_allow_synthetic_over_real_publishes_it(tmp_path: Path) -> None:
     context = started_run(tmp_path, synthetic=True)
     outcome = pipeline.complete_run(context, allow_synthetic_over_real=True)
     assert outcome.published
-    assert run_folder.read_latest(context.plan.runs_dir) == context.run_id
-    assert contracts.read_run_record(context.run_dir)[contracts.PUBLISHED] is True
+    assert read_latest(context.plan.runs_dir) == context.run_id
+    assert read_run_record(context.run_dir)[PUBLISHED] is True
 
 
 @pytest.mark.parametrize(("served", "new"), [(True, True), (True, False), (False, False)])
@@ -226,7 +223,7 @@ def test_other_combinations_are_published(tmp_path: Path, served: bool, new: boo
     served_run(tmp_path, synthetic=served)
     context = started_run(tmp_path, synthetic=new)
     assert pipeline.complete_run(context).published
-    assert run_folder.read_latest(context.plan.runs_dir) == context.run_id
+    assert read_latest(context.plan.runs_dir) == context.run_id
 
 
 def disk_full(path: Path | str) -> OSError:
@@ -249,11 +246,11 @@ def test_a_full_disk_in_a_stage_fails_the_run_naming_stage_file_and_message(
     with pytest.raises(pipeline.StageFailure) as failure:
         pipeline.run_stage(context, stage)
     outcome = pipeline.fail_run(context, failure.value)
-    error = contracts.read_run_record(context.run_dir)["error"]
-    assert outcome.status == contracts.FAILED
+    error = read_run_record(context.run_dir)["error"]
+    assert outcome.status == FAILED
     assert error["stage"] == "02_clean" and error["exception"] == "OSError"
     assert "No space left on device" in error["message"] and str(product) in error["message"]
-    assert run_folder.read_latest(context.plan.runs_dir) is None
+    assert read_latest(context.plan.runs_dir) is None
 
 
 def test_a_full_disk_when_writing_latest_fails_the_run_and_keeps_the_served_one(
@@ -261,19 +258,19 @@ def test_a_full_disk_when_writing_latest_fails_the_run_and_keeps_the_served_one(
 ) -> None:
     served = served_run(tmp_path, synthetic=False)
     context = started_run(tmp_path)
-    latest = context.plan.runs_dir / contracts.LATEST
+    latest = context.plan.runs_dir / LATEST
 
     def full(*args: object, **kwargs: object) -> None:
         raise disk_full(latest)
 
-    monkeypatch.setattr(run_folder, "staged_latest", full)
+    monkeypatch.setattr(pipeline, "staged_latest", full)
     outcome = pipeline.complete_run(context)
-    record = contracts.read_run_record(context.run_dir)
-    assert outcome.status == record["status"] == contracts.FAILED
+    record = read_run_record(context.run_dir)
+    assert outcome.status == record["status"] == FAILED
     assert record["error"]["stage"] == "publish"
     assert "No space left on device" in record["error"]["message"]
     assert str(latest) in record["error"]["message"]
-    assert run_folder.read_latest(context.plan.runs_dir) == served
+    assert read_latest(context.plan.runs_dir) == served
 
 
 def test_latest_that_cannot_be_renamed_puts_run_json_back_to_failed(
@@ -283,15 +280,15 @@ def test_latest_that_cannot_be_renamed_puts_run_json_back_to_failed(
     replace = os.replace
 
     def failing_replace(source: object, target: object) -> None:
-        if Path(str(target)).name == contracts.LATEST:
+        if Path(str(target)).name == LATEST:
             raise OSError(errno.EIO, os.strerror(errno.EIO))
         replace(source, target)
 
     monkeypatch.setattr(os, "replace", failing_replace)
     outcome = pipeline.complete_run(context)
-    assert outcome.status == contracts.FAILED
-    assert contracts.read_run_record(context.run_dir)["status"] == contracts.FAILED
-    assert run_folder.read_latest(context.plan.runs_dir) is None
+    assert outcome.status == FAILED
+    assert read_run_record(context.run_dir)["status"] == FAILED
+    assert read_latest(context.plan.runs_dir) is None
     assert [p.name for p in context.plan.runs_dir.iterdir() if p.name.startswith(".")] == []
 
 
@@ -301,7 +298,7 @@ def test_a_report_that_cannot_be_written_is_a_warning_naming_the_file(
     context = started_run(tmp_path)
     messages: list[str] = []
     context.log = messages.append
-    report_path = context.run_dir / contracts.REPORT_FILE
+    report_path = context.run_dir / REPORT_FILE
 
     def full(path: Path, text: str) -> None:
         raise disk_full(path)
@@ -317,12 +314,12 @@ def test_run_json_that_cannot_be_written_raises_naming_it(
     context = started_run(tmp_path)
 
     def full(run_dir: Path, record: dict) -> None:
-        raise disk_full(run_dir / contracts.RUN_JSON)
+        raise disk_full(run_dir / RUN_JSON)
 
-    monkeypatch.setattr(run_folder, "write_run_record", full)
+    monkeypatch.setattr(pipeline, "write_run_record", full)
     with pytest.raises(pipeline.RunRecordError, match=r"run\.json.*No space left on device"):
         pipeline.complete_run(context)
-    assert run_folder.read_latest(context.plan.runs_dir) is None
+    assert read_latest(context.plan.runs_dir) is None
 
 
 def test_a_run_folder_that_cannot_be_created_raises_naming_the_runs_folder(
@@ -338,7 +335,7 @@ def test_an_input_that_cannot_be_read_is_named_before_the_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data_dir = data_folder(tmp_path, synthetic=False)
-    (data_dir / contracts.PRICE_FILE).write_text("Anio,Mes,Precio_leche\n")
+    (data_dir / PRICE_FILE).write_text("Anio,Mes,Precio_leche\n")
 
     def unreadable(path: Path) -> dict:
         raise OSError(errno.EIO, os.strerror(errno.EIO), str(path))

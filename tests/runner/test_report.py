@@ -4,8 +4,8 @@ from pathlib import Path
 
 import nbformat
 
+from milk_forecast.run_folder.record import write_run_record
 from milk_forecast.runner.report import build_report
-from milk_forecast.runner.run_folder import write_run_record
 
 # A 1x1 PNG.
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -85,5 +85,5 @@ def test_failed_run_report_shows_the_error_and_the_stages_that_ran(tmp_path: Pat
 def test_report_without_run_json_names_the_problem(tmp_path: Path) -> None:
     run_dir = make_run(tmp_path)
     html = build_report(run_dir).read_text(encoding="utf-8")
-    assert "run.json: was not written" in html
+    assert "run.json: missing" in html
     assert "extract_out" in html

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from run_factory import CHART_SVG, add_page_files, make_run, make_unservable, write_publications
 
-from milk_forecast import contracts
+from milk_forecast.run_folder.layout import FAN_CHART_FILE, FIGURES_DIR, TRACK_RECORD_CHART_FILE
+from milk_forecast.run_folder.record import FAILED
 from milk_forecast.service import dashboard, page
 from milk_forecast.service.dashboard import Dashboard, read_charts
 from milk_forecast.service.guard import MAX_CHART_BYTES, RunsFolder
@@ -16,12 +17,12 @@ from milk_forecast.service.served_run import load_served_run
 
 RUN_A = "20261127T120301Z"
 RUN_B = "20261128T080000Z"
-FAN = contracts.FAN_CHART_FILE
-TRACK = contracts.TRACK_RECORD_CHART_FILE
+FAN = FAN_CHART_FILE
+TRACK = TRACK_RECORD_CHART_FILE
 
 
 def fan_path(run_dir: Path) -> Path:
-    return run_dir / contracts.FIGURES_DIR / FAN
+    return run_dir / FIGURES_DIR / FAN
 
 
 def test_both_charts_are_read(runs_dir: Path) -> None:
@@ -114,7 +115,7 @@ def test_the_page_lists_runs_with_report_links_and_publications(runs_dir: Path) 
 
 
 def test_without_a_run_the_page_says_why_and_lists_the_runs(runs_dir: Path) -> None:
-    make_run(runs_dir, RUN_A, status=contracts.FAILED, publish=False)
+    make_run(runs_dir, RUN_A, status=FAILED, publish=False)
     index = RunIndex(RunsFolder(runs_dir))
     index.scan()
     text = Dashboard(RunsFolder(runs_dir)).render(None, index, "no succeeded run <yet>").decode()

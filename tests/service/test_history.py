@@ -8,8 +8,14 @@ from pathlib import Path
 import pytest
 from run_factory import make_history, make_run
 
-from milk_forecast import contracts
-from milk_forecast.runner import run_folder
+from milk_forecast.run_folder.layout import METRICS_FILE, RUN_JSON
+from milk_forecast.run_folder.record import (
+    FAILED,
+    INCOMPLETE,
+    RUNNING,
+    read_run_record,
+    write_run_record,
+)
 from milk_forecast.service import history
 from milk_forecast.service.guard import RunsFolder
 from milk_forecast.service.history import RunIndex
@@ -36,14 +42,14 @@ def dead_pid() -> int:
 
 
 def rewrite(run_dir: Path, **values: object) -> None:
-    run_folder.write_run_record(run_dir, {**contracts.read_run_record(run_dir), **values})
+    write_run_record(run_dir, {**read_run_record(run_dir), **values})
 
 
 def test_rows_newest_first_with_effective_status(runs_dir: Path) -> None:
     make_run(runs_dir, RUN_A)
     error = {"stage": "04_train", "cell": 3, "exception": "ValueError", "message": "m"}
-    rewrite(make_run(runs_dir, RUN_B, status=contracts.FAILED, publish=False), error=error)
-    running = make_run(runs_dir, "20261129T000000Z", status=contracts.RUNNING, publish=False)
+    rewrite(make_run(runs_dir, RUN_B, status=FAILED, publish=False), error=error)
+    running = make_run(runs_dir, "20261129T000000Z", status=RUNNING, publish=False)
     rewrite(running, pid=dead_pid())
     (runs_dir / "20261130T000000Z").mkdir()
     (runs_dir / "not-a-run").mkdir()
@@ -52,7 +58,7 @@ def test_rows_newest_first_with_effective_status(runs_dir: Path) -> None:
     assert [row["run_id"] for row in payload["runs"]] == sorted(rows, reverse=True)
     assert rows[RUN_A]["status"] == "succeeded" and rows[RUN_A]["served"] is True
     assert rows[RUN_B]["status"] == "failed" and rows[RUN_B]["error"] == error
-    assert rows["20261129T000000Z"]["status"] == contracts.INCOMPLETE
+    assert rows["20261129T000000Z"]["status"] == INCOMPLETE
     assert "run.json: missing" in rows["20261130T000000Z"]["error"]["message"]
     assert [row["served"] for row in payload["runs"]].count(True) == 1
 
@@ -62,9 +68,9 @@ def test_rows_newest_first_with_effective_status(runs_dir: Path) -> None:
     [{"pid": 10**30}, {"pid": -1}, {"pid": 0}, {"pid": True}, {"pid": "12"}],
 )
 def test_an_implausible_pid_makes_a_broken_row_never_a_signal(runs_dir: Path, values: dict) -> None:
-    rewrite(make_run(runs_dir, RUN_A, status=contracts.RUNNING, publish=False), **values)
+    rewrite(make_run(runs_dir, RUN_A, status=RUNNING, publish=False), **values)
     row = listing(index_of(runs_dir))["runs"][0]
-    assert row["status"] == contracts.INCOMPLETE
+    assert row["status"] == INCOMPLETE
     assert "'pid'" in row["error"]["message"]
 
 
@@ -81,7 +87,7 @@ def test_a_run_json_value_of_the_wrong_type_makes_a_broken_row_naming_it(
 ) -> None:
     rewrite(make_run(runs_dir, RUN_A), **values)
     row = listing(index_of(runs_dir))["runs"][0]
-    assert (row["status"], row["headline"]) == (contracts.INCOMPLETE, None)
+    assert (row["status"], row["headline"]) == (INCOMPLETE, None)
     assert f"'{key}'" in row["error"]["message"]
 
 
@@ -102,7 +108,7 @@ def test_a_scan_rereads_only_changed_run_json(
     index.scan()
     assert reads == []
     changed = sorted(p.name for p in runs_dir.iterdir())[3]
-    rewrite(runs_dir / changed, status=contracts.FAILED)
+    rewrite(runs_dir / changed, status=FAILED)
     index.scan()
     assert reads == [changed]
     assert {r["run_id"]: r["status"] for r in listing(index)["runs"]}[changed] == "failed"
@@ -136,7 +142,7 @@ def test_the_list_body_is_encoded_once_per_scan_and_served_run(runs_dir: Path) -
     "run_id", ["..", "../runs", "..\\x", "20261127T120301Z/..", "/etc/passwd", "", "x" * 500]
 )
 def test_detail_never_leaves_the_runs_folder(runs_dir: Path, run_id: str) -> None:
-    (runs_dir.parent / contracts.RUN_JSON).write_text('{"status": "succeeded"}')
+    (runs_dir.parent / RUN_JSON).write_text('{"status": "succeeded"}')
     with pytest.raises(ApiError) as caught:
         index_of(runs_dir).detail_body(run_id, None)
     assert caught.value.status == 404
@@ -146,7 +152,7 @@ def test_detail_never_leaves_the_runs_folder(runs_dir: Path, run_id: str) -> Non
 def test_detail_of_a_run_without_run_json_reports_it(runs_dir: Path) -> None:
     (runs_dir / RUN_A).mkdir()
     payload = json.loads(index_of(runs_dir).detail_body(RUN_A, None))
-    assert payload["status"] == contracts.INCOMPLETE
+    assert payload["status"] == INCOMPLETE
     assert payload["run"] is None and payload["metrics"] is None
     assert "run.json" in payload["error"]
 
@@ -155,16 +161,16 @@ def test_detail_returns_run_json_and_metrics_and_follows_changes(runs_dir: Path)
     run_dir = make_run(runs_dir, RUN_A)
     index = index_of(runs_dir)
     payload = json.loads(index.detail_body(RUN_A, RUN_A))
-    assert payload["run"] == contracts.read_run_record(run_dir)
-    assert payload["metrics"] == json.loads((run_dir / contracts.METRICS_FILE).read_text())
+    assert payload["run"] == read_run_record(run_dir)
+    assert payload["metrics"] == json.loads((run_dir / METRICS_FILE).read_text())
     assert payload["served"] is True
     assert index.detail_body(RUN_A, RUN_A) is index.detail_body(RUN_A, RUN_A)  # cached
-    rewrite(run_dir, status=contracts.FAILED)
+    rewrite(run_dir, status=FAILED)
     assert json.loads(index.detail_body(RUN_A, RUN_A))["run"]["status"] == "failed"
 
 
 def test_detail_drops_metrics_nested_too_deep(runs_dir: Path) -> None:
     run_dir = make_run(runs_dir, RUN_A)
-    (run_dir / contracts.METRICS_FILE).write_text('{"a": ' + "[" * 200 + "]" * 200 + "}")
+    (run_dir / METRICS_FILE).write_text('{"a": ' + "[" * 200 + "]" * 200 + "}")
     payload = json.loads(index_of(runs_dir).detail_body(RUN_A, None))
     assert payload["metrics"] is None and payload["run"] is not None

@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from run_factory import make_run
 from starlette.routing import Route
 
-from milk_forecast import contracts
+from milk_forecast.run_folder.layout import METRICS_FILE
 from milk_forecast.service import metrics
 from milk_forecast.service.history import RunIndex
 from milk_forecast.service.store import RunStore
@@ -46,7 +46,7 @@ def scrape(store: RunStore, requests: metrics.RequestMetrics, now: float = 0.0) 
 
 
 def with_facts(run_dir: Path, **blocks: Any) -> None:
-    path = run_dir / contracts.METRICS_FILE
+    path = run_dir / METRICS_FILE
     document = json.loads(path.read_text())
     document.update(blocks)
     path.write_text(json.dumps(document))
@@ -84,7 +84,7 @@ def test_the_served_runs_figures_are_read_at_scrape_time(runs_dir: Path) -> None
     store.refresh()
     finished = store.served.facts.finished_epoch
     found = scrape(store, metrics.RequestMetrics(ROUTES), now=finished + 3600)
-    headline = json.loads((run_dir / contracts.METRICS_FILE).read_text())["headline"]
+    headline = json.loads((run_dir / METRICS_FILE).read_text())["headline"]
     assert found[("milk_served_run_info", (("run_id", RUN_A),))] == 1
     assert found[("milk_served_run_age_seconds", ())] == 3600
     assert found[("milk_served_walk_forward_rmse_clp_per_l", ())] == headline["rmse_clp_per_l"]
@@ -118,7 +118,7 @@ def test_reloads_and_refusals_are_counted_by_the_store(runs_dir: Path) -> None:
     make_run(runs_dir, RUN_A)
     store.refresh()
     broken = make_run(runs_dir, RUN_B)
-    (broken / contracts.METRICS_FILE).write_text("{")
+    (broken / METRICS_FILE).write_text("{")
     store.refresh()
     found = scrape(store, metrics.RequestMetrics(ROUTES))
     assert found[("milk_run_reloads_total", ())] == 1

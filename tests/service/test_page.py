@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from milk_forecast.contracts import FAN_CHART_FILE, TRACK_RECORD_CHART_FILE
+from milk_forecast.run_folder.layout import FAN_CHART_FILE, TRACK_RECORD_CHART_FILE
 from milk_forecast.service import page
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from run_factory import REPORT_HTML, UNSERVABLE, add_page_files, make_run, make_unservable
 
-from milk_forecast import contracts
+from milk_forecast.run_folder.layout import REPORT_FILE
 from milk_forecast.service import guard
 from milk_forecast.service.guard import RunsFolder
 from milk_forecast.service.report import read_report
@@ -17,7 +17,7 @@ RUN_A = "20261127T120301Z"
 
 
 def report_path(runs_dir: Path) -> Path:
-    return runs_dir / RUN_A / contracts.REPORT_FILE
+    return runs_dir / RUN_A / REPORT_FILE
 
 
 def test_the_report_of_a_run_folder_is_read(runs_dir: Path) -> None:

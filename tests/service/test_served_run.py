@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from run_factory import build_rows, make_run
 
-from milk_forecast import contracts
-from milk_forecast.runner import run_folder
+from milk_forecast.run_folder.latest import publish_latest
+from milk_forecast.run_folder.layout import METRICS_FILE, PREDICTIONS_JSON, RUN_JSON
 from milk_forecast.service.guard import RefusedError, RunsFolder
 from milk_forecast.service.served_run import load_served_run
 from milk_forecast.service.serving import ApiError
@@ -90,7 +90,7 @@ def edit_row(index: int, **values: Any) -> Callable[[Path], None]:
         document["rows"][index].update(values)
         return document
 
-    return edit_json(contracts.PREDICTIONS_JSON, change)
+    return edit_json(PREDICTIONS_JSON, change)
 
 
 def write(name: str, content: bytes) -> Callable[[Path], None]:
@@ -107,22 +107,22 @@ def replace(name: str, make: Callable[[Path], Any]) -> Callable[[Path], None]:
 
 def outside_symlink(run_dir: Path) -> None:
     outside = run_dir.parent.parent / "outside.json"
-    os.replace(run_dir / contracts.PREDICTIONS_JSON, outside)
-    (run_dir / contracts.PREDICTIONS_JSON).symlink_to(outside)
+    os.replace(run_dir / PREDICTIONS_JSON, outside)
+    (run_dir / PREDICTIONS_JSON).symlink_to(outside)
 
 
-PREDICTIONS = contracts.PREDICTIONS_JSON
+PREDICTIONS = PREDICTIONS_JSON
 BREAKAGES: dict[str, tuple[Callable[[Path], None], str]] = {
     "no_predictions": (lambda d: (d / PREDICTIONS).unlink(), "predictions.json: missing"),
-    "no_metrics": (lambda d: (d / contracts.METRICS_FILE).unlink(), "metrics.json: missing"),
-    "no_run_json": (lambda d: (d / contracts.RUN_JSON).unlink(), "run.json: missing"),
+    "no_metrics": (lambda d: (d / METRICS_FILE).unlink(), "metrics.json: missing"),
+    "no_run_json": (lambda d: (d / RUN_JSON).unlink(), "run.json: missing"),
     "failed_status": (
-        edit_json(contracts.RUN_JSON, lambda r: {**r, "status": "failed"}),
+        edit_json(RUN_JSON, lambda r: {**r, "status": "failed"}),
         "'failed'",
     ),
-    "run_json_list": (write(contracts.RUN_JSON, b"[1]"), "expected a JSON object"),
+    "run_json_list": (write(RUN_JSON, b"[1]"), "expected a JSON object"),
     "not_utf8": (write(PREDICTIONS, b'{"rows": "\xff"}'), "UnicodeDecodeError"),
-    "deep_run_json": (write(contracts.RUN_JSON, b"[" * 50_000 + b"]" * 50_000), "RecursionError"),
+    "deep_run_json": (write(RUN_JSON, b"[" * 50_000 + b"]" * 50_000), "RecursionError"),
     "huge": (write(PREDICTIONS, b" " * (5 * 1024 * 1024)), "more than the"),
     "fifo": (replace(PREDICTIONS, os.mkfifo), "is a FIFO"),
     "directory": (replace(PREDICTIONS, Path.mkdir), "is a directory"),
@@ -136,11 +136,11 @@ BREAKAGES: dict[str, tuple[Callable[[Path], None], str]] = {
         "'rows' must be a non-empty list",
     ),
     "levels_text": (
-        edit_json(contracts.METRICS_FILE, lambda m: {**m, "interval_levels": "0.8"}),
+        edit_json(METRICS_FILE, lambda m: {**m, "interval_levels": "0.8"}),
         "interval_levels",
     ),
     "headline_text": (
-        edit_json(contracts.METRICS_FILE, lambda m: {**m, "headline": {"rmse_clp_per_l": "6"}}),
+        edit_json(METRICS_FILE, lambda m: {**m, "headline": {"rmse_clp_per_l": "6"}}),
         "headline",
     ),
     "levels_differ": (
@@ -150,7 +150,7 @@ BREAKAGES: dict[str, tuple[Callable[[Path], None], str]] = {
     "wrong_unit": (edit_json(PREDICTIONS, lambda d: {**d, "unit": "USD/L"}), "not CLP/L"),
     "horizons_gap": (edit_row(-1, horizon=5), "forecast horizons are"),
     "huge_values": (
-        edit_json(contracts.METRICS_FILE, lambda m: {**m, "interval_levels": ["x" * 100_000]}),
+        edit_json(METRICS_FILE, lambda m: {**m, "interval_levels": ["x" * 100_000]}),
         "interval_levels",
     ),
 }
@@ -173,8 +173,8 @@ def test_a_broken_run_is_refused_in_one_short_line_naming_the_file(
 def test_a_run_folder_symlinked_from_outside_is_refused(runs_dir: Path, tmp_path: Path) -> None:
     outside = make_run(tmp_path / "elsewhere", RUN_A)
     (runs_dir / RUN_A).symlink_to(outside)
-    run_folder.publish_latest(runs_dir, RUN_A)
-    with pytest.raises(RefusedError, match="leads outside"):
+    publish_latest(runs_dir, RUN_A)
+    with pytest.raises(RefusedError, match="no such run folder"):
         load(runs_dir)
 
 

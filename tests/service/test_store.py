@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from run_factory import make_run
 
-from milk_forecast import contracts
-from milk_forecast.runner import run_folder
+from milk_forecast.run_folder.latest import publish_latest
+from milk_forecast.run_folder.layout import LATEST, PREDICTIONS_JSON
 from milk_forecast.service.store import RunStore
 
 RUN_A = "20261127T120301Z"
@@ -18,7 +18,7 @@ LOGGER = "milk_forecast.service.store"
 
 
 def break_predictions(run_dir: Path) -> None:
-    (run_dir / contracts.PREDICTIONS_JSON).write_text('{"rows": []}')
+    (run_dir / PREDICTIONS_JSON).write_text('{"rows": []}')
 
 
 def test_store_serves_latest_and_swaps_to_a_newer_run(runs_dir: Path) -> None:
@@ -50,7 +50,7 @@ def test_a_broken_newest_run_keeps_the_old_one_with_one_line_per_publication(
     store = RunStore(runs_dir, reload_interval=0)
     store.refresh()
     break_predictions(make_run(runs_dir, RUN_B, publish=False))
-    run_folder.publish_latest(runs_dir, RUN_B)
+    publish_latest(runs_dir, RUN_B)
     with caplog.at_level(logging.ERROR, logger=LOGGER):
         for _ in range(3):
             store.refresh()  # LATEST unchanged: not looked at again, not logged again
@@ -64,13 +64,13 @@ def test_a_refused_run_is_looked_at_again_when_latest_is_written_again(runs_dir:
     make_run(runs_dir, RUN_A)
     store = RunStore(runs_dir, reload_interval=0)
     store.refresh()
-    document = make_run(runs_dir, RUN_B, publish=False) / contracts.PREDICTIONS_JSON
+    document = make_run(runs_dir, RUN_B, publish=False) / PREDICTIONS_JSON
     good = document.read_bytes()
     document.write_text("{")
-    run_folder.publish_latest(runs_dir, RUN_B)
+    publish_latest(runs_dir, RUN_B)
     assert store.refresh() is False and store.served.run_id == RUN_A
     document.write_bytes(good)
-    run_folder.publish_latest(runs_dir, RUN_B)
+    publish_latest(runs_dir, RUN_B)
     assert store.refresh() is True and store.served.run_id == RUN_B
     assert store.refusal is None
 
@@ -82,7 +82,7 @@ def test_garbage_in_latest_is_refused_and_the_run_keeps_serving(
     store = RunStore(runs_dir, reload_interval=0)
     store.refresh()
     with caplog.at_level(logging.ERROR, logger=LOGGER):
-        (runs_dir / contracts.LATEST).write_text("../../etc\n")
+        (runs_dir / LATEST).write_text("../../etc\n")
         store.refresh()
         store.refresh()
     assert store.served.run_id == RUN_A
@@ -98,7 +98,7 @@ def test_a_first_run_refused_leaves_a_503_with_the_reason(runs_dir: Path) -> Non
 
 
 def test_a_fifo_latest_at_start_up_does_not_hang(runs_dir: Path) -> None:
-    os.mkfifo(runs_dir / contracts.LATEST)
+    os.mkfifo(runs_dir / LATEST)
     store = RunStore(runs_dir)
     loader = threading.Thread(target=store.refresh)
     loader.start()
@@ -122,5 +122,5 @@ def test_changed_detects_an_atomic_replacement_of_latest(runs_dir: Path) -> None
     store = RunStore(runs_dir, reload_interval=0)
     store.refresh()
     assert store.changed() is False
-    run_folder.publish_latest(runs_dir, RUN_A)
+    publish_latest(runs_dir, RUN_A)
     assert store.changed() is True

@@ -10,7 +10,23 @@ from pathlib import Path
 
 import pandas as pd
 
-from milk_forecast.contracts import MONTH, StageOutputError, check_written
+from milk_forecast.run_folder.layout import MONTH
+
+
+class StageOutputError(ValueError):
+    """A stage product that is missing, empty, unsorted, incomplete or inconsistent."""
+
+
+def check_written(path: Path | str) -> Path:
+    """``path`` is a file with content, else ``StageOutputError`` saying it was not written."""
+    path = Path(path)
+    try:
+        written = path.is_file() and path.stat().st_size > 0
+    except OSError:
+        written = False
+    if not written:
+        raise StageOutputError(f"{path}: was not written")
+    return path
 
 
 def check_columns(frame: pd.DataFrame, path: Path | str, required: Iterable[str]) -> None:

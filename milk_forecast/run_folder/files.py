@@ -1,0 +1,160 @@
+"""Reading files of ``runs/`` without trusting them, and writing them so no reader sees half.
+
+``read_bounded`` opens without blocking, refuses anything but a regular file (a FIFO, a
+device, a directory), reads at most the bound it is given and, with a ``root``, refuses a
+path that leads outside it (a symlink). ``read_json_object`` adds UTF-8, JSON, an object,
+nested at most ``MAX_DEPTH`` deep. Every refusal is a ``RunFolderError`` naming the file in
+one short line; values from a file are quoted only as a sanitised ``excerpt``.
+
+``write_text_atomic`` writes beside the target, fsyncs and renames: a reader sees the old
+content or the new, and a failed write leaves the old file. ``staged_text`` splits it: the
+content first, the rename when the caller commits. An ``OSError`` names the target.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import stat
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from milk_forecast.run_folder.layout import RunFolderError
+
+_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket"}
+MAX_DEPTH = 32  # a real metrics.json nests 5 levels
+MAX_MESSAGE = 300
+
+
+def sanitize(text: str, limit: int = MAX_MESSAGE) -> str:
+    """``text`` on one line of printable characters, cut to ``limit`` characters."""
+    clean = "".join(char if char.isprintable() else "?" for char in str(text)[: limit + 1])
+    return clean if len(clean) <= limit else clean[: limit - 3] + "..."
+
+
+def excerpt(value: Any, limit: int = 40) -> str:
+    """A short, sanitised ``repr`` of an untrusted value, for a message."""
+    return sanitize(repr(value), limit)
+
+
+def is_number(value: Any) -> bool:
+    """A finite int or float (not a bool)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def describe_os_error(exc: OSError) -> str:
+    """``No space left on device: /runs/x/run.json``: the OS message, then the file if known."""
+    message = exc.strerror or str(exc) or type(exc).__name__
+    return f"{message}: {exc.filename}" if isinstance(exc.filename, str | Path) else message
+
+
+def read_bounded(path: Path, max_bytes: int, root: Path | None = None) -> bytes:
+    """The bytes of ``path``: a regular file (inside ``root``) of at most ``max_bytes``."""
+    if root is not None and not Path(os.path.realpath(path)).is_relative_to(os.path.realpath(root)):
+        raise RunFolderError(f"{path}: leads outside {root}, refused")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise RunFolderError(f"{path}: missing") from None
+    except OSError as exc:
+        raise RunFolderError(f"{path}: unreadable ({exc.strerror})") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = _KINDS.get(stat.S_IFMT(info.st_mode), "a device")
+            raise RunFolderError(f"{path}: is {kind}, not a regular file")
+        if info.st_size > max_bytes:
+            raise RunFolderError(f"{path}: {info.st_size} bytes, more than the {max_bytes} allowed")
+        chunks, remaining = [], max_bytes + 1
+        while remaining > 0 and (chunk := os.read(fd, min(remaining, 1 << 20))):
+            chunks.append(chunk)
+            remaining -= len(chunk)
+    except OSError as exc:
+        raise RunFolderError(f"{path}: unreadable ({exc.strerror})") from None
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > max_bytes:  # grew while being read
+        raise RunFolderError(f"{path}: more than the {max_bytes} bytes allowed")
+    return data
+
+
+def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether lists and objects in ``value`` nest deeper than ``limit`` (no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            stack.extend(
+                (child, depth + 1) for child in (item.values() if isinstance(item, dict) else item)
+            )
+    return False
+
+
+def read_json_object(path: Path, max_bytes: int, root: Path | None = None) -> dict[str, Any]:
+    """A JSON object from ``path`` (see ``read_bounded``); anything else names the file."""
+    data = read_bounded(path, max_bytes, root)
+    try:
+        payload = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise RunFolderError(sanitize(f"{path}: not JSON ({type(exc).__name__}: {exc})")) from None
+    if not isinstance(payload, dict):
+        raise RunFolderError(f"{path}: expected a JSON object, found {type(payload).__name__}")
+    if too_deep(payload):
+        raise RunFolderError(f"{path}: nested deeper than {MAX_DEPTH} levels")
+    return payload
+
+
+def _naming(path: Path, exc: OSError) -> OSError:
+    """``exc`` again, naming ``path`` (the target) rather than a temporary file."""
+    return exc if exc.errno is None else type(exc)(exc.errno, exc.strerror, str(path))
+
+
+@contextmanager
+def staged_text(path: Path, text: str) -> Iterator[Callable[[], None]]:
+    """Write ``text`` beside ``path`` and fsync it; the yielded ``commit()`` renames it over
+    ``path``. Leaving without committing removes the temporary file, ``path`` untouched."""
+    path = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise _naming(path, exc) from exc
+    committed = False
+
+    def commit() -> None:
+        nonlocal committed
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise _naming(path, exc) from exc
+        committed = True
+
+    try:
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                os.fchmod(handle.fileno(), 0o644)
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            raise _naming(path, exc) from exc
+        yield commit
+    finally:
+        if not committed:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    with staged_text(path, text) as commit:
+        commit()
+
+
+def write_json_atomic(path: Path, payload: Any, indent: int | None = 2) -> None:
+    """``payload`` as JSON, written atomically."""
+    write_text_atomic(path, json.dumps(payload, indent=indent, default=str) + "\n")

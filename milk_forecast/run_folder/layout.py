@@ -1,0 +1,82 @@
+"""Where things live: the runs folder, one run folder, its files, and run ids.
+
+A run lives in ``<runs>/<run_id>/``; ``<runs>/LATEST`` names the served run and
+``<runs>/publications.jsonl`` logs every publication. Every monthly artefact keys its
+rows by ``month``; prices are in ``UNIT``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+class RunFolderError(ValueError):
+    """A runs folder, run folder or artefact that breaks its format; the message names the file."""
+
+
+MONTH = "month"
+UNIT = "CLP/L"
+
+# The runs folder.
+LATEST = "LATEST"
+PUBLICATIONS_FILE = "publications.jsonl"
+LOCK_FILE = ".pipeline.lock"
+
+# One run folder, in the order the stages write it.
+RUN_JSON = "run.json"
+NOTEBOOKS_DIR = "notebooks"
+KERNEL_LOG = "kernels.log"
+INPUTS_FILE = "inputs.json"  # 01_extract
+CLEAN_FILE = "clean_monthly.parquet"  # 02_clean
+DROPPED_FILE = "dropped_rows.parquet"
+RESCALED_FILE = "rescaled_cells.parquet"
+FEATURES_FILE = "features_monthly.parquet"  # 03_preprocess
+METRICS_FILE = "metrics.json"  # 04_train
+PREDICTIONS_FILE = "predictions.parquet"
+PREDICTIONS_JSON = "predictions.json"  # the same rows: what the service loads
+TRACK_RECORD_FILE = "track_record.parquet"
+FIGURES_DIR = "figures"
+FAN_CHART_FILE = "forecast_fan.svg"
+TRACK_RECORD_CHART_FILE = "track_record.svg"
+CHART_FILES = (FAN_CHART_FILE, TRACK_RECORD_CHART_FILE)
+REPORT_FILE = "report.html"  # the runner, at the end
+
+
+def raw_parquet_name(file_name: str) -> str:
+    """``precio_leche.csv`` -> ``raw_precio_leche.parquet`` (01_extract)."""
+    return f"raw_{Path(file_name).stem}.parquet"
+
+
+RUN_ID_PATTERN = r"^[0-9]{8}T[0-9]{6}Z(-[0-9]{2})?$"
+RUN_ID_RE = re.compile(RUN_ID_PATTERN)
+RUN_ID_FORMAT = "%Y%m%dT%H%M%SZ"
+RUN_ID_EXAMPLE = "20261127T120301Z"
+
+
+def is_valid_run_id(run_id: object) -> bool:
+    return isinstance(run_id, str) and bool(RUN_ID_RE.fullmatch(run_id))
+
+
+def run_dir_for(runs_dir: Path, run_id: str) -> Path:
+    """The folder of ``run_id``; a malformed id can never name a path outside ``runs_dir``."""
+    if not is_valid_run_id(run_id):
+        raise RunFolderError(
+            f"run id {str(run_id)[:40]!r} is malformed: expected a UTC timestamp like "
+            f"{RUN_ID_EXAMPLE!r}, optionally followed by '-NN'"
+        )
+    return Path(runs_dir) / run_id
+
+
+def create_run_dir(runs_dir: Path, now: datetime) -> tuple[str, Path]:
+    """Create a new, empty run folder named for ``now``; unique even within one second."""
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    stamp = now.astimezone(UTC).strftime(RUN_ID_FORMAT)
+    for suffix in [""] + [f"-{n:02d}" for n in range(1, 100)]:
+        try:
+            (runs_dir / (stamp + suffix)).mkdir()
+        except FileExistsError:
+            continue
+        return stamp + suffix, runs_dir / (stamp + suffix)
+    raise RunFolderError(f"more than 100 runs started in {stamp} under {runs_dir}")

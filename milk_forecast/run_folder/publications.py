@@ -1,0 +1,95 @@
+"""``publications.jsonl``: one JSON line per publication (a run becoming the served one).
+
+``{"run_id", "published_at", "by"}``, appended by the pipeline when it publishes its run
+and by ``run_pipeline.py --publish``. Every reader reads the newest ``MAX_LOG_BYTES`` of
+the log; a line that is not a valid entry (a torn last line after a crash) is skipped and
+noted. The writer appends to a regular file inside the runs folder only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+from milk_forecast.run_folder.layout import PUBLICATIONS_FILE, RunFolderError, is_valid_run_id
+
+PUBLICATION_KEYS = ("run_id", "published_at", "by")
+PUBLISHED_BY_PIPELINE, PUBLISHED_BY_OPERATOR = "pipeline", "publish"
+MAX_LOG_BYTES = 1024 * 1024  # the newest end read by every reader: about 12,000 lines
+
+
+def _open_log(runs_dir: Path, flags: int) -> int:
+    """The log opened without following a symlink or blocking; a regular file, else refused."""
+    path = Path(runs_dir) / PUBLICATIONS_FILE
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise RunFolderError(f"{path}: cannot be opened ({exc.strerror})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise RunFolderError(f"{path}: not a regular file, refused")
+    return fd
+
+
+def append_publication(runs_dir: Path, entry: dict[str, str]) -> None:
+    """Append one line (one ``write`` in append mode, then fsync); ``RunFolderError`` if the log
+    is not a regular file of the runs folder, ``OSError`` if the disk refuses."""
+    fd = _open_log(runs_dir, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    try:
+        os.write(fd, (json.dumps(entry) + "\n").encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _entry(line: str) -> dict[str, str] | None:
+    try:
+        entry = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(entry, dict) or not is_valid_run_id(entry.get("run_id")):
+        return None
+    if not all(isinstance(entry.get(key), str) for key in PUBLICATION_KEYS):
+        return None
+    return {key: entry[key] for key in PUBLICATION_KEYS}
+
+
+def read_publications(runs_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """The log's entries, oldest first, and a note per line skipped; a missing log is empty.
+
+    Reads the newest ``MAX_LOG_BYTES`` only (saying so), never follows a symlink, never blocks.
+    """
+    path = Path(runs_dir) / PUBLICATIONS_FILE
+    try:
+        fd = _open_log(runs_dir, os.O_RDONLY)
+    except FileNotFoundError:
+        return [], []
+    except RunFolderError as exc:
+        return [], [str(exc)]
+    try:
+        size = os.fstat(fd).st_size
+        os.lseek(fd, max(0, size - MAX_LOG_BYTES), os.SEEK_SET)
+        data = os.read(fd, MAX_LOG_BYTES)
+    except OSError as exc:
+        return [], [f"{path}: unreadable ({exc.strerror})"]
+    finally:
+        os.close(fd)
+    lines = data.decode("utf-8", "replace").splitlines()
+    notes, where = [], ""
+    if size > MAX_LOG_BYTES:
+        where = " of its newest end"
+        lines = lines[1:]  # the first line read is cut
+        notes.append(f"{path}: larger than {MAX_LOG_BYTES} bytes, only its newest end is read")
+    entries = []
+    for number, line in enumerate(lines, 1):
+        entry = _entry(line)
+        if entry is not None:
+            entries.append(entry)
+        elif line.strip():
+            notes.append(f"{path} line {number}{where}: not a publication record, skipped")
+    return entries, notes

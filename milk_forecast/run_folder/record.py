@@ -1,0 +1,175 @@
+"""``run.json``: one run's record, written by the runner as the run goes, read by everyone.
+
+A run's ``status`` is ``running`` until it ends ``succeeded`` or ``failed``; a ``running``
+run whose process is gone (same host, dead pid) is reported ``incomplete``. ``published``
+says whether a succeeded run replaced LATEST when it finished (false: see
+``not_published_reason``). ``synthetic_sample`` says where its data came from.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from milk_forecast.run_folder.files import excerpt, read_json_object, write_json_atomic
+from milk_forecast.run_folder.layout import RUN_JSON, RunFolderError, is_valid_run_id
+
+RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"
+INCOMPLETE = "incomplete"  # not stored: a "running" run whose process is gone
+RUN_STATUSES = (RUNNING, SUCCEEDED, FAILED)
+PUBLISHED = "published"
+NOT_PUBLISHED_REASON = "not_published_reason"
+SYNTHETIC_KEY = "synthetic_sample"
+MAX_RUN_JSON_BYTES = 256 * 1024  # a real run.json: about 10 kB
+MAX_PID = 2**22  # Linux's highest pid_max: a larger pid names no process
+
+SYNTHETIC_SOURCE, REAL_SOURCE, UNKNOWN_SOURCE = "synthetic_sample", "real", "unknown"
+DATA_LABELS = {
+    SYNTHETIC_SOURCE: "SYNTHETIC SAMPLE (generated, not real prices)",
+    REAL_SOURCE: "real data",
+    UNKNOWN_SOURCE: "data of unknown origin",
+}
+
+
+def data_source(synthetic: object) -> str:
+    """``synthetic_sample``, ``real`` or ``unknown`` from run.json's ``synthetic_sample``."""
+    if not isinstance(synthetic, bool):
+        return UNKNOWN_SOURCE
+    return SYNTHETIC_SOURCE if synthetic else REAL_SOURCE
+
+
+def data_label(synthetic: object) -> str:
+    """The data a run used, in words."""
+    return DATA_LABELS[data_source(synthetic)]
+
+
+_TEXT, _NONE = (str,), (type(None),)
+# run.json keys -> the JSON types each may hold (a key may be absent: older runs).
+RECORD_TYPES: dict[str, tuple[type, ...]] = {
+    "run_id": _TEXT,
+    "started_at": _TEXT + _NONE,
+    "finished_at": _TEXT + _NONE,
+    "pid": (int, *_NONE),
+    "host": _TEXT + _NONE,
+    "data_dir": _TEXT,
+    SYNTHETIC_KEY: (bool, *_NONE),
+    "parameters": (dict,),
+    "inputs": (dict,),
+    "fingerprint": _TEXT,
+    "stages": (list,),
+    "versions": (dict,),
+    "headline": (dict, *_NONE),
+    "forecast": (dict, *_NONE),
+    "error": (dict, *_NONE),
+    PUBLISHED: (bool, *_NONE),
+    NOT_PUBLISHED_REASON: _TEXT + _NONE,
+}
+
+
+def _type_problem(key: str, value: Any, types: tuple[type, ...]) -> str | None:
+    fits = bool in types if isinstance(value, bool) else isinstance(value, types)
+    if fits:
+        return None
+    names = {
+        str: "a text",
+        dict: "an object",
+        list: "a list",
+        bool: "true/false",
+        int: "an integer",
+    }
+    return (
+        f"{key!r} is {excerpt(value)}, expected {' or '.join(names.get(t, 'null') for t in types)}"
+    )
+
+
+def read_run_record(run_dir: Path, root: Path | None = None) -> dict[str, Any]:
+    """``run.json`` of ``run_dir``: an object with a known ``status`` and well-typed keys."""
+    path = Path(run_dir) / RUN_JSON
+    record = read_json_object(path, MAX_RUN_JSON_BYTES, root)
+    if record.get("status") not in RUN_STATUSES:
+        raise RunFolderError(
+            f"{path}: 'status' is {excerpt(record.get('status'))}, expected one of {RUN_STATUSES}"
+        )
+    for key, types in RECORD_TYPES.items():
+        problem = key in record and _type_problem(key, record[key], types)
+        if problem:
+            raise RunFolderError(f"{path}: {problem}")
+    if record.get("pid") is not None and not 0 < record["pid"] <= MAX_PID:
+        raise RunFolderError(f"{path}: 'pid' is {excerpt(record['pid'])}, not a process id")
+    if not all(isinstance(stage, dict) for stage in record.get("stages") or []):
+        raise RunFolderError(f"{path}: 'stages' holds an entry that is not an object")
+    return record
+
+
+def write_run_record(run_dir: Path, record: dict[str, Any]) -> None:
+    write_json_atomic(Path(run_dir) / RUN_JSON, record)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists; an impossible pid (0, negative, huge) is not alive."""
+    if not 0 < pid <= MAX_PID:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists, under another user
+        return True
+    return True
+
+
+def effective_status(record: dict[str, Any]) -> str:
+    """The stored status, except that a ``running`` run whose process is gone is incomplete."""
+    status = str(record.get("status"))
+    pid = record.get("pid")
+    if (
+        status == RUNNING
+        and isinstance(pid, int)
+        and not isinstance(pid, bool)
+        and record.get("host") == socket.gethostname()
+        and not pid_alive(pid)
+    ):
+        return INCOMPLETE
+    return status
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One entry of the runs folder: its record, or why it cannot be read (``error``)."""
+
+    run_id: str
+    path: Path
+    status: str
+    record: dict[str, Any]
+    error: str | None = None
+
+
+def is_run_folder(path: Path) -> bool:
+    """A real folder (not a symbolic link to one)."""
+    return not path.is_symlink() and path.is_dir()
+
+
+def summary_of(path: Path) -> RunSummary:
+    """The summary of one run folder; a broken one is ``incomplete`` with the reason."""
+    try:
+        if not is_run_folder(path):
+            raise RunFolderError(f"{path}: not a folder of its own (a file or a symlink)")
+        record = read_run_record(path, path.parent)
+    except RunFolderError as exc:
+        return RunSummary(path.name, path, INCOMPLETE, {}, str(exc))
+    return RunSummary(path.name, path, effective_status(record), record)
+
+
+def list_runs(runs_dir: Path) -> list[RunSummary]:
+    """Every run folder of ``runs_dir``, newest first; broken ones are listed, not skipped."""
+    if not Path(runs_dir).is_dir():
+        return []
+    try:
+        names = [entry.name for entry in os.scandir(runs_dir)]
+    except OSError as exc:
+        raise RunFolderError(f"{runs_dir}: cannot list ({exc.strerror})") from None
+    ids = sorted((name for name in names if is_valid_run_id(name)), reverse=True)
+    return [summary_of(Path(runs_dir) / run_id) for run_id in ids]

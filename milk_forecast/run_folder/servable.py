@@ -1,0 +1,61 @@
+"""Whether a run can be served: decided here, once, for the publisher and the service alike.
+
+A servable run is a folder of the runs folder whose ``run.json`` says ``succeeded`` and
+whose ``metrics.json`` and ``predictions.json`` pass their readers and agree (the same
+interval levels). Every file is read bounded, as a regular file inside the runs folder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from milk_forecast.run_folder.files import excerpt
+from milk_forecast.run_folder.layout import (
+    METRICS_FILE,
+    PREDICTIONS_JSON,
+    RUN_JSON,
+    RunFolderError,
+    run_dir_for,
+)
+from milk_forecast.run_folder.metrics import read_metrics
+from milk_forecast.run_folder.predictions import read_predictions_json
+from milk_forecast.run_folder.record import SUCCEEDED, is_run_folder, read_run_record
+
+
+@dataclass(frozen=True)
+class Servable:
+    """A run that passed every check: its record, metrics and predictions document."""
+
+    run_id: str
+    run_dir: Path
+    record: dict[str, Any]
+    metrics: dict[str, Any]
+    predictions: dict[str, Any]
+
+
+def read_products(run_dir: Path, root: Path | None = None) -> tuple[dict, dict]:
+    """``metrics.json`` and ``predictions.json`` of ``run_dir``, each checked, and agreeing."""
+    metrics = read_metrics(run_dir / METRICS_FILE, root)
+    document = read_predictions_json(run_dir / PREDICTIONS_JSON, root)
+    if document["interval_levels"] != metrics["interval_levels"]:
+        raise RunFolderError(
+            f"{run_dir / PREDICTIONS_JSON}: interval_levels {excerpt(document['interval_levels'])} "
+            f"differ from {METRICS_FILE}'s {excerpt(metrics['interval_levels'])}"
+        )
+    return metrics, document
+
+
+def load_servable(runs_dir: Path, run_id: str) -> Servable:
+    """The run ``run_id`` of ``runs_dir``, checked; ``RunFolderError`` naming the file if not."""
+    run_dir = run_dir_for(runs_dir, run_id)
+    if not is_run_folder(run_dir):
+        raise RunFolderError(f"{run_dir}: no such run folder")
+    record = read_run_record(run_dir, runs_dir)
+    if record["status"] != SUCCEEDED:
+        raise RunFolderError(
+            f"{run_dir / RUN_JSON}: 'status' is {excerpt(record['status'])}, not 'succeeded'"
+        )
+    metrics, document = read_products(run_dir, runs_dir)
+    return Servable(run_id, run_dir, record, metrics, document)

@@ -1,0 +1,76 @@
+"""The publication log: one hardened writer, one reader of its newest end."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from blocking import finishes
+
+from milk_forecast.run_folder import publications
+from milk_forecast.run_folder.layout import PUBLICATIONS_FILE, RunFolderError
+from milk_forecast.run_folder.publications import append_publication, read_publications
+
+
+def entry(run_id: str, by: str = "pipeline") -> dict[str, str]:
+    return {"run_id": run_id, "published_at": "2026-11-27T12:03:01Z", "by": by}
+
+
+def test_append_then_read_back_skipping_a_torn_line(tmp_path: Path) -> None:
+    append_publication(tmp_path, entry("20261127T120301Z"))
+    with (tmp_path / PUBLICATIONS_FILE).open("a") as handle:
+        handle.write('{"run_id": "20261127T1203')  # a crash mid-append
+    entries, notes = read_publications(tmp_path)
+    assert entries == [entry("20261127T120301Z")]
+    assert len(notes) == 1 and "line 2: not a publication record" in notes[0]
+
+
+def test_a_missing_log_is_empty(tmp_path: Path) -> None:
+    assert read_publications(tmp_path) == ([], [])
+
+
+@pytest.mark.parametrize(
+    "text", ['{"run_id": "../../etc", "published_at": "x", "by": "y"}', "[1]", '"x"', "{"]
+)
+def test_lines_that_are_not_publications_are_skipped(tmp_path: Path, text: str) -> None:
+    (tmp_path / PUBLICATIONS_FILE).write_text(text + "\n")
+    entries, notes = read_publications(tmp_path)
+    assert entries == [] and len(notes) == 1
+
+
+def test_a_log_over_the_limit_is_read_from_its_newest_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(publications, "MAX_LOG_BYTES", 1000)
+    for second in range(30):  # about 80 bytes a line: 2.4 kB
+        append_publication(tmp_path, entry(f"20261127T1203{second:02d}Z"))
+    entries, notes = read_publications(tmp_path)
+    assert entries[-1]["run_id"] == "20261127T120329Z"
+    assert 10 <= len(entries) < 13 and "only its newest end is read" in notes[0]
+    assert len(notes) == 1  # the line cut by the limit is dropped silently
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "symlink"])
+def test_a_log_that_is_not_a_regular_file_is_refused_by_the_writer_and_noted_by_the_reader(
+    tmp_path: Path, kind: str
+) -> None:
+    path = tmp_path / "runs" / PUBLICATIONS_FILE
+    path.parent.mkdir()
+    outside = tmp_path / "outside.jsonl"
+    outside.write_text("")
+    {"fifo": os.mkfifo, "directory": Path.mkdir, "symlink": lambda p: p.symlink_to(outside)}[kind](
+        path
+    )
+    ((entries, notes),) = finishes(lambda: read_publications(path.parent))
+    assert entries == [] and PUBLICATIONS_FILE in notes[0]
+    (refused,) = finishes(lambda: append_publication(path.parent, entry("20261127T120301Z")))
+    assert isinstance(refused, RunFolderError) and PUBLICATIONS_FILE in str(refused)
+    assert outside.read_text() == ""
+
+
+def test_each_line_is_one_json_object(tmp_path: Path) -> None:
+    append_publication(tmp_path, entry("20261127T120301Z", "publish"))
+    line = (tmp_path / PUBLICATIONS_FILE).read_text()
+    assert line.endswith("\n") and json.loads(line) == entry("20261127T120301Z", "publish")
