@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from milk_forecast.data.cleaning import INDEX_COLUMNS, CleanResult, clean_inputs
+from milk_forecast.data.cleaning import INDEX_SOURCE_COLUMNS, CleanResult, clean_inputs
 from milk_forecast.data.columns import PRICE_COLUMN
 from milk_forecast.data.features import (
     add_shuffled_split,
@@ -85,7 +85,7 @@ def test_recovered_indices_are_plausible(cleaned: CleanResult):
 
     A misplaced decimal point would show as a factor of 10 between two months.
     """
-    indices = cleaned.monthly[INDEX_COLUMNS]
+    indices = cleaned.monthly[[name.lower() for name in INDEX_SOURCE_COLUMNS]]
     values = indices.stack().dropna()
     assert len(values) > 2500
     assert values.between(30, 150).all(), values[~values.between(30, 150)]

@@ -11,17 +11,12 @@ Every step works on whole columns, so the time grows linearly with the rows.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from milk_forecast.data import checks
-from milk_forecast.data.checks import StageOutputError
 from milk_forecast.data.columns import (
     BANK_COLUMNS,
     BANK_FILE,
@@ -30,7 +25,6 @@ from milk_forecast.data.columns import (
     DROPPED_COLUMNS,
     IMACEC_COLUMNS,
     IVCM_COLUMN,
-    MONTH_NAMES,
     PIB_COLUMNS,
     PRICE_COLUMN,
     PRICE_COLUMNS,
@@ -39,29 +33,27 @@ from milk_forecast.data.columns import (
     RAIN_DATE,
     RAIN_FILE,
     RAIN_REGIONS,
-    RESCALED_COLUMNS,
     rain_column,
+)
+from milk_forecast.data.lost_zeros import restore_lost_zeros
+from milk_forecast.data.parsing import (
+    MALFORMED_PERIOD,
+    Parsed,
+    decimals,
+    dotted_integers,
+    index_values,
+    month_starts,
+    spanish_months,
 )
 from milk_forecast.run_folder.layout import MONTH
 
 RAIN_SOURCE_COLUMNS = {region: rain_column(region) for region in RAIN_REGIONS}
-# rescaled_cells.parquet: the column types of RESCALED_COLUMNS.
-RESCALED_TYPES = dict(
-    zip(
-        RESCALED_COLUMNS,
-        ["str", "int64", "datetime64[ns]", "str", "str", "int64", "float64"],
-        strict=True,
-    )
-)
-# Indices whose decimal point was lost (recover_index_value); the PIB* lost their dots.
+# Indices whose decimal point was lost (``parsing.index_values``); the PIB* lost their dots.
 INDEX_SOURCE_COLUMNS = [*IMACEC_COLUMNS, IVCM_COLUMN]
-INDEX_COLUMNS = [name.lower() for name in INDEX_SOURCE_COLUMNS]
 
 YEAR, MONTH_NAME, PRICE = PRICE_COLUMNS  # "Anio", "Mes", "Precio_leche"
-SPANISH_MONTHS = {name: number for number, name in enumerate(MONTH_NAMES, start=1)}
 
 # Every logged reason starts with one of these (see ``reason_kind``).
-MALFORMED_PERIOD = "malformed period"
 DUPLICATE_PERIOD = "duplicate period"
 BEFORE_RANGE = "before the first price month"
 AFTER_RANGE = "after the last price month"
@@ -76,22 +68,9 @@ REASON_KINDS = (
     MISSING_PRICE,
 )
 
-_DOTTED_DIGITS = re.compile(r"[0-9]+(?:\.[0-9]+)*")
-_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?")
-_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?: 00:00:00(?: UTC)?)?")
-_YEAR = re.compile(r"[0-9]{4}")
-# The years a month can have in a datetime64[ns] column.
-YEARS = (pd.Timestamp.min.year + 1, pd.Timestamp.max.year - 1)
-
-# A vectorised parser: the values (NaN / NaT where unreadable) and, for each unreadable
-# entry, its message (a Series indexed like those entries). Every parser below is one,
-# and the scalar functions (``parse_decimal``...) call them on one value: one piece of
-# logic, whose cost grows linearly with the rows.
-Parsed = tuple[pd.Series, pd.Series]
-
 
 class CleaningError(ValueError):
-    """A raw table or value that cannot be read; the message names the file/column and value."""
+    """A raw table that cannot be read; the message names the file and what is wrong."""
 
 
 @dataclass(frozen=True)
@@ -103,175 +82,8 @@ class CleanResult:
     rescaled: pd.DataFrame
 
 
-def _where(column: str) -> str:
-    return f"column {column!r}: " if column else ""
-
-
 def _stripped(text: pd.Series) -> pd.Series:
     return text.fillna("").astype(str).str.strip()
-
-
-def _messages(text: pd.Series, message: Callable[[str], str]) -> pd.Series:
-    """``message(repr(cell))`` for each cell of ``text`` (only unreadable cells get here)."""
-    return pd.Series([message(repr(cell)) for cell in text], index=text.index, dtype="object")
-
-
-def _errors(*parts: pd.Series) -> pd.Series:
-    found = [part for part in parts if len(part)]
-    return pd.concat(found).sort_index() if found else pd.Series([], dtype="object")
-
-
-def _matching(text: pd.Series, pattern: re.Pattern[str]) -> pd.Series:
-    return text.str.fullmatch(pattern.pattern).fillna(False).astype(bool)
-
-
-def _one(parsed: Parsed) -> Any:
-    """The single value of a parser's result, or its error raised."""
-    values, errors = parsed
-    if len(errors):
-        raise CleaningError(errors.iloc[0])
-    return values.iloc[0]
-
-
-def _cell(text: str) -> pd.Series:
-    return pd.Series([text], dtype="object")
-
-
-def dotted_integers(text: pd.Series, column: str = "") -> Parsed:
-    """``"579.846.819"`` -> 579846819.0 for each cell: the dots are dropped; ``""`` -> NaN."""
-    text = _stripped(text)
-    empty, valid = text == "", _matching(text, _DOTTED_DIGITS)
-    values = pd.Series(np.nan, index=text.index, dtype="float64")
-    values[valid] = text[valid].str.replace(".", "", regex=False).astype("float64")
-    errors = _messages(
-        text[~valid & ~empty],
-        lambda cell: f"{_where(column)}{cell} is not a dotted integer like '579.846.819'",
-    )
-    return values, errors
-
-
-def parse_dotted_integer(text: str, column: str = "") -> float:
-    """``"579.846.819"`` -> 579846819.0: the dots are dropped; ``""`` -> NaN.
-
-    The rule of the data README for the ``PIB*`` series, applied literally: a cell that
-    kept its decimal point (``"1358.56"``) also loses it (135856.0), as in the prototype.
-    Cells that also lost trailing zeros are rescaled afterwards (``lost_zero_factors``).
-    """
-    return float(_one(dotted_integers(_cell(text), column)))
-
-
-def index_values(text: pd.Series, column: str = "") -> Parsed:
-    """Indices living roughly in 30..130 whose decimal point was lost; ``""`` -> NaN.
-
-    The digits are right: the decimal point goes after 3 digits when they start with
-    ``1`` (100..199.99), else after 2 (20..99.99).
-    """
-    text = _stripped(text)
-    empty, valid = text == "", _matching(text, _DOTTED_DIGITS)
-    digits = text[valid].str.replace(".", "", regex=False)
-    zero = digits.str.startswith("0")
-    good = digits[~zero]
-    integer_digits = np.where(good.str.startswith("1"), 3, 2)
-    values = pd.Series(np.nan, index=text.index, dtype="float64")
-    values[good.index] = good.astype("float64") / 10.0 ** (good.str.len() - integer_digits)
-    errors = _errors(
-        _messages(
-            text[~valid & ~empty],
-            lambda cell: f"{_where(column)}{cell} is not an index like '102.796.218'",
-        ),
-        _messages(
-            text[zero[zero].index],
-            lambda cell: f"{_where(column)}{cell} starts with 0: not a plausible index",
-        ),
-    )
-    return values, errors
-
-
-def recover_index_value(text: str, column: str = "") -> float:
-    """An index living roughly in 30..130 whose decimal point was lost; ``""`` -> NaN.
-
-    ``"102.796.218"`` -> 102.796218, ``"978.554.365"`` -> 97.8554365,
-    ``"10.546.824"`` -> 105.46824 (see ``index_values``).
-    """
-    return float(_one(index_values(_cell(text), column)))
-
-
-def decimals(text: pd.Series, column: str = "") -> Parsed:
-    """Plain decimal numbers with ``.`` as decimal point (``"3.85"``); ``""`` -> NaN."""
-    text = _stripped(text)
-    empty, valid = text == "", _matching(text, _DECIMAL)
-    values = pd.Series(np.nan, index=text.index, dtype="float64")
-    values[valid] = text[valid].astype("float64")
-    errors = _messages(
-        text[~valid & ~empty],
-        lambda cell: f"{_where(column)}{cell} is not a decimal number like '3.85'",
-    )
-    return values, errors
-
-
-def parse_decimal(text: str, column: str = "") -> float:
-    """A plain decimal number with ``.`` as decimal point (``"3.85"``); ``""`` -> NaN."""
-    return float(_one(decimals(_cell(text), column)))
-
-
-def _month_starts(year: pd.Series, month: pd.Series, valid: pd.Series) -> pd.Series:
-    """First days of the months ``year``-``month`` where ``valid`` (NaT elsewhere)."""
-    months = pd.Series(pd.NaT, index=year.index, dtype="datetime64[ns]")
-    if valid.any():
-        parts = pd.DataFrame({"year": year[valid], "month": month[valid], "day": 1})
-        months[valid] = pd.to_datetime(parts).astype("datetime64[ns]")
-    return months
-
-
-def _year_numbers(year: pd.Series) -> pd.Series:
-    """The years as integers (0 where not 4 digits)."""
-    four = _matching(year, _YEAR)
-    return year.where(four, "0").astype("int64")
-
-
-def spanish_months(year: pd.Series, month_name: pd.Series) -> Parsed:
-    """``("2020", "Abr")`` -> 2020-04-01 for each row; bad years or month names get a message."""
-    year, month_name = _stripped(year), _stripped(month_name)
-    number = month_name.str.capitalize().map(SPANISH_MONTHS)
-    years = _year_numbers(year)
-    bad_year = ~years.between(*YEARS)
-    bad_name = ~bad_year & number.isna()
-    valid = ~bad_year & ~bad_name
-    shown = year.map(repr) + " " + month_name.map(repr)
-    errors = _errors(
-        (
-            f"{MALFORMED_PERIOD} "
-            + shown[bad_year]
-            + f": year is not 4 digits from {YEARS[0]} to {YEARS[1]}"
-        ),
-        (
-            f"{MALFORMED_PERIOD} "
-            + shown[bad_name]
-            + f": unknown Spanish month name (expected one of {', '.join(SPANISH_MONTHS)})"
-        ),
-    )
-    months = _month_starts(years, number.where(valid, 1).astype("int64"), valid)
-    return months, errors
-
-
-def parse_spanish_month(year: str, month_name: str) -> pd.Timestamp:
-    """``("2020", "Abr")`` -> 2020-04-01; unknown names or years raise ``CleaningError``."""
-    return _one(spanish_months(_cell(year), _cell(month_name)))
-
-
-def month_starts(text: pd.Series) -> Parsed:
-    """``"2013-03-01"`` or ``"2013-03-01 00:00:00 UTC"`` -> 2013-03-01 for each cell."""
-    text = _stripped(text)
-    parts = text.str.extract(f"^{_DATE.pattern}$").fillna("0").astype("int64")
-    year, month, day = parts[0], parts[1], parts[2]
-    valid = _matching(text, _DATE) & year.between(*YEARS) & month.between(1, 12) & (day == 1)
-    errors = f"{MALFORMED_PERIOD} " + text[~valid].map(repr)
-    return _month_starts(year, month.where(valid, 1), valid), errors
-
-
-def parse_month_start(text: str) -> pd.Timestamp:
-    """``"2013-03-01"`` or ``"2013-03-01 00:00:00 UTC"`` -> 2013-03-01 (naive month start)."""
-    return _one(month_starts(_cell(text)))
 
 
 def _log(file: str, rows: pd.Index, values: pd.Series, reasons: pd.Series | str) -> pd.DataFrame:
@@ -412,90 +224,6 @@ def parse_rainfall_table(
     kept, log = _dated_periods(text, RAIN_FILE, RAIN_DATE, months)
     clean, cell_log = _parse_cells(kept, RAIN_FILE, RAIN_SOURCE_COLUMNS, decimals)
     return clean, _dropped_frame(log + cell_log)
-
-
-def lost_zero_factors(digits: pd.Series) -> pd.Series:
-    """Per cell of one ``PIB_*`` series, the power of ten that restores its lost zeros.
-
-    ``digits``: the number of significant digits of each cell (0 for an empty cell or a
-    zero). The data README's rule: a value with fewer digits than the series' most common
-    digit count (the larger one on a tie) is multiplied by the power of ten that restores
-    that count; every other cell gets 1.
-    """
-    counted = digits[digits > 0]
-    factors = pd.Series(1, index=digits.index, dtype="int64")
-    if counted.empty:
-        return factors
-    frequency = counted.value_counts()
-    usual = int(frequency[frequency == frequency.max()].index.max())
-    short = counted[counted < usual]
-    factors[short.index] = 10 ** (usual - short).astype("int64")
-    return factors
-
-
-def _rescaled_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    found = [part for part in parts if len(part)]
-    if not found:
-        return pd.DataFrame({name: pd.Series(dtype=kind) for name, kind in RESCALED_TYPES.items()})
-    return pd.concat(found, ignore_index=True).astype(RESCALED_TYPES)
-
-
-def restore_lost_zeros(
-    kept: pd.DataFrame, clean: pd.DataFrame, columns: Sequence[str]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``clean`` with the ``PIB_*`` cells that lost trailing zeros rescaled, and the list of them.
-
-    ``kept``: the raw text of the same rows (CSV lines as index), ``columns``: the source
-    columns, rescaled into their lower-case clean columns (see ``lost_zero_factors``).
-    """
-    clean = clean.copy()
-    parts = []
-    for source in columns:
-        name = source.lower()
-        digits = kept[source].str.replace(".", "", regex=False).str.lstrip("0").str.len()
-        digits = digits.where(clean[name].notna().to_numpy(), 0)
-        factors = lost_zero_factors(digits)
-        rescaled = (factors > 1).to_numpy()
-        if not rescaled.any():
-            continue
-        clean.loc[rescaled, name] = clean.loc[rescaled, name] * factors[rescaled].to_numpy()
-        parts.append(
-            pd.DataFrame(
-                {
-                    "file": BANK_FILE,
-                    "row": kept.index[rescaled],
-                    MONTH: clean.loc[rescaled, MONTH].to_numpy(),
-                    "column": source,
-                    "value": kept.loc[rescaled, source].to_numpy(),
-                    "factor": factors[rescaled].to_numpy(),
-                    "rescaled": clean.loc[rescaled, name].to_numpy(),
-                }
-            )
-        )
-    return clean, _rescaled_frame(parts)
-
-
-def check_rescaled_cells(rescaled: pd.DataFrame, monthly: pd.DataFrame, path: Path | str) -> None:
-    """The rescaled cells as written to ``path``: their columns, powers of ten above 1, and
-    each cell's rescaled value being the one in the monthly table; else ``StageOutputError``.
-    """
-    checks.check_columns(rescaled, path, RESCALED_COLUMNS)
-    checks.check_no_nan(rescaled, path, RESCALED_COLUMNS)
-    factors = rescaled["factor"]
-    if len(rescaled) and not (factors >= 10).all():
-        raise StageOutputError(f"{path}: a factor below 10: {factors.min()}")
-    if not np.allclose(np.log10(factors.astype(float)) % 1, 0):
-        raise StageOutputError(f"{path}: a factor that is not a power of ten")
-    clean = monthly.set_index(MONTH)
-    for cell in rescaled.itertuples(index=False):
-        name = cell.column.lower()
-        if name not in clean.columns or cell.month not in clean.index:
-            raise StageOutputError(f"{path}: {cell.column} {cell.month:%Y-%m} is not in the table")
-        if clean.at[cell.month, name] != cell.rescaled:
-            raise StageOutputError(
-                f"{path}: {cell.column} {cell.month:%Y-%m} is {clean.at[cell.month, name]} "
-                f"in the monthly table, not the rescaled {cell.rescaled}"
-            )
 
 
 def parse_central_bank_table(

@@ -35,6 +35,12 @@ from milk_forecast.data.columns import (
     RAIN_REGIONS,
     SYNTHETIC_MARKER,
 )
+from milk_forecast.data.export_format import (
+    broken_integer,
+    broken_number,
+    lost_zeros_integer,
+    plain_number,
+)
 from milk_forecast.data.raw import SAMPLE_DIR
 
 DEFAULT_SEED = 20200501
@@ -76,20 +82,7 @@ BANK_HEADER = (BANK_PERIOD, *IMACEC_COLUMNS, *PIB_COLUMNS, COPPER, DOLLAR, IVCM_
 
 # Price: log seasonal profile (Jan..Dec) from the real mean monthly changes, and the
 # trend level (CLP/L) at knots in decimal years, interpolated in logs.
-PRICE_SEASON = (
-    -0.096,
-    -0.069,
-    -0.019,
-    0.018,
-    0.079,
-    0.087,
-    0.083,
-    0.062,
-    0.0,
-    -0.052,
-    -0.088,
-    -0.105,
-)
+PRICE_SEASON = (-0.096, -0.069, -0.019, 0.018, 0.079, 0.087, 0.083, 0.062, 0.0, -0.052, -0.088, -0.105)  # fmt: skip
 PRICE_KNOTS = (
     (1979.0, 4.4),
     (1980.0, 7.5),
@@ -229,53 +222,6 @@ def simulate_activity(
     sensitivity = rng.uniform(0.6, 1.4, n)
     noise = rng.normal(0.0, 0.008, (len(months), n))
     return base * np.exp(growth * years + seasonal + cycle[:, None] * sensitivity + noise)
-
-
-def dotted_digits(digits: str) -> str:
-    """Group a digit string in threes from the right: ``10546824`` -> ``10.546.824``."""
-    groups = []
-    while digits:
-        groups.insert(0, digits[-3:])
-        digits = digits[:-3]
-    return ".".join(groups)
-
-
-def broken_number(value: float, significant: int = 9) -> str:
-    """The real export's format: significant digits, decimal point lost, grouped by dots.
-
-    ``102.796218`` -> ``102.796.218``, ``97.8554365`` -> ``978.554.365``,
-    ``105.46824`` -> ``10.546.824`` (trailing zeros are dropped).
-    """
-    decimals = max(significant - len(str(int(value))), 0)
-    digits = f"{value:.{decimals}f}".replace(".", "").lstrip("0").rstrip("0")
-    if len(digits) < 4:  # e.g. exactly 100: too few digits to place the point, nudge
-        return broken_number(value + 10.0**-decimals, significant)
-    return dotted_digits(digits)
-
-
-def broken_integer(value: float) -> str:
-    """A large integer in the dotted format: ``579846819`` -> ``579.846.819``.
-
-    Integers ending in 0 would lose that zero like in the real export, so they are
-    bumped by one to keep the sample's values decodable.
-    """
-    number = round(value)
-    return dotted_digits(str(number + 1 if number % 10 == 0 else number))
-
-
-def lost_zeros_integer(value: float, zeros: int) -> str:
-    """``value`` rounded to end in ``zeros`` zeros, written without them, as the real export
-    sometimes did: ``550593262`` with one zero -> ``55.059.326`` (read back: ``55059326``).
-    """
-    number = round(value, -zeros)
-    if number % 10 ** (zeros + 1) == 0:  # one zero more would be lost: keep exactly ``zeros``
-        number += 10**zeros
-    return dotted_digits(str(int(number))[:-zeros])
-
-
-def plain_number(value: float, decimals: int) -> str:
-    """``value`` with at most ``decimals`` decimals, trailing zeros dropped (0 -> ``0``)."""
-    return f"{value:.{decimals}f}".rstrip("0").rstrip(".")
 
 
 def to_csv_text(header: Sequence[str], rows: Sequence[Sequence[str]], final_newline: bool) -> str:

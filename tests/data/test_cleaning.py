@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 
 import pandas as pd
 import pytest
@@ -17,11 +16,9 @@ from milk_forecast.data.cleaning import (
     clean_inputs,
     merge_monthly,
     parse_central_bank_table,
-    parse_dotted_integer,
     parse_price_table,
     parse_rainfall_table,
     reason_counts,
-    recover_index_value,
 )
 from milk_forecast.data.columns import (
     BANK_SERIES,
@@ -31,6 +28,7 @@ from milk_forecast.data.columns import (
     RAIN_REGIONS,
     RESCALED_COLUMNS,
 )
+from milk_forecast.data.lost_zeros import check_rescaled_cells
 from milk_forecast.run_folder.layout import RESCALED_FILE
 
 MS = pd.Timestamp
@@ -73,51 +71,6 @@ def test_contract_column_names():
     assert sum(c.startswith("pib") for c in BANK_COLUMNS) == 28
     assert "indice_de_ventas_comercio_real_no_durables_ivcm" in BANK_COLUMNS
     assert "pib_agropecuario_silvicola" in BANK_COLUMNS and "pib" in BANK_COLUMNS
-
-
-def test_spanish_months_cover_the_year():
-    assert cleaning.SPANISH_MONTHS["Ene"] == 1
-    assert cleaning.SPANISH_MONTHS["Ago"] == 8
-    assert cleaning.SPANISH_MONTHS["Dic"] == 12
-    assert sorted(cleaning.SPANISH_MONTHS.values()) == list(range(1, 13))
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [("579.846.819", 579846819.0), ("5.691.837", 5691837.0), ("12", 12.0)],
-)
-def test_parse_dotted_integer(text, expected):
-    assert parse_dotted_integer(text) == expected
-
-
-def test_parse_dotted_integer_empty_is_nan():
-    assert math.isnan(parse_dotted_integer(""))
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("102.796.218", 102.796218),
-        ("978.554.365", 97.8554365),
-        ("10.546.824", 105.46824),
-        ("5.296.994", 52.96994),
-        ("756.372", 75.6372),
-        ("100.948", 100.948),
-    ],
-)
-def test_recover_index_value(text, expected):
-    assert recover_index_value(text) == pytest.approx(expected, rel=1e-12)
-
-
-def test_recover_index_value_empty_is_nan():
-    assert math.isnan(recover_index_value(""))
-
-
-@pytest.mark.parametrize("parse", [parse_dotted_integer, recover_index_value])
-@pytest.mark.parametrize("garbage", ["a", "1,5", "12a.000", "-3.000"])
-def test_garbage_names_column_and_value(parse, garbage):
-    with pytest.raises(CleaningError, match=rf"'imacec_minero'.*{re.escape(repr(garbage))}"):
-        parse(garbage, "imacec_minero")
 
 
 def test_price_spanish_months_unknown_name_dropped_and_logged():
@@ -319,25 +272,6 @@ def test_coverage_reports_first_last_and_inner_gaps():
 # --- the PIB cells that lost trailing zeros (the data README's rule) -----------------
 
 
-def digit_counts(values: list[str]) -> pd.Series:
-    return pd.Series([len(v.replace(".", "").lstrip("0")) for v in values])
-
-
-@pytest.mark.parametrize(
-    ("digits", "factors"),
-    [
-        ([9, 9, 8, 9, 7], [1, 1, 10, 1, 100]),  # short values restored to the usual count
-        ([9, 10, 9], [1, 1, 1]),  # longer values are left alone
-        ([8, 9, 8, 9], [10, 1, 10, 1]),  # a tie: the larger count
-        ([0, 9, 0, 8], [1, 1, 1, 10]),  # empty cells and zeros do not count
-        ([0, 0], [1, 1]),
-    ],
-)
-def test_lost_zero_factors(digits: list[int], factors: list[int]) -> None:
-    got = cleaning.lost_zero_factors(pd.Series(digits))
-    assert got.tolist() == factors
-
-
 def test_bank_pib_cells_that_lost_zeros_are_rescaled_and_listed() -> None:
     values = ["221.537.727", "258.440.296", "55.059.326", "", "334.619.379", "3.429.684"]
     raw = bank_raw(
@@ -384,10 +318,10 @@ def test_the_rescaled_cells_are_checked_against_the_monthly_table(tmp_path) -> N
     result = clean_inputs(raw)
     assert result.monthly["pib"].tolist() == [100000001, 100000020, 100000003]
     path = tmp_path / RESCALED_FILE
-    cleaning.check_rescaled_cells(result.rescaled, result.monthly, path)
+    check_rescaled_cells(result.rescaled, result.monthly, path)
     tampered = result.rescaled.assign(rescaled=1.0)
     with pytest.raises(StageOutputError, match=r"rescaled_cells\.parquet: PIB 2014-02"):
-        cleaning.check_rescaled_cells(tampered, result.monthly, path)
+        check_rescaled_cells(tampered, result.monthly, path)
 
 
 # --- scale: every step works on whole columns -----------------------------------------

@@ -157,20 +157,6 @@ def test_indices_decode_into_their_range(tables: dict[str, pd.DataFrame]) -> Non
         assert decoded.max() > 100 > decoded.min(), column
 
 
-@pytest.mark.parametrize(
-    ("value", "text"),
-    [(102.796218, "102.796.218"), (97.8554365, "978.554.365"), (105.46824, "10.546.824")],
-)
-def test_broken_number_examples(value: float, text: str) -> None:
-    assert sample_data.broken_number(value) == text
-    assert decode_index(text) == pytest.approx(value)
-
-
-def test_broken_integer_keeps_every_digit() -> None:
-    assert sample_data.broken_integer(579846819) == "579.846.819"
-    assert sample_data.broken_integer(579846810).replace(".", "") == "579846811"
-
-
 def monthly_price(tables: dict[str, pd.DataFrame]) -> pd.Series:
     price = tables[PRICE_FILE]
     month = price["Mes"].map({name: i + 1 for i, name in enumerate(MONTH_NAMES)})
