@@ -19,7 +19,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from milk_forecast.run_folder.latest import publish_latest
 from milk_forecast.run_folder.layout import (
     FAN_CHART_FILE,
     FIGURES_DIR,
@@ -49,11 +48,10 @@ from milk_forecast.run_folder.predictions import (
     interval_column,
     ordered_bounds,
 )
-from milk_forecast.run_folder.predictions import (
-    REASON as REASON_KEY,
-)
+from milk_forecast.run_folder.predictions import REASON as REASON_KEY
 from milk_forecast.run_folder.publications import PUBLICATION_KEYS
-from milk_forecast.run_folder.record import FAILED, RUNNING, SUCCEEDED, write_run_record
+from milk_forecast.run_folder.record import FAILED, RUNNING, SUCCEEDED
+from milk_forecast.run_folder.write import publish_latest, write_run_record
 
 MODEL_NAME = "ridge_lags"
 FORECAST_MODEL = "seasonal_drift"

@@ -32,7 +32,6 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 import app
-from milk_forecast.run_folder.latest import publish_latest
 from milk_forecast.run_folder.layout import (
     LATEST,
     METRICS_FILE,
@@ -44,6 +43,7 @@ from milk_forecast.run_folder.layout import (
 from milk_forecast.run_folder.metrics import read_metrics
 from milk_forecast.run_folder.predictions import FORECAST_HORIZON
 from milk_forecast.run_folder.record import FAILED, read_run_record
+from milk_forecast.run_folder.write import publish_latest
 from milk_forecast.service import dashboard, history, served_run, serving
 from milk_forecast.service.openapi import OPENAPI
 

@@ -26,7 +26,8 @@ from milk_forecast.run_folder.layout import (
 )
 from milk_forecast.run_folder.metrics import DRIFT, DRIFT_UNKNOWN, TRACK_RECORD
 from milk_forecast.run_folder.predictions import FORECAST, KIND, PREDICTED, read_predictions_json
-from milk_forecast.run_folder.publications import PUBLISHED_BY_OPERATOR, append_publication
+from milk_forecast.run_folder.publications import PUBLISHED_BY_OPERATOR
+from milk_forecast.run_folder.write import append_publication
 from milk_forecast.runner.publish import publication
 
 pytestmark = pytest.mark.slow

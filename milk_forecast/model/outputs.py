@@ -39,7 +39,6 @@ from milk_forecast.run_folder.metrics import (
     WALK_FORWARD,
     read_metrics,
     walk_forward_key,
-    write_metrics,
 )
 from milk_forecast.run_folder.predictions import (
     ACTUAL,
@@ -57,8 +56,8 @@ from milk_forecast.run_folder.predictions import (
     interval_column,
     level_label,
     read_predictions_json,
-    write_predictions_json,
 )
+from milk_forecast.run_folder.write import write_metrics, write_predictions_json
 
 
 def read_predictions(path: Path) -> pd.DataFrame:

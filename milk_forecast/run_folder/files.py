@@ -1,14 +1,10 @@
-"""Reading files of ``runs/`` without trusting them, and writing them so no reader sees half.
+"""Reading files of ``runs/`` without trusting them.
 
-``read_bounded`` opens without blocking, refuses anything but a regular file (a FIFO, a
-device, a directory), reads at most the bound it is given and, with a ``root``, refuses a
-path that leads outside it (a symlink). ``read_json_object`` adds UTF-8, JSON, an object,
-nested at most ``MAX_DEPTH`` deep. Every refusal is a ``RunFolderError`` naming the file in
-one short line; values from a file are quoted only as a sanitised ``excerpt``.
-
-``write_text_atomic`` writes beside the target, fsyncs and renames: a reader sees the old
-content or the new, and a failed write leaves the old file. ``staged_text`` splits it: the
-content first, the rename when the caller commits. An ``OSError`` names the target.
+``read_bounded`` opens without blocking, refuses anything but a regular file, reads at
+most its bound and, given a ``root``, refuses a path leading outside it (a symlink).
+``read_json_object`` adds UTF-8, JSON, an object nested at most ``MAX_DEPTH`` deep. A
+refusal is a ``RunFolderError`` naming the file in one line; a value from a file is quoted
+only as a sanitised ``excerpt``.
 """
 
 from __future__ import annotations
@@ -17,9 +13,6 @@ import json
 import math
 import os
 import stat
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -44,12 +37,6 @@ def excerpt(value: Any, limit: int = 40) -> str:
 def is_number(value: Any) -> bool:
     """A finite int or float (not a bool)."""
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def describe_os_error(exc: OSError) -> str:
-    """``No space left on device: /runs/x/run.json``: the OS message, then the file if known."""
-    message = exc.strerror or str(exc) or type(exc).__name__
-    return f"{message}: {exc.filename}" if isinstance(exc.filename, str | Path) else message
 
 
 def read_bounded(path: Path, max_bytes: int, root: Path | None = None) -> bytes:
@@ -109,52 +96,3 @@ def read_json_object(path: Path, max_bytes: int, root: Path | None = None) -> di
     if too_deep(payload):
         raise RunFolderError(f"{path}: nested deeper than {MAX_DEPTH} levels")
     return payload
-
-
-def _naming(path: Path, exc: OSError) -> OSError:
-    """``exc`` again, naming ``path`` (the target) rather than a temporary file."""
-    return exc if exc.errno is None else type(exc)(exc.errno, exc.strerror, str(path))
-
-
-@contextmanager
-def staged_text(path: Path, text: str) -> Iterator[Callable[[], None]]:
-    """Write ``text`` beside ``path`` and fsync it; the yielded ``commit()`` renames it over
-    ``path``. Leaving without committing removes the temporary file, ``path`` untouched."""
-    path = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as exc:
-        raise _naming(path, exc) from exc
-    committed = False
-
-    def commit() -> None:
-        nonlocal committed
-        try:
-            os.replace(tmp, path)
-        except OSError as exc:
-            raise _naming(path, exc) from exc
-        committed = True
-
-    try:
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                os.fchmod(handle.fileno(), 0o644)
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-        except OSError as exc:
-            raise _naming(path, exc) from exc
-        yield commit
-    finally:
-        if not committed:
-            Path(tmp).unlink(missing_ok=True)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    with staged_text(path, text) as commit:
-        commit()
-
-
-def write_json_atomic(path: Path, payload: Any, indent: int | None = 2) -> None:
-    """``payload`` as JSON, written atomically."""
-    write_text_atomic(path, json.dumps(payload, indent=indent, default=str) + "\n")

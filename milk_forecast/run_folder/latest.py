@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from pathlib import Path
 
-from milk_forecast.run_folder.files import excerpt, read_bounded, staged_text
-from milk_forecast.run_folder.layout import LATEST, RunFolderError, is_valid_run_id, run_dir_for
+from milk_forecast.run_folder.files import excerpt, read_bounded
+from milk_forecast.run_folder.layout import LATEST, RunFolderError, is_valid_run_id
 
 MAX_LATEST_BYTES = 64
 
@@ -45,15 +43,3 @@ def read_latest(runs_dir: Path) -> str | None:
     if not is_valid_run_id(run_id):
         raise RunFolderError(f"{path}: holds {excerpt(run_id)}, which is not a run id")
     return run_id
-
-
-def staged_latest(runs_dir: Path, run_id: str) -> AbstractContextManager[Callable[[], None]]:
-    """``LATEST`` naming ``run_id``, written beside it now; ``commit()`` renames it into place."""
-    run_dir_for(runs_dir, run_id)  # validates the id
-    return staged_text(Path(runs_dir) / LATEST, run_id + "\n")
-
-
-def publish_latest(runs_dir: Path, run_id: str) -> None:
-    """Point ``LATEST`` at ``run_id`` atomically: readers see the old id or the new one."""
-    with staged_latest(runs_dir, run_id) as commit:
-        commit()

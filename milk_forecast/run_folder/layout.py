@@ -8,7 +8,6 @@ rows by ``month``; prices are in ``UNIT``.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 
 
@@ -67,16 +66,3 @@ def run_dir_for(runs_dir: Path, run_id: str) -> Path:
             f"{RUN_ID_EXAMPLE!r}, optionally followed by '-NN'"
         )
     return Path(runs_dir) / run_id
-
-
-def create_run_dir(runs_dir: Path, now: datetime) -> tuple[str, Path]:
-    """Create a new, empty run folder named for ``now``; unique even within one second."""
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    stamp = now.astimezone(UTC).strftime(RUN_ID_FORMAT)
-    for suffix in [""] + [f"-{n:02d}" for n in range(1, 100)]:
-        try:
-            (runs_dir / (stamp + suffix)).mkdir()
-        except FileExistsError:
-            continue
-        return stamp + suffix, runs_dir / (stamp + suffix)
-    raise RunFolderError(f"more than 100 runs started in {stamp} under {runs_dir}")

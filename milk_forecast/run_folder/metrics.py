@@ -9,12 +9,11 @@ forecasts did). docs/contracts.md shows the shape.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from milk_forecast.run_folder.files import excerpt, is_number, read_json_object, write_text_atomic
+from milk_forecast.run_folder.files import excerpt, is_number, read_json_object
 from milk_forecast.run_folder.layout import MONTH, RunFolderError
 from milk_forecast.run_folder.predictions import (
     FORECAST_HORIZON,
@@ -135,9 +134,3 @@ def read_metrics(path: Path, root: Path | None = None) -> dict[str, Any]:
     if CALIBRATION in metrics:
         _check_calibration(path, metrics[CALIBRATION], levels)
     return metrics
-
-
-def write_metrics(path: Path, metrics: dict[str, Any]) -> None:
-    """Write ``metrics.json`` (NaN refused), then read it back through ``read_metrics``."""
-    write_text_atomic(path, json.dumps(metrics, indent=2, allow_nan=False) + "\n")
-    read_metrics(path)

@@ -10,13 +10,12 @@ prediction (both, or both null). ``predictions.parquet`` holds the same rows (04
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from milk_forecast.run_folder.files import excerpt, is_number, read_json_object, write_text_atomic
+from milk_forecast.run_folder.files import excerpt, is_number, read_json_object
 from milk_forecast.run_folder.layout import MONTH, UNIT, RunFolderError
 
 ACTUAL, PREDICTED = "actual_clp_per_l", "predicted_clp_per_l"
@@ -125,10 +124,3 @@ def read_predictions_json(path: Path, root: Path | None = None) -> dict[str, Any
             f"{path}: forecast horizons are {excerpt(horizons)}, expected 1, 2, ... in order"
         )
     return document
-
-
-def write_predictions_json(path: Path, levels: list[float], rows: list[dict[str, Any]]) -> None:
-    """Write the document, then read it back through ``read_predictions_json``."""
-    document = {"unit": UNIT, "interval_levels": list(levels), "rows": rows}
-    write_text_atomic(path, json.dumps(document, allow_nan=False) + "\n")
-    read_predictions_json(path)

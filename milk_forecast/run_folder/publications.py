@@ -3,7 +3,7 @@
 ``{"run_id", "published_at", "by"}``, appended by the pipeline when it publishes its run
 and by ``run_pipeline.py --publish``. Every reader reads the newest ``MAX_LOG_BYTES`` of
 the log; a line that is not a valid entry (a torn last line after a crash) is skipped and
-noted. The writer appends to a regular file inside the runs folder only.
+noted. (The writer, ``write.append_publication``, appends to a regular file only.)
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ PUBLISHED_BY_PIPELINE, PUBLISHED_BY_OPERATOR = "pipeline", "publish"
 MAX_LOG_BYTES = 1024 * 1024  # the newest end read by every reader: about 12,000 lines
 
 
-def _open_log(runs_dir: Path, flags: int) -> int:
+def open_log(runs_dir: Path, flags: int) -> int:
     """The log opened without following a symlink or blocking; a regular file, else refused."""
     path = Path(runs_dir) / PUBLICATIONS_FILE
     try:
@@ -34,17 +34,6 @@ def _open_log(runs_dir: Path, flags: int) -> int:
         os.close(fd)
         raise RunFolderError(f"{path}: not a regular file, refused")
     return fd
-
-
-def append_publication(runs_dir: Path, entry: dict[str, str]) -> None:
-    """Append one line (one ``write`` in append mode, then fsync); ``RunFolderError`` if the log
-    is not a regular file of the runs folder, ``OSError`` if the disk refuses."""
-    fd = _open_log(runs_dir, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-    try:
-        os.write(fd, (json.dumps(entry) + "\n").encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _entry(line: str) -> dict[str, str] | None:
@@ -66,7 +55,7 @@ def read_publications(runs_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
     """
     path = Path(runs_dir) / PUBLICATIONS_FILE
     try:
-        fd = _open_log(runs_dir, os.O_RDONLY)
+        fd = open_log(runs_dir, os.O_RDONLY)
     except FileNotFoundError:
         return [], []
     except RunFolderError as exc:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from milk_forecast.run_folder.files import excerpt, read_json_object, write_json_atomic
+from milk_forecast.run_folder.files import excerpt, read_json_object
 from milk_forecast.run_folder.layout import RUN_JSON, RunFolderError, is_valid_run_id
 
 RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"
@@ -102,10 +102,6 @@ def read_run_record(run_dir: Path, root: Path | None = None) -> dict[str, Any]:
     if not all(isinstance(stage, dict) for stage in record.get("stages") or []):
         raise RunFolderError(f"{path}: 'stages' holds an entry that is not an object")
     return record
-
-
-def write_run_record(run_dir: Path, record: dict[str, Any]) -> None:
-    write_json_atomic(Path(run_dir) / RUN_JSON, record)
 
 
 def pid_alive(pid: int) -> bool:

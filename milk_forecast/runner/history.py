@@ -12,7 +12,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from milk_forecast.run_folder.files import describe_os_error
 from milk_forecast.run_folder.latest import read_latest
 from milk_forecast.run_folder.layout import LATEST, PUBLICATIONS_FILE, RunFolderError
 from milk_forecast.run_folder.metrics import RMSE
@@ -26,6 +25,7 @@ from milk_forecast.run_folder.record import (
     is_run_folder,
     list_runs,
 )
+from milk_forecast.run_folder.write import describe_os_error
 from milk_forecast.runner.clock import format_seconds
 
 SERVED_MARK = "*"

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import NoReturn
 
-from milk_forecast.run_folder.files import describe_os_error
+from milk_forecast.run_folder.write import describe_os_error
 
 # Exit codes of run_pipeline.py and of every entry point that runs the pipeline; 4: the run
 # succeeded but was deliberately not published (run.json says why).

@@ -40,8 +40,7 @@ import papermill
 
 from milk_forecast.data import raw
 from milk_forecast.data.columns import RAW_FILES
-from milk_forecast.run_folder.files import describe_os_error
-from milk_forecast.run_folder.latest import read_latest, staged_latest
+from milk_forecast.run_folder.latest import read_latest
 from milk_forecast.run_folder.layout import (
     KERNEL_LOG,
     NOTEBOOKS_DIR,
@@ -49,11 +48,10 @@ from milk_forecast.run_folder.layout import (
     REPORT_FILE,
     RUN_JSON,
     RunFolderError,
-    create_run_dir,
     run_dir_for,
 )
 from milk_forecast.run_folder.metrics import DRIFT, FORECAST_PATH, TRACK_RECORD
-from milk_forecast.run_folder.publications import PUBLISHED_BY_PIPELINE, append_publication
+from milk_forecast.run_folder.publications import PUBLISHED_BY_PIPELINE
 from milk_forecast.run_folder.record import (
     FAILED,
     NOT_PUBLISHED_REASON,
@@ -66,9 +64,15 @@ from milk_forecast.run_folder.record import (
     data_label,
     data_source,
     read_run_record,
-    write_run_record,
 )
 from milk_forecast.run_folder.servable import read_products
+from milk_forecast.run_folder.write import (
+    append_publication,
+    create_run_dir,
+    describe_os_error,
+    staged_latest,
+    write_run_record,
+)
 from milk_forecast.runner import kernels
 from milk_forecast.runner.clock import isoformat, utc_now
 from milk_forecast.runner.publish import publication

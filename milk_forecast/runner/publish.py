@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from milk_forecast.run_folder.latest import staged_latest
 from milk_forecast.run_folder.layout import RUN_ID_EXAMPLE, RunFolderError, is_valid_run_id
-from milk_forecast.run_folder.publications import PUBLISHED_BY_OPERATOR, append_publication
+from milk_forecast.run_folder.publications import PUBLISHED_BY_OPERATOR
 from milk_forecast.run_folder.servable import load_servable
+from milk_forecast.run_folder.write import append_publication, staged_latest
 from milk_forecast.runner.clock import isoformat, utc_now
 from milk_forecast.runner.signals import deferred_signals
 

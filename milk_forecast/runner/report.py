@@ -14,7 +14,6 @@ from typing import Any
 import nbformat
 from nbconvert import HTMLExporter
 
-from milk_forecast.run_folder.files import write_text_atomic
 from milk_forecast.run_folder.layout import NOTEBOOKS_DIR, REPORT_FILE, UNIT, RunFolderError
 from milk_forecast.run_folder.metrics import MAE, MAPE, R2, RMSE
 from milk_forecast.run_folder.predictions import PREDICTED
@@ -25,6 +24,7 @@ from milk_forecast.run_folder.record import (
     effective_status,
     read_run_record,
 )
+from milk_forecast.run_folder.write import write_text_atomic
 
 _HEADLINE_KEYS = (
     (RMSE, f"RMSE ({UNIT})"),

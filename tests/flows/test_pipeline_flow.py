@@ -57,13 +57,8 @@ from milk_forecast.run_folder.layout import (
     REPORT_FILE,
 )
 from milk_forecast.run_folder.metrics import read_metrics
-from milk_forecast.run_folder.record import (
-    FAILED,
-    RUNNING,
-    SUCCEEDED,
-    read_run_record,
-    write_run_record,
-)
+from milk_forecast.run_folder.record import FAILED, RUNNING, SUCCEEDED, read_run_record
+from milk_forecast.run_folder.write import write_run_record
 from milk_forecast.runner.options import EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK
 
 pytestmark = pytest.mark.slow

@@ -9,8 +9,7 @@ import pandas as pd
 
 from milk_forecast.model.published import publication_history, published_forecasts
 from milk_forecast.run_folder.layout import PREDICTIONS_JSON, RUN_JSON
-from milk_forecast.run_folder.publications import append_publication
-from milk_forecast.run_folder.record import write_run_record
+from milk_forecast.run_folder.write import append_publication, write_run_record
 
 
 def make_run(

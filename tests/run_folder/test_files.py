@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import errno
-import json
 import os
 from pathlib import Path
 
@@ -15,10 +13,7 @@ from milk_forecast.run_folder.files import (
     read_bounded,
     read_json_object,
     sanitize,
-    staged_text,
     too_deep,
-    write_json_atomic,
-    write_text_atomic,
 )
 from milk_forecast.run_folder.layout import RunFolderError
 
@@ -114,30 +109,3 @@ def test_messages_quote_untrusted_text_short_and_printable() -> None:
     assert sanitize("x" * 50, 10) == "xxxxxxx..."
     quoted = excerpt("\x1b[31m" + "A" * 100)
     assert len(quoted) == 40 and quoted.endswith("...") and "\x1b" not in quoted
-
-
-def test_an_atomic_write_replaces_the_file_and_leaves_no_temporary(tmp_path: Path) -> None:
-    write_json_atomic(tmp_path / "run.json", {"a": 1})
-    write_text_atomic(tmp_path / "run.json", '{"a": 2}')
-    assert json.loads((tmp_path / "run.json").read_text()) == {"a": 2}
-    assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
-
-
-def test_a_staged_write_left_uncommitted_keeps_the_old_file(tmp_path: Path) -> None:
-    (tmp_path / "LATEST").write_text("old\n")
-    with staged_text(tmp_path / "LATEST", "new\n"):
-        assert (tmp_path / "LATEST").read_text() == "old\n"
-    assert [p.name for p in tmp_path.iterdir()] == ["LATEST"]
-
-
-def test_a_failed_write_names_the_target_not_the_temporary_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def full(*args: object) -> None:
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    monkeypatch.setattr(os, "fsync", full)
-    with pytest.raises(OSError) as caught:
-        write_text_atomic(tmp_path / "run.json", "{}")
-    assert caught.value.filename == str(tmp_path / "run.json")
-    assert list(tmp_path.iterdir()) == []

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from blocking import finishes
 
-from milk_forecast.run_folder.latest import latest_stamp, publish_latest, read_latest
+from milk_forecast.run_folder.latest import latest_stamp, read_latest
 from milk_forecast.run_folder.layout import LATEST, RunFolderError
+from milk_forecast.run_folder.write import publish_latest
 
 RUN_A = "20261127T120301Z"
 

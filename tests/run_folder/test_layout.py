@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from milk_forecast.run_folder.layout import (
     RunFolderError,
-    create_run_dir,
     is_valid_run_id,
     raw_parquet_name,
     run_dir_for,
 )
-
-NOON = datetime(2026, 11, 27, 12, 3, 1, tzinfo=UTC)
-
-
-def test_run_ids_sort_by_start_time_and_stay_unique_within_a_second(tmp_path: Path) -> None:
-    ids = [create_run_dir(tmp_path, NOON)[0] for _ in range(3)]
-    later, _ = create_run_dir(tmp_path, NOON.replace(second=2))
-    assert ids == ["20261127T120301Z", "20261127T120301Z-01", "20261127T120301Z-02"]
-    assert sorted([later, *ids]) == [*ids, later]
-    assert all(is_valid_run_id(run_id) and (tmp_path / run_id).is_dir() for run_id in ids)
 
 
 @pytest.mark.parametrize(

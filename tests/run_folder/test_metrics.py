@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from milk_forecast.run_folder.layout import RunFolderError
-from milk_forecast.run_folder.metrics import read_metrics, write_metrics
+from milk_forecast.run_folder.metrics import read_metrics
+from milk_forecast.run_folder.write import write_metrics
 
 
 def metrics(**changes: object) -> dict:

@@ -15,8 +15,8 @@ from milk_forecast.run_folder.predictions import (
     level_label,
     ordered_bounds,
     read_predictions_json,
-    write_predictions_json,
 )
+from milk_forecast.run_folder.write import write_predictions_json
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,8 @@ from blocking import finishes
 
 from milk_forecast.run_folder import publications
 from milk_forecast.run_folder.layout import PUBLICATIONS_FILE, RunFolderError
-from milk_forecast.run_folder.publications import append_publication, read_publications
+from milk_forecast.run_folder.publications import read_publications
+from milk_forecast.run_folder.write import append_publication
 
 
 def entry(run_id: str, by: str = "pipeline") -> dict[str, str]:

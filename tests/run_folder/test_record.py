@@ -22,8 +22,8 @@ from milk_forecast.run_folder.record import (
     effective_status,
     list_runs,
     read_run_record,
-    write_run_record,
 )
+from milk_forecast.run_folder.write import write_run_record
 
 
 def test_a_record_round_trips(tmp_path: Path) -> None:

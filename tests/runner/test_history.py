@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 
-from milk_forecast.run_folder.latest import publish_latest
 from milk_forecast.run_folder.layout import RunFolderError
-from milk_forecast.run_folder.record import write_run_record
+from milk_forecast.run_folder.write import publish_latest, write_run_record
 from milk_forecast.runner.history import data_label, format_history, prune_runs
 
 SAMPLE_INPUTS = {"precio_leche.csv": {"sha256": "a" * 64, "bytes": 10}}

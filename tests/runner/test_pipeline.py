@@ -11,7 +11,7 @@ import pytest
 from run_factory import LEVELS, build_metrics, build_rows, predictions_document
 
 from milk_forecast.data.columns import PRICE_FILE, SYNTHETIC_MARKER
-from milk_forecast.run_folder.latest import publish_latest, read_latest
+from milk_forecast.run_folder.latest import read_latest
 from milk_forecast.run_folder.layout import LATEST, REPORT_FILE, RUN_JSON, RunFolderError
 from milk_forecast.run_folder.record import (
     FAILED,
@@ -19,8 +19,8 @@ from milk_forecast.run_folder.record import (
     PUBLISHED,
     SUCCEEDED,
     read_run_record,
-    write_run_record,
 )
+from milk_forecast.run_folder.write import publish_latest, write_run_record
 from milk_forecast.runner import pipeline
 from milk_forecast.runner.signals import Interrupts, RunInterrupted
 from milk_forecast.runner.stages import Stage

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import nbformat
 
-from milk_forecast.run_folder.record import write_run_record
+from milk_forecast.run_folder.write import write_run_record
 from milk_forecast.runner.report import build_report
 
 # A 1x1 PNG.

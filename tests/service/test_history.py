@@ -9,13 +9,8 @@ import pytest
 from run_factory import make_history, make_run
 
 from milk_forecast.run_folder.layout import METRICS_FILE, RUN_JSON
-from milk_forecast.run_folder.record import (
-    FAILED,
-    INCOMPLETE,
-    RUNNING,
-    read_run_record,
-    write_run_record,
-)
+from milk_forecast.run_folder.record import FAILED, INCOMPLETE, RUNNING, read_run_record
+from milk_forecast.run_folder.write import write_run_record
 from milk_forecast.service import history
 from milk_forecast.service.guard import RunsFolder
 from milk_forecast.service.history import RunIndex

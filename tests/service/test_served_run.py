@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from run_factory import build_rows, make_run
 
-from milk_forecast.run_folder.latest import publish_latest
 from milk_forecast.run_folder.layout import METRICS_FILE, PREDICTIONS_JSON, RUN_JSON
+from milk_forecast.run_folder.write import publish_latest
 from milk_forecast.service.guard import RefusedError, RunsFolder
 from milk_forecast.service.served_run import load_served_run
 from milk_forecast.service.serving import ApiError

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from run_factory import make_run
 
-from milk_forecast.run_folder.latest import publish_latest
 from milk_forecast.run_folder.layout import LATEST, PREDICTIONS_JSON
+from milk_forecast.run_folder.write import publish_latest
 from milk_forecast.service.store import RunStore
 
 RUN_A = "20261127T120301Z"
