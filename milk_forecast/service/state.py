@@ -1,0 +1,99 @@
+"""What one service process holds: the served run, the run history and the page, and when
+they change.
+
+At most once per ``interval`` seconds a request has them refreshed, in a worker thread
+while the others are answered from what is held: one ``lstat`` of ``runs/LATEST`` (a new
+run is loaded aside, then the one reference is swapped), a rescan of the history, and
+the page rendered again if any of it changed. A run, or a LATEST, that cannot be served
+is refused in one log line naming the file and why, and the previous run keeps serving;
+writing LATEST again (even naming the same run, repaired) makes the service look again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from milk_forecast.run_folder.files import sanitize
+from milk_forecast.run_folder.latest import latest_stamp, read_latest
+from milk_forecast.run_folder.layout import RunFolderError
+from milk_forecast.service.answers import ApiError
+from milk_forecast.service.history import RunIndex
+from milk_forecast.service.page import Page
+from milk_forecast.service.served_run import ServedRun, load_served_run
+
+logger = logging.getLogger(__name__)
+RUN_HINT = "produce one with `python run_pipeline.py` (it publishes runs/LATEST)"
+
+
+class State:
+    """The served run (``run``), the history (``index``) and the page (``page.body``)."""
+
+    def __init__(
+        self, runs_dir: Path, interval: float, clock: Callable[[], float] = time.monotonic
+    ):
+        self.runs_dir, self.interval, self.clock = Path(runs_dir), interval, clock
+        self.run: ServedRun | None = None
+        self.refusal: str | None = None  # why the last look at LATEST served nothing new
+        self.reloads = self.refusals = 0  # runs loaded (the first one included); looks refused
+        self.index, self.page = RunIndex(self.runs_dir), Page(self.runs_dir)
+        self._next_look, self._stamp = clock() + interval, None  # the first look: at start-up
+        self._refreshing = threading.Lock()
+
+    def due(self) -> bool:
+        """True at most once per ``interval``: time for a request to have things refreshed."""
+        now = self.clock()
+        if now < self._next_look:
+            return False
+        self._next_look = now + self.interval
+        return True
+
+    def refresh(self) -> None:
+        """Load a newer LATEST, rescan the history, render the page if anything changed.
+        One refresh at a time; a call during another returns at once (old state kept)."""
+        if not self._refreshing.acquire(blocking=False):
+            return
+        try:
+            self.reload()
+            self.index.scan()
+            self.page.render(self.run and self.run.page, self.index, self.message())
+        except Exception:  # the page or the history: never the reason a prediction fails
+            logger.exception("the run history or the page could not be refreshed")
+        finally:
+            self._refreshing.release()
+
+    def reload(self) -> bool:
+        """Serve the run LATEST names if LATEST was written since the last look; True on a swap."""
+        stamp = latest_stamp(self.runs_dir)
+        if stamp == self._stamp:
+            return False
+        self._stamp, subject = stamp, "LATEST"
+        try:
+            run_id = read_latest(self.runs_dir)
+            if run_id is None or (self.run is not None and self.run.run_id == run_id):
+                return False
+            subject = f"run {run_id}"
+            run = load_served_run(self.runs_dir, run_id)
+        except Exception as exc:  # whatever a run folder holds: refuse it, never crash
+            reason = str(exc) if isinstance(exc, RunFolderError) else f"{type(exc).__name__}: {exc}"
+            self.refusal = f"refused {subject}: {sanitize(reason)}"
+            self.refusals += 1
+            serving = self.run.run_id if self.run else "nothing"
+            logger.error("%s (still serving %s)", self.refusal, serving)
+            return False
+        self.run, self.refusal, self.reloads = run, None, self.reloads + 1  # the swap
+        logger.info("serving run %s from %s", run_id, self.runs_dir)
+        return True
+
+    def no_run_error(self) -> ApiError:
+        """The 503 answered while no run is served, saying how to make one."""
+        message = f"no succeeded run is being served from {self.runs_dir}: {RUN_HINT}"
+        message += f"; {self.refusal}" if self.refusal else ""
+        return ApiError(503, "no_run", message, hint=RUN_HINT)
+
+    def message(self) -> str:
+        """Why no run is served ("" while one is)."""
+        return "" if self.run is not None else self.no_run_error().message
