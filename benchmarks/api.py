@@ -14,8 +14,8 @@
    of ``uvicorn app:app`` against ``uvicorn bare_app:app`` (a one-route Starlette app),
    alternated, medians. Target: at most 2x the bare app on both.
 
-The server is started as our entry points start it (compose.yaml's api command, with
-``--log-level warning --no-access-log``), 1 worker.
+The server is started exactly as our entry points start it (compose.yaml's api command,
+the same as ``make serve``, on a free loopback port), 1 worker.
 
     .venv/bin/python benchmarks/api.py [--runs-dir runs] [--rounds 5] [--seconds 5]
 
@@ -89,16 +89,13 @@ HTTP_OVERRIDE: dict[str, str] = {}  # --http given on the command line, for comp
 
 
 def server_argv(app: str, port: int) -> list[str]:
-    """``python -m uvicorn <app>`` with the entry point's flags, on ``port``, quiet."""
-    command = api_command()
-    assert command[:2] == ["uvicorn", "app:app"], command
-    options = dict(zip(command[2::2], command[3::2], strict=True))
-    options.update({"--host": "127.0.0.1", "--port": str(port), "--log-level": "warning"})
-    options.update(HTTP_OVERRIDE)
-    if options.get("--http") == "httptools":  # h11's own option is refused with httptools
-        options.pop("--h11-max-incomplete-event-size", None)
-    flags = [word for pair in options.items() for word in pair]
-    return [sys.executable, "-m", "uvicorn", app, *flags, "--no-access-log"]
+    """``python -m uvicorn <app>`` with the entry point's flags, on a loopback ``port``."""
+    argv = api_command()
+    assert argv[:2] == ["uvicorn", "app:app"], argv
+    argv[1] = app
+    for flag, value in {"--host": "127.0.0.1", "--port": str(port), **HTTP_OVERRIDE}.items():
+        argv[argv.index(flag) + 1] = value
+    return [sys.executable, "-m", *argv]
 
 
 def start_server(runs_dir: Path, port: int, app: str = "app:app") -> subprocess.Popen:
@@ -324,7 +321,7 @@ def main() -> int:
         "--only", choices=["speed", "mixed", "startup"], help="one of the three measurements"
     )
     parser.add_argument(
-        "--http", help="uvicorn --http instead of the entry point's (e.g. httptools, to compare)"
+        "--http", help="uvicorn --http instead of the entry point's (e.g. h11, to compare)"
     )
     args = parser.parse_args()
     if args.http:

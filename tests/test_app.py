@@ -867,7 +867,7 @@ def test_the_page_is_rendered_when_the_run_loads_never_per_request(
         bodies.add(client.get("/", headers={"accept": BROWSER_ACCEPT}).content)
         assert len(bodies) == 1 and renders == [RUN_A]  # once, at start-up
         make_run(runs_dir, RUN_B)  # published
-        monkeypatch.setattr(state.State, "due", lambda self: True)
+        monkeypatch.setattr(state.State, "due", lambda self, what: True)
         assert client.get("/api/predict/2020/1").status_code == 200  # the reload: rendered
         assert renders == [RUN_A, RUN_B]
         client.get("/dashboard")

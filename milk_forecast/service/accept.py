@@ -1,9 +1,8 @@
 """Content negotiation of ``GET /``: the page for a browser, JSON for everyone else.
 
-An ``Accept`` header is read as RFC 9110 (section 12.5.1) says: the weight ``q`` of a
-type is the one of the most specific range matching it (``text/html``, then ``text/*``,
-then ``*/*``). HTML is chosen only when it weighs strictly more than JSON, so a missing
-header, ``*/*`` or a tie answers JSON; a browser's ``text/html,...,*/*;q=0.8`` the page.
+``Accept`` is read as RFC 9110 (12.5.1) says: a type weighs the ``q`` of the most specific
+range matching it (``text/html``, then ``text/*``, then ``*/*``). HTML wins only when it
+weighs strictly more than JSON: a missing header, ``*/*`` or a tie answers JSON.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ MAX_RANGES = 32  # media ranges read from one header; the rest are ignored
 
 
 def weights(accept: str) -> dict[tuple[str, str], float]:
-    """``(type, subtype) -> q`` of the header's well-formed ranges (the first of each wins)."""
+    """``(type, subtype) -> q`` of the well-formed ranges (the first of each counts)."""
     ranges: dict[tuple[str, str], float] = {}
     for item in accept.lower().split(",", MAX_RANGES)[:MAX_RANGES]:
         media, *parameters = item.split(";")
@@ -31,14 +30,12 @@ def weights(accept: str) -> dict[tuple[str, str], float]:
     return ranges
 
 
-def weight(ranges: dict[tuple[str, str], float], kind: str, subtype: str) -> float:
-    for key in ((kind, subtype), (kind, "*"), ("*", "*")):
-        if key in ranges:
-            return ranges[key]
-    return 0.0
-
-
 def prefers_html(accept: str | None) -> bool:
     """Whether the ``Accept`` header weighs text/html strictly above application/json."""
     ranges = weights(accept or "")
-    return weight(ranges, "text", "html") > weight(ranges, "application", "json")
+
+    def weight(kind: str, subtype: str) -> float:
+        keys = [(kind, subtype), (kind, "*"), ("*", "*")]
+        return next((ranges[key] for key in keys if key in ranges), 0.0)
+
+    return weight("text", "html") > weight("application", "json")

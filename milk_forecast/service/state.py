@@ -1,12 +1,13 @@
 """What one service process holds: the served run, the run history and the page, and when
 they change.
 
-At most once per ``interval`` seconds a request has them refreshed, in a worker thread
-while the others are answered from what is held: one ``lstat`` of ``runs/LATEST`` (a new
-run is loaded aside, then the one reference is swapped), a rescan of the history, and
-the page rendered again if any of it changed. A run, or a LATEST, that cannot be served
-is refused in one log line naming the file and why, and the previous run keeps serving;
-writing LATEST again (even naming the same run, repaired) makes the service look again.
+Every request looks at ``runs/LATEST`` (one ``lstat``) at most once per ``interval``
+seconds, and the history endpoints have the history rescanned as often; either one, when
+due, has things refreshed in a worker thread while the others are answered from what is
+held: a new run is loaded aside, then the one reference is swapped; the page is rendered
+again if what it shows changed. A run, or a LATEST, that cannot be served is refused in
+one log line naming the file and why, and the previous run keeps serving; writing LATEST
+again (even naming the same run, repaired) makes the service look again.
 """
 
 from __future__ import annotations
@@ -40,16 +41,21 @@ class State:
         self.refusal: str | None = None  # why the last look at LATEST served nothing new
         self.reloads = self.refusals = 0  # runs loaded (the first one included); looks refused
         self.index, self.page = RunIndex(self.runs_dir), Page(self.runs_dir)
-        self._next_look, self._stamp = clock() + interval, None  # the first look: at start-up
+        self._next = dict.fromkeys(("look", "scan"), clock() + interval)  # start-up did both
+        self._stamp: object = None
         self._refreshing = threading.Lock()
 
-    def due(self) -> bool:
-        """True at most once per ``interval``: time for a request to have things refreshed."""
+    def due(self, what: str) -> bool:
+        """True at most once per ``interval`` for each of "look" (at LATEST) and "scan"."""
         now = self.clock()
-        if now < self._next_look:
+        if now < self._next[what]:
             return False
-        self._next_look = now + self.interval
+        self._next[what] = now + self.interval
         return True
+
+    def changed(self) -> bool:
+        """Whether LATEST was written since the last look (one lstat)."""
+        return latest_stamp(self.runs_dir) != self._stamp
 
     def refresh(self) -> None:
         """Load a newer LATEST, rescan the history, render the page if anything changed.

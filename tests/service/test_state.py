@@ -107,16 +107,26 @@ def test_a_fifo_latest_at_start_up_does_not_hang(runs_dir: Path) -> None:
     assert state.run is None and "is a FIFO" in state.no_run_error().message
 
 
-def test_due_at_most_once_per_interval_the_first_after_one() -> None:
+def test_due_at_most_once_per_interval_for_each_kind_the_first_after_one() -> None:
     now = [100.0]
     state = State(Path("unused"), 1.0, clock=lambda: now[0])
-    assert state.due() is False  # start-up looked already
+    assert state.due("look") is False  # start-up looked already
     now[0] += 1.0
-    assert state.due() is True
+    assert (state.due("look"), state.due("look"), state.due("scan")) == (True, False, True)
     now[0] += 0.5
-    assert state.due() is False
+    assert state.due("look") is False
     now[0] += 0.6
-    assert state.due() is True
+    assert state.due("look") is True
+
+
+def test_changed_detects_an_atomic_replacement_of_latest(runs_dir: Path) -> None:
+    make_run(runs_dir, RUN_A)
+    state = State(runs_dir, 0)
+    assert state.changed() is True
+    state.reload()
+    assert state.changed() is False
+    publish_latest(runs_dir, RUN_A)
+    assert state.changed() is True
 
 
 def test_refresh_scans_the_history_and_renders_the_page_once_per_state(runs_dir: Path) -> None:
