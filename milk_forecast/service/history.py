@@ -21,6 +21,7 @@ from milk_forecast.service.answers import ApiError, check_run_id, dumps, flat_ob
 
 logger = logging.getLogger(__name__)
 Stamp = tuple[int, int, int] | None
+ENDED = (record.SUCCEEDED, record.FAILED)
 
 
 def stamp(path: Path) -> Stamp:
@@ -75,15 +76,11 @@ class RunIndex:
                 self.publications = tuple(reversed(entries))
 
     def _row(self, run_id: str) -> tuple[Stamp, dict[str, Any]]:
-        """The kept row while run.json is unchanged (a running run's status is re-derived)."""
+        """The kept row of an ended run whose run.json is unchanged; else a new one (a running
+        run's process may have died meanwhile)."""
         current = stamp(self.runs_dir / run_id / layout.RUN_JSON)
         kept = self.rows.get(run_id)
-        if (
-            kept
-            and current
-            and kept[0] == current
-            and kept[1]["status"] not in (record.RUNNING, record.INCOMPLETE)
-        ):
+        if kept and current and kept[0] == current and kept[1]["status"] in ENDED:
             return kept
         return current, run_row(record.summary_of(self.runs_dir / run_id))
 
@@ -104,10 +101,9 @@ class RunIndex:
         if not record.is_run_folder(run_dir):
             raise ApiError(404, "unknown_run", f"there is no run {run_id} in {self.runs_dir}")
         summary = record.summary_of(run_dir)
+        path = run_dir / layout.METRICS_FILE
         try:
-            metrics = read_json_object(
-                run_dir / layout.METRICS_FILE, MAX_METRICS_BYTES, self.runs_dir
-            )
+            metrics = read_json_object(path, MAX_METRICS_BYTES, self.runs_dir)
         except layout.RunFolderError:
             metrics = None
         return dumps(
