@@ -17,6 +17,14 @@ RUN_B = "20261128T080000Z"
 LOGGER = "milk_forecast.service.state"
 
 
+def serving_a(runs_dir: Path) -> State:
+    """A state serving RUN_A, looking at LATEST on every call."""
+    make_run(runs_dir, RUN_A)
+    state = State(runs_dir, 0)
+    assert state.reload()
+    return state
+
+
 def break_predictions(run_dir: Path) -> None:
     (run_dir / PREDICTIONS_JSON).write_text('{"rows": []}')
 
@@ -46,9 +54,7 @@ def test_store_without_latest_serves_nothing_and_says_how_to_make_a_run(runs_dir
 def test_a_broken_newest_run_keeps_the_old_one_with_one_line_per_publication(
     runs_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    make_run(runs_dir, RUN_A)
-    state = State(runs_dir, 0)
-    state.reload()
+    state = serving_a(runs_dir)
     break_predictions(make_run(runs_dir, RUN_B, publish=False))
     publish_latest(runs_dir, RUN_B)
     with caplog.at_level(logging.ERROR, logger=LOGGER):
@@ -61,9 +67,7 @@ def test_a_broken_newest_run_keeps_the_old_one_with_one_line_per_publication(
 
 
 def test_a_refused_run_is_looked_at_again_when_latest_is_written_again(runs_dir: Path) -> None:
-    make_run(runs_dir, RUN_A)
-    state = State(runs_dir, 0)
-    state.reload()
+    state = serving_a(runs_dir)
     document = make_run(runs_dir, RUN_B, publish=False) / PREDICTIONS_JSON
     good = document.read_bytes()
     document.write_text("{")
@@ -78,9 +82,7 @@ def test_a_refused_run_is_looked_at_again_when_latest_is_written_again(runs_dir:
 def test_garbage_in_latest_is_refused_and_the_run_keeps_serving(
     runs_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    make_run(runs_dir, RUN_A)
-    state = State(runs_dir, 0)
-    state.reload()
+    state = serving_a(runs_dir)
     with caplog.at_level(logging.ERROR, logger=LOGGER):
         (runs_dir / LATEST).write_text("../../etc\n")
         state.reload()
