@@ -27,5 +27,5 @@ EXPOSE 8000
 # The API by default; compose.yaml gives the pipeline service its own command.
 # Flags: see README "The served HTTP surface" (the same in compose.yaml and the Makefile).
 CMD ["uvicorn", "app:app", "--host", "0.0.0.0", "--port", "8000", \
-     "--http", "milk_forecast.service.http:Protocol", \
-     "--timeout-keep-alive", "5", "--limit-concurrency", "200", "--ws", "none"]
+     "--http", "httptools", "--timeout-keep-alive", "5", \
+     "--limit-concurrency", "200", "--ws", "none", "--no-access-log"]

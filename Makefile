@@ -10,8 +10,8 @@ REQUIREMENTS := requirements.txt $(if $(PREFECT),requirements-prefect.txt)
 STAMP := $(VENV)/.requirements-installed$(if $(PREFECT),-prefect)
 ARGS ?=
 # The served HTTP surface (README); the same flags in compose.yaml and the Dockerfile.
-SERVE_FLAGS := --http milk_forecast.service.http:Protocol \
-	--timeout-keep-alive 5 --limit-concurrency 200 --ws none
+SERVE_FLAGS := --http httptools --timeout-keep-alive 5 --limit-concurrency 200 --ws none \
+	--no-access-log
 
 .PHONY: venv run test lint format serve lab bench sample clean-notebooks help
 

@@ -13,9 +13,11 @@
 3. Start-up time (spawn to the first answer of /health) and memory (RSS once answering)
    of ``uvicorn app:app`` against ``uvicorn bare_app:app`` (a one-route Starlette app),
    alternated, medians. Target: at most 2x the bare app on both.
+4. Hot reload: /api/predict loaded while runs/LATEST is published again every second,
+   naming two runs in turn. Target: no failed request.
 
-The server is started as our entry points start it (compose.yaml's api command, with
-``--log-level warning --no-access-log``), 1 worker.
+The server is started exactly as our entry points start it (compose.yaml's api command,
+the same as ``make serve``, on a free loopback port), 1 worker.
 
     .venv/bin/python benchmarks/api.py [--runs-dir runs] [--rounds 5] [--seconds 5]
 
@@ -37,6 +39,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -46,11 +49,19 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # this checkout's package; the run factory
+from milk_forecast.run_folder.latest import read_latest  # noqa: E402
+from milk_forecast.run_folder.layout import RunFolderError  # noqa: E402
+from milk_forecast.run_folder.record import list_runs  # noqa: E402
+from milk_forecast.run_folder.servable import load_servable  # noqa: E402
+from milk_forecast.run_folder.write import publish_latest  # noqa: E402
+
 TARGET_RATIO = 0.85
 TARGET_P99_MS = 5.0
 TARGET_MIXED_SHARE = 0.80
 TARGET_STARTUP_FACTOR = 2.0
 HISTORY_RUNS = 500
+SECOND_RUN = "20261127T110000Z"
 UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
@@ -59,6 +70,7 @@ class Round:
     requests_per_s: float
     p99_ms: float
     bad_responses: int
+    socket_errors: int = 0
 
 
 def free_port() -> int:
@@ -68,12 +80,13 @@ def free_port() -> int:
 
 
 def fake_runs_dir(parent: Path, history: int = 0) -> Path:
-    """A runs folder holding one fake succeeded run, published as LATEST, and ``history`` more."""
-    sys.path.insert(0, str(ROOT / "tests"))
+    """A runs folder holding a fake succeeded run, published as LATEST, another one not
+    published, and ``history`` more (run.json only)."""
     from run_factory import make_history, make_run
 
     runs_dir = parent / "runs"
     make_history(runs_dir, history)
+    make_run(runs_dir, SECOND_RUN, publish=False)  # for the reload measurement
     make_run(runs_dir)
     return runs_dir
 
@@ -89,16 +102,13 @@ HTTP_OVERRIDE: dict[str, str] = {}  # --http given on the command line, for comp
 
 
 def server_argv(app: str, port: int) -> list[str]:
-    """``python -m uvicorn <app>`` with the entry point's flags, on ``port``, quiet."""
-    command = api_command()
-    assert command[:2] == ["uvicorn", "app:app"], command
-    options = dict(zip(command[2::2], command[3::2], strict=True))
-    options.update({"--host": "127.0.0.1", "--port": str(port), "--log-level": "warning"})
-    options.update(HTTP_OVERRIDE)
-    if options.get("--http") == "httptools":  # h11's own option is refused with httptools
-        options.pop("--h11-max-incomplete-event-size", None)
-    flags = [word for pair in options.items() for word in pair]
-    return [sys.executable, "-m", "uvicorn", app, *flags, "--no-access-log"]
+    """``python -m uvicorn <app>`` with the entry point's flags, on a loopback ``port``."""
+    argv = api_command()
+    assert argv[:2] == ["uvicorn", "app:app"], argv
+    argv[1] = app
+    for flag, value in {"--host": "127.0.0.1", "--port": str(port), **HTTP_OVERRIDE}.items():
+        argv[argv.index(flag) + 1] = value
+    return [sys.executable, "-m", *argv]
 
 
 def start_server(runs_dir: Path, port: int, app: str = "app:app") -> subprocess.Popen:
@@ -151,7 +161,8 @@ def parse_wrk(output: str) -> Round:
     errors = re.search(r"Socket errors:.*", output)
     if errors:
         print("  wrk:", errors[0])
-    return Round(float(rate[1]), to_ms(p99[1]), int(bad[1]) if bad else 0)
+    failed = sum(map(int, re.findall(r"\d+", errors[0]))) if errors else 0
+    return Round(float(rate[1]), to_ms(p99[1]), int(bad[1]) if bad else 0, failed)
 
 
 def wrk_command(url: str, seconds: int, connections: int) -> list[str]:
@@ -215,6 +226,58 @@ def measure_mixed(base: str, query: str, rounds: int, seconds: int, connections:
         report(f"round {number} predict mixed", mixed)
         report(f"round {number} runs meanwhile", history)
     return results
+
+
+def servable_ids(runs_dir: Path, count: int = 2) -> list[str]:
+    """The newest ``count`` runs of ``runs_dir`` the service would serve."""
+    found = []
+    for summary in list_runs(runs_dir):
+        try:
+            found.append(load_servable(runs_dir, summary.run_id).run_id)
+        except RunFolderError:
+            continue
+        if len(found) == count:
+            break
+    return found
+
+
+def measure_reload(base: str, runs_dir: Path, query: str, seconds: int, connections: int) -> bool:
+    """/api/predict loaded while LATEST is published again every second, naming two runs in
+    turn (each publication a load and a swap): every answer must still be a 200."""
+    ids = servable_ids(runs_dir)
+    if len(ids) < 2:
+        print(f"reload: needs two servable runs in {runs_dir}, found {ids}")
+        return False
+    first, done, published = read_latest(runs_dir), threading.Event(), [0]
+
+    def publish() -> None:
+        while not done.wait(1.0):
+            publish_latest(runs_dir, ids[published[0] % 2])
+            published[0] += 1
+
+    publisher = threading.Thread(target=publish)
+    publisher.start()
+    try:
+        result = run_wrk(base + "/api/predict?" + query, seconds, connections)
+    finally:
+        done.set()
+        publisher.join()
+        publish_latest(runs_dir, first or ids[0])
+    report("predict during reloads", result)
+    reloads = get_metric(base, "milk_run_reloads_total")
+    met = result.bad_responses == 0 and result.socket_errors == 0
+    print(
+        f"{published[0]} publications, {reloads:.0f} runs loaded by the server; non-2xx "
+        f"{result.bad_responses}, socket errors {result.socket_errors}: {'MET' if met else 'NOT MET'}"
+    )
+    return met
+
+
+def get_metric(base: str, name: str) -> float:
+    with urllib.request.urlopen(base + "/metrics", timeout=5) as response:
+        text = response.read().decode()
+    values = re.findall(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+    return float(values[0]) if values else float("nan")
 
 
 def counted_requests(base: str) -> str:
@@ -321,10 +384,10 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--query", help="predict query string (default: the forecast month)")
     parser.add_argument(
-        "--only", choices=["speed", "mixed", "startup"], help="one of the three measurements"
+        "--only", choices=["speed", "mixed", "startup", "reload"], help="one measurement only"
     )
     parser.add_argument(
-        "--http", help="uvicorn --http instead of the entry point's (e.g. httptools, to compare)"
+        "--http", help="uvicorn --http instead of the entry point's (e.g. h11, to compare)"
     )
     args = parser.parse_args()
     if args.http:
@@ -337,7 +400,7 @@ def main() -> int:
         runs_dir = (
             args.runs_dir.resolve() if args.runs_dir else fake_runs_dir(Path(scratch), history)
         )
-        if args.only in (None, "speed", "mixed"):
+        if args.only in (None, "speed", "mixed", "reload"):
             port = free_port()
             base = f"http://127.0.0.1:{port}"
             server = start_server(runs_dir, port)
@@ -353,6 +416,8 @@ def main() -> int:
                     print(counted_requests(base))
                 if args.only in (None, "mixed"):
                     met.append(summarize_mixed(measure_mixed(base, query, *vars_of(args))))
+                if args.only in (None, "reload"):
+                    met.append(measure_reload(base, runs_dir, query, *vars_of(args)[1:]))
             finally:
                 stop(server)
         if args.only in (None, "startup"):

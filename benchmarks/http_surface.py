@@ -8,10 +8,13 @@ and reports:
   latency of /health requests made by another client meanwhile;
 - idle connections: whether a connection that sends nothing, and one that sends half a
   request head, is closed, and after how long;
+- idle connections up to --limit-concurrency: whether another client is still answered;
 - malformed requests (bad request lines, percent-encoding, bytes that are not UTF-8,
   odd methods and targets, broken headers): each one's status and content type, and how
-  many answers are not our JSON error shape;
+  many answers are not the application's JSON error shape (uvicorn answers those itself);
 - a trailing-slash URL with a foreign ``Host``: whether a redirect echoes that host.
+
+What it shows is what a reverse proxy in front must do (README "The served HTTP surface").
 
     .venv/bin/python benchmarks/http_surface.py [--bare] [--idle-wait 20]
 
@@ -130,6 +133,7 @@ def read_answer(sock: socket.socket, timeout: float = 5.0) -> tuple[str, str, by
 
 
 def probe_malformed(port: int) -> None:
+    """Each malformed request: uvicorn's parser answers before the application does."""
     not_json = 0
     print(f"\nmalformed requests ({len(MALFORMED)} kinds):")
     for label, raw in MALFORMED:
@@ -141,7 +145,7 @@ def probe_malformed(port: int) -> None:
         not_json += not ours
         mark = "json " if ours else "OTHER"
         print(f"  {mark} {label:<38} {status[:40]:<40} {content_type[:30]}")
-    print(f"answers that are not our JSON error shape: {not_json} of {len(MALFORMED)}")
+    print(f"answers that are not the application's JSON: {not_json} of {len(MALFORMED)}")
 
 
 def health_latencies(port: int, done: threading.Event, out: list[float]) -> None:
@@ -201,6 +205,20 @@ def probe_idle(port: int, wait: float) -> None:
                 )
 
 
+def probe_idle_flood(port: int, count: int) -> None:
+    """``count`` connections that send nothing, then one /health request from another client."""
+    sockets = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(count)]
+    try:
+        time.sleep(0.5)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            status, content_type, body = read_answer(sock)
+    finally:
+        for idle in sockets:
+            idle.close()
+    print(f"\n{count} idle connections, then /health: {status!r} {content_type!r} {body[:40]!r}")
+
+
 def probe_redirect(port: int) -> None:
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(b"GET /api/runs/ HTTP/1.1\r\nHost: evil.example\r\n\r\n")
@@ -215,6 +233,7 @@ def main() -> int:
     parser.add_argument("--bare", action="store_true", help="plain `uvicorn app:app`")
     parser.add_argument("--runs-dir", type=Path)
     parser.add_argument("--idle-wait", type=float, default=20.0)
+    parser.add_argument("--idle-connections", type=int, default=200, help="the entry's limit")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="milk-http-") as scratch:
         runs_dir = args.runs_dir.resolve() if args.runs_dir else fake_runs_dir(Path(scratch))
@@ -226,6 +245,7 @@ def main() -> int:
             probe_redirect(port)
             probe_big_header(port)
             probe_idle(port, args.idle_wait)
+            probe_idle_flood(port, args.idle_connections)
         finally:
             stop(server)
     return 0

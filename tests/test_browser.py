@@ -75,11 +75,9 @@ def free_port() -> int:
 def serve_argv(port: int) -> list[str]:
     """compose.yaml's api command (the entry point's flags) on a loopback port."""
     compose = yaml.safe_load((ROOT / "compose.yaml").read_text(encoding="utf-8"))
-    command = compose["services"]["api"]["command"]
-    options = dict(zip(command[2::2], command[3::2], strict=True))
-    options.update({"--host": "127.0.0.1", "--port": str(port)})
-    flags = [word for pair in options.items() for word in pair]
-    return [sys.executable, "-m", "uvicorn", command[1], *flags]
+    argv = list(compose["services"]["api"]["command"])
+    argv[argv.index("--host") + 1], argv[argv.index("--port") + 1] = "127.0.0.1", str(port)
+    return [sys.executable, "-m", *argv]
 
 
 def wait_ready(base: str, server: subprocess.Popen, log: Path) -> None:

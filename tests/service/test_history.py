@@ -6,22 +6,26 @@ import sys
 from pathlib import Path
 
 import pytest
-from run_factory import make_history, make_run
+from run_factory import make_history, make_run, write_publications
 
+from milk_forecast.run_folder import record
 from milk_forecast.run_folder.layout import METRICS_FILE, RUN_JSON
-from milk_forecast.run_folder.record import FAILED, INCOMPLETE, RUNNING, read_run_record
+from milk_forecast.run_folder.record import (
+    FAILED,
+    INCOMPLETE,
+    RUNNING,
+    read_run_record,
+)
 from milk_forecast.run_folder.write import write_run_record
-from milk_forecast.service import history
-from milk_forecast.service.guard import RunsFolder
+from milk_forecast.service.answers import ApiError
 from milk_forecast.service.history import RunIndex
-from milk_forecast.service.serving import ApiError
 
 RUN_A = "20261127T120301Z"
 RUN_B = "20261128T080000Z"
 
 
-def index_of(runs_dir: Path, **kwargs: object) -> RunIndex:
-    index = RunIndex(RunsFolder(runs_dir), **kwargs)  # type: ignore[arg-type]
+def index_of(runs_dir: Path) -> RunIndex:
+    index = RunIndex(runs_dir)
     index.scan()
     return index
 
@@ -98,8 +102,8 @@ def test_a_scan_rereads_only_changed_run_json(
     make_history(runs_dir, 20)
     index = index_of(runs_dir)
     reads: list[str] = []
-    real = history._read_record
-    monkeypatch.setattr(history, "_read_record", lambda f, r: reads.append(r) or real(f, r))
+    real = record.summary_of
+    monkeypatch.setattr(record, "summary_of", lambda path: reads.append(path.name) or real(path))
     index.scan()
     assert reads == []
     changed = sorted(p.name for p in runs_dir.iterdir())[3]
@@ -107,20 +111,6 @@ def test_a_scan_rereads_only_changed_run_json(
     index.scan()
     assert reads == [changed]
     assert {r["run_id"]: r["status"] for r in listing(index)["runs"]}[changed] == "failed"
-
-
-def test_claim_at_most_once_per_interval_and_a_scan_counts_as_one(tmp_path: Path) -> None:
-    now = [10.0]
-    index = RunIndex(RunsFolder(tmp_path), interval=5.0, clock=lambda: now[0])
-    assert index.claim() is True
-    assert index.claim() is False
-    now[0] += 5.0
-    assert index.claim() is True
-    now[0] += 5.0
-    index.scan()  # the scan a reload makes
-    assert index.claim() is False
-    now[0] += 5.0
-    assert index.claim() is True
 
 
 def test_the_list_body_is_encoded_once_per_scan_and_served_run(runs_dir: Path) -> None:
@@ -159,9 +149,20 @@ def test_detail_returns_run_json_and_metrics_and_follows_changes(runs_dir: Path)
     assert payload["run"] == read_run_record(run_dir)
     assert payload["metrics"] == json.loads((run_dir / METRICS_FILE).read_text())
     assert payload["served"] is True
-    assert index.detail_body(RUN_A, RUN_A) is index.detail_body(RUN_A, RUN_A)  # cached
     rewrite(run_dir, status=FAILED)
     assert json.loads(index.detail_body(RUN_A, RUN_A))["run"]["status"] == "failed"
+
+
+def test_publications_are_listed_newest_first_and_a_torn_line_is_skipped(runs_dir: Path) -> None:
+    make_run(runs_dir, RUN_A)
+    log = write_publications(runs_dir, [(RUN_A, "t1", "pipeline"), (RUN_A, "t2", "publish")])
+    with log.open("a") as handle:
+        handle.write('{"torn": \n')
+    index = index_of(runs_dir)
+    assert [entry["published_at"] for entry in listing(index)["publications"]] == ["t2", "t1"]
+    publications = index.publications
+    index.scan()
+    assert index.publications is publications  # the log unchanged: not read again
 
 
 def test_detail_drops_metrics_nested_too_deep(runs_dir: Path) -> None:

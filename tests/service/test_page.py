@@ -1,116 +1,218 @@
-"""The HTML page: what it shows, and that nothing from a run folder can run or fetch."""
+"""The page: what it shows, its charts, the run history, and that nothing from a run folder
+can run or fetch anything."""
 
 from __future__ import annotations
 
+import base64
 import re
+from pathlib import Path
+from typing import Any
 
-from milk_forecast.run_folder.layout import FAN_CHART_FILE, TRACK_RECORD_CHART_FILE
-from milk_forecast.service import page
+import pytest
+from run_factory import (
+    CHART_SVG,
+    add_page_files,
+    build_metrics,
+    build_rows,
+    make_run,
+    make_unservable,
+    write_publications,
+)
+
+from milk_forecast.run_folder.layout import FAN_CHART_FILE, FIGURES_DIR, TRACK_RECORD_CHART_FILE
+from milk_forecast.run_folder.record import FAILED
+from milk_forecast.run_folder.servable import Servable
+from milk_forecast.service.history import RunIndex
+from milk_forecast.service.page import MAX_CHART_BYTES, Page, run_part
+from milk_forecast.service.served_run import load_served_run
+
+RUN_A = "20261127T120301Z"
+RUN_B = "20261128T080000Z"
+FAN, TRACK = FAN_CHART_FILE, TRACK_RECORD_CHART_FILE
+SCRIPTED_SVG = b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>"
 
 
-def rows() -> list[dict]:
-    path = [
-        {"month": f"2020-{m:02d}", "kind": "forecast", "horizon": m - 4, "model": "combo",
-         "reason": "all inputs", "actual_clp_per_l": None, "predicted_clp_per_l": 330.0 + m,
-         "lower_80_clp_per_l": 320.0, "upper_80_clp_per_l": 345.0}
-        for m in range(5, 13)
-    ]  # fmt: skip
-    return path
+def metrics(**blocks: Any) -> dict[str, Any]:
+    """A metrics.json with a backtest at 1 and 3 months, a track record and a drift warning."""
+    document = build_metrics(build_rows(levels=(0.8,)), model="ours", levels=(0.8,))
+    document["evaluations"] = {
+        "walk_forward": {"models": {"ours": {"rmse_clp_per_l": 6.73}, "naive": {"rmse_clp_per_l": 11.24}}},
+        "walk_forward_h3": {"models": {"ours": {"rmse_clp_per_l": 9.1}}},
+    }  # fmt: skip
+    document["track_record"] = {
+        "horizons": {"1": {"count": 6, "rmse_clp_per_l": 7.5, "mae_clp_per_l": 5.0, "inside": {"80": 0.83}}}
+    }  # fmt: skip
+    document["drift"] = {
+        "status": "warning",
+        "reasons": ["recent RMSE 12 is above 9.7"],
+        "rule": "r",
+    }
+    return document | blocks
 
 
-def data(**changes: object) -> page.PageData:
-    metrics = {
+def render(
+    runs_dir: Path, rows: list | None = None, source: str = "real", message: str = "", **blocks: Any
+) -> str:
+    """The page of a run made of these rows and metrics, its charts read from ``runs_dir``."""
+    run_dir = runs_dir / RUN_A
+    document = {
+        "unit": "CLP/L",
         "interval_levels": [0.8],
-        "evaluations": {
-            "walk_forward": {
-                "models": {
-                    "ours": {"rmse_clp_per_l": 6.73},
-                    "persistence": {"rmse_clp_per_l": 11.24},
-                }
-            },
-            "walk_forward_h3": {"models": {"ours": {"rmse_clp_per_l": 9.1}}},
-        },
-        "track_record": {
-            "horizons": {
-                "1": {
-                    "count": 6,
-                    "rmse_clp_per_l": 7.5,
-                    "mae_clp_per_l": 5.0,
-                    "inside": {"80": 0.83},
-                }
-            }
-        },
-        "drift": {"status": "warning", "reasons": ["recent RMSE 12 is above 9.7"], "rule": "r"},
+        "rows": rows or build_rows(levels=(0.8,)),
     }
-    values = {
-        "service": "milk-price-forecast",
-        "run_id": "20261127T120301Z",
-        "finished_at": "2026-11-27T12:04:00Z",
-        "data_source": "real",
-        "metrics": metrics,
-        "rows": rows(),
-        "charts": {
-            FAN_CHART_FILE: b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>"
-        },
-        "history": [
-            page.RunLine(
-                "20261127T120301Z",
-                "succeeded",
-                "2026-11-27T12:04:00Z",
-                "real",
-                6.73,
-                True,
-                "/runs/20261127T120301Z/report.html",
-            )
-        ],
-        "publications": [
-            {"run_id": "20261127T120301Z", "published_at": "2026-11-27T12:04:00Z", "by": "pipeline"}
-        ],
-    }
-    values.update(changes)
-    return page.PageData(**values)
+    servable = Servable(RUN_A, run_dir, {}, metrics(**blocks), document)
+    summary = {"run_id": RUN_A, "finished_at": "2026-11-27T12:04:00Z", "data_source": source}
+    summary["headline"] = servable.metrics["headline"]
+    index = RunIndex(runs_dir)
+    index.scan()
+    page = Page(runs_dir)
+    page.render(run_part(servable, summary), index, message)
+    return page.body.decode()
 
 
-def test_page_shows_forecast_path_metrics_track_record_drift_and_history() -> None:
-    text = page.render_page(data()).decode()
-    assert re.search(r'id="forecast-value">335.00 CLP/L', text)
-    assert "2020-12" in text and "320.00 – 345.00" in text
-    assert "6.73" in text and "9.10" in text and "11.24" in text
-    assert "Drift warning: recent RMSE 12 is above 9.7" in text
-    assert ">83%<" in text
-    assert 'href="/runs/20261127T120301Z/report.html"' in text
+@pytest.fixture
+def run_dir(runs_dir: Path) -> Path:
+    return add_page_files(make_run(runs_dir, RUN_A))
+
+
+def test_the_page_shows_forecast_path_backtest_track_record_drift_and_runs(
+    runs_dir: Path, run_dir: Path
+) -> None:
+    text = render(runs_dir)
+    first = next(row for row in build_rows() if row["kind"] == "forecast")
+    assert f'id="forecast-value">{first["predicted_clp_per_l"]:,.2f} CLP/L<' in text
+    assert 'id="forecast-month">2020-05<' in text and "2021-04" in text
+    assert f"{first['lower_80_clp_per_l']:,.2f} – {first['upper_80_clp_per_l']:,.2f}" in text
+    assert re.search(r"<strong>ours</strong> \(served\)</td><td>6.73</td><td>9.10</td>", text)
+    assert "<td>naive</td><td>11.24</td><td>-</td>" in text
+    assert "Drift warning: recent RMSE 12 is above 9.7" in text and ">83%<" in text
+    assert f'href="/runs/{RUN_A}/report.html"' in text
     assert "SYNTHETIC" not in text
+    assert text.count('src="data:image/svg+xml;base64,') == 2
 
 
-def test_charts_are_data_images_so_their_scripts_never_run() -> None:
-    text = page.render_page(data()).decode()
-    assert "<script" not in text
-    assert 'src="data:image/svg+xml;base64,' in text
+def test_a_synthetic_run_says_so(runs_dir: Path, run_dir: Path) -> None:
+    assert "SYNTHETIC SAMPLE" in render(runs_dir, source="synthetic_sample")
 
 
-def test_text_from_the_run_folder_is_escaped() -> None:
-    hostile = rows()
-    hostile[0]["model"] = "<img src=x onerror=alert(1)>"
-    text = page.render_page(data(rows=hostile)).decode()
+@pytest.mark.parametrize(
+    ("drift", "shown"),
+    [
+        ({"status": "ok"}, "No drift"),
+        ({"status": "not_enough_history", "rule": "six months"}, "not enough published"),
+        ({"status": "odd", "rule": "r"}, "Drift check: odd (r)"),
+        ([1, 2], "not computed by this run"),
+        ({"status": "warning", "reasons": 5}, "Drift warning: <"),
+    ],
+)
+def test_each_drift_status_has_its_banner(
+    runs_dir: Path, run_dir: Path, drift: Any, shown: str
+) -> None:
+    assert shown in render(runs_dir, drift=drift)
+
+
+def test_malformed_optional_blocks_leave_the_page_standing(runs_dir: Path, run_dir: Path) -> None:
+    text = render(runs_dir, evaluations=[1], track_record={"horizons": {"1": 5}}, drift="x")
+    assert 'id="forecast-value"' in text and 'id="backtest"' in text
+
+
+def test_text_from_the_run_folder_is_escaped(runs_dir: Path, run_dir: Path) -> None:
+    rows = build_rows(levels=(0.8,))
+    rows[-1]["model"] = "<img src=x onerror=alert(1)>"
+    write_publications(runs_dir, [(RUN_A, "2026-11-27T12:04:00Z", "<b>ops</b>")])
+    text = render(runs_dir, rows=rows)
     assert "<img src=x" not in text and "&lt;img src=x" in text
+    assert "<b>ops</b>" not in text and "&lt;b&gt;ops&lt;/b&gt;" in text
 
 
-def test_the_page_refers_to_no_other_host() -> None:
-    text = page.render_page(data()).decode()
-    assert re.findall(r'(?:src|href)="(?:https?:)?//', text) == []
+def test_charts_are_data_images_so_their_scripts_never_run(runs_dir: Path, run_dir: Path) -> None:
+    (run_dir / FIGURES_DIR / FAN).write_bytes(SCRIPTED_SVG)
+    text = render(runs_dir)
+    assert "<script" not in text and 'src="data:image/svg+xml;base64,' in text
+    targets = re.findall(r'(?:src|href)\s*=\s*"([^"]*)"', text)
+    assert all(t.startswith(("/", "data:", "#")) and not t.startswith("//") for t in targets)
+    assert "<style" not in text and " style=" not in text  # the style sheet is /static/page.css
 
 
-def test_a_synthetic_run_says_so() -> None:
-    assert "SYNTHETIC SAMPLE" in page.render_page(data(data_source="synthetic_sample")).decode()
-
-
-def test_a_placeholder_track_chart_fits_a_phone_and_a_real_one_scrolls() -> None:
-    svg = b"<svg xmlns='http://www.w3.org/2000/svg'></svg>"
-    charts = {FAN_CHART_FILE: svg, TRACK_RECORD_CHART_FILE: svg}
-    first_run = data(charts=charts, metrics={**data().metrics, "track_record": {"horizons": {}}})
-    text = page.render_page(first_run).decode()
+def test_a_placeholder_track_chart_fits_a_phone_and_a_real_one_scrolls(
+    runs_dir: Path, run_dir: Path
+) -> None:
+    text = render(runs_dir, track_record={"horizons": {}})
     assert re.findall(r'<img class="([^"]+)"', text) == ["chart", "chart fits"]
     assert text.count("Scroll the chart sideways") == 1
-    text = page.render_page(data(charts=charts)).decode()
+    text = render(runs_dir)
     assert re.findall(r'<img class="([^"]+)"', text) == ["chart", "chart"]
     assert text.count("Scroll the chart sideways") == 2
+
+
+def break_chart(path: Path, kind: str, outside: Path) -> None:
+    if kind == "too_big":
+        path.write_bytes(b"<svg>" + b" " * MAX_CHART_BYTES + b"</svg>")
+    elif kind == "not_svg":
+        path.write_bytes(b"\x89PNG\r\n\x1a\n")
+    else:
+        make_unservable(path, kind, outside)
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        ("missing", "missing"),
+        ("fifo", "a FIFO"),
+        ("directory", "a directory"),
+        ("symlink_out", "leads outside"),
+        ("too_big", "allowed"),
+        ("not_svg", "not an SVG"),
+    ],
+)
+def test_a_chart_that_cannot_be_shown_is_a_note_and_the_run_still_serves(
+    runs_dir: Path, tmp_path: Path, run_dir: Path, kind: str, reason: str
+) -> None:
+    break_chart(run_dir / FIGURES_DIR / FAN, kind, tmp_path / "outside.svg")
+    charts = load_served_run(runs_dir, RUN_A).page["charts"]
+    assert "src" not in charts[FAN]
+    assert charts[TRACK]["src"].endswith(base64.b64encode(CHART_SVG).decode())
+    assert reason in charts[FAN]["note"]
+    assert "outside.svg" not in charts[FAN]["note"]  # never where a symlink leads
+    assert str(runs_dir) not in charts[FAN]["note"]  # nor where runs/ is
+    assert "not shown" in render(runs_dir)
+
+
+def test_the_runs_link_only_the_reports_there_are(runs_dir: Path, run_dir: Path) -> None:
+    make_run(runs_dir, RUN_B, publish=False)  # no report.html
+    text = render(runs_dir)
+    assert f'href="/runs/{RUN_A}/report.html"' in text and f"/runs/{RUN_B}/report.html" not in text
+    assert f"{RUN_A} <strong>(served)</strong>" in text and f"{RUN_B} <strong>" not in text
+
+
+def test_the_publications_are_shown_newest_first(runs_dir: Path, run_dir: Path) -> None:
+    log = [(RUN_A, "2026-11-28T12:04:00Z", "pipeline"), (RUN_A, "2026-11-29T09:00:00Z", "publish")]
+    write_publications(runs_dir, log)
+    text = render(runs_dir)
+    assert text.index("2026-11-29T09:00:00Z") < text.index("2026-11-28T12:04:00Z")
+
+
+def test_without_a_run_the_page_says_why_and_lists_the_runs(runs_dir: Path) -> None:
+    make_run(runs_dir, RUN_A, status=FAILED, publish=False)
+    index = RunIndex(runs_dir)
+    index.scan()
+    page = Page(runs_dir)
+    page.render(None, index, "no succeeded run <yet>")
+    text = page.body.decode()
+    assert "no succeeded run &lt;yet&gt;" in text and 'id="forecast' not in text
+    assert RUN_A in text and "failed" in text
+
+
+def test_the_page_is_rendered_again_only_when_what_it_shows_changed(runs_dir: Path) -> None:
+    run = load_served_run(runs_dir, make_run(runs_dir, RUN_A).name).page
+    index, page = RunIndex(runs_dir), Page(runs_dir)
+    index.scan()
+    page.render(run, index, "")
+    body = page.body
+    index.scan()  # nothing changed: the same rows, the same page
+    page.render(run, index, "")
+    assert page.body is body
+    make_run(runs_dir, RUN_B, publish=False)  # the history changed
+    index.scan()
+    page.render(run, index, "")
+    assert page.body is not body and RUN_B.encode() in page.body

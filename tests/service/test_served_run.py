@@ -10,16 +10,16 @@ import pytest
 from run_factory import build_rows, make_run
 
 from milk_forecast.run_folder.layout import METRICS_FILE, PREDICTIONS_JSON, RUN_JSON
+from milk_forecast.run_folder.layout import RunFolderError as RefusedError
 from milk_forecast.run_folder.write import publish_latest
-from milk_forecast.service.guard import RefusedError, RunsFolder
-from milk_forecast.service.served_run import load_served_run
-from milk_forecast.service.serving import ApiError
+from milk_forecast.service.answers import ApiError
+from milk_forecast.service.served_run import load_served_run, price
 
 RUN_A = "20261127T120301Z"
 
 
 def load(runs_dir: Path, run_id: str = RUN_A) -> Any:
-    return load_served_run(RunsFolder(runs_dir), run_id)
+    return load_served_run(runs_dir, run_id)
 
 
 def test_one_body_per_row_prices_rounded_to_cents(runs_dir: Path) -> None:
@@ -36,7 +36,23 @@ def test_one_body_per_row_prices_rounded_to_cents(runs_dir: Path) -> None:
             assert body["interval"] is None
         else:
             assert body["interval"]["95"]["lower"] == round(row["lower_95_clp_per_l"], 2)
-    assert (served.first_month, served.last_month) == (rows[0]["month"], rows[-1]["month"])
+    summary = served.summary
+    assert (summary["first_month"], summary["last_month"]) == (rows[0]["month"], rows[-1]["month"])
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(330.1824, 330.18), (330.185001, 330.19), (None, None), (2.0, 2.0)]
+)
+def test_price_is_rounded_to_cents(value: float | None, expected: float | None) -> None:
+    assert price(value) == expected
+
+
+def test_the_usual_query_strings_map_to_the_bodies(runs_dir: Path) -> None:
+    make_run(runs_dir, RUN_A)
+    served = load(runs_dir)
+    body = served.predict_body(2020, 4)
+    assert served.queries[b"year=2020&month=4"] == served.queries[b"month=4&year=2020"] == body
+    assert len(served.queries) == 2 * len(served.bodies)
 
 
 def test_the_path_and_each_horizon_are_precomputed(runs_dir: Path) -> None:
@@ -45,7 +61,6 @@ def test_the_path_and_each_horizon_are_precomputed(runs_dir: Path) -> None:
     path = json.loads(served.forecast_body())["path"]
     assert [item["horizon"] for item in path] == [1, 2, 3, 4, 5, 6]
     assert [json.loads(served.forecast_body(h)) for h in range(1, 7)] == path
-    assert served.horizon_queries[b"horizon=2"] == served.forecast_body(2)
     with pytest.raises(ApiError) as caught:
         served.forecast_body(7)
     error = caught.value.payload()["error"]

@@ -1,0 +1,111 @@
+"""What the JSON answers share: compact encoding, bounded values, the one error shape.
+
+Values from ``runs/`` reach a response only as numbers, sanitised texts (``MAX_TEXT``
+characters) and flat objects (``MAX_KEYS`` entries); a client's value is quoted back only
+shortened and sanitised. Every error is ``{"error": {"status", "code", "message", ...}}``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from milk_forecast.run_folder.files import sanitize
+from milk_forecast.run_folder.layout import RUN_ID_EXAMPLE, is_valid_run_id
+
+SERVICE_NAME = "milk-price-forecast"
+MAX_TEXT, MAX_KEYS = 500, 50
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+_INTEGER = re.compile(r"-?[0-9]{1,6}")
+
+
+class ApiError(Exception):
+    """An error answered as JSON: ``status``, ``code``, ``message`` and any details."""
+
+    def __init__(self, status: int, code: str, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details
+
+    def payload(self) -> dict[str, Any]:
+        error = {"status": self.status, "code": self.code, "message": self.message}
+        return {"error": error | self.details}
+
+
+def finite(value: Any) -> Any:
+    """``value`` with NaN and infinities, at any depth, replaced by None (valid JSON)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(key): finite(item) for key, item in value.items()}
+    return [finite(item) for item in value] if isinstance(value, list | tuple) else value
+
+
+def dumps(payload: Any) -> bytes:
+    return json.dumps(finite(payload), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def json_response(body: bytes, status: int = 200, headers: Any = None) -> Response:
+    return Response(body, status, headers, media_type="application/json")
+
+
+def short_text(value: Any) -> str | None:
+    """A text from a run's files, sanitised and bounded; None for anything else."""
+    return sanitize(value, MAX_TEXT) if isinstance(value, str) else None
+
+
+def flat_object(value: Any) -> dict[str, Any] | None:
+    """The scalar entries of an object from a run's files (texts bounded); None if no object."""
+    if not isinstance(value, dict):
+        return None
+    scalars = [(k, v) for k, v in value.items() if v is None or isinstance(v, int | float | str)]
+    return {sanitize(k, 40): short_text(v) or v for k, v in scalars[:MAX_KEYS]}
+
+
+def mapping(value: Any, key: str) -> Mapping[str, Any]:
+    """``value[key]`` when both are objects, else an empty one: for the parts of metrics.json
+    its reader does not check."""
+    found = value.get(key) if isinstance(value, Mapping) else None
+    return found if isinstance(found, Mapping) else {}
+
+
+def echo(text: str) -> str:
+    return sanitize(text, 43)
+
+
+def parse_int(name: str, values: list[str], low: int, high: int) -> int:
+    """The one integer in ``values`` within ``low..high``, else a 422 naming ``name``."""
+    allowed = f"integer from {low} to {high}"
+    if len(values) != 1:
+        problem = f"{name} is missing" if not values else f"{name} is given {len(values)} times"
+    elif not _INTEGER.fullmatch(values[0]) or not low <= int(values[0]) <= high:
+        problem = f"{name}={echo(values[0])!r} is not an {allowed}"
+    else:
+        return int(values[0])
+    message = f"{problem}; expected an {allowed}"
+    raise ApiError(422, "invalid_parameter", message, parameter=name, allowed=allowed)
+
+
+def check_run_id(run_id: str) -> None:
+    if not is_valid_run_id(run_id):
+        message = f"{echo(run_id)!r} is not a run id: run ids look like {RUN_ID_EXAMPLE!r}"
+        raise ApiError(404, "unknown_run", message)
+
+
+async def error_answer(request: Request, exc: Exception) -> Response:
+    """Every error in the API's shape: ours, Starlette's 404 and 405, anything else a 500."""
+    headers = None
+    if isinstance(exc, HTTPException):
+        code, headers = HTTP_CODES.get(exc.status_code, "http_error"), exc.headers
+        where = f"{echo(request.method)} {echo(request.scope['path'])}"
+        exc = ApiError(exc.status_code, code, f"{exc.detail}: {where}")
+    elif not isinstance(exc, ApiError):
+        message = f"unexpected {type(exc).__name__}; see the server log"
+        exc = ApiError(500, "internal_error", message)
+    return json_response(dumps(exc.payload()), exc.status, headers)

@@ -1,0 +1,226 @@
+"""The endpoints: plain functions of a request, and the lifespan that loads what they serve.
+
+Settings come from the environment (README "The prediction API"): ``RUNS_DIR``,
+``RELOAD_INTERVAL`` (seconds between two looks at runs/LATEST and the history) and
+``HISTORY_RATE`` (answers per second of the history, the page and the reports together).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import os
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from milk_forecast.run_folder.files import read_bounded
+from milk_forecast.run_folder.layout import REPORT_FILE, UNIT, RunFolderError
+from milk_forecast.run_folder.predictions import FORECAST_HORIZON
+from milk_forecast.service.accept import prefers_html
+from milk_forecast.service.answers import SERVICE_NAME, ApiError, check_run_id, dumps, parse_int
+from milk_forecast.service.answers import json_response as answer
+from milk_forecast.service.metrics import CONTENT_TYPE_LATEST, Metrics
+from milk_forecast.service.served_run import ServedRun
+from milk_forecast.service.state import State
+
+logger = logging.getLogger(__name__)
+HERE = Path(__file__).parent
+# libyaml's loader when there is one: 3 ms at start-up instead of 30.
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+OPENAPI = yaml.load((HERE / "openapi.yaml").read_text(encoding="utf-8"), Loader=LOADER)
+OPENAPI_BODY = dumps(OPENAPI)
+LINKS = dict(page="/dashboard", metrics="/metrics", runs="/api/runs", openapi="/openapi.json")
+YEARS, MONTHS, HORIZONS = (1900, 2200), (1, 12), (1, FORECAST_HORIZON)
+MAX_REPORT_BYTES = 16 * 1024 * 1024
+HTML = "text/html; charset=utf-8"
+# No script, no form, no frame, nothing from another host. The page: data: images and its
+# style sheet; a report (nbconvert's HTML, inline styles) also in a sandbox.
+CSP = (
+    "default-src 'none'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+PAGE_HEADERS = {"content-security-policy": f"{CSP}; style-src 'self'", "cache-control": "no-cache"}
+REPORT_CSP = f"{CSP}; style-src 'unsafe-inline'; font-src data:; sandbox"
+REPORT_HEADERS = {"content-security-policy": REPORT_CSP}
+for headers in (PAGE_HEADERS, REPORT_HEADERS):
+    headers |= {"x-content-type-options": "nosniff", "referrer-policy": "no-referrer"}
+
+
+class Pacer:
+    """At most ``rate`` answers per second (0: unpaced): a request past it waits for its
+    turn, or gets a 429 when its turn is more than ``max_wait`` seconds away."""
+
+    def __init__(self, rate: float, max_wait: float = 2.0, clock: Any = time.monotonic) -> None:
+        self.rate, self.max_wait, self.clock, self.next_turn = rate, max_wait, clock, 0.0
+
+    def delay(self) -> float:
+        """Seconds to wait for this request's turn."""
+        if self.rate <= 0:
+            return 0.0
+        now = self.clock()
+        wait = max(self.next_turn - now, 0.0)
+        if wait > self.max_wait:
+            message = f"the run history is answered at most {self.rate:g} times per second per process; retry in {wait:.1f} s"
+            raise ApiError(429, "too_many_requests", message)
+        self.next_turn = now + wait + 1 / self.rate
+        return wait
+
+
+def setting(name: str, default: float) -> float:
+    """A non-negative number from the environment, or a ValueError naming the variable."""
+    text = os.environ.get(name, str(default))
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise ValueError(f"{name}={text!r} is not a non-negative number")
+    return value
+
+
+@asynccontextmanager
+async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
+    """Load the run LATEST names, then scan the history and render the page while the
+    service already answers (the history, the page and the reports wait for them)."""
+    runs_dir = Path(os.environ.get("RUNS_DIR") or HERE.parents[1] / "runs")
+    state = State(runs_dir, setting("RELOAD_INTERVAL", 1.0))
+    pacer = Pacer(setting("HISTORY_RATE", 50.0))
+    await run_in_threadpool(state.reload)
+    if state.run is None:
+        logger.warning(state.message())
+    gc.freeze()  # what is loaded lives as long as the process: out of the collector's passes
+    prepared = asyncio.create_task(run_in_threadpool(state.refresh))
+    yield {"state": state, "pacer": pacer, "prepared": prepared, "metrics": Metrics(state)}
+    await prepared
+
+
+def state_of(request: Request) -> State:
+    return request.scope["state"]["state"]
+
+
+async def current_run(request: Request) -> ServedRun | None:
+    """The served run (None while none is), swapped first if LATEST was written."""
+    state = state_of(request)
+    if state.due("look") and state.changed():
+        await run_in_threadpool(state.refresh)
+    return state.run
+
+
+async def served_run(request: Request) -> ServedRun:
+    """The served run, or a 503 saying how to make one."""
+    run = await current_run(request)
+    if run is None:
+        raise state_of(request).no_run_error()
+    return run
+
+
+async def paced(request: Request) -> State:
+    """The state, once this request's turn has come, with the history rescanned if due."""
+    wait = request.scope["state"]["pacer"].delay()
+    if wait:
+        await asyncio.sleep(wait)
+    state = state_of(request)
+    await current_run(request)
+    await request.scope["state"]["prepared"]
+    if state.due("scan"):
+        await run_in_threadpool(state.refresh)
+    return state
+
+
+async def index(request: Request) -> Response:
+    """JSON for API clients; the page for a browser (its Accept prefers text/html)."""
+    if prefers_html(request.headers.get("accept")):
+        return await dashboard(request)
+    run = await current_run(request)
+    about = {"service": SERVICE_NAME, "unit": UNIT, "links": LINKS}
+    about |= {"run": run.summary} if run else {"run": None, "message": state_of(request).message()}
+    return answer(dumps(about))
+
+
+async def health(request: Request) -> Response:
+    return answer(b'{"status":"alive"}')
+
+
+async def ready(request: Request) -> Response:
+    return answer(dumps({"status": "ready", "run_id": (await served_run(request)).run_id}))
+
+
+async def predict(request: Request) -> Response:
+    """/api/predict?year=&month=; the usual query strings map straight to a body."""
+    run = await current_run(request)
+    body = run.queries.get(request.scope["query_string"]) if run else None
+    if body is None:
+        year = parse_int("year", request.query_params.getlist("year"), *YEARS)
+        month = parse_int("month", request.query_params.getlist("month"), *MONTHS)
+        body = (await served_run(request)).predict_body(year, month)
+    return answer(body)
+
+
+async def predict_path(request: Request) -> Response:
+    """/api/predict/{year}/{month}; year or month also in the query string is a 422."""
+    for name in ("year", "month"):
+        if name in request.query_params:
+            message = f"{name} is given both in the path and in the query string; give it once"
+            allowed = "the path form or the query form, not both"
+            raise ApiError(422, "invalid_parameter", message, parameter=name, allowed=allowed)
+    year = parse_int("year", [request.path_params["year"]], *YEARS)
+    month = parse_int("month", [request.path_params["month"]], *MONTHS)
+    return answer((await served_run(request)).predict_body(year, month))
+
+
+async def forecast(request: Request) -> Response:
+    """/api/forecast: the whole path; ?horizon=N one month of it."""
+    run = await served_run(request)
+    asked = request.query_params.getlist("horizon")
+    return answer(run.forecast_body(parse_int("horizon", asked, *HORIZONS) if asked else None))
+
+
+async def runs_list(request: Request) -> Response:
+    state = await paced(request)
+    return answer(state.index.list_body(state.run and state.run.run_id))
+
+
+async def run_detail(request: Request) -> Response:
+    state, run_id = await paced(request), request.path_params["run_id"]
+    body = await run_in_threadpool(state.index.detail_body, run_id, state.run and state.run.run_id)
+    return answer(body)
+
+
+async def dashboard(request: Request) -> Response:
+    """The page, as last rendered (when the run or the history changed)."""
+    return Response((await paced(request)).page.body, headers=PAGE_HEADERS, media_type=HTML)
+
+
+async def run_report(request: Request) -> Response:
+    """A run's report.html, read-only; nothing else of runs/ is served."""
+    state, run_id = await paced(request), request.path_params["run_id"]
+    check_run_id(run_id)
+    try:
+        path = state.runs_dir / run_id / REPORT_FILE
+        body = await run_in_threadpool(read_bounded, path, MAX_REPORT_BYTES, state.runs_dir)
+    except RunFolderError:
+        message = f"there is no report of run {run_id} to serve in {state.runs_dir}"
+        raise ApiError(404, "no_report", message) from None
+    return Response(body, headers=REPORT_HEADERS, media_type=HTML)
+
+
+async def metrics(request: Request) -> Response:
+    await current_run(request)
+    return Response(request.scope["state"]["metrics"].exposition(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def openapi(request: Request) -> Response:
+    return answer(OPENAPI_BODY)
+
+
+async def plain(request: Request) -> Response:
+    """The baseline of benchmarks/api.py: a bare Starlette JSON endpoint (MILK_BENCH_PLAIN=1)."""
+    return JSONResponse({"status": "ok"})

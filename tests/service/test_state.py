@@ -1,0 +1,182 @@
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from run_factory import make_run
+
+from milk_forecast.run_folder.layout import LATEST, PREDICTIONS_JSON
+from milk_forecast.run_folder.write import publish_latest
+from milk_forecast.service.state import State
+
+RUN_A = "20261127T120301Z"
+RUN_B = "20261128T080000Z"
+LOGGER = "milk_forecast.service.state"
+
+
+def serving_a(runs_dir: Path) -> State:
+    """A state serving RUN_A, looking at LATEST on every call."""
+    make_run(runs_dir, RUN_A)
+    state = State(runs_dir, 0)
+    assert state.reload()
+    return state
+
+
+def break_predictions(run_dir: Path) -> None:
+    (run_dir / PREDICTIONS_JSON).write_text('{"rows": []}')
+
+
+def test_store_serves_latest_and_swaps_to_a_newer_run(runs_dir: Path) -> None:
+    make_run(runs_dir, RUN_A)
+    state = State(runs_dir, 0)
+    assert state.reload() is True
+    first = state.run
+    assert first is not None and first.run_id == RUN_A
+    assert state.reload() is False  # LATEST unchanged: nothing reloaded
+    assert state.run is first
+    make_run(runs_dir, RUN_B)
+    assert state.reload() is True
+    assert state.run.run_id == RUN_B
+
+
+def test_store_without_latest_serves_nothing_and_says_how_to_make_a_run(runs_dir: Path) -> None:
+    state = State(runs_dir, 1.0)
+    assert state.reload() is False
+    assert state.run is None
+    error = state.no_run_error().payload()["error"]
+    assert error["status"] == 503
+    assert "python run_pipeline.py" in error["message"]
+
+
+def test_a_broken_newest_run_keeps_the_old_one_with_one_line_per_publication(
+    runs_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    state = serving_a(runs_dir)
+    break_predictions(make_run(runs_dir, RUN_B, publish=False))
+    publish_latest(runs_dir, RUN_B)
+    with caplog.at_level(logging.ERROR, logger=LOGGER):
+        for _ in range(3):
+            state.reload()  # LATEST unchanged: not looked at again, not logged again
+    assert state.run.run_id == RUN_A
+    refusals = [r.getMessage() for r in caplog.records if RUN_B in r.getMessage()]
+    assert len(refusals) == 1
+    assert "predictions.json" in refusals[0] and f"still serving {RUN_A}" in refusals[0]
+
+
+def test_a_refused_run_is_looked_at_again_when_latest_is_written_again(runs_dir: Path) -> None:
+    state = serving_a(runs_dir)
+    document = make_run(runs_dir, RUN_B, publish=False) / PREDICTIONS_JSON
+    good = document.read_bytes()
+    document.write_text("{")
+    publish_latest(runs_dir, RUN_B)
+    assert state.reload() is False and state.run.run_id == RUN_A
+    document.write_bytes(good)
+    publish_latest(runs_dir, RUN_B)
+    assert state.reload() is True and state.run.run_id == RUN_B
+    assert state.refusal is None
+
+
+def test_garbage_in_latest_is_refused_and_the_run_keeps_serving(
+    runs_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    state = serving_a(runs_dir)
+    with caplog.at_level(logging.ERROR, logger=LOGGER):
+        (runs_dir / LATEST).write_text("../../etc\n")
+        state.reload()
+        state.reload()
+    assert state.run.run_id == RUN_A
+    assert len([r for r in caplog.records if "not a run id" in r.getMessage()]) == 1
+
+
+def test_a_first_run_refused_leaves_a_503_with_the_reason(runs_dir: Path) -> None:
+    break_predictions(make_run(runs_dir, RUN_A))
+    state = State(runs_dir, 1.0)
+    state.reload()
+    assert state.run is None
+    assert "predictions.json" in state.no_run_error().message
+
+
+def test_a_fifo_latest_at_start_up_does_not_hang(runs_dir: Path) -> None:
+    os.mkfifo(runs_dir / LATEST)
+    state = State(runs_dir, 1.0)
+    loader = threading.Thread(target=state.refresh)
+    loader.start()
+    loader.join(5)
+    assert not loader.is_alive()
+    assert state.run is None and "is a FIFO" in state.no_run_error().message
+
+
+def test_due_at_most_once_per_interval_for_each_kind_the_first_after_one() -> None:
+    now = [100.0]
+    state = State(Path("unused"), 1.0, clock=lambda: now[0])
+    assert state.due("look") is False  # start-up looked already
+    now[0] += 1.0
+    assert (state.due("look"), state.due("look"), state.due("scan")) == (True, False, True)
+    now[0] += 0.5
+    assert state.due("look") is False
+    now[0] += 0.6
+    assert state.due("look") is True
+
+
+def test_changed_detects_an_atomic_replacement_of_latest(runs_dir: Path) -> None:
+    make_run(runs_dir, RUN_A)
+    state = State(runs_dir, 0)
+    assert state.changed() is True
+    state.reload()
+    assert state.changed() is False
+    publish_latest(runs_dir, RUN_A)
+    assert state.changed() is True
+
+
+def test_refresh_scans_the_history_and_renders_the_page_once_per_state(runs_dir: Path) -> None:
+    make_run(runs_dir, RUN_A)
+    state = State(runs_dir, 0)
+    state.refresh()
+    page = state.page.body
+    assert state.run.run_id == RUN_A and list(state.index.rows) == [RUN_A]
+    assert RUN_A.encode() in page
+    state.refresh()
+    assert state.page.body is page  # nothing changed: not rendered again
+    make_run(runs_dir, RUN_B, publish=False)
+    state.refresh()
+    assert list(state.index.rows) == [RUN_B, RUN_A] and RUN_B.encode() in state.page.body
+
+
+def test_a_refresh_that_fails_is_logged_and_the_run_keeps_serving(
+    runs_dir: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_run(runs_dir, RUN_A)
+    state = State(runs_dir, 0)
+
+    def explode(*args: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(state.page, "render", explode)
+    with caplog.at_level(logging.ERROR, logger=LOGGER):
+        state.refresh()
+    assert state.run.run_id == RUN_A
+    assert "could not be refreshed" in caplog.text
+
+
+def test_a_refresh_during_another_returns_at_once(runs_dir: Path) -> None:
+    make_run(runs_dir, RUN_A)
+    state = State(runs_dir, 0)
+    entered, release = threading.Event(), threading.Event()
+    real_scan = state.index.scan
+
+    def slow_scan() -> None:
+        entered.set()
+        release.wait(10)
+        real_scan()
+
+    state.index.scan = slow_scan  # type: ignore[method-assign]
+    first = threading.Thread(target=state.refresh)
+    first.start()
+    assert entered.wait(10)
+    state.refresh()  # returns while the first one is still scanning
+    release.set()
+    first.join(10)
+    assert state.run.run_id == RUN_A
