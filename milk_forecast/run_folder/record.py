@@ -1,9 +1,8 @@
-"""``run.json``: one run's record, written by the runner as the run goes, read by everyone.
+"""``run.json``: one run's record, and the list of the runs folder's runs.
 
-A run's ``status`` is ``running`` until it ends ``succeeded`` or ``failed``; a ``running``
-run whose process is gone (same host, dead pid) is reported ``incomplete``. ``published``
-says whether a succeeded run replaced LATEST when it finished (false: see
-``not_published_reason``). ``synthetic_sample`` says where its data came from.
+``status`` is ``running`` until ``succeeded`` or ``failed``; a ``running`` run whose
+process is gone (same host, dead pid) is reported ``incomplete``. ``published`` says
+whether a succeeded run replaced LATEST (false: see ``not_published_reason``).
 """
 
 from __future__ import annotations

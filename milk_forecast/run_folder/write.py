@@ -18,16 +18,37 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from milk_forecast.run_folder.files import excerpt
 from milk_forecast.run_folder.layout import (
     LATEST,
+    MONTH,
     RUN_ID_FORMAT,
     RUN_JSON,
     UNIT,
     RunFolderError,
     run_dir_for,
 )
-from milk_forecast.run_folder.metrics import read_metrics
-from milk_forecast.run_folder.predictions import read_predictions_json
+from milk_forecast.run_folder.metrics import (
+    CALIBRATION,
+    CALIBRATION_MONTHS,
+    COVERAGE,
+    FORECAST_PATH,
+    MEAN_WIDTH,
+    check_bounds,
+    number_at,
+    read_metrics,
+)
+from milk_forecast.run_folder.predictions import (
+    FORECAST_HORIZON,
+    HORIZON,
+    MODEL,
+    REASON,
+    check_levels,
+    is_month_text,
+    level_label,
+    next_month,
+    read_predictions_json,
+)
 from milk_forecast.run_folder.publications import open_log
 
 
@@ -126,8 +147,65 @@ def append_publication(runs_dir: Path, entry: dict[str, str]) -> None:
         os.close(fd)
 
 
+def _check_path(path: Path, rows: Any, levels: list[float]) -> None:
+    """1 to 12 rows of consecutive months, horizons 1.., ordered bounds, a model, a reason."""
+    if not isinstance(rows, list) or not 1 <= len(rows) <= FORECAST_HORIZON:
+        raise RunFolderError(f"{path}: {FORECAST_PATH} must hold 1 to {FORECAST_HORIZON} rows")
+    expected = None
+    for index, row in enumerate(rows, start=1):
+        where = f"{FORECAST_PATH}[{index - 1}]"
+        if not isinstance(row, dict) or not is_month_text(row.get(MONTH)):
+            raise RunFolderError(f"{path}: {where} needs a month YYYY-MM")
+        if expected is not None and row[MONTH] != expected:
+            raise RunFolderError(f"{path}: {where} is {row[MONTH]}, expected {expected}")
+        if row.get(HORIZON) != index or isinstance(row.get(HORIZON), bool):
+            raise RunFolderError(
+                f"{path}: {where}.horizon is {excerpt(row.get(HORIZON))}, expected {index}"
+            )
+        if not isinstance(row.get(MODEL), str) or not isinstance(row.get(REASON), str):
+            raise RunFolderError(f"{path}: {where} needs a model and a reason (texts)")
+        check_bounds(path, row, levels, where)
+        expected = next_month(row[MONTH])
+
+
+def _check_calibration(path: Path, block: Any, levels: list[float]) -> None:
+    """A ``YYYY-MM..YYYY-MM`` window, a method, and per horizon and level a coverage in
+    [0, 1], a mean width >= 0 and a number of months >= 1."""
+    if not isinstance(block, dict) or not isinstance(block.get("horizons"), dict):
+        raise RunFolderError(f"{path}: {CALIBRATION} must be an object with 'horizons'")
+    window = block.get("window")
+    if not isinstance(window, str) or not all(map(is_month_text, window.split(".."))):
+        raise RunFolderError(
+            f"{path}: {CALIBRATION}.window is {excerpt(window)}, not YYYY-MM..YYYY-MM"
+        )
+    if not isinstance(block.get("method"), str):
+        raise RunFolderError(f"{path}: {CALIBRATION}.method must be a text")
+    for horizon, by_level in block["horizons"].items():
+        where = f"{CALIBRATION}.horizons.{horizon}"
+        if not horizon.isdigit() or not isinstance(by_level, dict):
+            raise RunFolderError(f"{path}: {where}: expected a horizon in months and an object")
+        for label in map(level_label, levels):
+            entry = by_level.get(label)
+            if not isinstance(entry, dict):
+                raise RunFolderError(f"{path}: {where} lacks level {label!r}")
+            coverage = number_at(path, entry, COVERAGE, f"{where}.{label}.")
+            width = number_at(path, entry, MEAN_WIDTH, f"{where}.{label}.")
+            months = entry.get(CALIBRATION_MONTHS)
+            if not 0 <= coverage <= 1 or width < 0 or not isinstance(months, int) or months < 1:
+                raise RunFolderError(
+                    f"{path}: {where}.{label}: coverage {coverage}, width {width}, months "
+                    f"{excerpt(months)}: expected a coverage in [0, 1], a width >= 0, months >= 1"
+                )
+
+
 def write_metrics(path: Path, metrics: dict[str, Any]) -> None:
-    """Write ``metrics.json`` (NaN refused), then read it back through ``read_metrics``."""
+    """Write ``metrics.json``: its ``forecast_path`` and ``calibration`` checked first (when
+    present), NaN refused, then read back through ``read_metrics``."""
+    levels = check_levels(path, metrics.get("interval_levels"))
+    if FORECAST_PATH in metrics:
+        _check_path(path, metrics[FORECAST_PATH], levels)
+    if CALIBRATION in metrics:
+        _check_calibration(path, metrics[CALIBRATION], levels)
     write_text_atomic(path, json.dumps(metrics, indent=2, allow_nan=False) + "\n")
     read_metrics(path)
 

@@ -87,10 +87,11 @@ def calibration(**entry: object) -> dict:
     return {"window": "2014-01..2020-03", "method": "m", "horizons": {"1": {"50": level}}}
 
 
-def test_read_metrics_checks_the_path_and_the_calibration(tmp_path: Path) -> None:
-    payload = metrics(forecast_path=path_rows(), calibration=calibration())
-    read = read_metrics(write(tmp_path / "metrics.json", payload))
-    assert read["forecast_path"][-1]["month"] == "2021-04"
+def test_the_writer_checks_the_path_and_the_calibration(tmp_path: Path) -> None:
+    write_metrics(
+        tmp_path / "metrics.json", metrics(forecast_path=path_rows(), calibration=calibration())
+    )
+    assert read_metrics(tmp_path / "metrics.json")["forecast_path"][-1]["month"] == "2021-04"
 
 
 def shuffled(rows: list[dict]) -> list[dict]:
@@ -127,11 +128,12 @@ def reversed_bounds(rows: list[dict]) -> list[dict]:
         ),
     ],
 )
-def test_read_metrics_names_what_is_wrong_in_the_path_or_the_calibration(
+def test_the_writer_names_what_is_wrong_in_the_path_or_the_calibration_and_writes_nothing(
     tmp_path: Path, changes: dict, message: str
 ) -> None:
     with pytest.raises(RunFolderError, match=f"metrics.json: .*{message}"):
-        read_metrics(write(tmp_path / "metrics.json", metrics(**changes)))
+        write_metrics(tmp_path / "metrics.json", metrics(**changes))
+    assert not (tmp_path / "metrics.json").exists()
 
 
 def test_the_writer_writes_what_the_reader_accepts_and_refuses_nan(tmp_path: Path) -> None:
