@@ -12,7 +12,7 @@ import pandas as pd
 
 from milk_forecast.data.checks import StageOutputError, check_parquet, check_written
 from milk_forecast.model import metrics as mt
-from milk_forecast.model.horizon import BASELINES
+from milk_forecast.model.candidates import BASELINES
 from milk_forecast.model.track_record import TrackRecord, track_record_columns
 from milk_forecast.run_folder.layout import (
     FAN_CHART_FILE,
@@ -204,7 +204,7 @@ def horizon_table(metrics: dict[str, Any], ours: Sequence[str]) -> pd.DataFrame:
         models = evaluation["models"]
         served = next(name for name in ours if name in models)
         rows[h] = {"served by": served, "ours": models[served][RMSE]}
-        rows[h] |= {name: models[name][RMSE] for name in BASELINES if name in models}
+        rows[h] |= {b.name: models[b.name][RMSE] for b in BASELINES if b.name in models}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis(HORIZON)
 
 
