@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -71,33 +71,38 @@ def horizon_rows(
 
 
 def horizon_evaluations(
-    one_step: Mapping[str, pd.Series],
-    served: str,
-    baselines: Sequence[str],
+    history: History,
+    one_step: Iterable[Forecaster],
+    served: Forecaster,
+    baselines: Sequence[Forecaster],
     rows: pd.DataFrame,
-    price: pd.Series,
     w: Windows,
 ) -> dict[str, Any]:
-    """``walk_forward`` and ``walk_forward_h<h>`` from the horizon rows; one month ahead,
-    the ``one_step`` forecasts (CLP/L by month) come first."""
+    """``walk_forward`` and ``walk_forward_h<h>`` from the horizon rows (``served`` and the
+    baselines); one month ahead, the ``one_step`` forecasters come first."""
     evaluations = {}
+    price = history.price_by_month()
     for h in EVALUATED_HORIZONS:
         at = rows[rows[HORIZON] == h].set_index(MONTH)
         if at.empty:
             continue
         months = pd.DatetimeIndex(at.index)
-        models = {served: at[PREDICTED]} | {name: at[name] for name in baselines}
+        models = {served.name: at[PREDICTED]} | {b.name: at[b.name] for b in baselines}
         description = (
             f"{h} month(s) ahead from each origin {at[ORIGIN].min():%Y-%m}.."
             f"{at[ORIGIN].max():%Y-%m}: the path candidates refit on the months up to the "
             f"origin, combined by their errors at h={h} with targets at or before it"
         )
         if h == 1:
-            models = {name: p.reindex(months) for name, p in one_step.items()} | models
+            origins = history.positions(months) - 1
+            models = {
+                f.name: pd.Series(np.exp(f.forecasts_at(history, origins, 1)), index=months)
+                for f in one_step
+            } | models
             description = (
                 f"one month ahead, expanding window from {w.history_start:%Y-%m}, refit and "
                 f"re-chosen every month on the {w.length} months ending {w.gap} month(s) before "
-                f"it; {served}: the path's combination at h=1, for comparison"
+                f"it; {served.name}: the path's combination at h=1, for comparison"
             )
         evaluations[walk_forward_key(h)] = evaluation(description, months, price, models)
     return evaluations
@@ -140,12 +145,7 @@ def shuffled_evaluation(
         f"model trained on every other month from {w.history_start:%Y-%m}, candidate {choice} "
         "chosen on the selection window's train months"
     )
-    return evaluation(description, test, history_price(history), models)
-
-
-def history_price(history: History) -> pd.Series:
-    """The observed price (CLP/L) by month."""
-    return pd.Series(history.price, index=history.months)
+    return evaluation(description, test, history.price_by_month(), models)
 
 
 def comparison_frame(evaluations: dict[str, Any]) -> pd.DataFrame:

@@ -122,9 +122,9 @@ class Forecaster(ABC):
                 ORIGIN: history.months[origins],
                 MONTH: history.months_at(targets),
                 HORIZON: h,
-                ACTUAL: np.where(targets <= history.last, history.price[targets.clip(0, history.last)], np.nan),
+                ACTUAL: history.prices_at(targets),
                 PREDICTED: predicted,
-            }  # fmt: skip
+            }
             for k, level in enumerate(levels):
                 columns[interval_column(LOWER, level)] = predicted * np.exp(-widths[h - 1, :, k])
                 columns[interval_column(UPPER, level)] = predicted * np.exp(widths[h - 1, :, k])
@@ -171,33 +171,22 @@ def walk(
             f"a forecast from {history.month_at(outside[0]):%Y-%m} is needed, outside the "
             f"price series ({history.months[0]:%Y-%m}..{history.months[-1]:%Y-%m})"
         )
-    rain_ends = np.minimum(history.rain_end, origins - rain_lag)
-    seen = np.where(rain_ends >= 0, origins - rain_ends, -1)  # the cut's rain lag, -1: none
-    tables = {
-        (i, lag): history.memo.table((f.key, horizon, int(lag)), horizon)
-        for i, f in enumerate(forecasters)
-        for lag in np.unique(seen)
-    }
+    rain_ends = np.maximum(np.minimum(history.rain_end, origins - rain_lag), -1)  # of each cut
+    tables = [history.memo.table((f.key, horizon), horizon) for f in forecasters]
     todo: dict[int, list[int]] = {}
-    for (i, lag), (_, done) in tables.items():
-        for origin in origins[(seen == lag) & ~done[origins]]:
+    for i, (_, made_with) in enumerate(tables):
+        for origin in origins[made_with[origins] != rain_ends]:  # not made yet, or from another cut
             todo.setdefault(int(origin), []).append(i)
     for origin, missing in sorted(todo.items()):
         cut = history.up_to(origin, rain_lag)
-        lag = origin - cut.rain_end if cut.rain_end >= 0 else -1
         families: dict[type[Forecaster], list[int]] = {}
         for i in missing:
             families.setdefault(type(forecasters[i]), []).append(i)
         for family, members in families.items():
             paths = family.fit_predict_many([forecasters[i] for i in members], cut, horizon)
             for i, path in zip(members, paths, strict=True):
-                values, done = tables[i, lag]
-                values[origin], done[origin] = path, True
-    out = np.empty((len(forecasters), len(origins), horizon))
-    for (i, lag), (values, _) in tables.items():
-        at = seen == lag
-        out[i, at] = values[origins[at]]
-    return out
+                tables[i][0][origin], tables[i][1][origin] = path, cut.rain_end
+    return np.stack([paths[origins] for paths, _ in tables])
 
 
 def half_widths(
@@ -216,7 +205,8 @@ def half_widths(
         past = np.arange(origins.min() - h - window + 1, origins.max() - h + 1)
         forecasts = forecaster.forecasts_at(history, past, h)
         errors = history.log_price[past + h] - forecasts
-        known = np.lib.stride_tricks.sliding_window_view(errors, window)[origins - h - window + 1 - past[0]]  # fmt: skip
+        windows = np.lib.stride_tricks.sliding_window_view(errors, window)
+        known = windows[origins - h - window + 1 - past[0]]  # the window ending at each origin
         missing = np.isnan(known).any(axis=1)
         if missing.any():
             i = int(np.argmax(missing))

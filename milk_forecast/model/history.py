@@ -28,8 +28,8 @@ class HistoryError(ValueError):
 
 
 class Memo:
-    """The forecasts made from the cuts of one series: per key (forecaster, path length,
-    rainfall seen), the path from each origin and whether it was computed."""
+    """The forecasts made from the cuts of one series: per (forecaster key, path length), the
+    path from each origin and the rainfall end of the cut it was made from (-2: none yet)."""
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -37,7 +37,7 @@ class Memo:
 
     def table(self, key: tuple, horizon: int) -> tuple[np.ndarray, np.ndarray]:
         if key not in self.tables:
-            self.tables[key] = np.full((self.size, horizon), np.nan), np.zeros(self.size, bool)
+            self.tables[key] = np.full((self.size, horizon), np.nan), np.full(self.size, -2)
         return self.tables[key]
 
 
@@ -121,6 +121,15 @@ class History:
             later = pd.date_range(self.month_at(self.last + 1), periods=after, freq="MS")
             months = months.append(later)
         return months[positions]
+
+    def price_by_month(self) -> pd.Series:
+        """The observed price (CLP/L) by month."""
+        return pd.Series(self.price, index=self.months)
+
+    def prices_at(self, positions: np.ndarray) -> np.ndarray:
+        """The observed price at ``positions`` (>= 0); NaN after the series."""
+        known = positions <= self.last
+        return np.where(known, self.price[np.where(known, positions, 0)], np.nan)
 
     def positions(self, months: pd.DatetimeIndex) -> np.ndarray:
         """Positions of ``months``; an error names the first outside the series."""

@@ -72,10 +72,6 @@ def read_predictions(path: Path) -> pd.DataFrame:
     return frame
 
 
-def interval_columns(levels: Sequence[float]) -> list[str]:
-    return [interval_column(side, level) for level in levels for side in (LOWER, UPPER)]
-
-
 def calibration_summary(rows: pd.DataFrame, levels: Sequence[float]) -> dict[str, Any]:
     """Per horizon and level: coverage, mean width (CLP/L) and number of months."""
     summary: dict[str, Any] = {}
@@ -110,7 +106,11 @@ def path_record(row: pd.Series, levels: Sequence[float]) -> dict[str, Any]:
         MONTH: f"{row[MONTH]:%Y-%m}",
         HORIZON: int(row[HORIZON]),
         PREDICTED: float(row[PREDICTED]),
-        **{column: float(row[column]) for column in interval_columns(levels)},
+        **{
+            interval_column(side, level): float(row[interval_column(side, level)])
+            for level in levels
+            for side in (LOWER, UPPER)
+        },
         MODEL: str(row[MODEL]),
         REASON: str(row[REASON]),
     }

@@ -123,9 +123,7 @@ class OneStepRidge(Ridge):
         self.held_out = held_out
 
     def fit(self, history: History) -> Self:
-        self.design_ = Design.of(history)
-        self.mean_, self.scale_, self.coef_ = fit_one_step([self], self.design_, history)[0]
-        self.history_ = history
+        fit_one_step([self], history)
         return self
 
     def log_changes(self, rows: np.ndarray | slice) -> np.ndarray:
@@ -147,23 +145,18 @@ class OneStepRidge(Ridge):
         cls, forecasters: Sequence[Forecaster], history: History, horizon: int
     ) -> np.ndarray:
         fitted = [ridge.clone() for ridge in forecasters]
-        design = Design.of(history)
-        for ridge, values in zip(fitted, fit_one_step(fitted, design, history), strict=True):
-            ridge.design_, ridge.history_ = design, history
-            ridge.mean_, ridge.scale_, ridge.coef_ = values
+        fit_one_step(fitted, history)
         return np.array([ridge.predict(horizon) for ridge in fitted])
 
 
-def fit_one_step(
-    ridges: Sequence[OneStepRidge], design: Design, history: History
-) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """(mean, scale, coef) of each ridge: weighted ridge on the months from ``start`` to
-    the last with a target and every input; ridges with the same inputs and held-out
-    months share their standardised rows."""
+def fit_one_step(ridges: Sequence[OneStepRidge], history: History) -> None:
+    """Fit each ridge in place: weighted ridge on the months from ``start`` to the last
+    with a target and every input; ridges with the same inputs and held-out months share
+    their standardised rows."""
+    design = Design.of(history)
     positions = np.arange(len(design.target))
     learnt = (positions >= history.start) & (positions <= history.last)
     shared: dict[tuple, tuple[np.ndarray, ...]] = {}
-    fitted = []
     for ridge in ridges:
         ridge.check_inputs()
         if (ridge.inputs, ridge.held_out) not in shared:
@@ -191,8 +184,8 @@ def fit_one_step(
         penalty = np.r_[np.full(len(ridge.inputs), ridge.alpha), np.full(SEASON, DUMMY_PENALTY)]
         xw = x * weight[:, None]
         coef = np.linalg.solve(x.T @ xw + np.diag(penalty), xw.T @ design.target[rows])
-        fitted.append((mean, scale, coef))
-    return fitted
+        ridge.mean_, ridge.scale_, ridge.coef_ = mean, scale, coef
+        ridge.design_, ridge.history_ = design, history
 
 
 # --- the whole path, recursively --------------------------------------------------------

@@ -151,11 +151,7 @@ def train(series: pd.DataFrame, features: pd.DataFrame, params: TrainParams) -> 
         path_candidates(params.ridge_alpha), params.combination_window, params.combination_power
     )
     served = ByHorizon(pools[one_step.name], combination).fit(history)
-    path = served.forecast(FORECAST_HORIZON, levels, window).assign(**{KIND: FORECAST})
-    described = [(model, reason)] + [
-        served.rest_.describe(h) for h in range(2, FORECAST_HORIZON + 1)
-    ]
-    path[MODEL], path[REASON] = [m for m, _ in described], [r for _, r in described]
+    path = forecast_path(served, model, reason, levels, window)
     origins = history.positions(w.origins)
     backtest = one_step_backtest(pools[CHOSEN], history, origins, levels, window)
     by_horizon = ev.horizon_rows(history, origins, combination, BASELINES)
@@ -163,35 +159,32 @@ def train(series: pd.DataFrame, features: pd.DataFrame, params: TrainParams) -> 
         history, history.positions(w.calibration), CALIBRATED_HORIZONS, levels, window
     )
     calibration = calibration[calibration[MONTH] <= w.last].reset_index(drop=True)
-    price = ev.history_price(history)
-    one_month = {
-        name: pd.Series(np.exp(pool.forecasts_at(history, origins, 1)), index=w.backtest)
-        for name, pool in pools.items()
-    }
-    baseline_names = [b.name for b in BASELINES]
-    prototype = (
-        prototype_shuffled(features, params.mutual_info_random_state)
-        if params.fit_prototype
-        else None
-    )
+    prototype = None
+    if params.fit_prototype:
+        prototype = prototype_shuffled(features, params.mutual_info_random_state)
     evaluations = {
-        **ev.horizon_evaluations(one_month, combination.name, baseline_names, by_horizon, price, w),
+        **ev.horizon_evaluations(history, pools.values(), combination, BASELINES, by_horizon, w),
         SHUFFLED: ev.shuffled_evaluation(history, pools[CHOSEN], features, prototype, w),
     }
     method = CALIBRATION_METHOD.format(window=w.interval_window)
     block = outputs.calibration_block(calibration, w.calibration, levels, method)
     metrics = outputs.build_metrics(evaluations, CHOSEN, path, block, levels)
     fitted = in_sample(one_step, history)
-    predictions = outputs.build_predictions(fitted, backtest, path, price)
-    return TrainingResult(
-        metrics,
-        predictions,
-        backtest,
-        path,
-        by_horizon,
-        calibration,
-        ev.comparison_frame(evaluations),
-    )
+    predictions = outputs.build_predictions(fitted, backtest, path, history.price_by_month())
+    comparison = ev.comparison_frame(evaluations)
+    return TrainingResult(metrics, predictions, backtest, path, by_horizon, calibration, comparison)
+
+
+def forecast_path(
+    served: ByHorizon, model: str, reason: str, levels: tuple[float, ...], window: int
+) -> pd.DataFrame:
+    """The FORECAST_HORIZON months after the history ``served`` was fit on: prediction,
+    interval, model and reason (one month ahead: ``model`` and ``reason``)."""
+    path = served.forecast(FORECAST_HORIZON, levels, window).assign(**{KIND: FORECAST})
+    described = [(model, reason)]
+    described += [served.rest_.describe(h) for h in range(2, FORECAST_HORIZON + 1)]
+    path[MODEL], path[REASON] = [m for m, _ in described], [r for _, r in described]
+    return path
 
 
 def one_step_backtest(
