@@ -25,11 +25,11 @@ from milk_forecast.data.features import (
     usable_rows,
 )
 from milk_forecast.data.raw import read_raw_inputs
-from milk_forecast.model import backtest as bt
+from milk_forecast.data.series import price_rain_series
 from milk_forecast.model import metrics as mt
-from milk_forecast.model.models import PROTOTYPE, prototype_search
 from milk_forecast.model.params import TrainParams
-from milk_forecast.model.training import prototype_shuffled, train
+from milk_forecast.model.prototype import PROTOTYPE, prototype_search, prototype_shuffled
+from milk_forecast.model.training import train
 from milk_forecast.run_folder.layout import MONTH
 from milk_forecast.run_folder.metrics import MSE, SHUFFLED, WALK_FORWARD
 
@@ -45,18 +45,20 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def prototype_forecaster(features: pd.DataFrame, random_state: int) -> bt.FitPredict:
-    """Refit the whole grid search on the usable months before the forecast month."""
+def prototype_walk_forward(
+    features: pd.DataFrame, months: pd.DatetimeIndex, random_state: int
+) -> pd.Series:
+    """Refit the whole grid search on the usable months before each month, forecast it."""
     columns = feature_columns(features)
     by_month = features.set_index(MONTH)
-
-    def fit_predict(history: pd.DataFrame, month: pd.Timestamp) -> dict[str, float]:
+    forecasts = {}
+    for month in months:
+        history = features[features[MONTH] < month]
         search = prototype_search(random_state, KFold(3, shuffle=True, random_state=random_state))
         search.fit(history[columns].to_numpy(), history[PRICE_COLUMN].to_numpy())
         # the features of `month` are built from earlier months only (03_preprocess)
-        return {PROTOTYPE: float(search.predict(by_month.loc[[month], columns].to_numpy())[0])}
-
-    return fit_predict
+        forecasts[month] = float(search.predict(by_month.loc[[month], columns].to_numpy())[0])
+    return pd.Series(forecasts)
 
 
 def main() -> None:
@@ -67,7 +69,8 @@ def main() -> None:
     timings = {"clean + features": time.perf_counter() - started}
 
     started = time.perf_counter()
-    result = train(monthly, features, TrainParams(mutual_info_random_state=args.random_state))
+    params = TrainParams(mutual_info_random_state=args.random_state)
+    result = train(price_rain_series(monthly), features, params)
     timings["train stage (ours, baselines)"] = time.perf_counter() - started
 
     price = monthly.set_index(MONTH)[PRICE_COLUMN]
@@ -79,16 +82,14 @@ def main() -> None:
     backtest_months = pd.DatetimeIndex(result.metrics["evaluations"][WALK_FORWARD]["months"])
     print(f"prototype: {len(backtest_months)} grid searches for the walk-forward ...", flush=True)
     started = time.perf_counter()
-    walk = bt.walk_forward(
-        features, backtest_months, prototype_forecaster(features, args.random_state)
-    )
+    walk = prototype_walk_forward(features, backtest_months, args.random_state)
     timings[f"prototype, walk-forward ({len(backtest_months)} grid searches)"] = (
         time.perf_counter() - started
     )
 
     extra = {
         SHUFFLED: mt.evaluate(price.reindex(shuffled.index), shuffled),
-        WALK_FORWARD: mt.evaluate(price.reindex(backtest_months), walk[PROTOTYPE]),
+        WALK_FORWARD: mt.evaluate(price.reindex(backtest_months), walk),
     }
     rows = [r for _, r in result.comparison.iterrows()]
     rows += [pd.Series({"evaluation": e, "model": PROTOTYPE, **v}) for e, v in extra.items()]

@@ -14,7 +14,13 @@ from nbclient import NotebookClient
 from milk_forecast.data.raw import SAMPLE_DIR
 from milk_forecast.model.outputs import read_predictions
 from milk_forecast.parameters import defaults_of, frozen
-from milk_forecast.run_folder.layout import METRICS_FILE, PREDICTIONS_FILE
+from milk_forecast.run_folder.layout import (
+    CLEAN_FILE,
+    FEATURES_FILE,
+    METRICS_FILE,
+    PREDICTIONS_FILE,
+    SERIES_FILE,
+)
 from milk_forecast.run_folder.metrics import read_metrics
 from milk_forecast.run_folder.predictions import FORECAST, KIND
 from milk_forecast.runner import stages
@@ -76,18 +82,29 @@ def test_parameter_defaults_are_the_parameter_class_defaults(stage_name: str) ->
 
 
 @pytest.mark.slow
-def test_the_committed_notebooks_run_by_hand_in_order(tmp_path: Path) -> None:
-    """As a person pressing "Run all" in Jupyter (started by `make lab`), 01 to 04."""
+def test_the_committed_notebooks_run_by_hand_in_order_and_04_reads_only_03s_outputs(
+    tmp_path: Path,
+) -> None:
+    """As a person pressing "Run all" in Jupyter (started by `make lab`), 01 to 04; before
+    04, everything 01 and 02 wrote is deleted: 04 learns from 03's outputs only."""
     project = tmp_path / "project"
     shutil.copytree(stages.NOTEBOOKS_DIR, project / "notebooks")
     (project / "data").mkdir()
     (project / "data" / "sample").symlink_to(SAMPLE_DIR)
+    manual = project / "runs" / "manual"
     env = kernel_environment()  # what `make lab` sets: this checkout first on PYTHONPATH
+    written: dict[str, set[Path]] = {}
     for name in stages.STAGE_NAMES:
+        if name == "04_train":
+            for path in written["01_extract"] | written["02_clean"]:
+                path.unlink()
+        before = set(manual.rglob("*")) if manual.exists() else set()
         nb = nbformat.read(project / "notebooks" / f"{name}.ipynb", as_version=4)
         client = NotebookClient(nb, timeout=300, kernel_name="python3")
         client.execute(cwd=str(project / "notebooks"), env=env)
-    manual = project / "runs" / "manual"
+        written[name] = {path for path in set(manual.rglob("*")) - before if path.is_file()}
+    assert {path.name for path in written["03_preprocess"]} == {SERIES_FILE, FEATURES_FILE}
+    assert CLEAN_FILE in {path.name for path in written["02_clean"]}
     read_metrics(manual / METRICS_FILE)
     predictions = read_predictions(manual / PREDICTIONS_FILE)
     assert predictions[KIND].iloc[-1] == FORECAST

@@ -17,8 +17,9 @@ from milk_forecast.data.features import (
     usable_rows,
 )
 from milk_forecast.data.raw import read_raw_inputs
+from milk_forecast.data.series import price_rain_series
 from milk_forecast.model import training
-from milk_forecast.model.combination import COMBINED
+from milk_forecast.model.ensembles import COMBINED
 from milk_forecast.model.params import TrainParams
 from milk_forecast.run_folder.metrics import (
     CALIBRATION,
@@ -137,7 +138,7 @@ def test_rescaling_removes_most_tenfold_jumps(cleaned: CleanResult, real_data_di
 
 @pytest.fixture(scope="module")
 def trained(cleaned: CleanResult, usable: pd.DataFrame) -> training.TrainingResult:
-    return training.train(cleaned.monthly, usable, TrainParams())
+    return training.train(price_rain_series(cleaned.monthly), usable, TrainParams())
 
 
 def rmse(trained: training.TrainingResult, h: int) -> dict[str, float]:
@@ -169,6 +170,16 @@ def test_the_served_model_beats_every_baseline_at_every_horizon(trained, h: int,
     assert ours < min(figures[name] for name in ("persistence", "seasonal_naive", "seasonal_drift"))
 
 
+def test_the_designs_walk_forward_figures_are_reproduced(trained: training.TrainingResult):
+    """The README's table (origins 2018-04..2020-03): a refactor keeps every forecast."""
+    served = [rmse(trained, h)[training.CHOSEN if h == 1 else COMBINED] for h in (1, 3, 6, 12)]
+    assert served == pytest.approx([6.73, 11.15, 16.71, 22.29], abs=0.005)
+    path = trained.metrics[FORECAST_PATH][0]
+    assert (path["month"], round(path["predicted_clp_per_l"], 2)) == ("2020-05", 330.18)
+    assert round(path["lower_80_clp_per_l"], 2) == 321.81
+    assert round(path["upper_80_clp_per_l"], 2) == 338.77
+
+
 @pytest.mark.parametrize(
     ("h", "cover80", "cover95"),
     [(1, (0.74, 0.86), 0.92), (3, (0.74, 0.88), 0.90), (6, (0.74, 0.88), 0.88)],
@@ -194,7 +205,7 @@ def test_windows_follow_a_price_file_cut_earlier(
 ):
     monthly = cleaned.monthly[cleaned.monthly["month"] <= pd.Timestamp(cut)]
     usable = add_shuffled_split(usable_rows(build_features(monthly)))
-    result = training.train(monthly, usable, TrainParams())
+    result = training.train(price_rain_series(monthly), usable, TrainParams())
     months = result.metrics["evaluations"]["walk_forward"]["months"]
     assert (months[0], months[-1]) == backtest
     path = result.metrics[FORECAST_PATH]

@@ -95,6 +95,9 @@ SERIES_COLUMNS = [PRICE_COLUMN, *RAIN_COLUMNS, *BANK_COLUMNS]
 # dropped_rows.parquet and rescaled_cells.parquet (02_clean)
 DROPPED_COLUMNS = ["file", "row", "value", "reason"]
 RESCALED_COLUMNS = ["file", "row", "month", "column", "value", "factor", "rescaled"]
+# price_rain_monthly.parquet (03_preprocess): the rainfall of the 8 regions summed, NaN
+# where any region is missing.
+RAIN_TOTAL_COLUMN = "rain_8_regions_mm"
 # features_monthly.parquet (03_preprocess): the prototype's shuffled comparison split.
 SPLIT = "split"
 TRAIN, TEST = "train", "test"

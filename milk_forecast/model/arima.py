@@ -12,30 +12,19 @@ within 0.2 CLP/L of the fully converged CSS optimum at 12 months on the real dat
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Self
 
 import numpy as np
 from scipy.signal import lfilter
 
-SEASON = 12
+from milk_forecast.model.forecaster import Forecaster
+from milk_forecast.model.history import SEASON, History
+
 _ONE = np.ones(1)
 # Months of yearly changes needed before a fit: the long AR of the start, a year, three years.
 MIN_MONTHS = 24 + SEASON + 36
 # A forecast farther than this from the last log price (a factor e^2) is a diverged fit.
 MAX_LOG_DISTANCE = 2.0
-
-
-@dataclass(frozen=True)
-class ArimaSpec:
-    """ARIMA(p,0,q)(0,1,1)[12] with drift on the log price, ``iterations`` LM steps."""
-
-    p: int
-    q: int
-    iterations: int = 2
-
-    @property
-    def name(self) -> str:
-        return f"arima({self.p},0,{self.q})(0,1,1)[12]+drift"
 
 
 def ma_polynomial(theta: np.ndarray, big_theta: float) -> np.ndarray:
@@ -97,34 +86,54 @@ def levenberg_marquardt(
     return x
 
 
-def forecast_path(log_price: np.ndarray, spec: ArimaSpec, horizons: int) -> np.ndarray:
-    """Log-price forecasts 1..``horizons`` months after the last value of ``log_price``.
+class Arima(Forecaster):
+    """ARIMA(p,0,q)(0,1,1)[12] with drift on the log price, ``iterations`` LM steps."""
 
-    All NaN when the series is too short or the fit diverges.
-    """
-    nothing = np.full(horizons, np.nan)
-    w = log_price[SEASON:] - log_price[:-SEASON]
-    p, q = spec.p, spec.q
-    if len(w) < MIN_MONTHS:
-        return nothing
-    par = levenberg_marquardt(
-        lambda x: residuals(x, w, p, q)[SEASON:], hannan_rissanen(w, p, q), spec.iterations
-    )
-    if not np.isfinite(par).all():
-        return nothing
-    mu, phi = par[0], par[1 : 1 + p]
-    ma = ma_polynomial(par[1 + p : 1 + p + q], par[1 + p + q])
-    shocks = list(np.concatenate([np.zeros(p), residuals(par, w, p, q)]))
-    centred = list(w - mu)
-    path = list(log_price[-SEASON:])
-    out = np.empty(horizons)
-    for k in range(horizons):
-        step = sum(phi[i] * centred[-1 - i] for i in range(p))
-        step += sum(ma[j] * shocks[-j] for j in range(1, len(ma)))
-        centred.append(step)
-        shocks.append(0.0)
-        path.append(path[-SEASON] + step + mu)
-        out[k] = path[-1]
-    if not np.isfinite(out).all() or np.abs(out - log_price[-1]).max() > MAX_LOG_DISTANCE:
-        return nothing
-    return out
+    def __init__(self, p: int = 1, q: int = 1, iterations: int = 2) -> None:
+        self.p = p
+        self.q = q
+        self.iterations = iterations
+
+    @property
+    def name(self) -> str:
+        return f"arima({self.p},0,{self.q})(0,1,1)[12]+drift"
+
+    def fit(self, history: History) -> Self:
+        """Conditional sum of squares from ``history_start`` (a year before it for the
+        first yearly change); ``params_`` None when too short or diverged."""
+        self.log_price_ = history.log_price[max(history.start, SEASON) - SEASON :]
+        w = self.log_price_[SEASON:] - self.log_price_[:-SEASON]
+        p, q = self.p, self.q
+        self.params_ = None
+        if len(w) >= MIN_MONTHS:
+            start = hannan_rissanen(w, p, q)
+            par = levenberg_marquardt(
+                lambda x: residuals(x, w, p, q)[SEASON:], start, self.iterations
+            )
+            self.params_ = par if np.isfinite(par).all() else None
+        self.history_ = history
+        return self
+
+    def predict(self, horizon: int) -> np.ndarray:
+        """Log-price forecasts; all NaN without a fit or when the path diverges."""
+        nothing = np.full(horizon, np.nan)
+        if self.params_ is None:
+            return nothing
+        par, p, q, log_price = self.params_, self.p, self.q, self.log_price_
+        w = log_price[SEASON:] - log_price[:-SEASON]
+        mu, phi = par[0], par[1 : 1 + p]
+        ma = ma_polynomial(par[1 + p : 1 + p + q], par[1 + p + q])
+        shocks = list(np.concatenate([np.zeros(p), residuals(par, w, p, q)]))
+        centred = list(w - mu)
+        path = list(log_price[-SEASON:])
+        out = np.empty(horizon)
+        for k in range(horizon):
+            step = sum(phi[i] * centred[-1 - i] for i in range(p))
+            step += sum(ma[j] * shocks[-j] for j in range(1, len(ma)))
+            centred.append(step)
+            shocks.append(0.0)
+            path.append(path[-SEASON] + step + mu)
+            out[k] = path[-1]
+        if not np.isfinite(out).all() or np.abs(out - log_price[-1]).max() > MAX_LOG_DISTANCE:
+            return nothing
+        return out

@@ -12,7 +12,7 @@ import pandas as pd
 
 from milk_forecast.data.checks import StageOutputError, check_parquet, check_written
 from milk_forecast.model import metrics as mt
-from milk_forecast.model.horizon import BASELINES
+from milk_forecast.model.candidates import BASELINES
 from milk_forecast.model.track_record import TrackRecord, track_record_columns
 from milk_forecast.run_folder.layout import (
     FAN_CHART_FILE,
@@ -71,10 +71,6 @@ def read_predictions(path: Path) -> pd.DataFrame:
     return frame
 
 
-def interval_columns(levels: Sequence[float]) -> list[str]:
-    return [interval_column(side, level) for level in levels for side in (LOWER, UPPER)]
-
-
 def calibration_summary(rows: pd.DataFrame, levels: Sequence[float]) -> dict[str, Any]:
     """Per horizon and level: coverage, mean width (CLP/L) and number of months."""
     summary: dict[str, Any] = {}
@@ -109,7 +105,11 @@ def path_record(row: pd.Series, levels: Sequence[float]) -> dict[str, Any]:
         MONTH: f"{row[MONTH]:%Y-%m}",
         HORIZON: int(row[HORIZON]),
         PREDICTED: float(row[PREDICTED]),
-        **{column: float(row[column]) for column in interval_columns(levels)},
+        **{
+            interval_column(side, level): float(row[interval_column(side, level)])
+            for level in levels
+            for side in (LOWER, UPPER)
+        },
         MODEL: str(row[MODEL]),
         REASON: str(row[REASON]),
     }
@@ -203,7 +203,7 @@ def horizon_table(metrics: dict[str, Any], ours: Sequence[str]) -> pd.DataFrame:
         models = evaluation["models"]
         served = next(name for name in ours if name in models)
         rows[h] = {"served by": served, "ours": models[served][RMSE]}
-        rows[h] |= {name: models[name][RMSE] for name in BASELINES if name in models}
+        rows[h] |= {b.name: models[b.name][RMSE] for b in BASELINES if b.name in models}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis(HORIZON)
 
 

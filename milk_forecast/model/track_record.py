@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from milk_forecast.model.forecaster import ORIGIN
 from milk_forecast.run_folder.layout import MONTH, UNIT
 from milk_forecast.run_folder.metrics import (
     DRIFT,
@@ -43,7 +44,6 @@ from milk_forecast.run_folder.predictions import (
 
 RUN_ID = "run_id"
 PUBLISHED_AT = "published_at"
-ORIGIN = "origin"
 ERROR = "error_clp_per_l"
 # Drift rule: the last DRIFT_WINDOW one-month errors, each test at DRIFT_ALPHA.
 DRIFT_WINDOW = 6

@@ -1,13 +1,12 @@
 """The train stage: evaluate, choose, forecast the next 12 months, build the outputs.
 
-One month ahead, the model is the *adaptive seasonal ridge*: for every month it forecasts,
-it picks among the seasonal ridge candidates (``models.py``) the one with the lowest
-one-step RMSE (log) over the selection window before that month, then refits it on every
-earlier month. For the first backtest month that window is ``selection_start ..
-selection_end``; it slides one month per month after that. The backtest window is never
+One month ahead, the model is the *adaptive seasonal ridge*: an ``AdaptiveChoice`` among
+the one-step seasonal ridges (``ridges.py``) by their RMSE (log) over the selection window
+before each month. For the first backtest month that window is ``selection_start ..
+selection_end``; it slides one month per month after that, so the backtest window is never
 seen by a choice made for an earlier month. Two to twelve months ahead, the path is the
-combination of path candidates (``combination.py``); every interval is sized in time
-order from the serving model's own errors (``path.py``).
+``Combination`` of the path candidates (``candidates.py``). Every interval is sized in time
+order from the serving model's own errors (``forecaster.half_widths``).
 """
 
 from __future__ import annotations
@@ -18,48 +17,45 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import KFold
 
 from milk_forecast.data.checks import check_monthly
-from milk_forecast.data.columns import PRICE_COLUMN, SPLIT, TEST
-from milk_forecast.data.features import feature_columns
-from milk_forecast.model import backtest as bt
-from milk_forecast.model import combination as cb
-from milk_forecast.model import metrics as mt
+from milk_forecast.data.columns import PRICE_COLUMN, RAIN_TOTAL_COLUMN, SPLIT
+from milk_forecast.model import evaluation as ev
 from milk_forecast.model import outputs
-from milk_forecast.model import path as served_path
-from milk_forecast.model.horizon import BASELINES
-from milk_forecast.model.models import (
-    DESIGN_COLUMNS,
-    PERSISTENCE,
-    PROTOTYPE,
-    SEASONAL_NAIVE,
-    CandidateSpec,
-    build_design,
-    candidate_specs,
-    fit_candidate,
-    persistence,
-    price_series,
-    prototype_search,
-    seasonal_naive,
-)
+from milk_forecast.model.candidates import BASELINES, path_candidates
+from milk_forecast.model.ensembles import AdaptiveChoice, ByHorizon, Combination
+from milk_forecast.model.forecaster import ORIGIN, walk
+from milk_forecast.model.history import History
 from milk_forecast.model.params import TrainParams
+from milk_forecast.model.prototype import prototype_shuffled
+from milk_forecast.model.ridges import OneStepRidge
 from milk_forecast.model.track_record import TrackRecord
 from milk_forecast.model.windows import Windows, months_between, resolve, shift
-from milk_forecast.run_folder.layout import CLEAN_FILE, FEATURES_FILE, MONTH
-from milk_forecast.run_folder.metrics import EVALUATED_HORIZONS, SHUFFLED, walk_forward_key
+from milk_forecast.run_folder.layout import FEATURES_FILE, MONTH, SERIES_FILE
+from milk_forecast.run_folder.metrics import CALIBRATED_HORIZONS, SHUFFLED
 from milk_forecast.run_folder.predictions import (
     BACKTEST,
+    FORECAST,
     FORECAST_HORIZON,
     HORIZON,
     IN_SAMPLE,
     KIND,
     MODEL,
     PREDICTED,
+    REASON,
 )
 
 CHOSEN = "adaptive_seasonal_ridge"
 PRICE_ONLY = "adaptive_seasonal_ridge_price_only"
+MIN_ONE_STEP_HISTORY = 36  # months from history_start to the first one-step forecast
+CALIBRATION_METHOD = (
+    "each origin's interval at horizon h is predicted * exp(+-q), q the level-quantile of the "
+    "absolute log errors of the model serving h (h=1: the adaptive seasonal ridge, h>=2: the "
+    "horizon combination) over its last {window} forecasts at h whose target is at or before "
+    "the origin: the interval a user saw then; q never falls below that of a shorter horizon "
+    "from the same origin, so intervals widen with the horizon. The rule was chosen once, on "
+    "origins 2008-2013 of the real data (windows 24/36/48, plain or conformal quantile)"
+)
 
 
 class TrainingError(ValueError):
@@ -68,14 +64,13 @@ class TrainingError(ValueError):
 
 @dataclass
 class TrainingResult:
-    """What ``train`` produced: the fitted one-step model and the tables to show and write.
+    """What ``train`` produced: the tables to show and write.
 
     ``backtest``: the one-step backtest rows; ``path``: the FORECAST_HORIZON forecast rows;
     ``horizon_backtest``: the combination and the baselines by origin and horizon;
     ``calibration``: the served forecasts and intervals over the calibration window.
     """
 
-    model: Any
     metrics: dict[str, Any]
     predictions: pd.DataFrame
     backtest: pd.DataFrame
@@ -85,271 +80,136 @@ class TrainingResult:
     comparison: pd.DataFrame
 
 
-def check_inputs(monthly: pd.DataFrame, features: pd.DataFrame) -> None:
-    """The two parquet inputs have what the train stage reads."""
-    check_monthly(monthly, CLEAN_FILE, required=[PRICE_COLUMN])
+def check_inputs(series: pd.DataFrame, features: pd.DataFrame) -> None:
+    """The two tables of 03_preprocess have what the train stage reads."""
+    check_monthly(
+        series, SERIES_FILE, required=[PRICE_COLUMN, RAIN_TOTAL_COLUMN], no_nan=[PRICE_COLUMN]
+    )
     check_monthly(features, FEATURES_FILE, required=[PRICE_COLUMN, SPLIT], contiguous=False)
 
 
-def run_candidates(monthly: pd.DataFrame, specs: list[CandidateSpec], w: Windows) -> pd.DataFrame:
-    """One-step forecasts of every candidate, from the selection window of the first month
-    chosen (``w.chosen[0]``) to the next month."""
-    first = bt.selection_window(w.chosen[0], w.length, w.gap)[0]
-    if months_between(w.history_start, first) < 36:
+def one_step_pools(params: TrainParams, w: Windows) -> dict[str, AdaptiveChoice]:
+    """The adaptive choice among all one-step ridges, and among those of the price alone."""
+    first = shift(w.chosen[0], -w.gap - w.length + 1)
+    if months_between(w.history_start, first) < MIN_ONE_STEP_HISTORY:
         raise TrainingError(
             f"parameters: the first one-step forecast needed ({first:%Y-%m}: the selection "
             f"window of the first of the {w.interval_window} months before the calibration "
-            f"and backtest windows) leaves less than 36 months after "
+            f"and backtest windows) leaves less than {MIN_ONE_STEP_HISTORY} months after "
             f"history_start={w.history_start:%Y-%m}"
         )
-    months = bt.month_range(first, w.forecast)
-    design_columns = monthly[DESIGN_COLUMNS]  # slicing history is the loop's main cost
-    return bt.walk_forward(design_columns, months, bt.candidate_forecaster(specs, w.history_start))
-
-
-def forecast_reason(
-    candidates: pd.DataFrame, specs: list[CandidateSpec], monthly: pd.DataFrame, w: Windows
-) -> tuple[str, str]:
-    """Which pool forecasts the next month and why."""
-    missing = [s.name for s in specs if not np.isfinite(candidates.at[w.forecast, s.name])]
-    window = f"{shift(w.forecast, -w.gap - w.length + 1):%Y-%m}..{shift(w.forecast, -w.gap):%Y-%m}"
-    if not missing:
-        return (
-            CHOSEN,
-            f"all inputs available through {w.last:%Y-%m}: lowest one-step RMSE over {window} among all candidates",
-        )
-    rain = monthly.set_index(MONTH).filter(like="rain_").dropna(how="any")
-    rain_end = f"{rain.index.max():%Y-%m}" if len(rain) else "nowhere"
-    return PRICE_ONLY, (
-        f"rainfall ends {rain_end}, the forecast of {w.forecast:%Y-%m} needs it through {w.last:%Y-%m}: "
-        f"fallback to the price-history-only candidates, lowest one-step RMSE over {window}"
-    )
-
-
-def evaluation(
-    description: str, months: pd.DatetimeIndex, actual: pd.Series, predictions: dict[str, pd.Series]
-) -> dict[str, Any]:
+    ridges = [
+        OneStepRidge(tuple(inputs), half_life, params.ridge_alpha)
+        for inputs in params.input_sets
+        for half_life in params.half_lives_years
+    ]
+    pools = {CHOSEN: ridges, PRICE_ONLY: [r for r in ridges if set(r.inputs) <= {"price"}]}
     return {
-        "description": description,
-        "months": [f"{m:%Y-%m}" for m in months],
-        "models": {
-            name: mt.evaluate(actual.reindex(months), p.reindex(months))
-            for name, p in predictions.items()
-        },
+        name: AdaptiveChoice(tuple(members), w.length, w.gap, name)
+        for name, members in pools.items()
+        if members
     }
 
 
-def shuffled_split_ours(
-    monthly: pd.DataFrame, specs: list[CandidateSpec], test: pd.DatetimeIndex, w: Windows
-) -> tuple[pd.Series, str]:
-    """Our model on the shuffled split: chosen on the selection window's train months, fit on all train months."""
-    price = price_series(monthly)
-    months = w.selection.difference(test)
-    one_step = bt.walk_forward(
-        monthly[DESIGN_COLUMNS], months, bt.candidate_forecaster(specs, w.history_start, test)
-    )
-    best = bt.rmse_log(price, one_step).idxmin()
-    spec = next(s for s in specs if s.name == best)
-    design = build_design(monthly)
-    train = np.asarray((design.months >= w.history_start) & ~design.months.isin(test))
-    fitted = fit_candidate(design, spec, train, w.forecast)
-    change = fitted.predict_log_change(design, np.asarray(design.months.isin(test)))
-    return pd.Series(persistence(price, test).to_numpy() * np.exp(change), index=test), best
+def serving_one_step(
+    pools: dict[str, AdaptiveChoice], history: History, w: Windows
+) -> tuple[AdaptiveChoice, str, str]:
+    """The pool serving the next month (all candidates if each can forecast it, else the
+    price-only ones), fitted, with the model and the reason shown."""
+    window = f"{shift(w.forecast, -w.gap - w.length + 1):%Y-%m}..{shift(w.forecast, -w.gap):%Y-%m}"
+    everyone = pools[CHOSEN]
+    if np.isfinite(walk(everyone.candidates, history, [history.last], 1, 0)).all():
+        name = CHOSEN
+        reason = f"all inputs available through {w.last:%Y-%m}: lowest one-step RMSE over {window} among all candidates"
+    else:
+        rain_end = (
+            f"{history.months[history.rain_end]:%Y-%m}" if history.rain_end >= 0 else "nowhere"
+        )
+        name = PRICE_ONLY
+        reason = (
+            f"rainfall ends {rain_end}, the forecast of {w.forecast:%Y-%m} needs it through {w.last:%Y-%m}: "
+            f"fallback to the price-history-only candidates, lowest one-step RMSE over {window}"
+        )
+        if PRICE_ONLY not in pools:
+            raise TrainingError(
+                f"forecast of {w.forecast:%Y-%m}: {reason}, but input_sets has no price-only set"
+            )
+    fitted = pools[name].clone().fit(history)
+    return fitted, f"{name}: {fitted.chosen.name}", reason  # fmt: skip
 
 
-def prototype_shuffled(features: pd.DataFrame, random_state: int) -> pd.Series:
-    """The prototype's grid search fit on the split's train rows, predicting its test rows."""
-    columns = feature_columns(features)
-    train, test = features[features[SPLIT] != TEST], features[features[SPLIT] == TEST]
-    search = prototype_search(random_state, KFold(3, shuffle=True, random_state=random_state))
-    search.fit(train[columns].to_numpy(), train[PRICE_COLUMN].to_numpy())
-    return pd.Series(search.predict(test[columns].to_numpy()), index=pd.DatetimeIndex(test[MONTH]))
-
-
-def in_sample(fitted: Any, monthly: pd.DataFrame, w: Windows) -> pd.DataFrame:
-    """Fitted values of the forecast model on its training months."""
-    design = build_design(monthly)
-    rows = np.asarray((design.months >= w.history_start) & (design.months <= w.last))
-    previous = persistence(price_series(monthly), design.months[rows])
-    predicted = previous.to_numpy() * np.exp(fitted.predict_log_change(design, rows))
-    frame = pd.DataFrame({MONTH: design.months[rows], PREDICTED: predicted})
-    return frame.dropna().assign(**{KIND: IN_SAMPLE, MODEL: fitted.spec.name})
-
-
-def train(monthly: pd.DataFrame, features: pd.DataFrame, params: TrainParams) -> TrainingResult:
+def train(series: pd.DataFrame, features: pd.DataFrame, params: TrainParams) -> TrainingResult:
     """Evaluate (walk-forward by horizon, shuffled split), calibrate the intervals,
     forecast the next 12 months, build the outputs."""
-    check_inputs(monthly, features)
-    monthly = monthly.sort_values(MONTH).reset_index(drop=True)
-    monthly = monthly[monthly[MONTH] <= monthly.loc[monthly[PRICE_COLUMN].notna(), MONTH].max()]
-    w = resolve(params, monthly)
-    levels = params.interval_levels
-    specs = candidate_specs(params.input_sets, params.half_lives_years, params.ridge_alpha)
-    price = price_series(monthly)
-    one = one_step(monthly, price, specs, w)
-    track = served_path.run_track(monthly, w, params)
-    served = served_path.Served(one.served["predicted"], track, price)
-    backtest = one_step_backtest(one, track, price, w, levels)
-    path = served_path.forecast_path(served, w, levels, one.model_name, one.reason)
-    by_horizon = cb.backtest_rows(
-        track, [track.data.position(o) for o in w.origins], range(1, FORECAST_HORIZON + 1)
+    check_inputs(series, features)
+    w = resolve(params, series)
+    history = History.from_table(series, params.history_start)
+    levels, window = params.interval_levels, params.interval_window
+    pools = one_step_pools(params, w)
+    one_step, model, reason = serving_one_step(pools, history, w)
+    combination = Combination(
+        path_candidates(params.ridge_alpha), params.combination_window, params.combination_power
     )
-    calibration = served_path.calibration_rows(served, w, levels)
+    served = ByHorizon(pools[one_step.name], combination).fit(history)
+    path = forecast_path(served, model, reason, levels, window)
+    origins = history.positions(w.origins)
+    backtest = one_step_backtest(pools[CHOSEN], history, origins, levels, window)
+    by_horizon = ev.horizon_rows(history, origins, combination, BASELINES)
+    calibration = served.backtest(
+        history, history.positions(w.calibration), CALIBRATED_HORIZONS, levels, window
+    )
+    calibration = calibration[calibration[MONTH] <= w.last].reset_index(drop=True)
+    prototype = None
+    if params.fit_prototype:
+        prototype = prototype_shuffled(features, params.mutual_info_random_state)
     evaluations = {
-        **horizon_evaluations(one.choices, price, by_horizon, w),
-        SHUFFLED: shuffled_evaluation(monthly, price, features, specs, w, params),
+        **ev.horizon_evaluations(history, pools.values(), combination, BASELINES, by_horizon, w),
+        SHUFFLED: ev.shuffled_evaluation(history, pools[CHOSEN], features, prototype, w),
     }
-    model = refit(monthly, one.served, specs, w)
-    method = served_path.CALIBRATION_METHOD.format(window=w.interval_window)
+    method = CALIBRATION_METHOD.format(window=w.interval_window)
     block = outputs.calibration_block(calibration, w.calibration, levels, method)
     metrics = outputs.build_metrics(evaluations, CHOSEN, path, block, levels)
-    predictions = outputs.build_predictions(in_sample(model, monthly, w), backtest, path, price)
-    return TrainingResult(
-        model,
-        metrics,
-        predictions,
-        backtest,
-        path,
-        by_horizon,
-        calibration,
-        comparison_frame(evaluations),
-    )
+    fitted = in_sample(one_step, history)
+    predictions = outputs.build_predictions(fitted, backtest, path, history.price_by_month())
+    comparison = ev.comparison_frame(evaluations)
+    return TrainingResult(metrics, predictions, backtest, path, by_horizon, calibration, comparison)
 
 
-@dataclass(frozen=True)
-class OneStep:
-    """The one-month-ahead choices of each pool and which pool serves the next month, why."""
-
-    choices: dict[str, pd.DataFrame]
-    forecaster: str
-    reason: str
-    next_month: pd.Timestamp
-
-    @property
-    def served(self) -> pd.DataFrame:
-        return self.choices[self.forecaster]
-
-    @property
-    def model_name(self) -> str:
-        return f"{self.forecaster}: {self.served.at[self.next_month, 'candidate']}"
-
-
-def one_step(
-    monthly: pd.DataFrame, price: pd.Series, specs: list[CandidateSpec], w: Windows
-) -> OneStep:
-    """The one-step candidates run and chosen for every month of ``w.chosen``."""
-    candidates = run_candidates(monthly, specs, w)
-    choices = adaptive_choices(candidates, price, specs, w)
-    forecaster, reason = forecast_reason(candidates, specs, monthly, w)
-    if forecaster not in choices:
-        raise TrainingError(
-            f"forecast of {w.forecast:%Y-%m}: {reason}, but input_sets has no price-only set"
-        )
-    return OneStep(choices, forecaster, reason, w.forecast)
+def forecast_path(
+    served: ByHorizon, model: str, reason: str, levels: tuple[float, ...], window: int
+) -> pd.DataFrame:
+    """The FORECAST_HORIZON months after the history ``served`` was fit on: prediction,
+    interval, model and reason (one month ahead: ``model`` and ``reason``)."""
+    path = served.forecast(FORECAST_HORIZON, levels, window).assign(**{KIND: FORECAST})
+    described = [(model, reason)]
+    described += [served.rest_.describe(h) for h in range(2, FORECAST_HORIZON + 1)]
+    path[MODEL], path[REASON] = [m for m, _ in described], [r for _, r in described]
+    return path
 
 
 def one_step_backtest(
-    one: OneStep, track: cb.Track, price: pd.Series, w: Windows, levels: tuple[float, ...]
+    pool: AdaptiveChoice,
+    history: History,
+    origins: np.ndarray,
+    levels: tuple[float, ...],
+    window: int,
 ) -> pd.DataFrame:
-    """The backtest months as forecast by the headline model, intervals from its own errors."""
-    chosen = one.choices[CHOSEN]
-    origins = w.backtest - pd.DateOffset(months=1)
-    rows = served_path.Served(chosen["predicted"], track, price).rows(
-        origins, [1], levels, w.interval_window
+    """The month after each origin as forecast by ``pool``, intervals from its own errors,
+    ``model`` the candidate chosen for it."""
+    lag = pool.replay_lag(history)
+    chosen = [pool.clone().fit(history.up_to(o, lag)).chosen.name for o in origins]
+    rows = pool.backtest(history, origins, [1], levels, window)
+    return rows.drop(columns=[HORIZON, ORIGIN]).assign(**{KIND: BACKTEST, MODEL: chosen})
+
+
+def in_sample(pool: AdaptiveChoice, history: History) -> pd.DataFrame:
+    """Fitted values of the candidate ``pool`` chose, refit on every month up to the last."""
+    model = pool.chosen.clone().fit(history)
+    positions = np.arange(max(history.start, 1), history.last + 1)
+    frame = pd.DataFrame(
+        {MONTH: history.months[positions], PREDICTED: np.exp(model.in_sample(positions))}
     )
-    return rows.drop(columns=[HORIZON, cb.ORIGIN]).assign(
-        **{KIND: BACKTEST, MODEL: chosen["candidate"].reindex(w.backtest).to_numpy()}
-    )
-
-
-def adaptive_choices(
-    candidates: pd.DataFrame, price: pd.Series, specs: list[CandidateSpec], w: Windows
-) -> dict[str, pd.DataFrame]:
-    """Per pool (all candidates, price-only ones), the candidate chosen for each month."""
-    pools = {
-        CHOSEN: [s.name for s in specs],
-        PRICE_ONLY: [s.name for s in specs if set(s.inputs) <= {"price"}],
-    }
-    return {
-        name: bt.adaptive_choice(candidates, price, w.chosen, w.length, w.gap, pool)
-        for name, pool in pools.items()
-        if pool
-    }
-
-
-def refit(
-    monthly: pd.DataFrame, choice: pd.DataFrame, specs: list[CandidateSpec], w: Windows
-) -> Any:
-    """The candidate chosen for the next month, refit on every month up to the last."""
-    spec = next(s for s in specs if s.name == choice.at[w.forecast, "candidate"])
-    design = build_design(monthly)
-    train_rows = np.asarray((design.months >= w.history_start) & (design.months <= w.last))
-    return fit_candidate(design, spec, train_rows, w.forecast)
-
-
-def horizon_evaluations(
-    choices: dict[str, pd.DataFrame], price: pd.Series, by_horizon: pd.DataFrame, w: Windows
-) -> dict[str, Any]:
-    """``walk_forward`` (one month ahead, the headline) and ``walk_forward_h<h>``: the model
-    serving each horizon and the three baselines, from the origins before the backtest months."""
-    evaluations = {}
-    for h in EVALUATED_HORIZONS:
-        rows = by_horizon[by_horizon[HORIZON] == h].set_index(MONTH)
-        if rows.empty:
-            continue
-        months = pd.DatetimeIndex(rows.index)
-        models = {cb.COMBINED: rows[PREDICTED]} | {name: rows[name] for name in BASELINES}
-        description = (
-            f"{h} month(s) ahead from each origin {rows[cb.ORIGIN].min():%Y-%m}.."
-            f"{rows[cb.ORIGIN].max():%Y-%m}: the path candidates refit on the months up to the "
-            f"origin, combined by their errors at h={h} with targets at or before it"
-        )
-        if h == 1:
-            models = {
-                name: choice["predicted"].reindex(months) for name, choice in choices.items()
-            } | models
-            description = (
-                f"one month ahead, expanding window from {w.history_start:%Y-%m}, refit and "
-                f"re-chosen every month on the {w.length} months ending {w.gap} month(s) before "
-                f"it; {cb.COMBINED}: the path's combination at h=1, for comparison"
-            )
-        evaluations[walk_forward_key(h)] = evaluation(description, months, price, models)
-    return evaluations
-
-
-def shuffled_evaluation(
-    monthly: pd.DataFrame,
-    price: pd.Series,
-    features: pd.DataFrame,
-    specs: list[CandidateSpec],
-    w: Windows,
-    params: TrainParams,
-) -> dict[str, Any]:
-    test = pd.DatetimeIndex(features.loc[features[SPLIT] == TEST, MONTH]).sort_values()
-    ours, choice = shuffled_split_ours(monthly, specs, test, w)
-    models = {
-        CHOSEN: ours,
-        PERSISTENCE: persistence(price, test),
-        SEASONAL_NAIVE: seasonal_naive(price, test),
-    }
-    if params.fit_prototype:
-        models[PROTOTYPE] = prototype_shuffled(features, params.mutual_info_random_state)
-    description = (
-        f"the prototype's shuffled 80/20 split (random_state 42): {len(test)} test months; our "
-        f"model trained on every other month from {w.history_start:%Y-%m}, candidate {choice} "
-        "chosen on the selection window's train months"
-    )
-    return evaluation(description, test, price, models)
-
-
-def comparison_frame(evaluations: dict[str, Any]) -> pd.DataFrame:
-    """Tidy table: one row per evaluation and model."""
-    rows = [
-        {"evaluation": e, "model": m, **values}
-        for e, ev in evaluations.items()
-        for m, values in ev["models"].items()
-    ]
-    return pd.DataFrame(rows)
+    return frame.dropna().assign(**{KIND: IN_SAMPLE, MODEL: model.name})
 
 
 def write_outputs(result: TrainingResult, run_dir: Path | str, track: TrackRecord) -> list[Path]:

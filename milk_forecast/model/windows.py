@@ -11,9 +11,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from milk_forecast.data.columns import PRICE_COLUMN
-from milk_forecast.model.backtest import month_range
 from milk_forecast.model.params import TrainParams
-from milk_forecast.run_folder.layout import CLEAN_FILE, MONTH
+from milk_forecast.run_folder.layout import MONTH, SERIES_FILE
 
 DEFAULT_LENGTH = 24  # months of the backtest and of the first selection window by default
 ORDER = ("history_start", "selection_start", "selection_end", "backtest_start", "backtest_end")
@@ -21,6 +20,11 @@ ORDER = ("history_start", "selection_start", "selection_end", "backtest_start", 
 
 class WindowError(ValueError):
     """Windows that contradict each other or the data; the message names them."""
+
+
+def month_range(start: str | pd.Timestamp, end: str | pd.Timestamp) -> pd.DatetimeIndex:
+    """Month starts from ``start`` to ``end`` inclusive."""
+    return pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="MS")
 
 
 def shift(month: pd.Timestamp, months: int) -> pd.Timestamp:
@@ -92,12 +96,12 @@ def resolve(params: TrainParams, monthly: pd.DataFrame) -> Windows:
             )
     if ts["backtest_end"] > last:
         raise WindowError(
-            f"{CLEAN_FILE}: the price ends {last:%Y-%m}, before backtest_end="
+            f"{SERIES_FILE}: the price ends {last:%Y-%m}, before backtest_end="
             f"{ts['backtest_end']:%Y-%m}; pass windows inside {first:%Y-%m}..{last:%Y-%m}"
         )
     if ts["history_start"] < first:
         raise WindowError(
-            f"{CLEAN_FILE}: the price starts {first:%Y-%m}, after history_start="
+            f"{SERIES_FILE}: the price starts {first:%Y-%m}, after history_start="
             f"{ts['history_start']:%Y-%m}"
         )
     last_origin = shift(ts["backtest_end"], -1)

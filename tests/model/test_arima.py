@@ -1,8 +1,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
+from milk_forecast.data.columns import PRICE_COLUMN, RAIN_TOTAL_COLUMN
 from milk_forecast.model import arima
+from milk_forecast.model.history import History
+from milk_forecast.run_folder.layout import MONTH
 
 
 def simulated_log_price(n: int = 360, phi: float = 0.6, seasonal_ma: float = -0.5) -> np.ndarray:
@@ -20,19 +24,22 @@ def simulated_log_price(n: int = 360, phi: float = 0.6, seasonal_ma: float = -0.
     return log_price
 
 
+def history_of(log_price: np.ndarray) -> History:
+    months = pd.date_range("1990-01", periods=len(log_price), freq="MS")
+    frame = pd.DataFrame(
+        {MONTH: months, PRICE_COLUMN: np.exp(log_price), RAIN_TOTAL_COLUMN: np.nan}
+    )
+    return History.from_table(frame, "1990-01")
+
+
 def test_fit_recovers_the_parameters_of_a_simulated_series():
     log_price = simulated_log_price()
-    w = log_price[12:] - log_price[:-12]
-    spec = arima.ArimaSpec(1, 0, iterations=20)
-    par = arima.levenberg_marquardt(
-        lambda x: arima.residuals(x, w, 1, 0)[12:], arima.hannan_rissanen(w, 1, 0), 20
-    )
-    mu, phi, big_theta = par
+    model = arima.Arima(1, 0, iterations=20).fit(history_of(log_price))
+    mu, phi, big_theta = model.params_
     assert abs(mu - 0.03) < 0.01 and abs(phi - 0.6) < 0.15 and abs(big_theta + 0.5) < 0.2
-    path = arima.forecast_path(log_price, spec, 12)
+    path = model.predict(12)
     assert np.isfinite(path).all()
-    # far ahead, the yearly change returns to the drift
-    assert abs((path[-1] - log_price[-1]) - 0.03) < 0.05
+    assert abs((path[-1] - log_price[-1]) - 0.03) < 0.05  # far ahead: the drift
 
 
 def test_residuals_are_the_shocks_of_the_model():
@@ -45,4 +52,5 @@ def test_residuals_are_the_shocks_of_the_model():
 
 
 def test_a_short_series_gives_no_forecast():
-    assert np.isnan(arima.forecast_path(np.linspace(4, 5, 60), arima.ArimaSpec(2, 1), 12)).all()
+    model = arima.Arima(2, 1).fit(history_of(np.linspace(4, 5, 60)))
+    assert model.params_ is None and np.isnan(model.predict(12)).all()

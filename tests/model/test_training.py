@@ -5,14 +5,15 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from series_factory import synthetic_monthly, without_rain_after
+from series_factory import synthetic_monthly, synthetic_series, without_rain_after
 
 from milk_forecast.data import checks
 from milk_forecast.data.checks import StageOutputError
 from milk_forecast.data.columns import PRICE_COLUMN
 from milk_forecast.data.features import add_shuffled_split
 from milk_forecast.model import outputs, track_record, training
-from milk_forecast.model.combination import COMBINED, ORIGIN
+from milk_forecast.model.ensembles import COMBINED
+from milk_forecast.model.forecaster import ORIGIN
 from milk_forecast.model.outputs import read_predictions
 from milk_forecast.run_folder.layout import MONTH, PREDICTIONS_JSON, RunFolderError
 from milk_forecast.run_folder.metrics import (
@@ -43,7 +44,9 @@ def usable_frame(monthly: pd.DataFrame) -> pd.DataFrame:
 
 
 def train(monthly: pd.DataFrame, **params) -> training.TrainingResult:
-    return training.train(monthly, usable_frame(monthly), training.TrainParams(**params))
+    """The train stage on what 03_preprocess would write from ``monthly``."""
+    series = synthetic_series(monthly)
+    return training.train(series, usable_frame(monthly), training.TrainParams(**params))
 
 
 @pytest.fixture(scope="module")
@@ -156,9 +159,10 @@ def test_calibration_and_backtest_use_no_price_after_their_origin(result):
 def test_rainfall_ending_early_still_gives_twelve_horizons_and_says_so():
     out = train(without_rain_after(synthetic_monthly(), "2020-01"))
     forecast = out.metrics["forecast"]
-    assert forecast["model"].startswith(training.PRICE_ONLY + ":")
+    assert forecast["model"].startswith(training.PRICE_ONLY + ": seasonal_ridge[price, ")
     assert "rainfall ends 2020-01" in forecast["reason"]
-    assert out.model.spec.inputs == ("price",)
+    fitted = out.predictions[out.predictions["kind"] == "in_sample"]
+    assert fitted["model"].str.startswith("seasonal_ridge[price, ").all()
     path = out.metrics[FORECAST_PATH]
     assert [row[HORIZON] for row in path] == list(range(1, 13))
     assert all(np.isfinite(row[PREDICTED]) for row in path)
@@ -218,3 +222,19 @@ def test_check_metrics_json_names_the_file_and_key(result, tmp_path):
     path.write_text(json.dumps(broken))
     with pytest.raises(RunFolderError, match=r"metrics.json: headline.r2 is None"):
         read_metrics(path)
+
+
+def test_inputs_the_stage_cannot_use_are_named():
+    monthly = synthetic_monthly()
+    with pytest.raises(
+        StageOutputError,
+        match=r"price_rain_monthly.parquet: missing column\(s\) 'rain_8_regions_mm'",
+    ):
+        training.train(monthly, usable_frame(monthly), training.TrainParams())
+    with pytest.raises(
+        training.TrainingError, match=r"leaves less than 36 months after history_start=2008-01"
+    ):
+        train(monthly, history_start="2008-01")
+    late_rain = without_rain_after(monthly, "2020-01")
+    with pytest.raises(training.TrainingError, match="but input_sets has no price-only set"):
+        train(late_rain, input_sets=(("rain",), ("price", "rain")))

@@ -1,0 +1,194 @@
+"""Forecasters made of forecasters, each scoring its candidates on errors known at the origin.
+
+- ``AdaptiveChoice`` (one month ahead): the candidate with the lowest RMSE (log) over its
+  last ``window`` one-step errors whose target is ``gap`` months or more before the month
+  forecast (gap 1: every error known at the origin). Only candidates with a forecast for
+  the month compete. Candidates are scored on rainfall as recorded.
+- ``Combination`` (a path): at each horizon h the weighted mean in log of the candidates'
+  forecasts, weights ``(min MSE / MSE_c) ** power``, ``MSE_c`` candidate c's mean squared
+  log error over its last ``window`` forecasts at h whose target is at or before the origin.
+  A candidate without a forecast or a complete track record gets weight 0. Candidates are
+  scored with the rain lag the history shows at its end, so the track records measure what
+  the live path does.
+- ``ByHorizon``: ``first`` one month ahead, ``rest`` beyond, each with its own past errors.
+
+Candidates' forecasts at earlier origins come from ``walk``: computed once, whatever asks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Self
+
+import numpy as np
+
+from milk_forecast.model.forecaster import Forecaster, ForecastError, walk
+from milk_forecast.model.history import SEASON, History
+from milk_forecast.run_folder.predictions import FORECAST_HORIZON
+
+COMBINED = "horizon_combination"
+MIN_HISTORY = 60  # months of price a path candidate learns from at least
+
+
+class AdaptiveChoice(Forecaster):
+    horizons = 1
+    replays_rain_lag = False  # the one-step ridges need the rainfall up to the month before
+
+    def __init__(
+        self,
+        candidates: Sequence[Forecaster] = (),
+        window: int = 24,
+        gap: int = 1,
+        name: str = "adaptive_choice",
+    ) -> None:
+        self.candidates = candidates
+        self.window = window
+        self.gap = gap
+        self.name = name
+
+    def fit(self, history: History) -> Self:
+        origin = history.last
+        past = np.arange(origin - self.gap - self.window + 1, origin - self.gap + 1)
+        origins = np.append(past, origin)
+        paths = walk(self.candidates, history, origins, 1, self.replay_lag(history))[:, :, 0]
+        errors = paths[:, :-1] - history.log_price[past + 1]
+        scores = np.sqrt(np.mean(errors**2, axis=1))
+        self.forecasts_ = paths[:, -1]
+        scores[~np.isfinite(self.forecasts_)] = np.nan
+        if np.isnan(scores).all():
+            raise ForecastError(
+                f"selection for {history.month_at(origin + 1):%Y-%m}: no candidate of the "
+                "pool can forecast it"
+            )
+        self.scores_, self.choice_ = scores, int(np.nanargmin(scores))
+        self.history_ = history
+        return self
+
+    @property
+    def chosen(self) -> Forecaster:
+        """The candidate chosen (unfitted)."""
+        return self.candidates[self.choice_]
+
+    def predict(self, horizon: int = 1) -> np.ndarray:
+        if horizon != 1:
+            raise ForecastError(f"{self.name}: forecasts one month ahead, not {horizon}")
+        return self.forecasts_[self.choice_ : self.choice_ + 1]
+
+
+class Combination(Forecaster):
+    def __init__(
+        self,
+        candidates: Sequence[Forecaster] = (),
+        window: int = 60,
+        power: float = 2.0,
+        horizons: int = FORECAST_HORIZON,
+        name: str = COMBINED,
+    ) -> None:
+        self.candidates = candidates
+        self.window = window
+        self.power = power
+        self.horizons = horizons
+        self.name = name
+
+    def fit(self, history: History) -> Self:
+        names = [c.name for c in self.candidates]
+        if not names or len(set(names)) != len(names):
+            raise ForecastError(f"{self.name}: candidates empty or with duplicated names {names}")
+        origin, horizons, window = history.last, self.horizons, self.window
+        first = origin - horizons - window + 1
+        if first - history.start < MIN_HISTORY:
+            raise ForecastError(
+                f"the first origin the path candidates need ({history.month_at(first):%Y-%m}) "
+                f"leaves fewer than {MIN_HISTORY} months after history_start="
+                f"{history.months[history.start]:%Y-%m}"
+            )
+        origins = np.arange(first, origin + 1)
+        paths = walk(self.candidates, history, origins, horizons, self.replay_lag(history))
+        actual = history.log_price[origin - window + 1 : origin + 1]  # targets of every window
+        self.weights_ = np.zeros((horizons, len(names)))
+        self.path_ = np.empty(horizons)
+        for h in range(1, horizons + 1):  # forecasts from origins origin-h-window+1..origin-h
+            errors = actual - paths[:, horizons - h : horizons - h + window, h - 1]
+            forecast = paths[:, -1, h - 1]
+            mse = np.mean(errors**2, axis=1)
+            competing = np.isfinite(mse) & np.isfinite(forecast)
+            if not competing.any():
+                raise ForecastError(
+                    f"combination at {history.months[origin]:%Y-%m}, h={h}: no candidate has "
+                    "a complete track record and a forecast"
+                )
+            weights = self.weights_[h - 1]
+            scored = np.maximum(mse[competing], 1e-300)  # a perfect record weighs most
+            weights[competing] = (scored.min() / scored) ** self.power
+            weights /= weights.sum()
+            self.path_[h - 1] = weights[competing] @ forecast[competing]
+        self.history_ = history
+        return self
+
+    def predict(self, horizon: int) -> np.ndarray:
+        if horizon > self.horizons:
+            raise ForecastError(f"{self.name}: forecasts up to {self.horizons} months ahead")
+        return self.path_[:horizon].copy()
+
+    def describe(self, h: int, top: int = 3) -> tuple[str, str]:
+        """The model and the reason of the forecast at horizon ``h``: the candidate with the
+        largest weight; the scoring window, the largest weights, how rainfall was held."""
+        weights, names, history = (
+            self.weights_[h - 1],
+            [c.name for c in self.candidates],
+            self.history_,
+        )
+        order = [i for i in np.argsort(-weights)[:top] if weights[i] > 0]
+        largest = ", ".join(f"{names[i]} {weights[i]:.2f}" for i in order)
+        targets = f"{history.months[-self.window]:%Y-%m}..{history.months[-1]:%Y-%m}"
+        top_weight = int(np.argmax(weights))
+        model = f"{self.name}: largest weight {names[top_weight]} ({weights[top_weight]:.2f})"
+        reason = (
+            f"inverse-MSE^{self.power:g} combination of {int((weights > 0).sum())} candidates "
+            f"scored on their last {self.window} forecasts at h={h} (targets {targets}); "
+            f"largest weights: {largest}; {rain_reason(history)}"
+        )  # fmt: skip
+        return model, reason
+
+
+def rain_reason(history: History) -> str:
+    """How the path candidates handle the rainfall of ``history``, in words."""
+    if history.rain_end < SEASON - 1:
+        return "no usable rainfall: the rain candidates cannot be fit and get no weight"
+    end, lag = f"{history.months[history.rain_end]:%Y-%m}", history.rain_lag
+    if lag == 0:
+        return (
+            f"rainfall observed through {end}, as the price; months after it hold the last "
+            "complete 12-month rainfall sum (future rain unknown)"
+        )
+    return (
+        f"rainfall ends {end}, {lag} month(s) before the price: rain inputs hold the last "
+        f"complete 12-month sum ({history.months[history.rain_end - SEASON + 1]:%Y-%m}..{end}) "
+        f"for every later month; the backtest applies the same {lag}-month lag at each origin"
+    )
+
+
+class ByHorizon(Forecaster):
+    def __init__(self, first: Forecaster, rest: Forecaster) -> None:
+        self.first = first
+        self.rest = rest
+
+    @property
+    def name(self) -> str:
+        return f"{self.first.name}, then {self.rest.name}"
+
+    @property
+    def horizons(self) -> int:  # type: ignore[override]
+        return self.rest.horizons
+
+    def fit(self, history: History) -> Self:
+        self.first_ = self.first.clone().fit(history)
+        self.rest_ = self.rest.clone().fit(history)
+        self.history_ = history
+        return self
+
+    def predict(self, horizon: int) -> np.ndarray:
+        return np.concatenate([self.first_.predict(1), self.rest_.predict(horizon)[1:]])
+
+    def forecasts_at(self, history: History, origins: np.ndarray, h: int) -> np.ndarray:
+        return (self.first if h == 1 else self.rest).forecasts_at(history, origins, h)

@@ -1,0 +1,219 @@
+"""The contract every forecaster keeps, in scikit-learn's manner, and the walk-forward.
+
+A forecaster declares its parameters in ``__init__`` and only stores them there
+(``get_params`` reads them back by the signature, ``clone`` makes an unfitted copy);
+``fit(history)`` learns from a ``History`` and sets attributes ending in ``_``;
+``predict(horizon)`` gives the log price 1..horizon months after the history's last month;
+``forecast(horizon, levels)`` the path in CLP/L with its intervals.
+
+``walk`` gives the paths of several forecasters from a range of origins, each fitted on the
+history cut at its origin. A path is computed once per (forecaster, months seen) and kept in
+the history's ``Memo``, as scikit-learn's ``Pipeline(memory=...)`` keeps fitted steps:
+ensembles score their candidates on it and every interval is sized from it. A family whose
+members share work at an origin overrides ``fit_predict_many``.
+
+Intervals (``half_widths``): ``predicted * exp(+-q)``, q the level-quantile of the
+forecaster's own absolute log errors at that horizon over its last ``window`` forecasts whose
+target is at or before the origin, raised to the largest q of the shorter horizons from the
+same origin, so an interval never narrows as the horizon grows.
+"""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from functools import cache
+from typing import Any, Self
+
+import numpy as np
+import pandas as pd
+
+from milk_forecast.model.history import History
+from milk_forecast.run_folder.layout import MONTH
+from milk_forecast.run_folder.predictions import (
+    ACTUAL,
+    FORECAST_HORIZON,
+    HORIZON,
+    LOWER,
+    PREDICTED,
+    UPPER,
+    interval_column,
+)
+
+ORIGIN = "origin"  # the last month a forecast was made from
+
+
+class ForecastError(ValueError):
+    """A forecaster asked to fit, predict or walk where it cannot; the message says where."""
+
+
+class Forecaster(ABC):
+    """``horizons``: the path it makes when walked for its own backtests and intervals.
+    ``replays_rain_lag``: walked over earlier origins, it sees rainfall end as many months
+    before each as the rainfall ends before the history's last month (the live forecast's
+    situation); False: rainfall as recorded."""
+
+    name: str
+    horizons: int = FORECAST_HORIZON
+    replays_rain_lag: bool = True
+
+    def get_params(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in param_names(type(self))}
+
+    def clone(self, **changes: Any) -> Self:
+        """An unfitted copy, with ``changes`` to its parameters."""
+        return type(self)(**(self.get_params() | changes))
+
+    @property
+    def key(self) -> tuple:
+        """Class and parameters: what the memo knows a forecaster by (computed once)."""
+        if "_key" not in self.__dict__:
+            params = self.get_params().items()
+            self._key = (type(self).__qualname__, *((n, _key(v)) for n, v in params))
+        return self._key
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={value!r}" for name, value in self.get_params().items())
+        return f"{type(self).__name__}({shown})"
+
+    @abstractmethod
+    def fit(self, history: History) -> Self:
+        """Learn from ``history`` only; sets ``history_``."""
+
+    @abstractmethod
+    def predict(self, horizon: int) -> np.ndarray:
+        """Log price 1..``horizon`` months after the last month fitted on (NaN: cannot)."""
+
+    @classmethod
+    def fit_predict_many(
+        cls, forecasters: Sequence[Forecaster], history: History, horizon: int
+    ) -> np.ndarray:
+        """Paths (forecasters, horizon) of several forecasters of this class fit on ``history``."""
+        return np.array([f.clone().fit(history).predict(horizon) for f in forecasters])
+
+    def replay_lag(self, history: History) -> int:
+        """The rain lag of the cuts it is walked (and walks its candidates) on."""
+        return history.rain_lag if self.replays_rain_lag else 0
+
+    def forecasts_at(self, history: History, origins: np.ndarray, h: int) -> np.ndarray:
+        """Log forecasts ``h`` months ahead from each origin, each fit on the cut there."""
+        if not 1 <= h <= self.horizons:
+            raise ForecastError(f"{self.name}: forecasts 1..{self.horizons} months ahead, not {h}")
+        return walk([self], history, origins, self.horizons, self.replay_lag(history))[0, :, h - 1]
+
+    def backtest(
+        self,
+        history: History,
+        origins: np.ndarray,
+        horizons: Sequence[int],
+        levels: Sequence[float],
+        window: int,
+    ) -> pd.DataFrame:
+        """The forecasts from ``origins`` at ``horizons`` (horizon by horizon) with the
+        intervals shown then: origin, month, horizon, actual, predicted, bounds (CLP/L)."""
+        origins = np.asarray(origins, dtype=int)
+        widths = half_widths(self, history, origins, max(horizons), levels, window)
+        frames = []
+        for h in horizons:
+            targets = origins + h
+            predicted = np.exp(self.forecasts_at(history, origins, h))
+            columns = {
+                ORIGIN: history.months[origins],
+                MONTH: history.months_at(targets),
+                HORIZON: h,
+                ACTUAL: history.prices_at(targets),
+                PREDICTED: predicted,
+            }
+            for k, level in enumerate(levels):
+                columns[interval_column(LOWER, level)] = predicted * np.exp(-widths[h - 1, :, k])
+                columns[interval_column(UPPER, level)] = predicted * np.exp(widths[h - 1, :, k])
+            frames.append(pd.DataFrame(columns))
+        return pd.concat(frames, ignore_index=True)
+
+    def forecast(self, horizon: int, levels: Sequence[float], window: int = 36) -> pd.DataFrame:
+        """The path after the history it was fit on: month, horizon, predicted and bounds."""
+        history = getattr(self, "history_", None)
+        if history is None:
+            raise ForecastError(f"{self.name}: forecast before fit")
+        rows = self.backtest(history, [history.last], range(1, horizon + 1), levels, window)
+        return rows.drop(columns=ORIGIN)
+
+
+@cache
+def param_names(cls: type[Forecaster]) -> tuple[str, ...]:
+    """The parameters of ``cls.__init__`` (none if the class declares no ``__init__``)."""
+    if cls.__init__ is object.__init__:
+        return ()
+    return tuple(inspect.signature(cls.__init__).parameters)[1:]
+
+
+def _key(value: Any) -> Any:
+    if isinstance(value, Forecaster):
+        return value.key
+    return tuple(map(_key, value)) if isinstance(value, tuple | list) else value
+
+
+def walk(
+    forecasters: Sequence[Forecaster],
+    history: History,
+    origins: np.ndarray,
+    horizon: int,
+    rain_lag: int,
+) -> np.ndarray:
+    """Log paths (forecasters, origins, horizon): each forecaster fit on
+    ``history.up_to(origin, rain_lag)`` and predicting ``horizon`` months; computed in time
+    order, once per (forecaster, months seen), and kept in ``history.memo``."""
+    origins = np.asarray(origins, dtype=int)
+    outside = origins[(origins < 0) | (origins > history.last)]
+    if len(outside):
+        raise ForecastError(
+            f"a forecast from {history.month_at(outside[0]):%Y-%m} is needed, outside the "
+            f"price series ({history.months[0]:%Y-%m}..{history.months[-1]:%Y-%m})"
+        )
+    rain_ends = np.maximum(np.minimum(history.rain_end, origins - rain_lag), -1)  # of each cut
+    tables = [history.memo.table((f.key, horizon), horizon) for f in forecasters]
+    todo: dict[int, list[int]] = {}
+    for i, (_, made_with) in enumerate(tables):
+        for origin in origins[made_with[origins] != rain_ends]:  # not made yet, or from another cut
+            todo.setdefault(int(origin), []).append(i)
+    for origin, missing in sorted(todo.items()):
+        cut = history.up_to(origin, rain_lag)
+        families: dict[type[Forecaster], list[int]] = {}
+        for i in missing:
+            families.setdefault(type(forecasters[i]), []).append(i)
+        for family, members in families.items():
+            paths = family.fit_predict_many([forecasters[i] for i in members], cut, horizon)
+            for i, path in zip(members, paths, strict=True):
+                tables[i][0][origin], tables[i][1][origin] = path, cut.rain_end
+    return np.stack([paths[origins] for paths, _ in tables])
+
+
+def half_widths(
+    forecaster: Forecaster,
+    history: History,
+    origins: np.ndarray,
+    horizon: int,
+    levels: Sequence[float],
+    window: int,
+) -> np.ndarray:
+    """Log half-widths (horizon, origins, levels) of the forecasts from ``origins``: per
+    horizon h, the level-quantiles of the absolute errors of its ``window`` forecasts at h
+    whose targets end at the origin; then the largest over the horizons up to h."""
+    own = []
+    for h in range(1, horizon + 1):
+        past = np.arange(origins.min() - h - window + 1, origins.max() - h + 1)
+        forecasts = forecaster.forecasts_at(history, past, h)
+        errors = history.log_price[past + h] - forecasts
+        windows = np.lib.stride_tricks.sliding_window_view(errors, window)
+        known = windows[origins - h - window + 1 - past[0]]  # the window ending at each origin
+        missing = np.isnan(known).any(axis=1)
+        if missing.any():
+            i = int(np.argmax(missing))
+            raise ForecastError(
+                f"interval of the {h}-month forecast of {history.month_at(origins[i] + h):%Y-%m}: "
+                f"needs the errors of the {window} targets up to {history.month_at(origins[i]):%Y-%m}, "
+                f"{int(np.isnan(known[i]).sum())} of them are missing"
+            )
+        own.append(np.quantile(np.abs(known), list(levels), axis=1).T)
+    return np.maximum.accumulate(np.stack(own), axis=0)
