@@ -294,13 +294,14 @@ def test_run_without_intervals_answers_null_interval(runs_dir: Path) -> None:
     assert body["interval"] is None and path["interval_levels"] == []
 
 
-def test_a_run_without_forecast_rows_is_refused(runs_dir: Path) -> None:
+def test_a_run_without_forecast_rows_answers_404_for_its_path(runs_dir: Path) -> None:
     make_run(runs_dir, RUN_A, rows=build_rows(horizons=0))
     with TestClient(APP) as client:
         response = client.get("/api/forecast")
+        month = client.get("/api/predict/2020/4")
     error = assert_documented(response, "/api/forecast")["error"]
-    assert (response.status_code, error["code"]) == (503, "no_run")
-    assert "forecast_path" in error["message"]
+    assert (response.status_code, error["code"]) == (404, "no_forecast")
+    assert month.status_code == 200
 
 
 def test_runs_list_and_detail(client: TestClient, runs_dir: Path) -> None:
