@@ -1,8 +1,8 @@
 """The endpoints: plain functions of a request, and the lifespan that loads what they serve.
 
-Settings: ``RUNS_DIR``, ``RELOAD_INTERVAL`` (seconds between two looks at runs/LATEST, and
-two scans of the history), ``HISTORY_RATE`` (answers per second of the history, the page
-and the reports together).
+Settings: ``RUNS_DIR``; ``RELOAD_INTERVAL``, seconds between two looks at runs/LATEST (and
+two scans of the history); ``HISTORY_RATE``, answers per second of the history, the page
+and the reports together.
 """
 
 from __future__ import annotations
@@ -105,9 +105,7 @@ async def served_run(request: Request) -> ServedRun:
 async def paced(request: Request) -> State:
     """The state, once this request's turn has come, with the history rescanned if due."""
     state: State = request.scope["state"]["state"]
-    wait = state.turn()
-    if wait:
-        await asyncio.sleep(wait)
+    await asyncio.sleep(state.turn())
     await current_run(request)
     await request.scope["state"]["prepared"]
     if state.due("scan"):

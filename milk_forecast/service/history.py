@@ -1,9 +1,8 @@
 """The run history (/api/runs, /api/runs/{run_id}), kept in memory.
 
-A scan keeps the row of an ended run whose ``run.json`` kept its inode, mtime and size (a
-scan of 500 runs: about 500 ``stat`` calls) and re-reads the publication log only when it
-changed; the /api/runs body is encoded once per scan and served run. A run's details are
-read when asked for. A malformed ``run.json`` is a row saying why, never a 500.
+A scan re-reads only the ``run.json`` files and the publication log whose inode, mtime or
+size changed (500 runs: about 500 ``stat`` calls); the /api/runs body is encoded once per
+scan and served run. A malformed ``run.json`` is a row saying why, never a 500.
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
-"""``GET /metrics`` in the Prometheus text format, through prometheus_client's public API.
+"""``GET /metrics`` through prometheus_client's public API (metric names: README "Metrics").
 
-``CountRequests`` (an ASGI middleware) counts requests by route template and status, and
-times them by route, in a ``Counter`` and a ``Histogram``. What lives elsewhere (the
-served run's figures, reloads, refusals, the history's size) ``Metrics`` reads when
-scraped, as a collector. Each app start has a registry of its own, never the global one;
-each uvicorn worker counts its own requests. The names: README "Metrics".
+``CountRequests``, an ASGI middleware, counts and times each request by route template in
+a ``Counter`` and a ``Histogram``; ``Metrics`` reads what lives elsewhere (the served run,
+reloads, refusals, the history) when scraped. Each app start has a registry of its own.
 """
 
 from __future__ import annotations
@@ -107,8 +105,8 @@ class Metrics(Collector):
 
 
 class CountRequests:
-    """ASGI middleware: counts each HTTP request in the app's ``Metrics`` by the template of
-    the route that answered it (``unmatched`` for none); one that raised counts as a 500."""
+    """ASGI middleware: counts each request in the app's ``Metrics`` under its route's
+    template (``unmatched`` for none); one that raised counts as a 500."""
 
     def __init__(self, app: Any, skip: tuple[str, ...] = ()) -> None:
         self.app, self.skip = app, skip

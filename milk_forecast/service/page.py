@@ -1,10 +1,9 @@
 """The page for people (/dashboard, and / for a browser): templates/page.html, kept rendered.
 
-``run_part`` gathers what the page shows of a run once, when it loads: the forecast path,
-the charts 04_train drew as ``data:`` images (a script in one never runs; one missing or
-unreadable is a note, never a refusal), the backtest, the track record, the drift check.
-``Page`` renders it with the run history again only when one of them changed, never per
-request. Jinja2 escapes every text from a run folder.
+What it shows of a run is gathered once, when the run loads; its charts are ``data:``
+images (a script in one never runs; one that cannot be shown is a note, never a refusal).
+It is rendered again only when the run or the history changed, never per request. Jinja2
+escapes every text from a run folder.
 """
 
 from __future__ import annotations
@@ -37,9 +36,9 @@ TEMPLATES.env.filters.update(
 )
 
 
-def chart(runs_dir: Path, run_dir: Path, name: str) -> dict[str, str]:
+def chart(run_dir: Path, name: str) -> dict[str, str]:
     """``{"src": a data: URL}``, or ``{"note": why the chart is not shown}``."""
-    path = run_dir / layout.FIGURES_DIR / name
+    path, runs_dir = run_dir / layout.FIGURES_DIR / name, run_dir.parent
     try:
         svg = read_bounded(path, MAX_CHART_BYTES, runs_dir)
         if not svg.lstrip()[:5].startswith((b"<svg", b"<?xml")):
@@ -64,9 +63,7 @@ def run_part(run: Servable, summary: Mapping[str, Any]) -> dict[str, Any]:
             for row in run.predictions["rows"]
             if row[p.KIND] == p.FORECAST
         ],
-        "charts": {
-            name: chart(run.run_dir.parent, run.run_dir, name) for name in layout.CHART_FILES
-        },
+        "charts": {name: chart(run.run_dir, name) for name in layout.CHART_FILES},
         "drift": mapping(metrics, DRIFT),
         "track": {
             h: scored
