@@ -68,8 +68,8 @@ class Metrics(Collector):
         self.latency = Histogram(
             latency, HELP[latency], ["route"], buckets=BUCKETS, registry=self.registry
         )
-        ProcessCollector(registry=self.registry)
         self.registry.register(self)
+        ProcessCollector(registry=self.registry)
 
     def count(self, route: str, status: int, seconds: float) -> None:
         self.requests.labels(route, str(status)).inc()
