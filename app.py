@@ -1,8 +1,7 @@
 """The prediction service: ``uvicorn app:app`` serves the newest succeeded run (runs/LATEST).
 
-This module only assembles milk_forecast.service (settings: its endpoints module).
-``MILK_BENCH_PLAIN=1`` also mounts /bench/plain, the uncounted baseline of
-benchmarks/api.py (absent from /openapi.json).
+This module only assembles milk_forecast.service. ``MILK_BENCH_PLAIN=1`` also mounts
+/bench/plain, the uncounted baseline of benchmarks/api.py (absent from /openapi.json).
 """
 
 from __future__ import annotations
