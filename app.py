@@ -1,10 +1,7 @@
 """The prediction service: ``uvicorn app:app`` serves the newest succeeded run (runs/LATEST).
 
-This module only assembles: the endpoints, the lifespan that loads the run, the
-middleware that counts requests and the error handlers live in milk_forecast.service.
-Environment: ``RUNS_DIR``, ``RELOAD_INTERVAL``, ``HISTORY_RATE`` (README "The prediction
-API"); ``MILK_BENCH_PLAIN=1`` also mounts /bench/plain, the uncounted baseline of
-benchmarks/api.py (absent from /openapi.json).
+This module only assembles milk_forecast.service. ``MILK_BENCH_PLAIN=1`` also mounts
+/bench/plain, the uncounted baseline of benchmarks/api.py (absent from /openapi.json).
 """
 
 from __future__ import annotations
@@ -45,11 +42,7 @@ app = Starlette(
     routes=routes,
     lifespan=e.lifespan,
     middleware=[Middleware(CountRequests, skip=(BENCH_PLAIN,))],
-    exception_handlers={
-        ApiError: error_answer,
-        HTTPException: error_answer,
-        Exception: error_answer,
-    },
+    exception_handlers=dict.fromkeys((ApiError, HTTPException, Exception), error_answer),
 )
 # A trailing slash is a 404 like any unknown URL: Starlette's redirect would build its
 # Location from the request's Host header.

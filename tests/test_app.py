@@ -42,11 +42,11 @@ from milk_forecast.run_folder.layout import (
 from milk_forecast.run_folder.metrics import read_metrics
 from milk_forecast.run_folder.predictions import FORECAST_HORIZON
 from milk_forecast.run_folder.record import FAILED, read_run_record
+from milk_forecast.run_folder.servable import Servable
 from milk_forecast.run_folder.write import publish_latest
 from milk_forecast.service import history, page, state
 from milk_forecast.service.answers import SERVICE_NAME
 from milk_forecast.service.endpoints import OPENAPI
-from milk_forecast.service.served_run import ServedRun
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_A = "20261127T120301Z"
@@ -490,14 +490,14 @@ def test_requests_during_a_reload_are_answered_by_the_old_run(
     client: TestClient, runs_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     entered, release = threading.Event(), threading.Event()
-    real_load = state.load_served_run
+    real_load = state.load_servable
 
-    def slow_load(*args: Any) -> ServedRun:
+    def slow_load(*args: Any) -> Servable:
         entered.set()
         release.wait(10)
         return real_load(*args)
 
-    monkeypatch.setattr(state, "load_served_run", slow_load)
+    monkeypatch.setattr(state, "load_servable", slow_load)
     make_run(runs_dir, RUN_B)
     answers: list[str] = []
     loader = threading.Thread(target=lambda: answers.append(client.get("/ready").json()["run_id"]))

@@ -1,8 +1,7 @@
-"""What the JSON answers share: compact encoding, bounded values, the one error shape.
+"""What the answers share: compact JSON, the one error shape, parameters, the page or JSON.
 
-Values from ``runs/`` reach a response only as numbers, sanitised texts (``MAX_TEXT``
-characters) and flat objects (``MAX_KEYS`` entries); a client's value is quoted back only
-shortened and sanitised. Every error is ``{"error": {"status", "code", "message", ...}}``.
+Values from ``runs/`` reach a response only as numbers, bounded sanitised texts and flat
+objects; a client's value is quoted back only shortened and sanitised.
 """
 
 from __future__ import annotations
@@ -22,12 +21,13 @@ from milk_forecast.run_folder.layout import RUN_ID_EXAMPLE, is_valid_run_id
 
 SERVICE_NAME = "milk-price-forecast"
 MAX_TEXT, MAX_KEYS = 500, 50
+MAX_RANGES = 32  # of an Accept header; the ranges after them are ignored
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 _INTEGER = re.compile(r"-?[0-9]{1,6}")
 
 
 class ApiError(Exception):
-    """An error answered as JSON: ``status``, ``code``, ``message`` and any details."""
+    """An error answered as ``{"error": {"status", "code", "message", **details}}``."""
 
     def __init__(self, status: int, code: str, message: str, **details: Any) -> None:
         super().__init__(message)
@@ -51,7 +51,7 @@ def dumps(payload: Any) -> bytes:
     return json.dumps(finite(payload), ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def json_response(body: bytes, status: int = 200, headers: Any = None) -> Response:
+def answer(body: bytes, status: int = 200, headers: Any = None) -> Response:
     return Response(body, status, headers, media_type="application/json")
 
 
@@ -69,8 +69,7 @@ def flat_object(value: Any) -> dict[str, Any] | None:
 
 
 def mapping(value: Any, key: str) -> Mapping[str, Any]:
-    """``value[key]`` when both are objects, else an empty one: for the parts of metrics.json
-    its reader does not check."""
+    """``value[key]`` when both are objects, else an empty one (metrics.json's optional parts)."""
     found = value.get(key) if isinstance(value, Mapping) else None
     return found if isinstance(found, Mapping) else {}
 
@@ -98,6 +97,27 @@ def check_run_id(run_id: str) -> None:
         raise ApiError(404, "unknown_run", message)
 
 
+def prefers_html(accept: str | None) -> bool:
+    """Whether ``Accept`` weighs text/html strictly above application/json (a tie: JSON),
+    each weighing the ``q`` of the most specific range matching it (RFC 9110, 12.5.1)."""
+    weights: dict[str, float] = {}
+    for item in (accept or "").lower().split(",", MAX_RANGES)[:MAX_RANGES]:
+        media, *parameters = item.split(";")
+        kind, _, subtype = (part.strip() for part in media.partition("/"))
+        q = [v for n, _, v in (p.partition("=") for p in parameters) if n.strip() == "q"]
+        try:
+            weight = float(q[0]) if q else 1.0
+        except ValueError:
+            weight = 0.0
+        if kind and subtype:  # the first of each range counts; an unreadable q is 0
+            weights.setdefault(f"{kind}/{subtype}", weight if 0 <= weight <= 1 else 0.0)
+
+    def weight(*ranges: str) -> float:  # the most specific range first
+        return next((weights[r] for r in ranges if r in weights), 0.0)
+
+    return weight("text/html", "text/*", "*/*") > weight("application/json", "application/*", "*/*")
+
+
 async def error_answer(request: Request, exc: Exception) -> Response:
     """Every error in the API's shape: ours, Starlette's 404 and 405, anything else a 500."""
     headers = None
@@ -108,4 +128,4 @@ async def error_answer(request: Request, exc: Exception) -> Response:
     elif not isinstance(exc, ApiError):
         message = f"unexpected {type(exc).__name__}; see the server log"
         exc = ApiError(500, "internal_error", message)
-    return json_response(dumps(exc.payload()), exc.status, headers)
+    return answer(dumps(exc.payload()), exc.status, headers)

@@ -1,8 +1,8 @@
 """The endpoints: plain functions of a request, and the lifespan that loads what they serve.
 
-Settings come from the environment (README "The prediction API"): ``RUNS_DIR``,
-``RELOAD_INTERVAL`` (seconds between two looks at runs/LATEST and the history) and
-``HISTORY_RATE`` (answers per second of the history, the page and the reports together).
+Settings: ``RUNS_DIR``; ``RELOAD_INTERVAL``, seconds between two looks at runs/LATEST (and
+two scans of the history); ``HISTORY_RATE``, answers per second of the history, the page
+and the reports together.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ import asyncio
 import gc
 import logging
 import os
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import yaml
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -25,12 +25,18 @@ from starlette.responses import JSONResponse, Response
 from milk_forecast.run_folder.files import read_bounded
 from milk_forecast.run_folder.layout import REPORT_FILE, UNIT, RunFolderError
 from milk_forecast.run_folder.predictions import FORECAST_HORIZON
-from milk_forecast.service.accept import prefers_html
-from milk_forecast.service.answers import SERVICE_NAME, ApiError, check_run_id, dumps, parse_int
-from milk_forecast.service.answers import json_response as answer
-from milk_forecast.service.metrics import CONTENT_TYPE_LATEST, Metrics
+from milk_forecast.service.answers import (
+    SERVICE_NAME,
+    ApiError,
+    answer,
+    check_run_id,
+    dumps,
+    parse_int,
+    prefers_html,
+)
+from milk_forecast.service.metrics import Metrics
 from milk_forecast.service.served_run import ServedRun
-from milk_forecast.service.state import State
+from milk_forecast.service.state import RUN_HINT, State
 
 logger = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -41,37 +47,15 @@ OPENAPI_BODY = dumps(OPENAPI)
 LINKS = dict(page="/dashboard", metrics="/metrics", runs="/api/runs", openapi="/openapi.json")
 YEARS, MONTHS, HORIZONS = (1900, 2200), (1, 12), (1, FORECAST_HORIZON)
 MAX_REPORT_BYTES = 16 * 1024 * 1024
-HTML = "text/html; charset=utf-8"
+HTML, POLICY = "text/html; charset=utf-8", "content-security-policy"
 # No script, no form, no frame, nothing from another host. The page: data: images and its
 # style sheet; a report (nbconvert's HTML, inline styles) also in a sandbox.
 CSP = (
     "default-src 'none'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
-PAGE_HEADERS = {"content-security-policy": f"{CSP}; style-src 'self'", "cache-control": "no-cache"}
-REPORT_CSP = f"{CSP}; style-src 'unsafe-inline'; font-src data:; sandbox"
-REPORT_HEADERS = {"content-security-policy": REPORT_CSP}
-for headers in (PAGE_HEADERS, REPORT_HEADERS):
-    headers |= {"x-content-type-options": "nosniff", "referrer-policy": "no-referrer"}
-
-
-class Pacer:
-    """At most ``rate`` answers per second (0: unpaced): a request past it waits for its
-    turn, or gets a 429 when its turn is more than ``max_wait`` seconds away."""
-
-    def __init__(self, rate: float, max_wait: float = 2.0, clock: Any = time.monotonic) -> None:
-        self.rate, self.max_wait, self.clock, self.next_turn = rate, max_wait, clock, 0.0
-
-    def delay(self) -> float:
-        """Seconds to wait for this request's turn."""
-        if self.rate <= 0:
-            return 0.0
-        now = self.clock()
-        wait = max(self.next_turn - now, 0.0)
-        if wait > self.max_wait:
-            message = f"the run history is answered at most {self.rate:g} times per second per process; retry in {wait:.1f} s"
-            raise ApiError(429, "too_many_requests", message)
-        self.next_turn = now + wait + 1 / self.rate
-        return wait
+SAFE = {"x-content-type-options": "nosniff", "referrer-policy": "no-referrer"}
+PAGE_HEADERS = SAFE | {POLICY: f"{CSP}; style-src 'self'", "cache-control": "no-cache"}
+REPORT_HEADERS = SAFE | {POLICY: f"{CSP}; style-src 'unsafe-inline'; font-src data:; sandbox"}
 
 
 def setting(name: str, default: float) -> float:
@@ -91,24 +75,19 @@ async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
     """Load the run LATEST names, then scan the history and render the page while the
     service already answers (the history, the page and the reports wait for them)."""
     runs_dir = Path(os.environ.get("RUNS_DIR") or HERE.parents[1] / "runs")
-    state = State(runs_dir, setting("RELOAD_INTERVAL", 1.0))
-    pacer = Pacer(setting("HISTORY_RATE", 50.0))
+    state = State(runs_dir, setting("RELOAD_INTERVAL", 1.0), setting("HISTORY_RATE", 50.0))
     await run_in_threadpool(state.reload)
     if state.run is None:
         logger.warning(state.message())
     gc.freeze()  # what is loaded lives as long as the process: out of the collector's passes
     prepared = asyncio.create_task(run_in_threadpool(state.refresh))
-    yield {"state": state, "pacer": pacer, "prepared": prepared, "metrics": Metrics(state)}
+    yield {"state": state, "prepared": prepared, "metrics": Metrics(state)}
     await prepared
-
-
-def state_of(request: Request) -> State:
-    return request.scope["state"]["state"]
 
 
 async def current_run(request: Request) -> ServedRun | None:
     """The served run (None while none is), swapped first if LATEST was written."""
-    state = state_of(request)
+    state: State = request.scope["state"]["state"]
     if state.due("look") and state.changed():
         await run_in_threadpool(state.refresh)
     return state.run
@@ -118,16 +97,15 @@ async def served_run(request: Request) -> ServedRun:
     """The served run, or a 503 saying how to make one."""
     run = await current_run(request)
     if run is None:
-        raise state_of(request).no_run_error()
+        message = request.scope["state"]["state"].message()
+        raise ApiError(503, "no_run", message, hint=RUN_HINT)
     return run
 
 
 async def paced(request: Request) -> State:
     """The state, once this request's turn has come, with the history rescanned if due."""
-    wait = request.scope["state"]["pacer"].delay()
-    if wait:
-        await asyncio.sleep(wait)
-    state = state_of(request)
+    state: State = request.scope["state"]["state"]
+    await asyncio.sleep(state.turn())
     await current_run(request)
     await request.scope["state"]["prepared"]
     if state.due("scan"):
@@ -139,9 +117,9 @@ async def index(request: Request) -> Response:
     """JSON for API clients; the page for a browser (its Accept prefers text/html)."""
     if prefers_html(request.headers.get("accept")):
         return await dashboard(request)
-    run = await current_run(request)
+    run, state = await current_run(request), request.scope["state"]["state"]
     about = {"service": SERVICE_NAME, "unit": UNIT, "links": LINKS}
-    about |= {"run": run.summary} if run else {"run": None, "message": state_of(request).message()}
+    about |= {"run": run.summary} if run else {"run": None, "message": state.message()}
     return answer(dumps(about))
 
 
@@ -178,8 +156,7 @@ async def predict_path(request: Request) -> Response:
 
 async def forecast(request: Request) -> Response:
     """/api/forecast: the whole path; ?horizon=N one month of it."""
-    run = await served_run(request)
-    asked = request.query_params.getlist("horizon")
+    run, asked = await served_run(request), request.query_params.getlist("horizon")
     return answer(run.forecast_body(parse_int("horizon", asked, *HORIZONS) if asked else None))
 
 

@@ -1,9 +1,8 @@
 """The run history (/api/runs, /api/runs/{run_id}), kept in memory.
 
-A scan (state.py: at most once per interval) keeps the row of a run whose ``run.json``
-kept its inode, mtime and size, so a scan of 500 runs costs about 500 ``stat`` calls; the
-/api/runs body is encoded once per scan and served run. One run's details are read when
-asked for. A malformed ``run.json`` is a row saying why, never a 500.
+A scan re-reads only the ``run.json`` files and the publication log whose inode, mtime or
+size changed (500 runs: about 500 ``stat`` calls); the /api/runs body is encoded once per
+scan and served run. A malformed ``run.json`` is a row saying why, never a 500.
 """
 
 from __future__ import annotations
@@ -33,32 +32,19 @@ def stamp(path: Path) -> Stamp:
     return (info.st_ino, info.st_mtime_ns, info.st_size)
 
 
-def run_row(summary: record.RunSummary) -> dict[str, Any]:
-    """One line of /api/runs (without ``served``)."""
-    values = summary.record
-    return {
-        "run_id": summary.run_id,
-        "status": summary.status,
-        "started_at": short_text(values.get("started_at")),
-        "finished_at": short_text(values.get("finished_at")),
-        "data_source": record.data_source(values.get("synthetic_sample")),
-        "headline": flat_object(values.get("headline")),
-        "error": {"message": summary.error} if summary.error else flat_object(values.get("error")),
-    }
-
-
 class RunIndex:
-    """Every run of the runs folder, newest first, and the publication log, newest first."""
+    """Every run of the runs folder and the publication log, each newest first. ``rows`` and
+    ``publications`` stay the same objects while unchanged (the page compares them)."""
 
     def __init__(self, runs_dir: Path) -> None:
         self.runs_dir = Path(runs_dir)
-        self.rows: dict[str, tuple[Stamp, dict[str, Any]]] = {}  # the same object while unchanged
-        self.publications: tuple[dict[str, str], ...] = ()  # likewise
+        self.rows: dict[str, tuple[Stamp, dict[str, Any]]] = {}
+        self.publications: tuple[dict[str, str], ...] = ()
         self._log_stamp: object = ()
         self._body: tuple[object, object, str | None, bytes] | None = None
 
     def scan(self) -> None:
-        """Rebuild the rows and re-read the publication log if it changed (one caller at a time)."""
+        """Rebuild the rows, and re-read the publication log if it changed."""
         try:
             names = sorted((entry.name for entry in os.scandir(self.runs_dir)), reverse=True)
         except OSError:
@@ -76,13 +62,23 @@ class RunIndex:
                 self.publications = tuple(reversed(entries))
 
     def _row(self, run_id: str) -> tuple[Stamp, dict[str, Any]]:
-        """The kept row of an ended run whose run.json is unchanged; else a new one (a running
+        """The kept row of an ended run whose run.json is unchanged, else a new one (a running
         run's process may have died meanwhile)."""
         current = stamp(self.runs_dir / run_id / layout.RUN_JSON)
         kept = self.rows.get(run_id)
         if kept and current and kept[0] == current and kept[1]["status"] in ENDED:
             return kept
-        return current, run_row(record.summary_of(self.runs_dir / run_id))
+        summary = record.summary_of(self.runs_dir / run_id)
+        values, error = summary.record, summary.error
+        return current, {
+            "run_id": run_id,
+            "status": summary.status,
+            "started_at": short_text(values.get("started_at")),
+            "finished_at": short_text(values.get("finished_at")),
+            "data_source": record.data_source(values.get("synthetic_sample")),
+            "headline": flat_object(values.get("headline")),
+            "error": {"message": error} if error else flat_object(values.get("error")),
+        }
 
     def list_body(self, served_id: str | None) -> bytes:
         """The /api/runs body: every run, which one is served, and the publications."""
@@ -101,18 +97,12 @@ class RunIndex:
         if not record.is_run_folder(run_dir):
             raise ApiError(404, "unknown_run", f"there is no run {run_id} in {self.runs_dir}")
         summary = record.summary_of(run_dir)
-        path = run_dir / layout.METRICS_FILE
         try:
-            metrics = read_json_object(path, MAX_METRICS_BYTES, self.runs_dir)
+            metrics = read_json_object(
+                run_dir / layout.METRICS_FILE, MAX_METRICS_BYTES, self.runs_dir
+            )
         except layout.RunFolderError:
             metrics = None
-        return dumps(
-            {
-                "run_id": run_id,
-                "status": summary.status,
-                "served": run_id == served_id,
-                "run": summary.record or None,
-                "metrics": metrics,
-                "error": summary.error,
-            }
-        )
+        answer = {"run_id": run_id, "status": summary.status, "served": run_id == served_id}
+        answer |= {"run": summary.record or None, "metrics": metrics, "error": summary.error}
+        return dumps(answer)

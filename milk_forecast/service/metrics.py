@@ -1,10 +1,8 @@
-"""``GET /metrics`` in the Prometheus text format, through prometheus_client's public API.
+"""``GET /metrics`` through prometheus_client's public API (metric names: README "Metrics").
 
-Requests are counted by route template and status, and timed by route, in a ``Counter``
-and a ``Histogram`` (by ``CountRequests``, an ASGI middleware). What lives elsewhere (the
-served run's figures, the reloads and refusals, the history's size) is read when scraped
-by ``StateCollector``. Each app start has a registry of its own, never the global one;
-each uvicorn worker process counts its own requests. The names: README "Metrics".
+``CountRequests``, an ASGI middleware, counts and times each request by route template in
+a ``Counter`` and a ``Histogram``; ``Metrics`` reads what lives elsewhere (the served run,
+reloads, refusals, the history) when scraped. Each app start has a registry of its own.
 """
 
 from __future__ import annotations
@@ -15,7 +13,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Histogram,
@@ -32,7 +29,6 @@ from milk_forecast.service.answers import mapping
 if TYPE_CHECKING:
     from milk_forecast.service.state import State
 
-__all__ = ["CONTENT_TYPE_LATEST", "CountRequests", "Metrics"]
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 HELP = {
     "milk_http_requests": "HTTP requests answered, by route template and status code.",
@@ -49,53 +45,6 @@ HELP = {
 }
 
 
-class Metrics:
-    """One app's registry: its requests, the state's figures, the process."""
-
-    def __init__(self, state: State, clock: Callable[[], float] = time.time) -> None:
-        self.registry = CollectorRegistry()
-        name, latency = "milk_http_requests", "milk_http_request_duration_seconds"
-        self.requests = Counter(name, HELP[name], ["route", "status"], registry=self.registry)
-        self.latency = Histogram(
-            latency, HELP[latency], ["route"], buckets=BUCKETS, registry=self.registry
-        )
-        self.registry.register(StateCollector(state, clock))
-        ProcessCollector(registry=self.registry)
-
-    def count(self, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(route, str(status)).inc()
-        self.latency.labels(route).observe(seconds)
-
-    def exposition(self) -> bytes:
-        return generate_latest(self.registry)
-
-
-class CountRequests:
-    """ASGI middleware: counts each HTTP request in the app's ``Metrics`` by the template of
-    the route that answered it (``unmatched`` for none); one that raised counts as a 500."""
-
-    def __init__(self, app: Any, skip: tuple[str, ...] = ()) -> None:
-        self.app, self.skip = app, skip
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        metrics = scope.get("state", {}).get("metrics")
-        if scope["type"] != "http" or metrics is None or scope["path"] in self.skip:
-            return await self.app(scope, receive, send)
-        started, status = time.perf_counter(), 500
-
-        async def send_counted(message: Any) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_counted)
-        finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
-            metrics.count(route, status, time.perf_counter() - started)
-
-
 def epoch(timestamp: Any) -> float | None:
     """Seconds since the epoch of an ISO 8601 time with its zone; None for anything else."""
     try:
@@ -105,11 +54,29 @@ def epoch(timestamp: Any) -> float | None:
     return moment.timestamp() if moment.tzinfo else None
 
 
-class StateCollector(Collector):
-    """The state's figures, read when scraped."""
+def gauge(name: str, value: float | None, **labels: Any) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, HELP[name], value=value, **labels)
 
-    def __init__(self, state: State, clock: Callable[[], float]) -> None:
-        self.state, self.clock = state, clock
+
+class Metrics(Collector):
+    """One app's registry: its requests, the process, and the state's figures when scraped."""
+
+    def __init__(self, state: State, clock: Callable[[], float] = time.time) -> None:
+        self.state, self.clock, self.registry = state, clock, CollectorRegistry()
+        name, latency = "milk_http_requests", "milk_http_request_duration_seconds"
+        self.requests = Counter(name, HELP[name], ["route", "status"], registry=self.registry)
+        self.latency = Histogram(
+            latency, HELP[latency], ["route"], buckets=BUCKETS, registry=self.registry
+        )
+        self.registry.register(self)
+        ProcessCollector(registry=self.registry)
+
+    def count(self, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(route, str(status)).inc()
+        self.latency.labels(route).observe(seconds)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
 
     def collect(self) -> Iterator[Metric]:
         state, run = self.state, self.state.run
@@ -137,5 +104,27 @@ class StateCollector(Collector):
             yield drift
 
 
-def gauge(name: str, value: float | None, **labels: Any) -> GaugeMetricFamily:
-    return GaugeMetricFamily(name, HELP[name], value=value, **labels)
+class CountRequests:
+    """ASGI middleware: counts each request in the app's ``Metrics`` under its route's
+    template (``unmatched`` for none); one that raised counts as a 500."""
+
+    def __init__(self, app: Any, skip: tuple[str, ...] = ()) -> None:
+        self.app, self.skip = app, skip
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        metrics = scope.get("state", {}).get("metrics")
+        if scope["type"] != "http" or metrics is None or scope["path"] in self.skip:
+            return await self.app(scope, receive, send)
+        started, status = time.perf_counter(), 500
+
+        async def send_counted(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_counted)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            metrics.count(route, status, time.perf_counter() - started)

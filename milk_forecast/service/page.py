@@ -1,10 +1,9 @@
 """The page for people (/dashboard, and / for a browser): templates/page.html, kept rendered.
 
-``run_part`` gathers what the page shows of a run when it loads: the forecast path, the
-charts 04_train drew as ``data:`` images (a script inside one never runs; one missing or
-unreadable is a note, never a refusal), the backtest, the track record, the drift check.
-``Page`` adds the run history, and renders again only when the run, the runs or the
-publication log change, never per request. Jinja2 escapes every text from a run folder.
+What it shows of a run is gathered once, when the run loads; its charts are ``data:``
+images (a script in one never runs; one that cannot be shown is a note, never a refusal).
+It is rendered again only when the run or the history changed, never per request. Jinja2
+escapes every text from a run folder.
 """
 
 from __future__ import annotations
@@ -37,9 +36,9 @@ TEMPLATES.env.filters.update(
 )
 
 
-def chart(runs_dir: Path, run_dir: Path, name: str) -> dict[str, str]:
+def chart(run_dir: Path, name: str) -> dict[str, str]:
     """``{"src": a data: URL}``, or ``{"note": why the chart is not shown}``."""
-    path = run_dir / layout.FIGURES_DIR / name
+    path, runs_dir = run_dir / layout.FIGURES_DIR / name, run_dir.parent
     try:
         svg = read_bounded(path, MAX_CHART_BYTES, runs_dir)
         if not svg.lstrip()[:5].startswith((b"<svg", b"<?xml")):
@@ -51,12 +50,11 @@ def chart(runs_dir: Path, run_dir: Path, name: str) -> dict[str, str]:
 
 
 def run_part(run: Servable, summary: Mapping[str, Any]) -> dict[str, Any]:
-    """What the page shows of a run, gathered once when it loads."""
-    levels, metrics, served = run.predictions["interval_levels"], run.metrics, summary["headline"]
+    """What the page shows of a run (its ``summary`` included)."""
+    levels, metrics, sides = run.predictions["interval_levels"], run.metrics, (p.LOWER, p.UPPER)
     evaluations = mapping(metrics, "evaluations")
     scores = [mapping(evaluations.get(walk_forward_key(h)), "models") for h in PAGE_HORIZONS]
-    models = dict.fromkeys([served.get("model"), *(m for by_model in scores for m in by_model)])
-    sides = (p.LOWER, p.UPPER)
+    models = dict.fromkeys([summary["headline"].get("model"), *(m for s in scores for m in s)])
     return {
         **summary,
         "levels": [p.level_label(level) for level in levels],
@@ -65,9 +63,7 @@ def run_part(run: Servable, summary: Mapping[str, Any]) -> dict[str, Any]:
             for row in run.predictions["rows"]
             if row[p.KIND] == p.FORECAST
         ],
-        "charts": {
-            name: chart(run.run_dir.parent, run.run_dir, name) for name in layout.CHART_FILES
-        },
+        "charts": {name: chart(run.run_dir, name) for name in layout.CHART_FILES},
         "drift": mapping(metrics, DRIFT),
         "track": {
             h: scored
@@ -82,23 +78,15 @@ class Page:
     """The page's bytes (``body``), rendered again only when what it shows changed."""
 
     def __init__(self, runs_dir: Path) -> None:
-        self.runs_dir = runs_dir
-        self.body = b""
+        self.runs_dir, self.body = runs_dir, b""
         self._shown: tuple[object, ...] = ()  # the run, rows and log shown, and the message
 
     def render(self, run: Mapping[str, Any] | None, index: RunIndex, message: str) -> None:
-        """Render when the run (its ``run_part``), the runs, the log or the message changed."""
         shown = (run, index.rows, index.publications, message)
         if shown == self._shown:  # the same objects, mostly: compared by identity first
             return
-        served_id = run and run["run_id"]
         runs = [
-            row
-            | {
-                "served": run_id == served_id,
-                "rmse": mapping(row, "headline").get(RMSE),
-                "report": (self.runs_dir / run_id / layout.REPORT_FILE).is_file(),
-            }
+            row | {"report": (self.runs_dir / run_id / layout.REPORT_FILE).is_file()}
             for run_id, (_, row) in list(index.rows.items())[:MAX_RUNS_SHOWN]
         ]
         publications = index.publications[:MAX_PUBLICATIONS_SHOWN]

@@ -1,13 +1,11 @@
-"""What one service process holds: the served run, the run history and the page, and when
-they change.
+"""What one service process holds (the served run, the run history, the page), when it
+changes, and the pace of the history's answers.
 
-Every request looks at ``runs/LATEST`` (one ``lstat``) at most once per ``interval``
-seconds, and the history endpoints have the history rescanned as often; either one, when
-due, has things refreshed in a worker thread while the others are answered from what is
-held: a new run is loaded aside, then the one reference is swapped; the page is rendered
-again if what it shows changed. A run, or a LATEST, that cannot be served is refused in
-one log line naming the file and why, and the previous run keeps serving; writing LATEST
-again (even naming the same run, repaired) makes the service look again.
+A request looks at ``runs/LATEST`` (one ``lstat``) at most once per ``interval``; only the
+history endpoints have the history rescanned, as often, so a prediction never waits for a
+scan. A refresh runs in a worker thread while requests are answered from what is held: a
+new run is loaded aside, then swapped in. A run or a LATEST that cannot be served is
+refused in one log line, and the previous run keeps serving.
 """
 
 from __future__ import annotations
@@ -21,29 +19,32 @@ from pathlib import Path
 from milk_forecast.run_folder.files import sanitize
 from milk_forecast.run_folder.latest import latest_stamp, read_latest
 from milk_forecast.run_folder.layout import RunFolderError
+from milk_forecast.run_folder.servable import load_servable
 from milk_forecast.service.answers import ApiError
 from milk_forecast.service.history import RunIndex
 from milk_forecast.service.page import Page
-from milk_forecast.service.served_run import ServedRun, load_served_run
+from milk_forecast.service.served_run import ServedRun
 
 logger = logging.getLogger(__name__)
 RUN_HINT = "produce one with `python run_pipeline.py` (it publishes runs/LATEST)"
+Clock = Callable[[], float]
+MAX_WAIT = 2.0  # seconds a paced request may wait for its turn; past it, a 429
 
 
 class State:
-    """The served run (``run``), the history (``index``) and the page (``page.body``)."""
+    """The served run (``run``), the history (``index``), the page (``page.body``); history
+    answers at most ``rate`` per second (0: unpaced)."""
 
     def __init__(
-        self, runs_dir: Path, interval: float, clock: Callable[[], float] = time.monotonic
-    ):
-        self.runs_dir, self.interval, self.clock = Path(runs_dir), interval, clock
+        self, runs_dir: Path, interval: float, rate: float = 0.0, clock: Clock = time.monotonic
+    ) -> None:
+        self.runs_dir, self.interval, self.rate, self.clock = Path(runs_dir), interval, rate, clock
         self.run: ServedRun | None = None
         self.refusal: str | None = None  # why the last look at LATEST served nothing new
         self.reloads = self.refusals = 0  # runs loaded (the first one included); looks refused
         self.index, self.page = RunIndex(self.runs_dir), Page(self.runs_dir)
         self._next = dict.fromkeys(("look", "scan"), clock() + interval)  # start-up did both
-        self._stamp: object = None
-        self._refreshing = threading.Lock()
+        self._next_turn, self._stamp, self._refreshing = 0.0, None, threading.Lock()
 
     def due(self, what: str) -> bool:
         """True at most once per ``interval`` for each of "look" (at LATEST) and "scan"."""
@@ -53,13 +54,24 @@ class State:
         self._next[what] = now + self.interval
         return True
 
+    def turn(self) -> float:
+        """Seconds this history request waits for its turn; a 429 if more than MAX_WAIT."""
+        if self.rate <= 0:
+            return 0.0
+        now = self.clock()
+        wait = max(self._next_turn - now, 0.0)
+        if wait > MAX_WAIT:
+            message = f"the run history is answered at most {self.rate:g} times per second per process; retry in {wait:.1f} s"
+            raise ApiError(429, "too_many_requests", message)
+        self._next_turn = now + wait + 1 / self.rate
+        return wait
+
     def changed(self) -> bool:
-        """Whether LATEST was written since the last look (one lstat)."""
         return latest_stamp(self.runs_dir) != self._stamp
 
     def refresh(self) -> None:
-        """Load a newer LATEST, rescan the history, render the page if anything changed.
-        One refresh at a time; a call during another returns at once (old state kept)."""
+        """Reload, rescan, render the page if what it shows changed; a call during another
+        returns at once."""
         if not self._refreshing.acquire(blocking=False):
             return
         try:
@@ -82,7 +94,7 @@ class State:
             if run_id is None or (self.run is not None and self.run.run_id == run_id):
                 return False
             subject = f"run {run_id}"
-            run = load_served_run(self.runs_dir, run_id)
+            run = ServedRun(load_servable(self.runs_dir, run_id))
         except Exception as exc:  # whatever a run folder holds: refuse it, never crash
             reason = str(exc) if isinstance(exc, RunFolderError) else f"{type(exc).__name__}: {exc}"
             self.refusal = f"refused {subject}: {sanitize(reason)}"
@@ -94,12 +106,9 @@ class State:
         logger.info("serving run %s from %s", run_id, self.runs_dir)
         return True
 
-    def no_run_error(self) -> ApiError:
-        """The 503 answered while no run is served, saying how to make one."""
-        message = f"no succeeded run is being served from {self.runs_dir}: {RUN_HINT}"
-        message += f"; {self.refusal}" if self.refusal else ""
-        return ApiError(503, "no_run", message, hint=RUN_HINT)
-
     def message(self) -> str:
-        """Why no run is served ("" while one is)."""
-        return "" if self.run is not None else self.no_run_error().message
+        """Why no run is served, and how to make one ("" while one is)."""
+        if self.run is not None:
+            return ""
+        refusal = f"; {self.refusal}" if self.refusal else ""
+        return f"no succeeded run is being served from {self.runs_dir}: {RUN_HINT}{refusal}"

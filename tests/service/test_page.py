@@ -21,10 +21,10 @@ from run_factory import (
 
 from milk_forecast.run_folder.layout import FAN_CHART_FILE, FIGURES_DIR, TRACK_RECORD_CHART_FILE
 from milk_forecast.run_folder.record import FAILED
-from milk_forecast.run_folder.servable import Servable
+from milk_forecast.run_folder.servable import Servable, load_servable
 from milk_forecast.service.history import RunIndex
 from milk_forecast.service.page import MAX_CHART_BYTES, Page, run_part
-from milk_forecast.service.served_run import load_served_run
+from milk_forecast.service.served_run import ServedRun
 
 RUN_A = "20261127T120301Z"
 RUN_B = "20261128T080000Z"
@@ -169,7 +169,7 @@ def test_a_chart_that_cannot_be_shown_is_a_note_and_the_run_still_serves(
     runs_dir: Path, tmp_path: Path, run_dir: Path, kind: str, reason: str
 ) -> None:
     break_chart(run_dir / FIGURES_DIR / FAN, kind, tmp_path / "outside.svg")
-    charts = load_served_run(runs_dir, RUN_A).page["charts"]
+    charts = ServedRun(load_servable(runs_dir, RUN_A)).page["charts"]
     assert "src" not in charts[FAN]
     assert charts[TRACK]["src"].endswith(base64.b64encode(CHART_SVG).decode())
     assert reason in charts[FAN]["note"]
@@ -204,7 +204,7 @@ def test_without_a_run_the_page_says_why_and_lists_the_runs(runs_dir: Path) -> N
 
 
 def test_the_page_is_rendered_again_only_when_what_it_shows_changed(runs_dir: Path) -> None:
-    run = load_served_run(runs_dir, make_run(runs_dir, RUN_A).name).page
+    run = ServedRun(load_servable(runs_dir, make_run(runs_dir, RUN_A).name)).page
     index, page = RunIndex(runs_dir), Page(runs_dir)
     index.scan()
     page.render(run, index, "")

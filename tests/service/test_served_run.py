@@ -11,15 +11,16 @@ from run_factory import build_rows, make_run
 
 from milk_forecast.run_folder.layout import METRICS_FILE, PREDICTIONS_JSON, RUN_JSON
 from milk_forecast.run_folder.layout import RunFolderError as RefusedError
+from milk_forecast.run_folder.servable import load_servable
 from milk_forecast.run_folder.write import publish_latest
 from milk_forecast.service.answers import ApiError
-from milk_forecast.service.served_run import load_served_run, price
+from milk_forecast.service.served_run import ServedRun, price
 
 RUN_A = "20261127T120301Z"
 
 
-def load(runs_dir: Path, run_id: str = RUN_A) -> Any:
-    return load_served_run(runs_dir, run_id)
+def load(runs_dir: Path, run_id: str = RUN_A) -> ServedRun:
+    return ServedRun(load_servable(runs_dir, run_id))
 
 
 def test_one_body_per_row_prices_rounded_to_cents(runs_dir: Path) -> None:

@@ -10,7 +10,8 @@ from run_factory import make_run
 
 from milk_forecast.run_folder.layout import LATEST, PREDICTIONS_JSON
 from milk_forecast.run_folder.write import publish_latest
-from milk_forecast.service.state import State
+from milk_forecast.service.answers import ApiError
+from milk_forecast.service.state import MAX_WAIT, State
 
 RUN_A = "20261127T120301Z"
 RUN_B = "20261128T080000Z"
@@ -46,9 +47,7 @@ def test_store_without_latest_serves_nothing_and_says_how_to_make_a_run(runs_dir
     state = State(runs_dir, 1.0)
     assert state.reload() is False
     assert state.run is None
-    error = state.no_run_error().payload()["error"]
-    assert error["status"] == 503
-    assert "python run_pipeline.py" in error["message"]
+    assert "python run_pipeline.py" in state.message()
 
 
 def test_a_broken_newest_run_keeps_the_old_one_with_one_line_per_publication(
@@ -96,7 +95,7 @@ def test_a_first_run_refused_leaves_a_503_with_the_reason(runs_dir: Path) -> Non
     state = State(runs_dir, 1.0)
     state.reload()
     assert state.run is None
-    assert "predictions.json" in state.no_run_error().message
+    assert "predictions.json" in state.message()
 
 
 def test_a_fifo_latest_at_start_up_does_not_hang(runs_dir: Path) -> None:
@@ -106,7 +105,7 @@ def test_a_fifo_latest_at_start_up_does_not_hang(runs_dir: Path) -> None:
     loader.start()
     loader.join(5)
     assert not loader.is_alive()
-    assert state.run is None and "is a FIFO" in state.no_run_error().message
+    assert state.run is None and "is a FIFO" in state.message()
 
 
 def test_due_at_most_once_per_interval_for_each_kind_the_first_after_one() -> None:
@@ -180,3 +179,40 @@ def test_a_refresh_during_another_returns_at_once(runs_dir: Path) -> None:
     release.set()
     first.join(10)
     assert state.run.run_id == RUN_A
+
+
+def paced(rate: float, now: list[float]) -> State:
+    return State(Path("unused"), 1.0, rate, clock=lambda: now[0])
+
+
+def test_history_requests_within_the_rate_do_not_wait() -> None:
+    now = [0.0]
+    state = paced(10, now)
+    for _ in range(5):
+        assert state.turn() == 0
+        now[0] += 0.1
+
+
+def test_a_burst_waits_for_its_turns_then_is_refused_with_a_429() -> None:
+    state = paced(4, [0.0])  # one turn every 0.25 s
+    turns = int(MAX_WAIT * 4) + 1
+    assert [state.turn() for _ in range(turns)] == [n / 4 for n in range(turns)]
+    with pytest.raises(ApiError) as caught:
+        state.turn()
+    assert caught.value.status == 429
+    assert f"retry in {MAX_WAIT + 0.25:.1f} s" in caught.value.message
+
+
+def test_a_refused_request_takes_no_turn_and_the_budget_comes_back() -> None:
+    now = [0.0]
+    state = paced(1 / (MAX_WAIT + 0.5), now)  # one turn every MAX_WAIT + 0.5 s
+    assert state.turn() == 0
+    with pytest.raises(ApiError):
+        state.turn()
+    now[0] += MAX_WAIT + 0.5
+    assert state.turn() == 0
+
+
+def test_rate_zero_never_waits() -> None:
+    state = paced(0, [0.0])
+    assert [state.turn() for _ in range(1000)] == [0.0] * 1000
