@@ -26,13 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from milk_forecast.data import raw
-from milk_forecast.model import track_record
 from milk_forecast.run_folder.files import describe_os_error
 from milk_forecast.run_folder.layout import UNIT, RunFolderError
 from milk_forecast.run_folder.metrics import DRIFT, DRIFT_WARNING, TRACK_RECORD
 from milk_forecast.run_folder.predictions import PREDICTED
 from milk_forecast.run_folder.record import NOT_PUBLISHED_REASON, data_label
-from milk_forecast.runner import history, lock, options, pipeline, schedule, stages
+from milk_forecast.runner import history, lock, options, schedule, stages
 from milk_forecast.runner.clock import SystemClock
 from milk_forecast.runner.options import (
     EXIT_FAILED,
@@ -43,8 +42,10 @@ from milk_forecast.runner.options import (
     EXIT_USAGE,
 )
 from milk_forecast.runner.publish import PublishError, publish_existing
+from milk_forecast.runner.recipe import run_pipeline
 from milk_forecast.runner.signals import Interrupts
 from milk_forecast.runner.stages import RUNNER_PARAMETERS
+from milk_forecast.runner.state import SKIPPED, RunOutcome, RunRecordError
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 
@@ -95,9 +96,9 @@ def print_parameters(notebooks_dir: Path = stages.NOTEBOOKS_DIR) -> None:
             print(f"  {name} = {info['default']}{note}{comment}")
 
 
-def summarize(outcome: pipeline.RunOutcome) -> None:
+def summarize(outcome: RunOutcome) -> None:
     """The closing lines of a run: id, folder, headline metrics, the forecast path."""
-    if outcome.status == "skipped":
+    if outcome.status == SKIPPED:
         print(
             f"nothing to do: the served run {outcome.run_id} was made from the same inputs, "
             f"notebooks, package code and parameters ({outcome.run_dir}); use --force to rerun"
@@ -123,6 +124,8 @@ def summarize(outcome: pipeline.RunOutcome) -> None:
         for row in shown:
             print(f"    {row['horizon']:>2}: {format_forecast(row, details=False)}")
     if TRACK_RECORD in record:
+        from milk_forecast.model import track_record  # scipy: only when there is one to show
+
         print(f"  track record: {track_record.describe_track_record(record[TRACK_RECORD])}")
     drift = record.get(DRIFT)
     if isinstance(drift, dict) and drift.get("status") == DRIFT_WARNING:
@@ -152,7 +155,7 @@ def format_forecast(forecast: dict[str, Any], details: bool = True) -> str:
     return text
 
 
-def explain_not_published(outcome: pipeline.RunOutcome) -> None:
+def explain_not_published(outcome: RunOutcome) -> None:
     """On stderr: the run was kept but not published, why, and how to publish one anyway."""
     reason = outcome.record.get(NOT_PUBLISHED_REASON) or "see its run.json"
     print(
@@ -164,37 +167,29 @@ def explain_not_published(outcome: pipeline.RunOutcome) -> None:
 
 
 def make_run_once(
-    args: argparse.Namespace,
-    data_dir: Path,
-    overrides: dict[str, str],
-    interrupts: Interrupts,
-    outcomes: list[pipeline.RunOutcome] | None = None,
+    args: argparse.Namespace, data_dir: Path, overrides: dict[str, str], outcomes: list[RunOutcome]
 ) -> Callable[[], bool]:
-    """One attempt: a new run folder each call; True when it succeeded (or was skipped).
-
-    Each outcome is appended to ``outcomes``. A run folder or run.json that cannot be
-    written is said on stderr and counts as a failed attempt.
-    """
+    """One attempt: a new run folder each call, its outcome appended to ``outcomes``; True
+    when it succeeded (or was skipped). A run folder or run.json that cannot be written is
+    said on stderr and counts as a failed attempt."""
 
     def run_once() -> bool:
         try:
-            outcome = pipeline.run_pipeline(
+            outcome = run_pipeline(
                 data_dir,
                 args.runs_dir,
                 overrides,
                 force=args.force,
                 notebooks_dir=args.notebooks_dir,
-                interrupts=interrupts,
                 allow_synthetic_over_real=args.allow_synthetic_over_real,
             )
-        except pipeline.RunRecordError as exc:
+        except RunRecordError as exc:
             print(f"error: {exc}; the run is not published", file=sys.stderr)
             return False
         summarize(outcome)
         if outcome.unpublished:
             explain_not_published(outcome)
-        if outcomes is not None:
-            outcomes.append(outcome)
+        outcomes.append(outcome)
         return outcome.ok
 
     return run_once
@@ -291,8 +286,8 @@ def run(
     # Fail fast on bad parameters, before any run starts.
     stages.resolve_parameters(stages.load_stages(args.notebooks_dir), overrides)
     print(f"data: {data_dir} ({data_label(raw.is_synthetic(data_dir))})")
-    outcomes: list[pipeline.RunOutcome] = []
-    run_once = make_run_once(args, data_dir, overrides, interrupts, outcomes)
+    outcomes: list[RunOutcome] = []
+    run_once = make_run_once(args, data_dir, overrides, outcomes)
     clock = SystemClock(interrupts.stopped)
     if cron is None:
         with runs_lock():
@@ -317,7 +312,7 @@ def run(
     return exit_code(code == EXIT_OK, outcomes)
 
 
-def exit_code(ok: bool, outcomes: list[pipeline.RunOutcome]) -> int:
+def exit_code(ok: bool, outcomes: list[RunOutcome]) -> int:
     """0, or 4 when the last run succeeded without being published, or 1 when it failed."""
     if not ok:
         return EXIT_FAILED

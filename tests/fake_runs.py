@@ -1,0 +1,44 @@
+"""Runs of the runner started without any notebook, for tests: products written as 04 would."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from run_factory import LEVELS, build_metrics, build_rows, predictions_document
+
+from milk_forecast.data.columns import SYNTHETIC_MARKER
+from milk_forecast.run_folder.layout import METRICS_FILE, PREDICTIONS_JSON
+from milk_forecast.runner.plan import RunPlan
+from milk_forecast.runner.stages import Stage
+from milk_forecast.runner.state import RunContext, start_run
+
+
+def write_products(run_dir: Path) -> None:
+    """The products of a complete train stage that the service reads."""
+    (run_dir / METRICS_FILE).write_text(json.dumps(build_metrics(build_rows())))
+    (run_dir / PREDICTIONS_JSON).write_text(json.dumps(predictions_document(build_rows(), LEVELS)))
+
+
+def data_folder(tmp_path: Path, synthetic: bool) -> Path:
+    data_dir = tmp_path / ("sample" if synthetic else "real")
+    data_dir.mkdir(exist_ok=True)
+    if synthetic:
+        (data_dir / SYNTHETIC_MARKER).write_text("")
+    return data_dir
+
+
+def plan_for(tmp_path: Path, synthetic: bool = False, stages: list[Stage] | None = None) -> RunPlan:
+    """A plan of ``stages`` (none by default) on an empty data folder, runs in tmp_path/runs."""
+    stages = stages or []
+    parameters = {stage.name: {} for stage in stages}
+    return RunPlan(data_folder(tmp_path, synthetic), tmp_path / "runs", stages, parameters, {}, "fp")
+
+
+def started_run(
+    tmp_path: Path, synthetic: bool = False, stages: list[Stage] | None = None
+) -> RunContext:
+    """A run started on ``plan_for``, its products written as the last stage would."""
+    context = start_run(plan_for(tmp_path, synthetic, stages), log=lambda message: None)
+    write_products(context.run_dir)
+    return context
