@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from run_factory import LEVELS, build_metrics, build_rows, predictions_document
 
 from milk_forecast.data.columns import SYNTHETIC_MARKER
 from milk_forecast.run_folder.layout import METRICS_FILE, PREDICTIONS_JSON
+from milk_forecast.runner import execute
+from milk_forecast.runner.kernels import StageKernels
 from milk_forecast.runner.plan import RunPlan
 from milk_forecast.runner.stages import Stage
 from milk_forecast.runner.state import RunContext, start_run
@@ -32,7 +36,9 @@ def plan_for(tmp_path: Path, synthetic: bool = False, stages: list[Stage] | None
     """A plan of ``stages`` (none by default) on an empty data folder, runs in tmp_path/runs."""
     stages = stages or []
     parameters = {stage.name: {} for stage in stages}
-    return RunPlan(data_folder(tmp_path, synthetic), tmp_path / "runs", stages, parameters, {}, "fp")
+    return RunPlan(
+        data_folder(tmp_path, synthetic), tmp_path / "runs", stages, parameters, {}, "fp"
+    )
 
 
 def started_run(
@@ -42,3 +48,23 @@ def started_run(
     context = start_run(plan_for(tmp_path, synthetic, stages), log=lambda message: None)
     write_products(context.run_dir)
     return context
+
+
+Behaviour = Callable[[Path], None]
+
+
+def fake_notebooks(
+    monkeypatch: pytest.MonkeyPatch, behaviours: dict[str, Behaviour] | None = None
+) -> dict[str, Behaviour]:
+    """Stages that run no notebook and start no kernel: ``behaviours[stage](run_dir)`` runs
+    instead (by default 04_train writes the products, the others do nothing; an exception
+    fails the stage). Returns the behaviours, to change them."""
+    behaviours = {"04_train": write_products, **(behaviours or {})}
+
+    def execute_notebook(notebook: object, output: str, parameters: dict, **kwargs: object):
+        behaviours.get(Path(output).stem, lambda run_dir: None)(Path(parameters["run_dir"]))
+
+    monkeypatch.setattr(execute.papermill, "execute_notebook", execute_notebook)
+    monkeypatch.setattr(StageKernels, "take", lambda self, stage: None)
+    monkeypatch.setattr(StageKernels, "release", lambda self, kernel: None)
+    return behaviours

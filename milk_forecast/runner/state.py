@@ -50,7 +50,7 @@ VERSIONED_PACKAGES = (
 Log = Callable[[str], None]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)  # an exception's repr: its message
 class StageFailure(Exception):
     """A stage (or a later step) that did not complete; its message is ``describe()``."""
 

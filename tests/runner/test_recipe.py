@@ -4,38 +4,27 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from fake_runs import write_products
+from fake_runs import Behaviour, fake_notebooks
 
 from milk_forecast.run_folder.latest import read_latest
 from milk_forecast.run_folder.record import FAILED, SUCCEEDED, read_run_record
-from milk_forecast.runner import execute, recipe
+from milk_forecast.runner import recipe
 from milk_forecast.runner.kernels import StageKernels
 from milk_forecast.runner.plan import RunPlan
 from milk_forecast.runner.stages import STAGE_NAMES, Stage
 from milk_forecast.runner.state import SKIPPED, RunContext, RunOutcome
 
-Behaviour = Callable[[Path], None]
-
 
 @pytest.fixture(autouse=True)
 def notebooks(monkeypatch: pytest.MonkeyPatch) -> dict[str, Behaviour]:
-    """What each stage's notebook does instead of running (given its run folder): by
-    default 04_train writes the products and the others nothing."""
-    behaviours: dict[str, Behaviour] = {"04_train": write_products}
-
-    def execute_notebook(notebook: object, output: str, parameters: dict, **kwargs: object):
-        behaviours.get(Path(output).stem, lambda run_dir: None)(Path(parameters["run_dir"]))
-
-    monkeypatch.setattr(execute.papermill, "execute_notebook", execute_notebook)
-    return behaviours
+    return fake_notebooks(monkeypatch)
 
 
 class RecordingSteps(recipe.RunSteps):
-    """The default steps, recorded; a stage runs on no kernel (its notebook is faked)."""
+    """The default steps, each recorded when called."""
 
     def __init__(self) -> None:
         self.called: list[str] = []
@@ -46,7 +35,7 @@ class RecordingSteps(recipe.RunSteps):
 
     def stage(self, context: RunContext, stage: Stage, kernels: StageKernels) -> None:
         self.called.append(stage.name)
-        execute.run_stage(context, stage, None)
+        super().stage(context, stage, kernels)
 
     def complete(self, context: RunContext, allow_synthetic_over_real: bool) -> RunOutcome:
         self.called.append("publish")
