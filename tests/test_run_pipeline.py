@@ -131,11 +131,14 @@ def test_a_rerun_with_the_same_inputs_is_skipped(sample_run, sample_data_dir, tm
     assert len(run_folders(runs_dir)) == 1
 
 
-@pytest.fixture(scope="module")
-def forced_over_real(sample_run, sample_data_dir: Path, tmp_path_factory: pytest.TempPathFactory):
-    """``--force`` on the sample over a served run made from real data: (runs folder, the
-    served run's id, the result)."""
-    runs_dir, served = copy_runs(sample_run.runs_dir, tmp_path_factory.mktemp("forced"))
+@pytest.fixture
+def forced_over_real(
+    sample_run, sample_data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """``--force`` on the sample over a served run made from real data, the notebooks
+    faked (the command's handling is under test): (runs folder, served run's id, result)."""
+    runs_dir, served = copy_runs(sample_run.runs_dir, tmp_path)
+    fake_notebooks(monkeypatch)
     record_path = runs_dir / served / "run.json"
     record = json.loads(record_path.read_text())
     record["synthetic_sample"] = False  # as if it had been made from the real data
