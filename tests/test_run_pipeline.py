@@ -240,6 +240,26 @@ def test_sigterm_marks_the_run_in_progress_failed(sample_data_dir: Path, tmp_pat
     assert read_latest(runs_dir) is None
 
 
+def test_the_runs_folder_is_locked_while_a_run_is_in_progress(
+    sample_data_dir: Path, tmp_path: Path
+) -> None:
+    runs_dir = tmp_path / "runs"
+    code = (
+        "from pathlib import Path\n"
+        "from milk_forecast.runner.lock import RunsLock\n"
+        "with RunsLock(Path(run_dir).parent):\n"
+        "    pass"
+    )
+    notebooks = notebooks_with(tmp_path, "01_extract", code)
+    result = main(
+        "--data-dir", sample_data_dir, "--runs-dir", runs_dir, "--notebooks-dir", notebooks
+    )
+    assert result.returncode == EXIT_FAILED
+    error = read_run_record(run_folders(runs_dir)[0])["error"]
+    assert error["exception"] == "LockHeldError"
+    assert f"locked by pid {os.getpid()}" in error["message"]  # this process: main() ran here
+
+
 def test_a_run_killed_hard_is_ignored_and_does_not_block_the_next(
     sample_run, sample_data_dir: Path, tmp_path: Path
 ) -> None:

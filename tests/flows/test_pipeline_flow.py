@@ -3,8 +3,8 @@
 One server for the module (``prefect_test_harness`` takes seconds to start) and one
 full flow run, whose 02_clean fails at its first attempt and is retried; the session's
 ``sample_run`` is the CLI's run to compare it with. The CLI (``run_pipeline.py``) and the
-flow's own command line run as subprocesses talking to the server where a test signals
-them or needs another process to hold the runs folder.
+flow's own command line run in this process, or as a subprocess talking to the server
+where a test signals it.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ from pipeline_cli import (
     main,
     notebooks_with,
     run_folders,
-    start_cli,
 )
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
@@ -284,36 +283,11 @@ def test_a_stage_that_always_fails_fails_the_flow_naming_notebook_and_cell(
     assert "02_clean" not in tasks
 
 
-def test_the_flow_is_refused_while_the_cli_holds_the_runs_folder(
-    sample_data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_a_flow_run_holds_the_runs_folder_and_a_stopped_flow_run_is_failed(
+    prefect_api: str, sample_data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    runs_dir = tmp_path / "runs"
-    running = Handshake(tmp_path)
-    holder = start_cli(
-        "--data-dir", sample_data_dir, "--runs-dir", runs_dir,
-        "--notebooks-dir", notebooks_with(tmp_path, "01_extract", running.code),
-    )  # fmt: skip
-    try:
-        running.wait()
-        state = run_flow(sample_data_dir, runs_dir)
-        assert state.is_failed()
-        message = str(state.result(raise_on_failure=False))
-        assert f"locked by pid {holder.pid}" in message and "run_pipeline.py" in message
-        capsys.readouterr()
-        code = flow_cli.main(
-            ["run", "--data-dir", str(sample_data_dir), "--runs-dir", str(runs_dir)]
-        )
-        assert code == EXIT_LOCKED
-        assert f"locked by pid {holder.pid}" in capsys.readouterr().err
-        assert len(run_folders(runs_dir)) == 1
-    finally:
-        holder.send_signal(signal.SIGTERM)
-        holder.communicate(timeout=60)
-
-
-def test_the_cli_is_refused_while_the_flow_holds_it_and_a_stopped_flow_run_is_failed(
-    prefect_api: str, sample_data_dir: Path, tmp_path: Path
-) -> None:
+    """The flow's command line, stopped by SIGTERM in a stage; meanwhile run_pipeline.py,
+    another flow run and the flow's command line are refused the runs folder."""
     runs_dir = tmp_path / "runs"
     running = Handshake(tmp_path)
     flow_process = start_flow_cli(
@@ -322,10 +296,16 @@ def test_the_cli_is_refused_while_the_flow_holds_it_and_a_stopped_flow_run_is_fa
     )  # fmt: skip
     try:
         running.wait()  # inside the waiting cell
+        holder = f"locked by pid {flow_process.pid}"
         refused = main("--data-dir", sample_data_dir, "--runs-dir", runs_dir)
         assert refused.returncode == EXIT_LOCKED, refused.stdout + refused.stderr
-        assert f"locked by pid {flow_process.pid}" in refused.stderr
-        assert "prefect flow run" in refused.stderr
+        assert holder in refused.stderr and "prefect flow run" in refused.stderr
+        state = run_flow(sample_data_dir, runs_dir)
+        assert state.is_failed() and holder in str(state.result(raise_on_failure=False))
+        capsys.readouterr()
+        argv = ["run", "--data-dir", str(sample_data_dir), "--runs-dir", str(runs_dir)]
+        assert flow_cli.main(argv) == EXIT_LOCKED
+        assert holder in capsys.readouterr().err
     finally:
         flow_process.send_signal(signal.SIGTERM)
         _, stderr = flow_process.communicate(timeout=60)
