@@ -13,6 +13,8 @@ DEV := $(RUNTIME) requirements-dev.txt
 STAMP := $(VENV)/.installed$(if $(PREFECT),-prefect)
 DEV_STAMP := $(VENV)/.installed-dev$(if $(PREFECT),-prefect)
 ARGS ?=
+# pytest-xdist workers of `make test` (0: one process); each takes whole test files.
+PYTEST_WORKERS ?= 2
 # The served HTTP surface (README); the same flags in compose.yaml and the Dockerfile.
 SERVE_FLAGS := --http milk_forecast.service.http:Protocol \
 	--timeout-keep-alive 5 --limit-concurrency 200 --ws none
@@ -45,7 +47,7 @@ run: $(STAMP)  ## run the pipeline once on the default data (ARGS="--data-dir ..
 test: $(DEV_STAMP)  ## lint, then the whole test suite
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m pytest $(ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(ARGS)
 
 lint: $(DEV_STAMP)  ## ruff lint and format check
 	$(PY) -m ruff check .

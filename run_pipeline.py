@@ -99,10 +99,7 @@ def print_parameters(notebooks_dir: Path = stages.NOTEBOOKS_DIR) -> None:
 def summarize(outcome: RunOutcome) -> None:
     """The closing lines of a run: id, folder, headline metrics, the forecast path."""
     if outcome.status == SKIPPED:
-        print(
-            f"nothing to do: the served run {outcome.run_id} was made from the same inputs, "
-            f"notebooks, package code and parameters ({outcome.run_dir}); use --force to rerun"
-        )
+        print(f"{outcome.nothing_to_do()}; use --force to rerun")
         return
     record = outcome.record
     data = data_label(record.get("synthetic_sample"))
@@ -198,29 +195,36 @@ def make_run_once(
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return command(args)
-    except options.UsageError as exc:
+        with Interrupts() as interrupts:
+            return command(args, interrupts)
+    except lock.LockHeldError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
+    except (
+        options.UsageError,
+        lock.LockError,
+        stages.PipelineError,
+        RunFolderError,
+        PublishError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt as exc:
+        print(f"stopped: {exc or 'interrupted'}", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
-def command(args: argparse.Namespace) -> int:
-    """The command line parsed: list, list the parameters, or check the paths and run."""
+def command(args: argparse.Namespace, interrupts: Interrupts) -> int:
+    """The command line parsed: list, publish, list the parameters, or check the paths and run."""
     args.runs_dir = options.runs_folder("--runs-dir", args.runs_dir, create=False)
     if args.list:
-        try:
-            print(history.format_history(args.runs_dir))
-        except RunFolderError as exc:
-            raise options.UsageError(str(exc)) from None
+        print(history.format_history(args.runs_dir))
         return EXIT_OK
     if args.publish is not None:
-        return publish(args)
+        return publish(args, interrupts)
     args.notebooks_dir = options.existing_folder("--notebooks-dir", args.notebooks_dir)
     if args.list_parameters:
-        try:
-            print_parameters(args.notebooks_dir)
-        except stages.PipelineError as exc:
-            raise options.UsageError(str(exc)) from None
+        print_parameters(args.notebooks_dir)
         return EXIT_OK
     try:
         cron = schedule.parse_cron(args.schedule) if args.schedule is not None else None
@@ -231,37 +235,17 @@ def command(args: argparse.Namespace) -> int:
     )
     overrides = options.parameter_overrides(args.parameter)
     args.runs_dir = options.runs_folder("--runs-dir", args.runs_dir, create=True)
-    with Interrupts() as interrupts:
-        try:
-            return run(args, cron, data_dir, overrides, interrupts)
-        except lock.LockHeldError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_LOCKED
-        except (lock.LockError, stages.PipelineError, RunFolderError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        except KeyboardInterrupt as exc:
-            print(f"stopped: {exc or 'interrupted'}", file=sys.stderr)
-            return EXIT_INTERRUPTED
+    return run(args, cron, data_dir, overrides, interrupts)
 
 
-def publish(args: argparse.Namespace) -> int:
+def publish(args: argparse.Namespace, interrupts: Interrupts) -> int:
     """``--publish RUN_ID``: serve an earlier run, holding the runs folder's lock."""
-    try:
-        with (
-            Interrupts() as interrupts,
-            lock.RunsLock(args.runs_dir, wait=args.wait, stopped=interrupts.stopped),
-        ):
+    with lock.RunsLock(args.runs_dir, wait=args.wait, stopped=interrupts.stopped):
+        try:
             entry = publish_existing(args.runs_dir, args.publish)
-    except lock.LockHeldError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_LOCKED
-    except (lock.LockError, PublishError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except OSError as exc:
-        print(f"error: LATEST not replaced: {describe_os_error(exc)}", file=sys.stderr)
-        return EXIT_FAILED
+        except OSError as exc:
+            print(f"error: LATEST not replaced: {describe_os_error(exc)}", file=sys.stderr)
+            return EXIT_FAILED
     print(f"run {entry['run_id']} is now the served one (published {entry['published_at']})")
     return EXIT_OK
 

@@ -13,6 +13,8 @@ tmp_path)``). Run the pipeline yourself only to test a run of another kind.
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,8 +62,17 @@ class SampleRun:
 @pytest.fixture(scope="session")
 def sample_run(tmp_path_factory: pytest.TempPathFactory) -> SampleRun:
     """``python run_pipeline.py --data-dir data/sample`` into a runs folder of its own: read
-    it, never change it (copy it first)."""
-    runs_dir = tmp_path_factory.mktemp("sample-run") / "runs"
-    result = cli("--data-dir", SAMPLE_DIR, "--runs-dir", runs_dir)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return SampleRun(runs_dir, runs_dir / read_latest(runs_dir), result.stdout, result.stderr)
+    it, never change it (copy it first). Made once per session, even by several
+    pytest-xdist workers: the first makes it, the others wait for it (a file lock)."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder = shared / "sample-run"
+    runs_dir, said = folder / "runs", folder / "output.json"
+    with (shared / "sample-run.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not said.is_file():
+            result = cli("--data-dir", SAMPLE_DIR, "--runs-dir", runs_dir)
+            assert result.returncode == 0, result.stdout + result.stderr
+            said.write_text(json.dumps([result.stdout, result.stderr]))
+    stdout, stderr = json.loads(said.read_text())
+    return SampleRun(runs_dir, runs_dir / read_latest(runs_dir), stdout, stderr)

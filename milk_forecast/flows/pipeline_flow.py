@@ -197,10 +197,7 @@ def milk_forecast_pipeline(
             steps=PrefectSteps(stage_retries, stage_retry_delay),
         )
     if outcome.status == SKIPPED:
-        logger.info(
-            f"nothing to do: the served run {outcome.run_id} was made from the same "
-            "inputs, notebooks, package code and parameters; force=True reruns"
-        )
+        logger.info(f"{outcome.nothing_to_do()}; force=True reruns")
     elif outcome.failure is not None:
         raise outcome.failure
     else:

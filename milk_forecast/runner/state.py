@@ -96,6 +96,13 @@ class RunOutcome:
     def ok(self) -> bool:
         return self.status in (SUCCEEDED, SKIPPED)
 
+    def nothing_to_do(self) -> str:
+        """What a skipped run says: which served run was made from the same fingerprint."""
+        return (
+            f"nothing to do: the served run {self.run_id} was made from the same inputs, "
+            f"notebooks, data and model code, and parameters ({self.run_dir})"
+        )
+
     @property
     def unpublished(self) -> bool:
         """Whether the run succeeded but was deliberately not published (the record says why)."""
