@@ -132,7 +132,15 @@ def test_dockerfile_installs_requirements_and_runs_existing_files() -> None:
     assert (ROOT / "app.py").is_file()
 
 
-TEST_TOOLS = ("pytest", "httpx", "openapi-spec-validator", "ruff", "vulture", "playwright")
+TEST_TOOLS = (
+    "pytest",
+    "pytest-xdist",
+    "httpx",
+    "openapi-spec-validator",
+    "ruff",
+    "vulture",
+    "playwright",
+)
 
 
 def requirement_names(name: str) -> set[str]:
