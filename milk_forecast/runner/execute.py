@@ -68,7 +68,7 @@ def execute_stage(
     kernel: StageKernel | None,
 ) -> None:
     """Execute one notebook into ``run_dir/notebooks`` on ``kernel`` (None: papermill
-    starts one); a failure becomes a StageFailure."""
+    starts one, in this process's folder); a failure becomes a StageFailure."""
     output = run_dir / NOTEBOOKS_DIR / stage.notebook.name
     injected = {"run_dir": str(run_dir), **parameters}
     if "data_dir" in stage.parameters:
@@ -83,8 +83,7 @@ def execute_stage(
             output,
             parameters=injected,
             progress_bar=False,
-            cwd=str(stage.notebook.parent),
-            km=kernel,
+            km=kernel,  # started in the notebook's folder (``kernels.StageKernels``)
         )
     except papermill.PapermillExecutionError as exc:
         raise StageFailure(
