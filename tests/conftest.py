@@ -76,3 +76,10 @@ def sample_run(tmp_path_factory: pytest.TempPathFactory) -> SampleRun:
             said.write_text(json.dumps([result.stdout, result.stderr]))
     stdout, stderr = json.loads(said.read_text())
     return SampleRun(runs_dir, runs_dir / read_latest(runs_dir), stdout, stderr)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``slow`` (pipeline runs, servers, browsers) first: with several
+    pytest-xdist workers taking whole files, the longest files start first and the quick
+    ones fill in around them, so the workers finish together."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
