@@ -1,14 +1,20 @@
 # Two commands do all the set-up on a fresh clone: `make run` and `make test`.
-# Both (re)create .venv from requirements.txt when it is missing or older than it.
+# Each (re)creates .venv when it is missing or older than what it installs:
+# requirements.txt (the pipeline, the notebooks, the service) for run, serve, lab, bench
+# and sample; requirements-dev.txt (test and lint tools) on top for test, lint and format.
 # PREFECT=1 (e.g. `make test PREFECT=1`, as CI does) also installs requirements-prefect.txt:
 # the optional Prefect flow and its tests; `make run` never needs it.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PREFECT ?=
-REQUIREMENTS := requirements.txt $(if $(PREFECT),requirements-prefect.txt)
-STAMP := $(VENV)/.requirements-installed$(if $(PREFECT),-prefect)
+RUNTIME := requirements.txt $(if $(PREFECT),requirements-prefect.txt)
+DEV := $(RUNTIME) requirements-dev.txt
+STAMP := $(VENV)/.installed$(if $(PREFECT),-prefect)
+DEV_STAMP := $(VENV)/.installed-dev$(if $(PREFECT),-prefect)
 ARGS ?=
+# pytest-xdist workers of `make test` (0: one process); each takes whole test files.
+PYTEST_WORKERS ?= 2
 # The served HTTP surface (README); the same flags in compose.yaml and the Dockerfile.
 SERVE_FLAGS := --http httptools --timeout-keep-alive 5 --limit-concurrency 200 --ws none \
 	--no-access-log
@@ -18,27 +24,36 @@ SERVE_FLAGS := --http httptools --timeout-keep-alive 5 --limit-concurrency 200 -
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-$(STAMP): $(REQUIREMENTS) pyproject.toml
+# $(call install,FILES): the virtualenv (made when missing) with the requirements FILES.
+define install
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet $(addprefix -r ,$(REQUIREMENTS))
-	@touch $(STAMP)
+	$(PY) -m pip install --quiet $(addprefix -r ,$(1))
+endef
+
+$(STAMP): $(RUNTIME) pyproject.toml
+	$(call install,$(RUNTIME))
+	@touch $@
+
+$(DEV_STAMP): $(DEV) pyproject.toml
+	$(call install,$(DEV))
+	@touch $@ $(STAMP)
 
 venv: $(STAMP)  ## create or refresh .venv from requirements.txt (PREFECT=1: with Prefect)
 
 run: $(STAMP)  ## run the pipeline once on the default data (ARGS="--data-dir ../shared/data")
 	$(PY) run_pipeline.py $(ARGS)
 
-test: $(STAMP)  ## lint, then the whole test suite
+test: $(DEV_STAMP)  ## lint, then the whole test suite
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m pytest $(ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(ARGS)
 
-lint: $(STAMP)  ## ruff lint and format check
+lint: $(DEV_STAMP)  ## ruff lint and format check
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-format: $(STAMP)  ## apply ruff's formatting and safe fixes
+format: $(DEV_STAMP)  ## apply ruff's formatting and safe fixes
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 

@@ -26,13 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from milk_forecast.data import raw
-from milk_forecast.model import track_record
 from milk_forecast.run_folder.layout import UNIT, RunFolderError
 from milk_forecast.run_folder.metrics import DRIFT, DRIFT_WARNING, TRACK_RECORD
 from milk_forecast.run_folder.predictions import PREDICTED
 from milk_forecast.run_folder.record import NOT_PUBLISHED_REASON, data_label
 from milk_forecast.run_folder.write import describe_os_error
-from milk_forecast.runner import history, lock, options, pipeline, schedule, stages
+from milk_forecast.runner import history, lock, options, schedule, stages
 from milk_forecast.runner.clock import SystemClock
 from milk_forecast.runner.options import (
     EXIT_FAILED,
@@ -43,8 +42,10 @@ from milk_forecast.runner.options import (
     EXIT_USAGE,
 )
 from milk_forecast.runner.publish import PublishError, publish_existing
+from milk_forecast.runner.recipe import run_pipeline
 from milk_forecast.runner.signals import Interrupts
 from milk_forecast.runner.stages import RUNNER_PARAMETERS
+from milk_forecast.runner.state import SKIPPED, RunOutcome, RunRecordError
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 
@@ -95,13 +96,10 @@ def print_parameters(notebooks_dir: Path = stages.NOTEBOOKS_DIR) -> None:
             print(f"  {name} = {info['default']}{note}{comment}")
 
 
-def summarize(outcome: pipeline.RunOutcome) -> None:
+def summarize(outcome: RunOutcome) -> None:
     """The closing lines of a run: id, folder, headline metrics, the forecast path."""
-    if outcome.status == "skipped":
-        print(
-            f"nothing to do: the served run {outcome.run_id} was made from the same inputs, "
-            f"notebooks, package code and parameters ({outcome.run_dir}); use --force to rerun"
-        )
+    if outcome.status == SKIPPED:
+        print(f"{outcome.nothing_to_do()}; use --force to rerun")
         return
     record = outcome.record
     data = data_label(record.get("synthetic_sample"))
@@ -123,6 +121,8 @@ def summarize(outcome: pipeline.RunOutcome) -> None:
         for row in shown:
             print(f"    {row['horizon']:>2}: {format_forecast(row, details=False)}")
     if TRACK_RECORD in record:
+        from milk_forecast.model import track_record  # scipy: only when there is one to show
+
         print(f"  track record: {track_record.describe_track_record(record[TRACK_RECORD])}")
     drift = record.get(DRIFT)
     if isinstance(drift, dict) and drift.get("status") == DRIFT_WARNING:
@@ -152,7 +152,7 @@ def format_forecast(forecast: dict[str, Any], details: bool = True) -> str:
     return text
 
 
-def explain_not_published(outcome: pipeline.RunOutcome) -> None:
+def explain_not_published(outcome: RunOutcome) -> None:
     """On stderr: the run was kept but not published, why, and how to publish one anyway."""
     reason = outcome.record.get(NOT_PUBLISHED_REASON) or "see its run.json"
     print(
@@ -164,37 +164,29 @@ def explain_not_published(outcome: pipeline.RunOutcome) -> None:
 
 
 def make_run_once(
-    args: argparse.Namespace,
-    data_dir: Path,
-    overrides: dict[str, str],
-    interrupts: Interrupts,
-    outcomes: list[pipeline.RunOutcome] | None = None,
+    args: argparse.Namespace, data_dir: Path, overrides: dict[str, str], outcomes: list[RunOutcome]
 ) -> Callable[[], bool]:
-    """One attempt: a new run folder each call; True when it succeeded (or was skipped).
-
-    Each outcome is appended to ``outcomes``. A run folder or run.json that cannot be
-    written is said on stderr and counts as a failed attempt.
-    """
+    """One attempt: a new run folder each call, its outcome appended to ``outcomes``; True
+    when it succeeded (or was skipped). A run folder or run.json that cannot be written is
+    said on stderr and counts as a failed attempt."""
 
     def run_once() -> bool:
         try:
-            outcome = pipeline.run_pipeline(
+            outcome = run_pipeline(
                 data_dir,
                 args.runs_dir,
                 overrides,
                 force=args.force,
                 notebooks_dir=args.notebooks_dir,
-                interrupts=interrupts,
                 allow_synthetic_over_real=args.allow_synthetic_over_real,
             )
-        except pipeline.RunRecordError as exc:
+        except RunRecordError as exc:
             print(f"error: {exc}; the run is not published", file=sys.stderr)
             return False
         summarize(outcome)
         if outcome.unpublished:
             explain_not_published(outcome)
-        if outcomes is not None:
-            outcomes.append(outcome)
+        outcomes.append(outcome)
         return outcome.ok
 
     return run_once
@@ -203,29 +195,36 @@ def make_run_once(
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return command(args)
-    except options.UsageError as exc:
+        with Interrupts() as interrupts:
+            return command(args, interrupts)
+    except lock.LockHeldError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
+    except (
+        options.UsageError,
+        lock.LockError,
+        stages.PipelineError,
+        RunFolderError,
+        PublishError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt as exc:
+        print(f"stopped: {exc or 'interrupted'}", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
-def command(args: argparse.Namespace) -> int:
-    """The command line parsed: list, list the parameters, or check the paths and run."""
+def command(args: argparse.Namespace, interrupts: Interrupts) -> int:
+    """The command line parsed: list, publish, list the parameters, or check the paths and run."""
     args.runs_dir = options.runs_folder("--runs-dir", args.runs_dir, create=False)
     if args.list:
-        try:
-            print(history.format_history(args.runs_dir))
-        except RunFolderError as exc:
-            raise options.UsageError(str(exc)) from None
+        print(history.format_history(args.runs_dir))
         return EXIT_OK
     if args.publish is not None:
-        return publish(args)
+        return publish(args, interrupts)
     args.notebooks_dir = options.existing_folder("--notebooks-dir", args.notebooks_dir)
     if args.list_parameters:
-        try:
-            print_parameters(args.notebooks_dir)
-        except stages.PipelineError as exc:
-            raise options.UsageError(str(exc)) from None
+        print_parameters(args.notebooks_dir)
         return EXIT_OK
     try:
         cron = schedule.parse_cron(args.schedule) if args.schedule is not None else None
@@ -236,37 +235,17 @@ def command(args: argparse.Namespace) -> int:
     )
     overrides = options.parameter_overrides(args.parameter)
     args.runs_dir = options.runs_folder("--runs-dir", args.runs_dir, create=True)
-    with Interrupts() as interrupts:
-        try:
-            return run(args, cron, data_dir, overrides, interrupts)
-        except lock.LockHeldError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_LOCKED
-        except (lock.LockError, stages.PipelineError, RunFolderError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        except KeyboardInterrupt as exc:
-            print(f"stopped: {exc or 'interrupted'}", file=sys.stderr)
-            return EXIT_INTERRUPTED
+    return run(args, cron, data_dir, overrides, interrupts)
 
 
-def publish(args: argparse.Namespace) -> int:
+def publish(args: argparse.Namespace, interrupts: Interrupts) -> int:
     """``--publish RUN_ID``: serve an earlier run, holding the runs folder's lock."""
-    try:
-        with (
-            Interrupts() as interrupts,
-            lock.RunsLock(args.runs_dir, wait=args.wait, stopped=interrupts.stopped),
-        ):
+    with lock.RunsLock(args.runs_dir, wait=args.wait, stopped=interrupts.stopped):
+        try:
             entry = publish_existing(args.runs_dir, args.publish)
-    except lock.LockHeldError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_LOCKED
-    except (lock.LockError, PublishError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except OSError as exc:
-        print(f"error: LATEST not replaced: {describe_os_error(exc)}", file=sys.stderr)
-        return EXIT_FAILED
+        except OSError as exc:
+            print(f"error: LATEST not replaced: {describe_os_error(exc)}", file=sys.stderr)
+            return EXIT_FAILED
     print(f"run {entry['run_id']} is now the served one (published {entry['published_at']})")
     return EXIT_OK
 
@@ -291,8 +270,8 @@ def run(
     # Fail fast on bad parameters, before any run starts.
     stages.resolve_parameters(stages.load_stages(args.notebooks_dir), overrides)
     print(f"data: {data_dir} ({data_label(raw.is_synthetic(data_dir))})")
-    outcomes: list[pipeline.RunOutcome] = []
-    run_once = make_run_once(args, data_dir, overrides, interrupts, outcomes)
+    outcomes: list[RunOutcome] = []
+    run_once = make_run_once(args, data_dir, overrides, outcomes)
     clock = SystemClock(interrupts.stopped)
     if cron is None:
         with runs_lock():
@@ -317,7 +296,7 @@ def run(
     return exit_code(code == EXIT_OK, outcomes)
 
 
-def exit_code(ok: bool, outcomes: list[pipeline.RunOutcome]) -> int:
+def exit_code(ok: bool, outcomes: list[RunOutcome]) -> int:
     """0, or 4 when the last run succeeded without being published, or 1 when it failed."""
     if not ok:
         return EXIT_FAILED

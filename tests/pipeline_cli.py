@@ -1,17 +1,25 @@
-"""Running ``run_pipeline.py`` as a user does, and looking at what it left: end-to-end test helpers."""
+"""Running ``run_pipeline.py`` as a user does, and looking at what it left: end-to-end test helpers.
+
+``cli`` runs it as a process; ``main`` calls its ``main`` in this process (the same code
+without a second Python start-up), for tests that neither signal nor kill it.
+``Handshake`` lets a test act while a stage is running, without polling or sleeping.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
-import time
+import threading
+from contextlib import redirect_stderr, redirect_stdout
+from io import StringIO
 from pathlib import Path
 
 import nbformat
 
-from milk_forecast.run_folder.layout import RunFolderError, is_valid_run_id
-from milk_forecast.run_folder.record import read_run_record
+from milk_forecast.run_folder.latest import read_latest
+from milk_forecast.run_folder.layout import is_valid_run_id
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 STAGES = ["01_extract", "02_clean", "03_preprocess", "04_train"]
@@ -30,17 +38,32 @@ STAGE_PRODUCTS = [
     "report.html",
     "kernels.log",
 ]
+Result = subprocess.CompletedProcess
 
 
 def command(*args: str | Path) -> list[str]:
     return [sys.executable, str(PROJECT_ROOT / "run_pipeline.py"), *map(str, args)]
 
 
-def cli(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def cli(*args: str | Path, timeout: float = 300) -> Result[str]:
     """``python run_pipeline.py ARGS...``, its output captured."""
     return subprocess.run(
         command(*args), capture_output=True, text=True, timeout=timeout, cwd=PROJECT_ROOT
     )
+
+
+def main(*args: str | Path) -> Result[str]:
+    """``run_pipeline.main(ARGS)`` in this process, its exit code and output captured."""
+    import run_pipeline
+
+    argv = [str(arg) for arg in args]
+    out, err = StringIO(), StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = run_pipeline.main(argv)
+        except SystemExit as exit_:  # argparse
+            code = exit_.code if isinstance(exit_.code, int) else 2
+    return Result(argv, code, out.getvalue(), err.getvalue())
 
 
 def start_cli(*args: str | Path) -> subprocess.Popen[str]:
@@ -58,6 +81,13 @@ def run_folders(runs_dir: Path) -> list[Path]:
     return sorted(p for p in runs_dir.iterdir() if p.is_dir() and is_valid_run_id(p.name))
 
 
+def copy_runs(runs_dir: Path, tmp_path: Path) -> tuple[Path, str]:
+    """A copy of ``runs_dir`` in ``tmp_path``, and the id of the run it serves."""
+    copy = tmp_path / "runs"
+    shutil.copytree(runs_dir, copy)
+    return copy, read_latest(copy)
+
+
 def notebooks_with(tmp_path: Path, stage: str, code: str) -> Path:
     """A copy of notebooks/ where ``code`` runs right after the parameters of ``stage``."""
     copy = tmp_path / "notebooks"
@@ -72,16 +102,35 @@ def notebooks_with(tmp_path: Path, stage: str, code: str) -> Path:
     return copy
 
 
-def wait_for_stage(runs_dir: Path, stage: str, timeout: float = 120) -> Path:
-    """The run folder once its run.json says ``stage`` is running."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for folder in run_folders(runs_dir) if runs_dir.exists() else []:
-            try:
-                record = read_run_record(folder)
-            except RunFolderError:
-                continue
-            if any(s["name"] == stage and s["status"] == "running" for s in record["stages"]):
-                return folder
-        time.sleep(0.05)
-    raise AssertionError(f"stage {stage} never started under {runs_dir}")
+# Code for a notebook cell: the runner (the kernel's parent) gets a signal while the cell runs.
+SIGNAL_THE_RUNNER = "import os, signal, time\nos.kill(os.getppid(), signal.{})\ntime.sleep(60)"
+
+
+class Handshake:
+    """A notebook cell that tells the test it is running, then waits to be stopped.
+
+    ``code`` goes in a notebook (``notebooks_with``); ``wait()`` returns once a run has
+    reached it, through a FIFO the cell writes to, so the test needs no polling or sleep.
+    """
+
+    def __init__(self, tmp_path: Path, timeout: float = 120) -> None:
+        self.fifo = tmp_path / "stage-reached"
+        os.mkfifo(self.fifo)
+        self.timeout = timeout
+        self.code = (
+            f"with open({str(self.fifo)!r}, 'w') as fifo:\n"
+            "    fifo.write('reached')\n"
+            "import time\n"
+            "time.sleep(120)"
+        )
+
+    def wait(self) -> None:
+        """Block until the cell has run its first line; fail after ``timeout`` seconds."""
+        said: list[str] = []
+        reader = threading.Thread(target=lambda: said.append(self.fifo.read_text()), daemon=True)
+        reader.start()
+        reader.join(self.timeout)
+        if said != ["reached"]:
+            with open(self.fifo, "w"):  # unblock the reader thread
+                pass
+            raise AssertionError(f"no run reached the stage within {self.timeout:g} s")

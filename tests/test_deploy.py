@@ -132,6 +132,45 @@ def test_dockerfile_installs_requirements_and_runs_existing_files() -> None:
     assert (ROOT / "app.py").is_file()
 
 
+TEST_TOOLS = (
+    "pytest",
+    "pytest-xdist",
+    "httpx",
+    "openapi-spec-validator",
+    "ruff",
+    "vulture",
+    "playwright",
+)
+
+
+def requirement_names(name: str) -> set[str]:
+    """The distributions a requirements file pins (``name==version`` lines)."""
+    lines = (ROOT / name).read_text(encoding="utf-8").splitlines()
+    return {line.split("==")[0].split("[")[0].lower() for line in lines if "==" in line}
+
+
+def test_the_image_installs_no_test_tool() -> None:
+    installs = [args for keyword, args in dockerfile_instructions() if "pip install" in args]
+    named = {name for args in installs for name in re.findall(r"-r\s+([\w.-]+\.txt)", args)}
+    assert named == {"requirements.txt", "requirements-prefect.txt"}
+    assert not requirement_names("requirements.txt") & set(TEST_TOOLS)
+    assert not requirement_names("requirements-prefect.txt") & set(TEST_TOOLS)
+    assert set(TEST_TOOLS) <= requirement_names("requirements-dev.txt")
+
+
+def test_make_test_installs_the_test_tools_and_ci_runs_it() -> None:
+    dry_run = subprocess.run(
+        ["make", "-n", "test", "PREFECT=1", "VENV=/nonexistent/venv"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    install = next(line for line in dry_run.stdout.splitlines() if "pip install --quiet -r" in line)
+    for name in ("requirements.txt", "requirements-dev.txt", "requirements-prefect.txt"):
+        assert f"-r {name}" in install
+    assert "-m pytest" in dry_run.stdout
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "rm -rf .venv" in ci and "make test PREFECT=1" in ci
+
+
 def test_dockerignore_keeps_runs_and_environments_out() -> None:
     ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
     for entry in (".venv", ".git", "runs", "data/*.csv"):

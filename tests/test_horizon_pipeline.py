@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pipeline_cli import cli
+from pipeline_cli import main
 
 from milk_forecast.run_folder.latest import read_latest
 from milk_forecast.run_folder.layout import METRICS_FILE, PREDICTIONS_JSON
@@ -20,7 +20,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_other_interval_levels_flow_through_a_whole_run(sample_data_dir: Path, tmp_path: Path):
-    result = cli(
+    result = main(
         "--data-dir", sample_data_dir, "--runs-dir", tmp_path, "-p", "interval_levels", "[0.5, 0.9]"
     )  # fmt: skip
     assert result.returncode == EXIT_OK, result.stdout + result.stderr
@@ -43,7 +43,7 @@ def test_other_interval_levels_flow_through_a_whole_run(sample_data_dir: Path, t
 
 
 def test_a_level_outside_zero_one_is_refused_naming_it(sample_data_dir: Path, tmp_path: Path):
-    result = cli(
+    result = main(
         "--data-dir", sample_data_dir, "--runs-dir", tmp_path, "-p", "interval_levels", "[0.8, 1.5]"
     )  # fmt: skip
     assert result.returncode == EXIT_USAGE

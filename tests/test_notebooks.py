@@ -24,7 +24,7 @@ from milk_forecast.run_folder.layout import (
 from milk_forecast.run_folder.metrics import read_metrics
 from milk_forecast.run_folder.predictions import FORECAST, KIND
 from milk_forecast.runner import stages
-from milk_forecast.runner.pipeline import kernel_environment
+from milk_forecast.runner.kernels import kernel_environment
 from milk_forecast.runner.stages import RUNNER_PARAMETERS
 
 NOTEBOOKS = [stages.NOTEBOOKS_DIR / f"{name}.ipynb" for name in stages.STAGE_NAMES]

@@ -1,4 +1,9 @@
-"""End-to-end: the CLI runs the real notebooks into run folders (sample data, real data when present)."""
+"""End-to-end: the CLI runs the real notebooks into run folders (sample data, real data when present).
+
+Tests that only read a run share the session's ``sample_run``; a test runs the pipeline
+itself only for a run of another kind, in this process (``main``) unless it signals or
+kills it, and fails a run as early as its behaviour allows.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +12,24 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import nbformat
 import pandas as pd
 import pytest
+from fake_runs import fake_notebooks
 from pipeline_cli import (
+    SIGNAL_THE_RUNNER,
     STAGE_PRODUCTS,
     STAGES,
     cli,
+    copy_runs,
+    main,
     notebooks_with,
     run_folders,
     start_cli,
-    wait_for_stage,
 )
 
 import run_pipeline
@@ -32,43 +38,32 @@ from milk_forecast.run_folder.latest import read_latest
 from milk_forecast.run_folder.layout import LATEST
 from milk_forecast.run_folder.record import FAILED, INCOMPLETE, effective_status, read_run_record
 from milk_forecast.run_folder.write import publish_latest, write_run_record
-from milk_forecast.runner import pipeline
-from milk_forecast.runner.options import EXIT_FAILED, EXIT_NOT_PUBLISHED, EXIT_OK, EXIT_USAGE
+from milk_forecast.runner import state
+from milk_forecast.runner.options import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_NOT_PUBLISHED,
+    EXIT_OK,
+    EXIT_USAGE,
+)
 
 pytestmark = pytest.mark.slow
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
-def copy_of(sample_runs, tmp_path: Path) -> tuple[Path, str]:
-    """A copy of the sample runs folder, and the id of the run it serves."""
-    runs_dir = tmp_path / "runs"
-    shutil.copytree(sample_runs[0], runs_dir)
-    return runs_dir, read_latest(runs_dir)
-
-
-@pytest.fixture(scope="module")
-def sample_runs(tmp_path_factory: pytest.TempPathFactory, sample_data_dir: Path):
-    runs_dir = tmp_path_factory.mktemp("sample") / "runs"
-    result = cli("--data-dir", sample_data_dir, "--runs-dir", runs_dir)
-    return runs_dir, result
-
-
-def test_sample_run_succeeds_and_says_it_is_synthetic(sample_runs) -> None:
-    runs_dir, result = sample_runs
-    assert result.returncode == 0, result.stdout + result.stderr
-    run_id = read_latest(runs_dir)
-    assert f"run {run_id} succeeded" in result.stdout
-    assert "SYNTHETIC SAMPLE" in result.stdout
+def test_sample_run_succeeds_and_says_it_is_synthetic(sample_run) -> None:
+    stdout = sample_run.stdout
+    assert f"run {sample_run.run_dir.name} succeeded" in stdout
+    assert "SYNTHETIC SAMPLE" in stdout
     for stage in STAGES:
-        assert f"{stage} done in" in result.stdout
-    assert "headline:" in result.stdout and "rmse_clp_per_l=" in result.stdout
-    assert "IPKernelApp" not in result.stdout + result.stderr  # kernel noise goes to kernels.log
+        assert f"{stage} done in" in stdout
+    assert "headline:" in stdout and "rmse_clp_per_l=" in stdout
+    assert "IPKernelApp" not in stdout + sample_run.stderr  # kernel noise goes to kernels.log
 
 
-def test_sample_run_fulfils_the_run_folder_contract(sample_runs, sample_data_dir: Path) -> None:
-    runs_dir, _ = sample_runs
-    run_dir = runs_dir / read_latest(runs_dir)
+def test_sample_run_fulfils_the_run_folder_contract(sample_run, sample_data_dir: Path) -> None:
+    run_dir = sample_run.run_dir
     for name in STAGE_PRODUCTS:
         assert (run_dir / name).is_file(), name
     record = read_run_record(run_dir)
@@ -89,9 +84,8 @@ def test_sample_run_fulfils_the_run_folder_contract(sample_runs, sample_data_dir
     assert len(rescaled) == len(sample_data.LOST_ZERO_CELLS)
 
 
-def test_executed_notebooks_carry_the_injected_parameters_and_the_banner(sample_runs) -> None:
-    runs_dir, _ = sample_runs
-    run_dir = runs_dir / read_latest(runs_dir)
+def test_executed_notebooks_carry_the_injected_parameters_and_the_banner(sample_run) -> None:
+    run_dir = sample_run.run_dir
     for stage in STAGES:
         notebook = nbformat.read(run_dir / "notebooks" / f"{stage}.ipynb", as_version=4)
         assert "SYNTHETIC SAMPLE" in notebook.cells[0].source
@@ -102,149 +96,187 @@ def test_executed_notebooks_carry_the_injected_parameters_and_the_banner(sample_
         assert errors == []
 
 
-def test_report_shows_the_outputs_of_all_stages_without_code(sample_runs) -> None:
-    runs_dir, _ = sample_runs
-    html = (runs_dir / read_latest(runs_dir) / "report.html").read_text()
+def test_report_shows_the_outputs_of_all_stages_without_code(sample_run) -> None:
+    html = (sample_run.run_dir / "report.html").read_text()
     for stage in STAGES:
         assert stage in html
     assert "data:image/png;base64" in html  # the plots
     assert "from milk_forecast import" not in html and "check_parquet(" not in html
 
 
-def test_predictions_are_one_row_per_month(sample_runs) -> None:
-    runs_dir, _ = sample_runs
-    predictions = pd.read_parquet(runs_dir / read_latest(runs_dir) / "predictions.parquet")
+def test_predictions_are_one_row_per_month(sample_run) -> None:
+    predictions = pd.read_parquet(sample_run.run_dir / "predictions.parquet")
     assert predictions["month"].is_monotonic_increasing and predictions["month"].is_unique
     assert predictions["predicted_clp_per_l"].notna().all()
     assert {"in_sample", "backtest", "forecast"} <= set(predictions["kind"])
 
 
-def test_list_marks_the_served_run(sample_runs) -> None:
-    runs_dir, _ = sample_runs
-    result = cli("--list", "--runs-dir", runs_dir)
+def test_list_marks_the_served_run(sample_run) -> None:
+    result = main("--list", "--runs-dir", sample_run.runs_dir)
     assert result.returncode == 0
-    served = [line for line in result.stdout.splitlines() if read_latest(runs_dir) in line]
+    served = [line for line in result.stdout.splitlines() if sample_run.run_dir.name in line]
     assert served and "*" in served[0] and "sample" in served[0]
 
 
-def test_rerun_with_same_inputs_is_skipped_and_force_reruns(sample_runs, sample_data_dir, tmp_path):
-    runs_dir, served = copy_of(sample_runs, tmp_path)
-    skipped = cli("--data-dir", sample_data_dir, "--runs-dir", runs_dir)
+def test_a_rerun_with_the_same_inputs_is_skipped(sample_run, sample_data_dir, tmp_path) -> None:
+    runs_dir, served = copy_runs(sample_run.runs_dir, tmp_path)
+    skipped = main("--data-dir", sample_data_dir, "--runs-dir", runs_dir)
     assert skipped.returncode == 0
     assert "nothing to do" in skipped.stdout and served in skipped.stdout
     assert len(run_folders(runs_dir)) == 1
-    forced = cli("--data-dir", sample_data_dir, "--runs-dir", runs_dir, "--force")
-    assert forced.returncode == 0, forced.stdout + forced.stderr
-    assert len(run_folders(runs_dir)) == 2 and read_latest(runs_dir) != served
+
+
+@pytest.fixture
+def forced_over_real(
+    sample_run, sample_data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """``--force`` on the sample over a served run made from real data, the notebooks
+    faked (the command's handling is under test): (runs folder, served run's id, result)."""
+    runs_dir, served = copy_runs(sample_run.runs_dir, tmp_path)
+    fake_notebooks(monkeypatch)
+    record_path = runs_dir / served / "run.json"
+    record = json.loads(record_path.read_text())
+    record["synthetic_sample"] = False  # as if it had been made from the real data
+    record_path.write_text(json.dumps(record))
+    return runs_dir, served, main("--data-dir", sample_data_dir, "--runs-dir", runs_dir, "--force")
+
+
+def test_force_reruns_a_run_with_the_same_inputs(forced_over_real) -> None:
+    runs_dir, served, result = forced_over_real
+    (rerun,) = [p for p in run_folders(runs_dir) if p.name != served]
+    assert f"run {rerun.name} succeeded" in result.stdout, result.stdout + result.stderr
+    assert (
+        read_run_record(rerun)["fingerprint"] == read_run_record(runs_dir / served)["fingerprint"]
+    )
+
+
+def test_a_synthetic_run_is_kept_but_not_published_over_a_real_one(forced_over_real) -> None:
+    runs_dir, served, result = forced_over_real
+    assert result.returncode == EXIT_NOT_PUBLISHED, result.stdout + result.stderr
+    assert read_latest(runs_dir) == served
+    (kept,) = [p for p in run_folders(runs_dir) if p.name != served]
+    record = read_run_record(kept)
+    assert record["status"] == "succeeded" and record["published"] is False
+    assert served in record["not_published_reason"]
+    assert "NOT published" in result.stderr and "--allow-synthetic-over-real" in result.stderr
+    listing = main("--list", "--runs-dir", runs_dir).stdout
+    assert "not published" in next(line for line in listing.splitlines() if kept.name in line)
 
 
 def test_a_failing_notebook_fails_the_run_and_keeps_the_served_model(
-    sample_runs, sample_data_dir: Path, tmp_path: Path
+    sample_run, sample_data_dir: Path, tmp_path: Path
 ) -> None:
-    runs_dir, served = copy_of(sample_runs, tmp_path)
-    notebooks = notebooks_with(tmp_path, "02_clean", "raise ValueError('broken on purpose')")
-    result = cli(
-        "--data-dir",
-        sample_data_dir,
-        "--runs-dir",
-        runs_dir,
-        "--notebooks-dir",
-        notebooks,
-        "--force",
+    runs_dir, served = copy_runs(sample_run.runs_dir, tmp_path)
+    notebooks = notebooks_with(tmp_path, "01_extract", "raise ValueError('broken on purpose')")
+    result = main(
+        "--data-dir", sample_data_dir, "--runs-dir", runs_dir, "--notebooks-dir", notebooks
     )
     assert result.returncode == 1
-    assert "02_clean.ipynb" in result.stdout and "In [" in result.stdout
+    assert "01_extract.ipynb" in result.stdout and "In [" in result.stdout
     assert "ValueError: broken on purpose" in result.stdout
     assert read_latest(runs_dir) == served
     failed = run_folders(runs_dir)[-1]
     record = read_run_record(failed)
     assert record["status"] == "failed"
-    assert record["error"]["stage"] == "02_clean" and record["error"]["exception"] == "ValueError"
+    assert record["error"]["stage"] == "01_extract" and record["error"]["exception"] == "ValueError"
     assert isinstance(record["error"]["cell"], int)
-    assert (failed / "notebooks" / "02_clean.ipynb").is_file()
-    assert not (failed / "notebooks" / "03_preprocess.ipynb").exists()
+    assert (failed / "notebooks" / "01_extract.ipynb").is_file()
+    assert not (failed / "notebooks" / "02_clean.ipynb").exists()
 
 
-def test_retries_start_a_new_run_folder_per_attempt(sample_data_dir: Path, tmp_path: Path) -> None:
-    marker = tmp_path / "failed-once"
-    code = (
-        "from pathlib import Path\n"
-        f"if not Path({str(marker)!r}).exists():\n"
-        f"    Path({str(marker)!r}).touch()\n"
-        "    raise RuntimeError('flaky source')"
-    )
-    notebooks = notebooks_with(tmp_path, "01_extract", code)
+def test_retries_start_a_new_run_folder_per_attempt(
+    sample_data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    attempts: list[Path] = []
+
+    def flaky_source(run_dir: Path) -> None:
+        attempts.append(run_dir)
+        if len(attempts) == 1:
+            raise RuntimeError("flaky source")
+
+    fake_notebooks(monkeypatch, {"01_extract": flaky_source})
     runs_dir = tmp_path / "runs"
-    result = cli(
-        "--data-dir", sample_data_dir, "--runs-dir", runs_dir, "--notebooks-dir", notebooks,
-        "--retries", "2", "--retry-delay", "0",
+    result = main(
+        "--data-dir", sample_data_dir, "--runs-dir", runs_dir, "--retries", "2", "--retry-delay", "0"
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
+    assert attempts == run_folders(runs_dir)
     statuses = [read_run_record(p)["status"] for p in run_folders(runs_dir)]
     assert statuses == ["failed", "succeeded"]
+    assert "attempt 1/3 failed; retrying in 0 s" in result.stdout
 
 
 def test_unknown_parameter_is_refused_before_any_run(sample_data_dir: Path, tmp_path: Path) -> None:
-    result = cli("--data-dir", sample_data_dir, "--runs-dir", tmp_path, "-p", "no_such_knob", "1")
+    result = main("--data-dir", sample_data_dir, "--runs-dir", tmp_path, "-p", "no_such_knob", "1")
     assert result.returncode == 2
     assert "no_such_knob" in result.stderr and "valid names:" in result.stderr
     assert run_folders(tmp_path) == []
 
 
 def test_missing_data_dir_is_named(tmp_path: Path) -> None:
-    result = cli("--data-dir", tmp_path / "nowhere", "--runs-dir", tmp_path)
+    result = main("--data-dir", tmp_path / "nowhere", "--runs-dir", tmp_path)
     assert result.returncode == 2 and "nowhere" in result.stderr
-
-
-def slow_notebooks(tmp_path: Path) -> Path:
-    return notebooks_with(tmp_path, "02_clean", "import time\ntime.sleep(60)")
 
 
 def test_sigterm_marks_the_run_in_progress_failed(sample_data_dir: Path, tmp_path: Path) -> None:
     runs_dir = tmp_path / "runs"
+    notebooks = notebooks_with(tmp_path, "01_extract", SIGNAL_THE_RUNNER.format("SIGTERM"))
     process = start_cli(
-        "--data-dir",
-        sample_data_dir,
-        "--runs-dir",
-        runs_dir,
-        "--notebooks-dir",
-        slow_notebooks(tmp_path),
+        "--data-dir", sample_data_dir, "--runs-dir", runs_dir, "--notebooks-dir", notebooks
     )
-    run_dir = wait_for_stage(runs_dir, "02_clean")
-    time.sleep(1.0)  # inside the sleeping cell
-    process.send_signal(signal.SIGTERM)
-    process.communicate(timeout=60)
-    assert process.returncode == 130
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == EXIT_INTERRUPTED, stderr
+    (run_dir,) = run_folders(runs_dir)
     record = read_run_record(run_dir)
     assert record["status"] == "failed"
     assert record["error"]["exception"] == "interrupted" and "SIGTERM" in record["error"]["message"]
-    assert record["stages"][-1]["name"] == "02_clean"
+    assert record["stages"][-1]["name"] == "01_extract"
     assert record["stages"][-1]["status"] == "failed"
     assert read_latest(runs_dir) is None
 
 
-def test_a_run_killed_hard_is_ignored_and_does_not_block_the_next(
-    sample_runs, sample_data_dir: Path, tmp_path: Path
+def test_the_runs_folder_is_locked_while_a_run_is_in_progress(
+    sample_data_dir: Path, tmp_path: Path
 ) -> None:
-    runs_dir, served = copy_of(sample_runs, tmp_path)
+    runs_dir = tmp_path / "runs"
+    code = (
+        "from pathlib import Path\n"
+        "from milk_forecast.runner.lock import RunsLock\n"
+        "with RunsLock(Path(run_dir).parent):\n"
+        "    pass"
+    )
+    notebooks = notebooks_with(tmp_path, "01_extract", code)
+    result = main(
+        "--data-dir", sample_data_dir, "--runs-dir", runs_dir, "--notebooks-dir", notebooks
+    )
+    assert result.returncode == EXIT_FAILED
+    error = read_run_record(run_folders(runs_dir)[0])["error"]
+    assert error["exception"] == "LockHeldError"
+    assert f"locked by pid {os.getpid()}" in error["message"]  # this process: main() ran here
+
+
+def test_a_run_killed_hard_is_ignored_and_does_not_block_the_next(
+    sample_run, sample_data_dir: Path, tmp_path: Path
+) -> None:
+    runs_dir, served = copy_runs(sample_run.runs_dir, tmp_path)
+    notebooks = notebooks_with(tmp_path, "01_extract", SIGNAL_THE_RUNNER.format("SIGKILL"))
     process = start_cli(
-        "--data-dir", sample_data_dir, "--runs-dir", runs_dir, "--force",
-        "--notebooks-dir", slow_notebooks(tmp_path),
-    )  # fmt: skip
-    killed = wait_for_stage(runs_dir, "02_clean")
-    os.kill(process.pid, signal.SIGKILL)
-    process.communicate(timeout=30)
+        "--data-dir", sample_data_dir, "--runs-dir", runs_dir, "--notebooks-dir", notebooks
+    )
+    process.communicate(timeout=60)
+    assert process.returncode == -9
+    killed = run_folders(runs_dir)[-1]
     assert effective_status(read_run_record(killed)) == INCOMPLETE
     assert read_latest(runs_dir) == served
-    listing = cli("--list", "--runs-dir", runs_dir)
+    listing = main("--list", "--runs-dir", runs_dir)
     assert "incomplete" in next(line for line in listing.stdout.splitlines() if killed.name in line)
     # the dead process's lock does not block the next pipeline command
-    kept = cli("--keep", "5", "--runs-dir", runs_dir)
+    kept = main("--keep", "5", "--runs-dir", runs_dir)
     assert kept.returncode == 0, kept.stdout + kept.stderr
 
 
 def test_real_data_run_succeeds(real_data_dir: Path, tmp_path: Path) -> None:
-    result = cli("--data-dir", real_data_dir, "--runs-dir", tmp_path)
+    result = main("--data-dir", real_data_dir, "--runs-dir", tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SYNTHETIC" not in result.stdout
     run_dir = tmp_path / read_latest(tmp_path)
@@ -264,7 +296,7 @@ def test_a_corrupt_input_fails_in_extract_naming_file_and_column(
     year, month, _ = prices[5].split(",")
     prices[5] = f"{year},{month},n/a"
     (data / "precio_leche.csv").write_text("\n".join(prices) + "\n")
-    result = cli("--data-dir", data, "--runs-dir", tmp_path / "runs")
+    result = main("--data-dir", data, "--runs-dir", tmp_path / "runs")
     assert result.returncode == 1
     assert "stage 01_extract failed" in result.stdout
     assert "precio_leche.csv" in result.stdout and "Precio_leche" in result.stdout
@@ -289,31 +321,8 @@ def test_summary_lines_show_figures_then_what_they_describe() -> None:
     assert lines[1].strip() == "by m" and lines[2].strip() == "because why"
 
 
-# --- a run on the synthetic sample over a served run made from real data ---------------
-
-
-def test_a_synthetic_run_is_kept_but_not_published_over_a_real_one(
-    sample_runs, sample_data_dir: Path, tmp_path: Path
-) -> None:
-    runs_dir, served = copy_of(sample_runs, tmp_path)
-    record_path = runs_dir / served / "run.json"
-    record = json.loads(record_path.read_text())
-    record["synthetic_sample"] = False  # as if it had been made from the real data
-    record_path.write_text(json.dumps(record))
-    result = cli("--data-dir", sample_data_dir, "--runs-dir", runs_dir, "--force")
-    assert result.returncode == EXIT_NOT_PUBLISHED, result.stdout + result.stderr
-    assert read_latest(runs_dir) == served
-    (kept,) = [p for p in run_folders(runs_dir) if p.name != served]
-    record = read_run_record(kept)
-    assert record["status"] == "succeeded" and record["published"] is False
-    assert served in record["not_published_reason"]
-    assert "NOT published" in result.stderr and "--allow-synthetic-over-real" in result.stderr
-    listing = cli("--list", "--runs-dir", runs_dir).stdout
-    assert "not published" in next(line for line in listing.splitlines() if kept.name in line)
-
-
 def test_the_flag_to_publish_a_synthetic_run_anyway_is_documented() -> None:
-    help_text = cli("--help").stdout
+    help_text = main("--help").stdout
     assert "--allow-synthetic-over-real" in help_text and "4 the run succeeded" in help_text
     readme = (PROJECT_ROOT / "README.md").read_text()
     assert "--allow-synthetic-over-real" in readme
@@ -328,19 +337,19 @@ def test_a_full_disk_in_a_stage_fails_the_run_naming_stage_file_and_message(
     runs_dir = tmp_path / "runs"
     code = (
         "import errno, os\n"
-        "raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), run_dir + '/clean_monthly.parquet')"
+        "raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), run_dir + '/inputs.json')"
     )
-    notebooks = notebooks_with(tmp_path, "02_clean", code)
-    result = cli(
+    notebooks = notebooks_with(tmp_path, "01_extract", code)
+    result = main(
         "--data-dir", sample_data_dir, "--runs-dir", runs_dir, "--notebooks-dir", notebooks
     )
     assert result.returncode == 1
     (run_dir,) = run_folders(runs_dir)
     error = read_run_record(run_dir)["error"]
-    assert error["stage"] == "02_clean" and error["exception"] == "OSError"
+    assert error["stage"] == "01_extract" and error["exception"] == "OSError"
     assert "No space left on device" in error["message"]
-    assert "clean_monthly.parquet" in error["message"]
-    assert "stage 02_clean failed" in result.stdout and "No space left" in result.stdout
+    assert "inputs.json" in error["message"]
+    assert "stage 01_extract failed" in result.stdout and "No space left" in result.stdout
 
 
 def test_run_json_that_cannot_be_written_is_said_on_stderr_and_exits_1(
@@ -353,8 +362,8 @@ def test_run_json_that_cannot_be_written_is_said_on_stderr_and_exits_1(
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(run_dir / "run.json"))
         write(run_dir, record)
 
-    monkeypatch.setattr(pipeline, "write_run_record", full_after_start)
-    monkeypatch.setattr(pipeline, "run_stages", lambda context: None)  # no notebook runs
+    monkeypatch.setattr(state, "write_run_record", full_after_start)
+    fake_notebooks(monkeypatch)
     code = run_pipeline.main(["--data-dir", str(sample_data_dir), "--runs-dir", str(tmp_path)])
     stderr = capsys.readouterr().err
     assert code == EXIT_FAILED
@@ -536,13 +545,13 @@ def test_publish_rolls_back_to_an_earlier_run_and_list_shows_it(tmp_path: Path) 
     make_run(tmp_path, "20261127T120301Z")
     make_run(tmp_path, "20261127T120302Z", status=FAILED, publish=False)
     make_run(tmp_path, "20261127T120303Z")
-    result = cli("--runs-dir", tmp_path, "--publish", "20261127T120301Z")
+    result = main("--runs-dir", tmp_path, "--publish", "20261127T120301Z")
     assert result.returncode == EXIT_OK, result.stderr
     assert (tmp_path / LATEST).read_text().strip() == "20261127T120301Z"
-    refused = cli("--runs-dir", tmp_path, "--publish", "20261127T120302Z")
+    refused = main("--runs-dir", tmp_path, "--publish", "20261127T120302Z")
     assert refused.returncode == EXIT_USAGE
     assert "20261127T120302Z cannot be served" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
     assert (tmp_path / LATEST).read_text().strip() == "20261127T120301Z"
-    listing = cli("--runs-dir", tmp_path, "--list").stdout
+    listing = main("--runs-dir", tmp_path, "--list").stdout
     assert "20261127T120301Z  by publish" in listing

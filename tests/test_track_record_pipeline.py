@@ -1,4 +1,9 @@
-"""End to end: runs at successive data cuts leave a track record of what was published."""
+"""End to end: a run scores the forecasts published before it against what happened since.
+
+The published runs are made by ``run_factory`` (as docs/contracts.md describes a run
+folder) at successive data cuts; the run that scores them is a real pipeline run on the
+sample cut later, reading the publication log.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from pipeline_cli import cli
+from pipeline_cli import main
+from run_factory import build_rows, make_run, write_publications
 
 from milk_forecast.data.columns import PRICE_COLUMN
 from milk_forecast.data.cuts import write_cut
@@ -26,20 +32,17 @@ from milk_forecast.run_folder.layout import (
 )
 from milk_forecast.run_folder.metrics import DRIFT, DRIFT_UNKNOWN, TRACK_RECORD
 from milk_forecast.run_folder.predictions import FORECAST, KIND, PREDICTED, read_predictions_json
-from milk_forecast.run_folder.publications import PUBLISHED_BY_OPERATOR
-from milk_forecast.run_folder.write import append_publication
-from milk_forecast.runner.publish import publication
+from milk_forecast.run_folder.publications import PUBLISHED_BY_OPERATOR, PUBLISHED_BY_PIPELINE
 
 pytestmark = pytest.mark.slow
 
-
-def run_at(cut: str, data_dir: Path, tmp_path: Path, runs_dir: Path, *extra: str) -> Path:
-    """One pipeline run on the data as it was at ``cut``; its run folder."""
-    result = cli(
-        "--data-dir", write_cut(data_dir, tmp_path / cut, cut), "--runs-dir", runs_dir, *extra
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return runs_dir / (runs_dir / LATEST).read_text().strip()
+# Published runs: (name, run id, last observed month, published at).
+PUBLISHED = [
+    ("a", "20200102T000000Z", "2019-12", "2020-01-02T00:00:42Z"),
+    ("b", "20200103T000000Z", "2019-12", "2020-01-03T00:00:42Z"),  # same origin, later
+    ("c", "20200202T000000Z", "2020-01", "2020-02-02T00:00:42Z"),
+]
+BROKEN = "20200203T000000Z"  # its publication no longer holds: the folder broke after it
 
 
 def forecasts_of(run_dir: Path) -> pd.DataFrame:
@@ -52,16 +55,20 @@ def history(tmp_path_factory: pytest.TempPathFactory, sample_data_dir: Path) -> 
     tmp = tmp_path_factory.mktemp("cuts")
     runs_dir = tmp / "runs"
     runs = {
-        "a": run_at("2019-12", sample_data_dir, tmp, runs_dir),
-        "b": run_at("2019-12", sample_data_dir, tmp, runs_dir, "--force"),  # same origin, later
-        "c": run_at("2020-01", sample_data_dir, tmp, runs_dir),
+        name: make_run(runs_dir, run_id, rows=build_rows(last_observed=last))
+        for name, run_id, last, _ in PUBLISHED
     }
-    # A publication that no longer holds: its run folder broke after it was served.
-    broken = runs_dir / "20200101T000000Z"
-    broken.mkdir()
-    (broken / RUN_JSON).write_text("[not a record")
-    append_publication(runs_dir, publication(broken.name, PUBLISHED_BY_OPERATOR))
-    runs["d"] = run_at("2020-03", sample_data_dir, tmp, runs_dir)
+    (runs_dir / BROKEN).mkdir()
+    (runs_dir / BROKEN / RUN_JSON).write_text("[not a record")
+    write_publications(
+        runs_dir,
+        [(run_id, at, PUBLISHED_BY_PIPELINE) for _, run_id, _, at in PUBLISHED]
+        + [(BROKEN, "2020-02-03T00:00:42Z", PUBLISHED_BY_OPERATOR)],
+    )
+    data_dir = write_cut(sample_data_dir, tmp / "2020-03", "2020-03")
+    result = main("--data-dir", data_dir, "--runs-dir", runs_dir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    runs["d"] = runs_dir / (runs_dir / LATEST).read_text().strip()
     return runs
 
 
@@ -96,5 +103,5 @@ def test_the_summary_the_notebook_and_the_broken_publication(history) -> None:
     assert block["horizons"]["1"]["rmse_clp_per_l"] == pytest.approx(rmse)
     assert metrics[DRIFT]["status"] == DRIFT_UNKNOWN
     notebook = (last / NOTEBOOKS_DIR / "04_train.ipynb").read_text()
-    assert "20200101T000000Z left out" in notebook
+    assert f"{BROKEN} left out" in notebook
     assert (last / FIGURES_DIR / TRACK_RECORD_CHART_FILE).stat().st_size > 0

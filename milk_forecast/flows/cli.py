@@ -34,6 +34,7 @@ from milk_forecast.runner.options import (
     EXIT_USAGE,
 )
 from milk_forecast.runner.signals import Interrupts
+from milk_forecast.runner.state import SKIPPED, RunOutcome
 
 PROG = "python -m milk_forecast.flows"
 INSTALL_HINT = "pip install -r requirements.txt -r requirements-prefect.txt"
@@ -169,12 +170,9 @@ def report(state: Any) -> int:
 
     if state.is_completed():
         summary = state.result()
-        if summary["status"] == "skipped":
-            print(
-                f"nothing to do: the served run {summary['run_id']} was made from the same "
-                f"inputs, notebooks, package code and parameters ({summary['run_dir']}); "
-                "use --force to rerun"
-            )
+        if summary["status"] == SKIPPED:
+            skipped = RunOutcome(SKIPPED, summary["run_id"], Path(summary["run_dir"]))
+            print(f"{skipped.nothing_to_do()}; use --force to rerun")
         else:
             print(summary_markdown(Path(summary["run_dir"]), summary), end="")
         if summary.get("published") is False:

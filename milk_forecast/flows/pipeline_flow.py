@@ -1,144 +1,72 @@
-"""The pipeline as one Prefect flow: the runner's own steps, a task per stage.
+"""The pipeline as one Prefect flow: the runner's recipe, each step a Prefect task.
 
-The flow calls the recipe of ``runner/pipeline.py`` in the order ``run_pipeline`` does,
-under the same lock (``runner/lock.py``) for the whole run::
-
-    RunsLock -> plan (task) -> skipped_outcome -> start_run
-    -> one task per stage: run_stage on StageKernels (retried as configured)
-    -> publish (task): complete_run | fail_run
-
-so a flow run and ``run_pipeline.py`` write the same run folders, skip the same
-unchanged runs and publish ``LATEST`` the same way (atomically, only after success).
-A failed stage fails its task with ``StageFailure.describe()`` (stage, notebook, cell,
-exception) and, once its retries are spent, the flow; a flow run that is cancelled or
-crashes marks its run ``failed`` and never touches ``LATEST``.
+The flow calls the same recipe as ``run_pipeline.py`` (``runner.recipe.run_pipeline``)
+under the same lock (``runner/lock.py``), with ``PrefectSteps``: the plan, each stage
+(retried as configured, its executed notebook linked) and the publication run as tasks
+named ``plan``, ``01_extract`` ... ``04_train`` and ``publish``. So a flow run and
+``run_pipeline.py`` write the same run folders, skip the same unchanged runs and publish
+``LATEST`` the same way (atomically, only after success). A failed stage fails its task
+with ``StageFailure.describe()`` (stage, notebook, cell, exception) and, once its retries
+are spent, the flow; a flow run that is cancelled or crashes marks its run ``failed`` and
+never touches ``LATEST``.
 """
 
 from __future__ import annotations
 
-import signal
-import threading
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
-from prefect.exceptions import TerminationSignal
 from prefect.logging import get_run_logger
 from prefect.runtime import flow_run as current_flow_run
 from prefect.utilities.annotations import quote
 
 from milk_forecast.data import raw
 from milk_forecast.flows.artifacts import link_notebook, publish_summary
-from milk_forecast.run_folder.record import (
-    FAILED,
-    NOT_PUBLISHED_REASON,
-    PUBLISHED,
-    RUNNING,
-    list_runs,
-)
+from milk_forecast.run_folder.record import NOT_PUBLISHED_REASON, PUBLISHED, RUNNING, list_runs
+from milk_forecast.runner.kernels import StageKernels
 from milk_forecast.runner.lock import RunsLock
-from milk_forecast.runner.pipeline import (
+from milk_forecast.runner.plan import RunPlan
+from milk_forecast.runner.recipe import RunSteps, run_pipeline
+from milk_forecast.runner.signals import RunInterrupted
+from milk_forecast.runner.stages import NOTEBOOKS_DIR, PROJECT_ROOT, Stage
+from milk_forecast.runner.state import (
+    SKIPPED,
     RunContext,
     RunOutcome,
-    RunPlan,
     StageFailure,
-    StageKernels,
-    complete_run,
     fail_run,
-    interrupted,
-    plan_run,
-    run_stage,
-    skipped_outcome,
-    start_run,
+    failure_of,
 )
-from milk_forecast.runner.signals import HANDLED_SIGNALS, Interrupts, RunInterrupted
-from milk_forecast.runner.stages import NOTEBOOKS_DIR, PROJECT_ROOT, Stage
 
 FLOW_NAME = "milk-forecast-pipeline"
+DIRECT = RunSteps()
 
-
-class RunFailed(Exception):
-    """A stage, or the check of the final products, failed: ``StageFailure.describe()``.
-
-    Holds the failure as its record (``StageFailure.as_record()``) so that it pickles,
-    as Prefect may store a failed state's exception.
-    """
-
-    def __init__(self, failure: dict[str, Any]) -> None:
-        self.failure = dict(failure)
-        super().__init__(self.stage_failure().describe())
-
-    def __reduce__(self) -> tuple[type[RunFailed], tuple[dict[str, Any]]]:
-        return type(self), (self.failure,)
-
-    def stage_failure(self) -> StageFailure:
-        return StageFailure(**self.failure)
-
-
-class HostSignals(Interrupts):
-    """Keeps the SIGINT/SIGTERM handlers of the host (Prefect's engine, or the CLI's).
-
-    nbclient removes signal handlers after starting a kernel (see ``runner.signals``);
-    ``reinstall`` puts back those found on entering, so a cancellation (SIGTERM from
-    a Prefect runner or worker) still reaches the flow as an exception while a notebook
-    runs, and the run is marked failed.
-    """
-
-    def __enter__(self) -> HostSignals:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = {signum: signal.getsignal(signum) for signum in HANDLED_SIGNALS}
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.reinstall()
-
-    def reinstall(self) -> None:
-        for signum, handler in self._previous.items():
-            if handler is not None:
-                signal.signal(signum, handler)
-
-
-# --- the tasks -----------------------------------------------------------------------
 # Tasks run in the flow's thread and get the run's objects as they are: ``quote`` keeps
 # Prefect from walking them, NO_CACHE from hashing them, and nothing is persisted.
+TASK_OPTIONS: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
 
 
-@task(name="plan", cache_policy=NO_CACHE, persist_result=False)
+@task(name="plan", **TASK_OPTIONS)
 def plan_task(
-    data_dir: Path, runs_dir: Path, overrides: dict[str, str], notebooks_dir: Path
+    data_dir: Path, runs_dir: Path, overrides: Mapping[str, str], notebooks_dir: Path
 ) -> RunPlan:
     """Parameters resolved and checked against their rules, inputs, fingerprint."""
-    return plan_run(data_dir, runs_dir, overrides, notebooks_dir)
+    return DIRECT.plan(data_dir, runs_dir, overrides, notebooks_dir)
 
 
-@task(cache_policy=NO_CACHE, persist_result=False)
-def stage_task(context: RunContext, stage: Stage, stage_kernels: StageKernels) -> None:
+@task(**TASK_OPTIONS)
+def stage_task(context: RunContext, stage: Stage, kernels: StageKernels) -> None:
     """One stage on its kernel (a fresh one on a retry); its executed notebook is linked."""
-    kernel = stage_kernels.take(stage)
     try:
-        run_stage(context, stage, kernel)
-    except StageFailure as failure:
-        end_failed_attempt(context)
+        DIRECT.stage(context, stage, kernels)
+    except StageFailure:
         link_last_notebook(context)
-        raise RunFailed(failure.as_record()) from None
-    finally:
-        stage_kernels.release(kernel)
+        raise
     link_last_notebook(context)
-
-
-@task(name="publish", cache_policy=NO_CACHE, persist_result=False)
-def publish_task(context: RunContext, allow_synthetic_over_real: bool) -> RunOutcome:
-    """Verify the products, mark the run succeeded, write its report, publish LATEST."""
-    return complete_run(context, allow_synthetic_over_real=allow_synthetic_over_real)
-
-
-def end_failed_attempt(context: RunContext) -> None:
-    """The attempt's entry in run.json is ``failed``: a retry appends an entry of its own."""
-    if context.record["stages"] and context.record["stages"][-1]["status"] == RUNNING:
-        context.record["stages"][-1]["status"] = FAILED
-        context.save()
 
 
 def link_last_notebook(context: RunContext) -> None:
@@ -146,7 +74,32 @@ def link_last_notebook(context: RunContext) -> None:
     link_notebook(context.run_dir, entry["notebook"], entry["status"])
 
 
-# --- the flow --------------------------------------------------------------------------
+@task(name="publish", **TASK_OPTIONS)
+def publish_task(context: RunContext, allow_synthetic_over_real: bool) -> RunOutcome:
+    """Verify the products, mark the run succeeded, write its report, publish LATEST."""
+    return DIRECT.complete(context, allow_synthetic_over_real)
+
+
+class PrefectSteps(RunSteps):
+    """The recipe's steps as Prefect tasks; a failed stage is retried ``retries`` times."""
+
+    def __init__(self, retries: int, retry_delay: float) -> None:
+        self.retries = retries
+        self.retry_delay = retry_delay
+
+    def plan(
+        self, data_dir: Path, runs_dir: Path, overrides: Mapping[str, str], notebooks_dir: Path
+    ) -> RunPlan:
+        return plan_task(data_dir, runs_dir, dict(overrides), notebooks_dir)
+
+    def stage(self, context: RunContext, stage: Stage, kernels: StageKernels) -> None:
+        attempts = stage_task.with_options(
+            name=stage.name, retries=self.retries, retry_delay_seconds=self.retry_delay
+        )
+        attempts(quote(context), quote(stage), quote(kernels))
+
+    def complete(self, context: RunContext, allow_synthetic_over_real: bool) -> RunOutcome:
+        return publish_task(quote(context), allow_synthetic_over_real)
 
 
 def resolve_dirs(data_dir: str | None, runs_dir: str | None) -> tuple[Path, Path]:
@@ -190,7 +143,7 @@ def fail_abandoned_runs(flow: Any, flow_run: Any, state: Any) -> None:
             continue  # an older run, not this flow run's
         plan = RunPlan(Path(str(record.get("data_dir"))), runs_dir, [], {}, {}, "")
         context = RunContext(plan, summary.run_id, summary.path, record, print)
-        fail_run(context, interrupted(context, RunInterrupted(reason)))
+        fail_run(context, failure_of(context, RunInterrupted(reason)))
 
 
 def started_since(record: dict[str, Any], moment: datetime) -> bool:
@@ -231,43 +184,22 @@ def milk_forecast_pipeline(
     """
     logger = get_run_logger()
     data, runs = resolve_dirs(data_dir, runs_dir)
-    notebooks = Path(notebooks_dir).resolve() if notebooks_dir else NOTEBOOKS_DIR
     command = f"prefect flow run {current_flow_run.name} ({current_flow_run.id})"
-    with RunsLock(runs, wait=wait, command=command, log=logger.info), HostSignals() as signals:
-        plan = plan_task(data, runs, dict(parameters or {}), notebooks)
-        skipped = None if force else skipped_outcome(plan)
-        if skipped is not None:
-            logger.info(
-                f"nothing to do: the served run {skipped.run_id} was made from the same "
-                "inputs, notebooks, package code and parameters; force=True reruns"
-            )
-            return outcome_summary(skipped)
-        context = start_run(plan, logger.info, signals)
-        outcome = run_stages(context, stage_retries, stage_retry_delay, allow_synthetic_over_real)
-    if outcome.failure is not None:  # the products did not pass their final check
-        raise RunFailed(outcome.failure.as_record())
-    publish_summary(outcome.run_dir, outcome.record)
+    with RunsLock(runs, wait=wait, command=command, log=logger.info):
+        outcome = run_pipeline(
+            data,
+            runs,
+            parameters,
+            force=force,
+            notebooks_dir=Path(notebooks_dir).resolve() if notebooks_dir else NOTEBOOKS_DIR,
+            log=logger.info,
+            allow_synthetic_over_real=allow_synthetic_over_real,
+            steps=PrefectSteps(stage_retries, stage_retry_delay),
+        )
+    if outcome.status == SKIPPED:
+        logger.info(f"{outcome.nothing_to_do()}; force=True reruns")
+    elif outcome.failure is not None:
+        raise outcome.failure
+    else:
+        publish_summary(outcome.run_dir, outcome.record)
     return outcome_summary(outcome)
-
-
-def run_stages(
-    context: RunContext, retries: int, retry_delay: float, allow_synthetic_over_real: bool
-) -> RunOutcome:
-    """A task per stage, then the publish task; a failure or a stop marks the run failed."""
-    try:
-        with StageKernels(context) as stage_kernels:
-            for stage in context.plan.stages:
-                stage_run = stage_task.with_options(
-                    name=stage.name, retries=retries, retry_delay_seconds=retry_delay
-                )
-                stage_run(quote(context), quote(stage), quote(stage_kernels))
-        return publish_task(quote(context), allow_synthetic_over_real)
-    except RunFailed as exc:
-        fail_run(context, exc.stage_failure())
-        raise
-    except BaseException as exc:  # cancelled (SIGTERM), interrupted, crashed
-        reason = exc
-        if isinstance(exc, TerminationSignal):  # Prefect's bridge for SIGTERM
-            reason = RunInterrupted(f"stopped by {signal.Signals(exc.signal).name}")
-        fail_run(context, interrupted(context, reason))
-        raise

@@ -1,24 +1,135 @@
-"""``run_pipeline.py --publish RUN_ID``: make an earlier run the served one (a rollback).
+"""Publishing: a run that just completed, or an earlier one (``--publish RUN_ID``, a rollback).
 
-The run is checked exactly as the service checks a run it is about to serve
-(``run_folder.servable``); then ``LATEST`` is replaced atomically with SIGINT/SIGTERM held
-back, and the publication is logged.
+``complete_run`` verifies the last stage's products, decides whether the run may
+replace the served one (a run on the synthetic sample never replaces a served run made
+from real data, unless ``allow_synthetic_over_real``), writes the report, then
+publishes. Publishing is one step no SIGINT/SIGTERM can split (``publish_run``):
+``run.json`` says ``succeeded`` only together with ``LATEST`` naming the run, or with
+``published: false`` and the reason when the run was deliberately not published.
+
+``publish_existing`` checks an earlier run exactly as the service checks a run it is
+about to serve (``run_folder.servable``), then replaces ``LATEST`` the same way.
+Every publication is appended to the publication log.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from milk_forecast.run_folder.layout import RUN_ID_EXAMPLE, RunFolderError, is_valid_run_id
-from milk_forecast.run_folder.publications import PUBLISHED_BY_OPERATOR
-from milk_forecast.run_folder.servable import load_servable
+from milk_forecast.run_folder.latest import read_latest
+from milk_forecast.run_folder.layout import (
+    PUBLICATIONS_FILE,
+    RUN_ID_EXAMPLE,
+    RunFolderError,
+    is_valid_run_id,
+    run_dir_for,
+)
+from milk_forecast.run_folder.metrics import DRIFT, FORECAST_PATH, TRACK_RECORD
+from milk_forecast.run_folder.publications import PUBLISHED_BY_OPERATOR, PUBLISHED_BY_PIPELINE
+from milk_forecast.run_folder.record import (
+    NOT_PUBLISHED_REASON,
+    PUBLISHED,
+    REAL_SOURCE,
+    SUCCEEDED,
+    SYNTHETIC_KEY,
+    SYNTHETIC_SOURCE,
+    data_source,
+    read_run_record,
+)
+from milk_forecast.run_folder.servable import load_servable, read_products
 from milk_forecast.run_folder.write import append_publication, staged_latest
 from milk_forecast.runner.clock import isoformat, utc_now
 from milk_forecast.runner.signals import deferred_signals
+from milk_forecast.runner.state import (
+    RunContext,
+    RunOutcome,
+    StageFailure,
+    error_text,
+    fail_run,
+    failure_of,
+    mark_finished,
+    write_report,
+)
 
 
 class PublishError(ValueError):
     """A run that cannot be made the served one (unknown, failed, incomplete, unservable)."""
+
+
+def complete_run(context: RunContext, *, allow_synthetic_over_real: bool = False) -> RunOutcome:
+    """After the last stage: verify the products, decide publication, report, publish."""
+    try:
+        metrics = read_products(context.run_dir, context.run_dir.parent)[0]
+        for key in ("headline", "forecast", FORECAST_PATH, TRACK_RECORD, DRIFT):
+            context.record[key] = metrics.get(key)
+        refusal = (
+            None
+            if allow_synthetic_over_real
+            else publication_refusal(context.plan.runs_dir, context.record)
+        )
+        mark_finished(context, SUCCEEDED)
+        context.record[PUBLISHED] = refusal is None
+        context.record[NOT_PUBLISHED_REASON] = refusal
+        write_report(context)
+    except RunFolderError as exc:
+        return fail_run(context, StageFailure("verify products", "", type(exc).__name__, str(exc)))
+    except OSError as exc:
+        return fail_run(context, failure_of(context, exc, "complete"))
+    except BaseException as exc:  # interrupted: never leave "running"
+        fail_run(context, failure_of(context, exc, "complete"))
+        raise
+    return publish_run(context)
+
+
+def publication_refusal(runs_dir: Path, record: Mapping[str, Any]) -> str | None:
+    """Why a succeeded run must not replace the served one, or None to publish it.
+
+    A run on the synthetic sample is not published over a served run made from real
+    data (a forgotten ``--data-dir`` or mount must not put made-up prices online).
+    """
+    if data_source(record.get(SYNTHETIC_KEY)) != SYNTHETIC_SOURCE:
+        return None
+    try:
+        served_id = read_latest(runs_dir)
+        if served_id is None:
+            return None
+        served = read_run_record(run_dir_for(runs_dir, served_id))
+    except RunFolderError:  # nothing servable is named: nothing real to protect
+        return None
+    if data_source(served.get(SYNTHETIC_KEY)) != REAL_SOURCE:
+        return None
+    return (
+        f"it ran on the synthetic sample, and the served run {served_id} was made from "
+        "real data: a synthetic run never replaces a real one unless asked to"
+    )
+
+
+def publish_run(context: RunContext) -> RunOutcome:
+    """Write run.json ``succeeded`` and, when published, ``LATEST``: as one step.
+
+    SIGINT/SIGTERM are held back until both are written (``deferred_signals``).
+    ``LATEST`` is written beside its place first (taking the disk space), then
+    run.json, then ``LATEST`` is renamed into place: a full disk fails the run before
+    run.json says ``succeeded``. A rename that fails puts run.json back to ``failed``.
+    """
+    runs_dir, run_id = context.plan.runs_dir, context.run_id
+    with deferred_signals():
+        try:
+            if not context.record[PUBLISHED]:
+                context.save()
+                return RunOutcome(SUCCEEDED, run_id, context.run_dir, context.record)
+            with staged_latest(runs_dir, run_id) as commit_latest:
+                context.save()
+                commit_latest()
+        except OSError as exc:
+            return fail_run(context, failure_of(context, exc, "publish"))
+    try:
+        append_publication(runs_dir, publication(run_id, PUBLISHED_BY_PIPELINE))
+    except (OSError, RunFolderError) as exc:  # LATEST already moved: only a warning
+        context.log(f"warning: {runs_dir / PUBLICATIONS_FILE} not updated: {error_text(exc)}")
+    return RunOutcome(SUCCEEDED, run_id, context.run_dir, context.record)
 
 
 def publication(run_id: str, by: str) -> dict[str, str]:

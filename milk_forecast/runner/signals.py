@@ -3,9 +3,7 @@
 ``Interrupts`` is a context manager: inside it, SIGINT and SIGTERM mark a stop as
 requested and raise ``RunInterrupted`` in the main thread, so a run in progress ends
 as ``failed`` ("interrupted") and a waiting scheduler or lock wakes up; on exit the
-previous handlers are back. nbclient installs handlers of its own while it sets up a
-kernel and removes them afterwards: ``reinstall`` puts ours back (the papermill
-engine calls it before the cells run, the runner after each stage).
+previous handlers are back.
 
 ``deferred_signals`` holds SIGINT and SIGTERM back for a short block that must not be
 split (publishing a run: its ``run.json`` and ``LATEST``): a signal arriving inside
@@ -21,7 +19,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import FrameType, TracebackType
+from types import FrameType
 from typing import Any
 
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -52,25 +50,15 @@ class Interrupts:
         if threading.current_thread() is threading.main_thread():
             self._previous = {signum: signal.getsignal(signum) for signum in HANDLED_SIGNALS}
             self._active = True
-            self.reinstall()
+            for signum in HANDLED_SIGNALS:
+                signal.signal(signum, self._handle)
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         if self._active:
             for signum, handler in self._previous.items():
                 signal.signal(signum, handler)
             self._active = False
-
-    def reinstall(self) -> None:
-        """Put the runner's handlers back (after a library replaced them); no-op when inactive."""
-        if self._active:
-            for signum in HANDLED_SIGNALS:
-                signal.signal(signum, self._handle)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name

@@ -1,24 +1,26 @@
 """The pipeline flow against a temporary local Prefect server (no network), on the sample data.
 
-One server for the module (``prefect_test_harness`` takes seconds to start). The CLI
-(``run_pipeline.py``) and the flow's own command line run as subprocesses talking to it.
+One server for the module (``prefect_test_harness`` takes seconds to start) and one
+full flow run, whose 02_clean fails at its first attempt and is retried; the session's
+``sample_run`` is the CLI's run to compare it with. The CLI (``run_pipeline.py``) and the
+flow's own command line run in this process, or as a subprocess talking to the server
+where a test signals it.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import papermill
 import pytest
 from optional_prefect import REASON
 
@@ -27,10 +29,11 @@ pytest.importorskip("prefect", reason=REASON)
 from pipeline_cli import (
     STAGE_PRODUCTS,
     STAGES,
-    cli,
+    Handshake,
+    copy_runs,
+    main,
     notebooks_with,
     run_folders,
-    wait_for_stage,
 )
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
@@ -46,6 +49,7 @@ from prefect.settings import PREFECT_API_URL
 from prefect.testing.utilities import prefect_test_harness
 from run_factory import make_run
 
+from milk_forecast.flows import cli as flow_cli
 from milk_forecast.flows.artifacts import SUMMARY_KEY
 from milk_forecast.flows.pipeline_flow import fail_abandoned_runs, milk_forecast_pipeline
 from milk_forecast.model.outputs import read_predictions
@@ -59,6 +63,7 @@ from milk_forecast.run_folder.layout import (
 from milk_forecast.run_folder.metrics import read_metrics
 from milk_forecast.run_folder.record import FAILED, RUNNING, SUCCEEDED, read_run_record
 from milk_forecast.run_folder.write import write_run_record
+from milk_forecast.runner import execute
 from milk_forecast.runner.options import EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK
 
 pytestmark = pytest.mark.slow
@@ -85,13 +90,6 @@ def run_flow(data_dir: Path, runs_dir: Path, **parameters: Any) -> Any:
     """One flow run in this process; its final state."""
     return milk_forecast_pipeline(
         data_dir=str(data_dir), runs_dir=str(runs_dir), return_state=True, **parameters
-    )
-
-
-def run_flow_retrying_once(data_dir: Path, runs_dir: Path, notebooks: Path) -> Any:
-    """A flow run of the notebooks in ``notebooks``, each stage retried once, at once."""
-    return run_flow(
-        data_dir, runs_dir, notebooks_dir=str(notebooks), stage_retries=1, stage_retry_delay=0
     )
 
 
@@ -136,9 +134,24 @@ def task_log(task_run: Any) -> list[str]:
 
 @pytest.fixture(scope="module")
 def flow_run(tmp_path_factory: pytest.TempPathFactory, sample_data_dir: Path):
-    """The flow run once on the sample data: (final state, runs folder)."""
+    """The flow run once on the sample data, each stage retried once at once, 02_clean
+    failing at its first attempt: (final state, runs folder). The notebooks are the
+    committed ones (the failure comes before papermill), so the CLI's run has the same
+    fingerprint."""
     runs_dir = tmp_path_factory.mktemp("flow") / "runs"
-    return run_flow(sample_data_dir, runs_dir), runs_dir
+    execute_notebook = papermill.execute_notebook
+    attempts: list[str] = []
+
+    def first_attempt_fails(notebook: Any, output: str, **kwargs: Any) -> Any:
+        if Path(output).stem == "02_clean" and "02_clean" not in attempts:
+            attempts.append("02_clean")
+            raise RuntimeError("fails the first time")
+        return execute_notebook(notebook, output, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(execute.papermill, "execute_notebook", first_attempt_fails)
+        state = run_flow(sample_data_dir, runs_dir, stage_retries=1, stage_retry_delay=0)
+    return state, runs_dir
 
 
 def test_the_flow_runs_the_sample_end_to_end_and_publishes_latest(flow_run) -> None:
@@ -151,7 +164,11 @@ def test_the_flow_runs_the_sample_end_to_end_and_publishes_latest(flow_run) -> N
     record = read_run_record(run_dir)
     assert record["status"] == SUCCEEDED and record["synthetic_sample"] is True
     assert [(s["name"], s["status"]) for s in record["stages"]] == [
-        (name, SUCCEEDED) for name in STAGES
+        ("01_extract", SUCCEEDED),
+        ("02_clean", FAILED),
+        ("02_clean", SUCCEEDED),
+        ("03_preprocess", SUCCEEDED),
+        ("04_train", SUCCEEDED),
     ]
     assert (
         result["headline"] == record["headline"] == read_metrics(run_dir / METRICS_FILE)["headline"]
@@ -162,6 +179,16 @@ def test_the_flow_runs_the_sample_end_to_end_and_publishes_latest(flow_run) -> N
     for stage in STAGES:
         assert (run_dir / NOTEBOOKS_DIR / f"{stage}.ipynb").is_file()
     assert set(task_runs(state)) == {"plan", *STAGES, "publish"}
+
+
+def test_a_stage_failing_once_is_retried_as_one_task_run(flow_run) -> None:
+    clean = task_runs(flow_run[0])["02_clean"]
+    assert clean.run_count == 2
+    names = [state.name for state in states_of(clean)]
+    # the failed attempt ends in Retrying, the second one in Completed; the log says why
+    assert "Retrying" in names and names[-1] == "Completed"
+    (failure,) = [line for line in task_log(clean) if "failed with exception" in line]
+    assert "02_clean.ipynb" in failure and "RuntimeError: fails the first time" in failure
 
 
 def test_notebooks_report_and_figures_are_flow_run_artifacts(flow_run) -> None:
@@ -191,26 +218,19 @@ def test_notebooks_report_and_figures_are_flow_run_artifacts(flow_run) -> None:
 
 
 def test_the_cli_after_the_flow_with_the_same_inputs_does_nothing(
-    flow_run, sample_data_dir: Path
+    flow_run, sample_data_dir: Path, tmp_path: Path
 ) -> None:
-    _, runs_dir = flow_run
-    before = run_folders(runs_dir)
-    result = cli("--data-dir", sample_data_dir, "--runs-dir", runs_dir)
+    runs_dir, served = copy_runs(flow_run[1], tmp_path)
+    result = main("--data-dir", sample_data_dir, "--runs-dir", runs_dir)
     assert result.returncode == EXIT_OK, result.stderr
-    assert "nothing to do" in result.stdout and before[0].name in result.stdout
-    assert run_folders(runs_dir) == before
+    assert "nothing to do" in result.stdout and served in result.stdout
+    assert [p.name for p in run_folders(runs_dir)] == [served]
 
 
 def test_the_flow_after_the_cli_does_nothing_and_both_write_the_same_folders(
-    flow_run, sample_data_dir: Path, tmp_path: Path
+    flow_run, sample_run, sample_data_dir: Path, tmp_path: Path
 ) -> None:
-    runs_dir = tmp_path / "runs"
-    shutil.copytree(flow_run[1], runs_dir)
-    (by_flow,) = run_folders(runs_dir)
-    forced = cli("--data-dir", sample_data_dir, "--runs-dir", runs_dir, "--force")
-    assert forced.returncode == EXIT_OK, forced.stdout + forced.stderr
-    by_cli = run_folders(runs_dir)[-1]
-    assert read_latest(runs_dir) == by_cli.name != by_flow.name
+    by_flow, by_cli = run_folders(flow_run[1])[0], sample_run.run_dir
 
     def contents(run_dir: Path) -> list[str]:
         return sorted(p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*"))
@@ -220,129 +240,76 @@ def test_the_flow_after_the_cli_does_nothing_and_both_write_the_same_folders(
     assert sorted(flow_record) == sorted(cli_record)
     assert flow_record["fingerprint"] == cli_record["fingerprint"]
 
+    runs_dir, served = copy_runs(sample_run.runs_dir, tmp_path)
     state = run_flow(sample_data_dir, runs_dir)
     assert state.is_completed(), state.message
-    assert state.result()["status"] == "skipped" and state.result()["run_id"] == by_cli.name
-    assert run_folders(runs_dir) == [by_flow, by_cli]
+    assert state.result()["status"] == "skipped" and state.result()["run_id"] == served
+    assert [p.name for p in run_folders(runs_dir)] == [served]
     assert set(task_runs(state)) == {"plan"}
-
-
-def test_a_stage_failing_once_is_retried_and_the_flow_succeeds(
-    sample_data_dir: Path, tmp_path: Path
-) -> None:
-    marker = tmp_path / "failed-once"
-    code = (
-        "from pathlib import Path\n"
-        f"marker = Path({str(marker)!r})\n"
-        "if not marker.exists():\n"
-        "    marker.touch()\n"
-        "    raise RuntimeError('fails the first time')"
-    )
-    notebooks = notebooks_with(tmp_path, "02_clean", code)
-    runs_dir = tmp_path / "runs"
-    state = run_flow_retrying_once(sample_data_dir, runs_dir, notebooks)
-    assert state.is_completed(), state.message
-    (run_dir,) = run_folders(runs_dir)
-    assert read_latest(runs_dir) == run_dir.name
-    record = read_run_record(run_dir)
-    assert record["status"] == SUCCEEDED
-    assert [(s["name"], s["status"]) for s in record["stages"]] == [
-        ("01_extract", SUCCEEDED),
-        ("02_clean", FAILED),
-        ("02_clean", SUCCEEDED),
-        ("03_preprocess", SUCCEEDED),
-        ("04_train", SUCCEEDED),
-    ]
-    clean = task_runs(state)["02_clean"]
-    assert clean.run_count == 2
-    names = [state.name for state in states_of(clean)]
-    # the failed attempt ends in Retrying, the second one in Completed; the log says why
-    assert "Retrying" in names and names[-1] == "Completed"
-    (failure,) = [line for line in task_log(clean) if "failed with exception" in line]
-    assert "02_clean.ipynb" in failure and "RuntimeError: fails the first time" in failure
 
 
 def test_a_stage_that_always_fails_fails_the_flow_naming_notebook_and_cell(
     flow_run, sample_data_dir: Path, tmp_path: Path
 ) -> None:
-    runs_dir = tmp_path / "runs"
-    shutil.copytree(flow_run[1], runs_dir)
-    served = read_latest(runs_dir)
-    notebooks = notebooks_with(tmp_path, "02_clean", "raise ValueError('broken on purpose')")
-    state = run_flow_retrying_once(sample_data_dir, runs_dir, notebooks)
+    runs_dir, served = copy_runs(flow_run[1], tmp_path)
+    notebooks = notebooks_with(tmp_path, "01_extract", "raise ValueError('broken on purpose')")
+    state = run_flow(
+        sample_data_dir, runs_dir, notebooks_dir=str(notebooks), stage_retries=1,
+        stage_retry_delay=0,
+    )  # fmt: skip
     assert state.is_failed()
     error = state.result(raise_on_failure=False)
     failed_run = run_folders(runs_dir)[-1]
     for part in (
-        "stage 02_clean failed",
-        str(failed_run / "notebooks" / "02_clean.ipynb"),
+        "stage 01_extract failed",
+        str(failed_run / "notebooks" / "01_extract.ipynb"),
         "cell In [",
         "ValueError: broken on purpose",
     ):
         assert part in str(error)
     assert read_latest(runs_dir) == served
     record = read_run_record(failed_run)
-    assert record["status"] == FAILED and record["error"]["stage"] == "02_clean"
-    assert [s["status"] for s in record["stages"]][-2:] == [FAILED] * 2
+    assert record["status"] == FAILED and record["error"]["stage"] == "01_extract"
+    assert [s["status"] for s in record["stages"]] == [FAILED] * 2
     tasks = task_runs(state)
-    assert tasks["02_clean"].state.is_failed() and "broken on purpose" in (
-        tasks["02_clean"].state.message or ""
+    assert tasks["01_extract"].state.is_failed() and "broken on purpose" in (
+        tasks["01_extract"].state.message or ""
     )
-    assert "03_preprocess" not in tasks
+    assert "02_clean" not in tasks
 
 
-def slow_notebooks(tmp_path: Path) -> Path:
-    return notebooks_with(tmp_path, "02_clean", "import time\ntime.sleep(60)")
-
-
-def test_the_flow_is_refused_while_the_cli_holds_the_runs_folder(
-    prefect_api: str, sample_data_dir: Path, tmp_path: Path
+def test_a_flow_run_holds_the_runs_folder_and_a_stopped_flow_run_is_failed(
+    prefect_api: str, sample_data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """The flow's command line, stopped by SIGTERM in a stage; meanwhile run_pipeline.py,
+    another flow run and the flow's command line are refused the runs folder."""
     runs_dir = tmp_path / "runs"
-    holder = subprocess.Popen(
-        [sys.executable, str(PROJECT_ROOT / "run_pipeline.py"), "--data-dir", str(sample_data_dir),
-         "--runs-dir", str(runs_dir), "--notebooks-dir", str(slow_notebooks(tmp_path))],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT,
-    )  # fmt: skip
-    try:
-        wait_for_stage(runs_dir, "02_clean")
-        state = run_flow(sample_data_dir, runs_dir)
-        assert state.is_failed()
-        message = str(state.result(raise_on_failure=False))
-        assert f"locked by pid {holder.pid}" in message and "run_pipeline.py" in message
-        refused = start_flow_cli(prefect_api, "--data-dir", sample_data_dir, "--runs-dir", runs_dir)
-        _, stderr = refused.communicate(timeout=120)
-        assert refused.returncode == EXIT_LOCKED, stderr
-        assert f"locked by pid {holder.pid}" in stderr
-        assert len(run_folders(runs_dir)) == 1
-    finally:
-        holder.send_signal(signal.SIGTERM)
-        holder.communicate(timeout=60)
-
-
-def test_the_cli_is_refused_while_the_flow_holds_it_and_a_stopped_flow_run_is_failed(
-    prefect_api: str, sample_data_dir: Path, tmp_path: Path
-) -> None:
-    runs_dir = tmp_path / "runs"
+    running = Handshake(tmp_path)
     flow_process = start_flow_cli(
         prefect_api, "--data-dir", sample_data_dir, "--runs-dir", runs_dir,
-        "--notebooks-dir", slow_notebooks(tmp_path),
+        "--notebooks-dir", notebooks_with(tmp_path, "01_extract", running.code),
     )  # fmt: skip
     try:
-        run_dir = wait_for_stage(runs_dir, "02_clean")
-        refused = cli("--data-dir", sample_data_dir, "--runs-dir", runs_dir)
+        running.wait()  # inside the waiting cell
+        holder = f"locked by pid {flow_process.pid}"
+        refused = main("--data-dir", sample_data_dir, "--runs-dir", runs_dir)
         assert refused.returncode == EXIT_LOCKED, refused.stdout + refused.stderr
-        assert f"locked by pid {flow_process.pid}" in refused.stderr
-        assert "prefect flow run" in refused.stderr
-        time.sleep(1.0)  # inside the sleeping cell
+        assert holder in refused.stderr and "prefect flow run" in refused.stderr
+        state = run_flow(sample_data_dir, runs_dir)
+        assert state.is_failed() and holder in str(state.result(raise_on_failure=False))
+        capsys.readouterr()
+        argv = ["run", "--data-dir", str(sample_data_dir), "--runs-dir", str(runs_dir)]
+        assert flow_cli.main(argv) == EXIT_LOCKED
+        assert holder in capsys.readouterr().err
     finally:
         flow_process.send_signal(signal.SIGTERM)
         _, stderr = flow_process.communicate(timeout=60)
     assert flow_process.returncode == EXIT_INTERRUPTED, stderr
+    (run_dir,) = run_folders(runs_dir)
     record = read_run_record(run_dir)
     assert record["status"] == FAILED
     assert record["error"]["exception"] == "interrupted" and "SIGTERM" in record["error"]["message"]
-    assert record["stages"][-1]["name"] == "02_clean"
+    assert record["stages"][-1]["name"] == "01_extract"
     assert record["stages"][-1]["status"] == FAILED
     assert read_latest(runs_dir) is None
 

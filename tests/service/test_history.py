@@ -10,12 +10,7 @@ from run_factory import make_history, make_run, write_publications
 
 from milk_forecast.run_folder import record
 from milk_forecast.run_folder.layout import METRICS_FILE, RUN_JSON
-from milk_forecast.run_folder.record import (
-    FAILED,
-    INCOMPLETE,
-    RUNNING,
-    read_run_record,
-)
+from milk_forecast.run_folder.record import FAILED, INCOMPLETE, RUNNING, read_run_record
 from milk_forecast.run_folder.write import write_run_record
 from milk_forecast.service.answers import ApiError
 from milk_forecast.service.history import RunIndex

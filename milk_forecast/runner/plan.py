@@ -1,0 +1,90 @@
+"""What a run will do, decided before anything is written: stages, parameters, inputs.
+
+``plan_run`` reads the notebooks' parameters and checks the ``-p`` overrides against
+them (before any kernel starts), describes the raw inputs by hash and computes the
+run's fingerprint; ``served_run_with`` finds the served run made from the same one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from milk_forecast.data import raw
+from milk_forecast.data.columns import RAW_FILES
+from milk_forecast.run_folder.latest import read_latest
+from milk_forecast.run_folder.layout import RunFolderError, run_dir_for
+from milk_forecast.run_folder.record import SUCCEEDED, read_run_record
+from milk_forecast.run_folder.write import describe_os_error
+from milk_forecast.runner.fingerprint import code_digest, fingerprint
+from milk_forecast.runner.stages import (
+    NOTEBOOKS_DIR,
+    PipelineError,
+    Stage,
+    load_stages,
+    resolve_parameters,
+)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What a run will do: its folders, stages, resolved parameters, inputs, fingerprint."""
+
+    data_dir: Path
+    runs_dir: Path
+    stages: list[Stage]
+    parameters: dict[str, dict[str, Any]]
+    inputs: dict[str, dict[str, Any]]
+    fingerprint: str
+
+
+def plan_run(
+    data_dir: Path,
+    runs_dir: Path,
+    overrides: Mapping[str, str] | None = None,
+    notebooks_dir: Path = NOTEBOOKS_DIR,
+) -> RunPlan:
+    """Resolve and check the parameters, describe the inputs, compute the fingerprint."""
+    data_dir, runs_dir = data_dir.resolve(), runs_dir.resolve()
+    if not data_dir.is_dir():
+        raise PipelineError(f"data directory {data_dir} does not exist")
+    stages = load_stages(notebooks_dir)
+    parameters = resolve_parameters(stages, overrides or {})
+    inputs = describe_inputs(data_dir)
+    code = code_digest(stage.notebook for stage in stages)
+    return RunPlan(
+        data_dir, runs_dir, stages, parameters, inputs, fingerprint(inputs, code, parameters)
+    )
+
+
+def describe_inputs(data_dir: Path) -> dict[str, dict[str, Any]]:
+    """sha256 and size of each raw input present; 01_extract reports what is missing or bad.
+
+    An input that is present but cannot be read is a ``PipelineError`` naming it.
+    """
+    described = {}
+    for name in RAW_FILES:
+        path = data_dir / name
+        if not path.is_file():
+            continue
+        try:
+            described[name] = raw.file_digest(path)
+        except OSError as exc:
+            raise PipelineError(f"input {path} cannot be read ({describe_os_error(exc)})") from None
+    return described
+
+
+def served_run_with(runs_dir: Path, run_fingerprint: str) -> str | None:
+    """The id of the served run (``LATEST``) when it was made from exactly this fingerprint."""
+    try:
+        run_id = read_latest(runs_dir)
+        if run_id is None:
+            return None
+        record = read_run_record(run_dir_for(runs_dir, run_id))
+    except RunFolderError:
+        return None
+    if record.get("status") == SUCCEEDED and record.get("fingerprint") == run_fingerprint:
+        return run_id
+    return None

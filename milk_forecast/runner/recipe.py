@@ -1,0 +1,101 @@
+"""The run recipe: one pipeline run as named steps, the same for every caller.
+
+    plan (parameters checked, inputs hashed, fingerprint)
+    -> skipped when the served run was made from the same fingerprint
+    -> start (the run folder and its run.json)
+    -> each stage on a kernel started ahead -> complete (verify, publish) | fail
+
+``run_pipeline`` is the recipe; ``run_pipeline.py`` calls it once or on ``--schedule``,
+and the Prefect flow (``flows/``) calls it too. ``RunSteps`` says how the steps are
+executed: directly by default; the flow passes steps that run each one as a Prefect
+task with retries, as papermill takes an engine. A run that fails at any step (an OS
+error such as a full disk included) is marked ``failed`` in its run.json and never
+touches ``runs/LATEST``, so the model being served stays the last good one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from milk_forecast.run_folder.layout import KERNEL_LOG
+from milk_forecast.runner.execute import run_stage
+from milk_forecast.runner.kernels import StageKernels
+from milk_forecast.runner.plan import RunPlan, plan_run, served_run_with
+from milk_forecast.runner.publish import complete_run
+from milk_forecast.runner.stages import NOTEBOOKS_DIR, Stage
+from milk_forecast.runner.state import (
+    SKIPPED,
+    Log,
+    RunContext,
+    RunOutcome,
+    StageFailure,
+    fail_run,
+    failure_of,
+    start_run,
+)
+
+
+class RunSteps:
+    """How the recipe executes its steps. A subclass may wrap each (in an orchestrator's
+    task, say) but keeps its contract: what it returns, and ``StageFailure`` for a stage."""
+
+    def plan(
+        self,
+        data_dir: Path,
+        runs_dir: Path,
+        overrides: Mapping[str, str],
+        notebooks_dir: Path,
+    ) -> RunPlan:
+        return plan_run(data_dir, runs_dir, overrides, notebooks_dir)
+
+    def stage(self, context: RunContext, stage: Stage, kernels: StageKernels) -> None:
+        """``stage`` on the kernel started for it; StageFailure when it fails."""
+        kernel = kernels.take(stage)
+        try:
+            run_stage(context, stage, kernel)
+        finally:
+            kernels.release(kernel)
+
+    def complete(self, context: RunContext, allow_synthetic_over_real: bool) -> RunOutcome:
+        return complete_run(context, allow_synthetic_over_real=allow_synthetic_over_real)
+
+
+def run_pipeline(
+    data_dir: Path,
+    runs_dir: Path,
+    overrides: Mapping[str, str] | None = None,
+    *,
+    force: bool = False,
+    notebooks_dir: Path = NOTEBOOKS_DIR,
+    log: Log = print,
+    allow_synthetic_over_real: bool = False,
+    steps: RunSteps | None = None,
+) -> RunOutcome:
+    """Run the four stages once; never raises for a failing stage (see the outcome).
+
+    ``force``: run even when the served run was made from the same fingerprint;
+    ``allow_synthetic_over_real``: publish a run on the synthetic sample even over a
+    served run made from real data. Raises ``PipelineError`` for bad parameters or
+    notebooks (before anything is written), ``RunRecordError`` when the run folder or
+    its run.json cannot be written, and ``KeyboardInterrupt`` (after recording the run
+    failed) when interrupted.
+    """
+    steps = steps or RunSteps()
+    plan = steps.plan(data_dir, runs_dir, overrides or {}, notebooks_dir)
+    served = None if force else served_run_with(plan.runs_dir, plan.fingerprint)
+    if served is not None:
+        return RunOutcome(SKIPPED, served, plan.runs_dir / served)
+    context = start_run(plan, log)
+    try:
+        with StageKernels(plan.stages, context.run_dir / KERNEL_LOG) as kernels:
+            for stage in plan.stages:
+                steps.stage(context, stage, kernels)
+    except StageFailure as failure:
+        return fail_run(context, failure)
+    except OSError as exc:  # a full disk, a file that vanished: the run failed
+        return fail_run(context, failure_of(context, exc))
+    except BaseException as exc:  # KeyboardInterrupt, RunInterrupted: never leave "running"
+        fail_run(context, failure_of(context, exc))
+        raise
+    return steps.complete(context, allow_synthetic_over_real)

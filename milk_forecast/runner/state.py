@@ -1,0 +1,243 @@
+"""A run in progress: its record mirrored to run.json, how it failed, what it came to.
+
+``start_run`` creates the run folder and its run.json (status ``running``); the stages
+and the publication update the record in memory and ``RunContext.save`` writes it;
+``fail_run`` marks a run ``failed`` naming the stage, the file and the message, and
+never touches ``runs/LATEST``. When run.json itself cannot be written,
+``RunRecordError`` says so (the runner cannot record the run's state).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+import platform
+import signal
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from milk_forecast.data import raw
+from milk_forecast.run_folder.layout import NOTEBOOKS_DIR, REPORT_FILE, RUN_JSON
+from milk_forecast.run_folder.record import (
+    FAILED,
+    NOT_PUBLISHED_REASON,
+    PUBLISHED,
+    RUNNING,
+    SUCCEEDED,
+)
+from milk_forecast.run_folder.write import create_run_dir, describe_os_error, write_run_record
+from milk_forecast.runner.clock import isoformat, utc_now
+from milk_forecast.runner.plan import RunPlan
+
+SKIPPED = "skipped"
+VERSIONED_PACKAGES = (
+    "pandas",
+    "numpy",
+    "scikit-learn",
+    "pyarrow",
+    "papermill",
+    "nbconvert",
+    "matplotlib",
+)
+
+Log = Callable[[str], None]
+
+
+@dataclass(eq=False, repr=False)  # an exception's repr: its message
+class StageFailure(Exception):
+    """A stage (or a later step) that did not complete; its message is ``describe()``."""
+
+    stage: str
+    notebook: str
+    exception: str
+    message: str
+    cell: int | None = None
+    cell_source: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__(self.describe())
+
+    def __reduce__(self) -> tuple[type[StageFailure], tuple[Any, ...]]:
+        return type(self), dataclasses.astuple(self)  # pickles (an orchestrator may store it)
+
+    def describe(self) -> str:
+        where = f" in notebook {self.notebook}" if self.notebook else ""
+        if self.cell is not None:
+            code = f" `{self.cell_source}`" if self.cell_source else ""
+            where += f", cell In [{self.cell}]{code}"
+        return f"stage {self.stage} failed{where}: {self.exception}: {self.message}"
+
+    def as_record(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class RunRecordError(Exception):
+    """The run folder or its ``run.json`` could not be written: the run's record is stale."""
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What a call of ``run_pipeline`` did: ``status`` is succeeded, failed or skipped."""
+
+    status: str
+    run_id: str
+    run_dir: Path
+    record: dict[str, Any] = field(default_factory=dict)
+    failure: StageFailure | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (SUCCEEDED, SKIPPED)
+
+    def nothing_to_do(self) -> str:
+        """What a skipped run says: which served run was made from the same fingerprint."""
+        return (
+            f"nothing to do: the served run {self.run_id} was made from the same inputs, "
+            f"notebooks, data and model code, and parameters ({self.run_dir})"
+        )
+
+    @property
+    def unpublished(self) -> bool:
+        """Whether the run succeeded but was deliberately not published (the record says why)."""
+        return self.status == SUCCEEDED and self.record.get(PUBLISHED) is False
+
+
+@dataclass
+class RunContext:
+    """A run in progress: its plan, its folder and the record mirrored to run.json."""
+
+    plan: RunPlan
+    run_id: str
+    run_dir: Path
+    record: dict[str, Any]
+    log: Log
+
+    def save(self) -> None:
+        """Mirror the record to run.json; ``RunRecordError`` when it cannot be written."""
+        try:
+            write_run_record(self.run_dir, self.record)
+        except OSError as exc:
+            raise RunRecordError(
+                f"run {self.run_id}: cannot write {self.run_dir / RUN_JSON} "
+                f"({describe_os_error(exc)}); it may not show the run's true state"
+            ) from exc
+
+
+def start_run(plan: RunPlan, log: Log = print) -> RunContext:
+    """Create the run folder and its run.json (status ``running``)."""
+    try:
+        run_id, run_dir = create_run_dir(plan.runs_dir, utc_now())
+        (run_dir / NOTEBOOKS_DIR).mkdir()
+    except OSError as exc:
+        raise RunRecordError(
+            f"cannot create a run folder in {plan.runs_dir} ({describe_os_error(exc)})"
+        ) from exc
+    record = {
+        "run_id": run_id,
+        "status": RUNNING,
+        "started_at": isoformat(utc_now()),
+        "finished_at": None,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "data_dir": str(plan.data_dir),
+        "synthetic_sample": raw.is_synthetic(plan.data_dir),
+        "parameters": plan.parameters,
+        "inputs": plan.inputs,
+        "fingerprint": plan.fingerprint,
+        "stages": [],
+        "versions": package_versions(),
+        "headline": None,
+        "forecast": None,
+        "error": None,
+        PUBLISHED: None,
+        NOT_PUBLISHED_REASON: None,
+    }
+    context = RunContext(plan, run_id, run_dir, record, log)
+    context.save()
+    log(f"run {run_id} started in {run_dir}")
+    # The report needs nbconvert (half a second to import): load it while the kernels work.
+    threading.Thread(target=importlib.import_module, args=("nbconvert",), daemon=True).start()
+    return context
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in VERSIONED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def mark_finished(context: RunContext, status: str, error: dict[str, Any] | None = None) -> None:
+    """The record's final status, end time and error, in memory only (``save`` writes it)."""
+    context.record["status"] = status
+    context.record["finished_at"] = isoformat(utc_now())
+    context.record["error"] = error
+    if status != SUCCEEDED:
+        context.record[PUBLISHED] = False
+        context.record[NOT_PUBLISHED_REASON] = None
+
+
+def fail_run(context: RunContext, failure: StageFailure) -> RunOutcome:
+    """Mark the run (and its running stage) failed with ``failure``; LATEST is not touched."""
+    if context.record["stages"] and context.record["stages"][-1]["status"] == RUNNING:
+        context.record["stages"][-1]["status"] = FAILED
+    mark_finished(context, FAILED, failure.as_record())
+    context.save()
+    write_report(context)
+    return RunOutcome(FAILED, context.run_id, context.run_dir, context.record, failure)
+
+
+def failure_of(context: RunContext, exc: BaseException, step: str | None = None) -> StageFailure:
+    """The failure recorded for a run stopped by ``exc``: a signal, an OS error, anything.
+
+    Names the stage running (else ``step``, else ``start``). A stop (``KeyboardInterrupt``,
+    or any other exception that is not an ``Exception``, such as an orchestrator's
+    termination signal) is ``interrupted``, with the signal's name when the exception
+    carries its number; an OS error gives its message and file.
+    """
+    stages = context.record["stages"]
+    running = stages[-1]["name"] if stages and stages[-1]["status"] == RUNNING else None
+    stage = running or step or "start"
+    notebook = str(context.run_dir / NOTEBOOKS_DIR / f"{stage}.ipynb") if running else ""
+    if not isinstance(exc, Exception):
+        number = getattr(exc, "signal", None)
+        message = f"stopped by {signal.Signals(number).name}" if isinstance(number, int) else ""
+        return StageFailure(
+            stage, notebook, "interrupted", message or str(exc) or "run interrupted"
+        )
+    return StageFailure(stage, notebook, type(exc).__name__, error_message(exc))
+
+
+def write_report(context: RunContext) -> None:
+    """The run's report.html from the record in memory; a failure is a warning, not a failed run."""
+    from milk_forecast.runner import report
+
+    try:
+        report.build_report(context.run_dir, context.record)
+    except Exception as exc:
+        context.log(f"warning: {context.run_dir / REPORT_FILE} not written: {error_text(exc)}")
+
+
+def error_message(exc: BaseException) -> str:
+    """The first line of ``exc``'s message; for an OS error, its message and file."""
+    if isinstance(exc, OSError):
+        return describe_os_error(exc)
+    return first_line(str(exc)) or repr(exc)
+
+
+def error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {error_message(exc)}"
+
+
+def first_line(text: str) -> str:
+    lines = [line for line in str(text).strip().splitlines() if line.strip()]
+    return lines[0] if lines else ""

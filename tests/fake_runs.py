@@ -1,0 +1,70 @@
+"""Runs of the runner started without any notebook, for tests: products written as 04 would."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from run_factory import LEVELS, build_metrics, build_rows, predictions_document
+
+from milk_forecast.data.columns import SYNTHETIC_MARKER
+from milk_forecast.run_folder.layout import METRICS_FILE, PREDICTIONS_JSON
+from milk_forecast.runner import execute
+from milk_forecast.runner.kernels import StageKernels
+from milk_forecast.runner.plan import RunPlan
+from milk_forecast.runner.stages import Stage
+from milk_forecast.runner.state import RunContext, start_run
+
+
+def write_products(run_dir: Path) -> None:
+    """The products of a complete train stage that the service reads."""
+    (run_dir / METRICS_FILE).write_text(json.dumps(build_metrics(build_rows())))
+    (run_dir / PREDICTIONS_JSON).write_text(json.dumps(predictions_document(build_rows(), LEVELS)))
+
+
+def data_folder(tmp_path: Path, synthetic: bool) -> Path:
+    data_dir = tmp_path / ("sample" if synthetic else "real")
+    data_dir.mkdir(exist_ok=True)
+    if synthetic:
+        (data_dir / SYNTHETIC_MARKER).write_text("")
+    return data_dir
+
+
+def plan_for(tmp_path: Path, synthetic: bool = False, stages: list[Stage] | None = None) -> RunPlan:
+    """A plan of ``stages`` (none by default) on an empty data folder, runs in tmp_path/runs."""
+    stages = stages or []
+    parameters = {stage.name: {} for stage in stages}
+    return RunPlan(
+        data_folder(tmp_path, synthetic), tmp_path / "runs", stages, parameters, {}, "fp"
+    )
+
+
+def started_run(
+    tmp_path: Path, synthetic: bool = False, stages: list[Stage] | None = None
+) -> RunContext:
+    """A run started on ``plan_for``, its products written as the last stage would."""
+    context = start_run(plan_for(tmp_path, synthetic, stages), log=lambda message: None)
+    write_products(context.run_dir)
+    return context
+
+
+Behaviour = Callable[[Path], None]
+
+
+def fake_notebooks(
+    monkeypatch: pytest.MonkeyPatch, behaviours: dict[str, Behaviour] | None = None
+) -> dict[str, Behaviour]:
+    """Stages that run no notebook and start no kernel: ``behaviours[stage](run_dir)`` runs
+    instead (by default 04_train writes the products, the others do nothing; an exception
+    fails the stage). Returns the behaviours, to change them."""
+    behaviours = {"04_train": write_products, **(behaviours or {})}
+
+    def execute_notebook(notebook: object, output: str, parameters: dict, **kwargs: object):
+        behaviours.get(Path(output).stem, lambda run_dir: None)(Path(parameters["run_dir"]))
+
+    monkeypatch.setattr(execute.papermill, "execute_notebook", execute_notebook)
+    monkeypatch.setattr(StageKernels, "take", lambda self, stage: None)
+    monkeypatch.setattr(StageKernels, "release", lambda self, kernel: None)
+    return behaviours
