@@ -26,10 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from milk_forecast.data import raw
+from milk_forecast.data.raw import data_label
 from milk_forecast.run_folder.layout import UNIT, RunFolderError
 from milk_forecast.run_folder.metrics import DRIFT, DRIFT_WARNING, TRACK_RECORD
 from milk_forecast.run_folder.predictions import PREDICTED
-from milk_forecast.run_folder.record import NOT_PUBLISHED_REASON, data_label
+from milk_forecast.run_folder.record import NOT_PUBLISHED_REASON
 from milk_forecast.run_folder.write import describe_os_error
 from milk_forecast.runner import history, lock, options, schedule, stages
 from milk_forecast.runner.clock import SystemClock

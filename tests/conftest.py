@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from pipeline_cli import cli
 
-from milk_forecast.run_folder.latest import read_latest
+from milk_forecast.run_folder.publication import read_latest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = PROJECT_ROOT / "data" / "sample"

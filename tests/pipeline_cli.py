@@ -18,8 +18,8 @@ from pathlib import Path
 
 import nbformat
 
-from milk_forecast.run_folder.latest import read_latest
 from milk_forecast.run_folder.layout import is_valid_run_id
+from milk_forecast.run_folder.publication import read_latest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 STAGES = ["01_extract", "02_clean", "03_preprocess", "04_train"]

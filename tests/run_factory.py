@@ -46,12 +46,11 @@ from milk_forecast.run_folder.predictions import (
     PREDICTED,
     UPPER,
     interval_column,
-    ordered_bounds,
 )
 from milk_forecast.run_folder.predictions import REASON as REASON_KEY
-from milk_forecast.run_folder.publications import PUBLICATION_KEYS
+from milk_forecast.run_folder.publication import PUBLICATION_KEYS
 from milk_forecast.run_folder.record import FAILED, RUNNING, SUCCEEDED
-from milk_forecast.run_folder.write import publish_latest, write_run_record
+from milk_forecast.run_folder.write import ordered_bounds, publish_latest, write_run_record
 
 MODEL_NAME = "ridge_lags"
 FORECAST_MODEL = "seasonal_drift"

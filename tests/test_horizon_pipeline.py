@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from pipeline_cli import main
 
-from milk_forecast.run_folder.latest import read_latest
 from milk_forecast.run_folder.layout import METRICS_FILE, PREDICTIONS_JSON
 from milk_forecast.run_folder.metrics import CALIBRATION, FORECAST_PATH, read_metrics
 from milk_forecast.run_folder.predictions import FORECAST, read_predictions_json
+from milk_forecast.run_folder.publication import read_latest
 from milk_forecast.run_folder.record import read_run_record
 from milk_forecast.runner.options import EXIT_OK, EXIT_USAGE
 

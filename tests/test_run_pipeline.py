@@ -34,8 +34,8 @@ from pipeline_cli import (
 
 import run_pipeline
 from milk_forecast.data import sample as sample_data
-from milk_forecast.run_folder.latest import read_latest
 from milk_forecast.run_folder.layout import LATEST
+from milk_forecast.run_folder.publication import read_latest
 from milk_forecast.run_folder.record import FAILED, INCOMPLETE, effective_status, read_run_record
 from milk_forecast.run_folder.write import publish_latest, write_run_record
 from milk_forecast.runner import state

@@ -32,7 +32,7 @@ from milk_forecast.run_folder.layout import (
 )
 from milk_forecast.run_folder.metrics import DRIFT, DRIFT_UNKNOWN, TRACK_RECORD
 from milk_forecast.run_folder.predictions import FORECAST, KIND, PREDICTED, read_predictions_json
-from milk_forecast.run_folder.publications import PUBLISHED_BY_OPERATOR, PUBLISHED_BY_PIPELINE
+from milk_forecast.run_folder.publication import PUBLISHED_BY_OPERATOR, PUBLISHED_BY_PIPELINE
 
 pytestmark = pytest.mark.slow
 

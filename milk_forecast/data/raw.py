@@ -40,6 +40,12 @@ from milk_forecast.data.columns import (
 )
 from milk_forecast.run_folder.files import read_json_object
 from milk_forecast.run_folder.layout import RunFolderError
+from milk_forecast.run_folder.record import (
+    REAL_SOURCE,
+    SYNTHETIC_SOURCE,
+    UNKNOWN_SOURCE,
+    data_source,
+)
 
 FILE_ROLES = {
     PRICE_FILE: "the monthly milk producer price",
@@ -284,6 +290,18 @@ def read_inputs(path: Path, expected: dict[str, int] | None = None) -> dict[str,
 def check_inputs_json(path: Path, tables: dict[str, pd.DataFrame]) -> None:
     """``inputs.json`` describes every raw table read, with its row count."""
     read_inputs(Path(path), {name: len(frame) for name, frame in tables.items()})
+
+
+DATA_LABELS = {
+    SYNTHETIC_SOURCE: "SYNTHETIC SAMPLE (generated, not real prices)",
+    REAL_SOURCE: "real data",
+    UNKNOWN_SOURCE: "data of unknown origin",
+}
+
+
+def data_label(synthetic: object) -> str:
+    """The data a run used, in words, from run.json's ``synthetic_sample`` flag."""
+    return DATA_LABELS[data_source(synthetic)]
 
 
 def is_synthetic(data_dir: Path) -> bool:

@@ -14,8 +14,8 @@ from typing import Any
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.logging import get_run_logger
 
+from milk_forecast.data.raw import data_label
 from milk_forecast.run_folder.layout import REPORT_FILE
-from milk_forecast.run_folder.record import data_label
 
 # The run summary's key: the Artifacts page keeps one entry with a version per flow run.
 SUMMARY_KEY = "milk-forecast-run"

@@ -17,7 +17,7 @@ import pandas as pd
 
 from milk_forecast.run_folder.layout import MONTH, PREDICTIONS_JSON, RunFolderError, run_dir_for
 from milk_forecast.run_folder.predictions import FORECAST, HORIZON, KIND, read_predictions_json
-from milk_forecast.run_folder.publications import PUBLISHED_BY_PIPELINE, read_publications
+from milk_forecast.run_folder.publication import PUBLISHED_BY_PIPELINE, read_publications
 from milk_forecast.run_folder.record import SUCCEEDED, list_runs, read_run_record
 
 Log = Callable[[str], None]

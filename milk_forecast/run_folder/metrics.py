@@ -3,7 +3,6 @@ and how the published forecasts did (docs/contracts.md shows the shape)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,6 @@ from milk_forecast.run_folder.files import excerpt, is_number, read_json_object
 from milk_forecast.run_folder.layout import RunFolderError
 from milk_forecast.run_folder.predictions import (
     check_levels,
-    ordered_bounds,
 )
 
 RMSE, MAE, MAPE, R2 = "rmse_clp_per_l", "mae_clp_per_l", "mape_pct", "r2"
@@ -36,27 +34,11 @@ def walk_forward_key(horizon: int) -> str:
     return WALK_FORWARD if horizon == 1 else f"{WALK_FORWARD}_h{horizon}"
 
 
-def number_at(path: Path, row: Mapping[str, Any], key: str, where: str) -> float:
-    value = row.get(key)
-    if not is_number(value):
-        raise RunFolderError(f"{path}: {where}{key} is {excerpt(value)}, not a finite number")
-    return float(value)
-
-
-def check_bounds(path: Path, row: Any, levels: list[float], where: str) -> None:
-    """``row`` holds the prediction and every level's bounds, finite and ordered."""
-    if not isinstance(row, dict):
-        raise RunFolderError(f"{path}: {where} must be an object")
-    values = [number_at(path, row, key, f"{where}.") for key in ordered_bounds(levels)]
-    if values != sorted(values):
-        raise RunFolderError(f"{path}: {where} bounds are not ordered: {values}")
-
-
 def read_metrics(path: Path, root: Path | None = None) -> dict[str, Any]:
-    """``metrics.json``: its keys, finite headline figures, a forecast with ordered bounds.
+    """``metrics.json``: its keys, finite headline figures, valid interval levels.
 
-    (``write.write_metrics`` also checks ``forecast_path`` and ``calibration``, which no
-    reader of the file relies on.)"""
+    (``write.write_metrics`` also checks the forecast, ``forecast_path`` and ``calibration``,
+    which no reader of the file relies on.)"""
     metrics = read_json_object(path, MAX_METRICS_BYTES, root)
     missing = [key for key in METRICS_KEYS if key not in metrics]
     if missing:
@@ -64,7 +46,8 @@ def read_metrics(path: Path, root: Path | None = None) -> dict[str, Any]:
     if not isinstance(metrics["headline"], dict):
         raise RunFolderError(f"{path}: 'headline' must be an object")
     for key in HEADLINE_METRICS:
-        number_at(path, metrics["headline"], key, "headline.")
-    levels = check_levels(path, metrics["interval_levels"])
-    check_bounds(path, metrics["forecast"], levels, "forecast")
+        if not is_number(metrics["headline"].get(key)):
+            value = excerpt(metrics["headline"].get(key))
+            raise RunFolderError(f"{path}: headline.{key} is {value}, not a finite number")
+    check_levels(path, metrics["interval_levels"])
     return metrics

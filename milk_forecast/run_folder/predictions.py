@@ -11,7 +11,6 @@ prediction (both, or both null). ``predictions.parquet`` holds the same rows (04
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -37,16 +36,6 @@ def level_label(level: float) -> str:
 def interval_column(side: str, level: float) -> str:
     """``lower_80_clp_per_l``: the name of an interval bound (``side``: LOWER or UPPER)."""
     return f"{side}_{level_label(level)}_clp_per_l"
-
-
-def ordered_bounds(levels: Iterable[float]) -> list[str]:
-    """The bounds and the prediction, from the widest lower bound to the widest upper."""
-    ascending = sorted(levels)
-    return [
-        *(interval_column(LOWER, level) for level in reversed(ascending)),
-        PREDICTED,
-        *(interval_column(UPPER, level) for level in ascending),
-    ]
 
 
 def is_month_text(value: Any) -> bool:

@@ -26,11 +26,6 @@ MAX_RUN_JSON_BYTES = 256 * 1024  # a real run.json: about 10 kB
 MAX_PID = 2**22  # Linux's highest pid_max: a larger pid names no process
 
 SYNTHETIC_SOURCE, REAL_SOURCE, UNKNOWN_SOURCE = "synthetic_sample", "real", "unknown"
-DATA_LABELS = {
-    SYNTHETIC_SOURCE: "SYNTHETIC SAMPLE (generated, not real prices)",
-    REAL_SOURCE: "real data",
-    UNKNOWN_SOURCE: "data of unknown origin",
-}
 
 
 def data_source(synthetic: object) -> str:
@@ -38,11 +33,6 @@ def data_source(synthetic: object) -> str:
     if not isinstance(synthetic, bool):
         return UNKNOWN_SOURCE
     return SYNTHETIC_SOURCE if synthetic else REAL_SOURCE
-
-
-def data_label(synthetic: object) -> str:
-    """The data a run used, in words."""
-    return DATA_LABELS[data_source(synthetic)]
 
 
 _TEXT, _NONE = (str,), (type(None),)

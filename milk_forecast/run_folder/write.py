@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from milk_forecast.run_folder.files import excerpt
+from milk_forecast.run_folder.files import excerpt, is_number
 from milk_forecast.run_folder.layout import (
     LATEST,
     MONTH,
@@ -34,22 +34,24 @@ from milk_forecast.run_folder.metrics import (
     COVERAGE,
     FORECAST_PATH,
     MEAN_WIDTH,
-    check_bounds,
-    number_at,
     read_metrics,
 )
 from milk_forecast.run_folder.predictions import (
     FORECAST_HORIZON,
     HORIZON,
+    LOWER,
     MODEL,
+    PREDICTED,
     REASON,
+    UPPER,
     check_levels,
+    interval_column,
     is_month_text,
     level_label,
     next_month,
     read_predictions_json,
 )
-from milk_forecast.run_folder.publications import open_log
+from milk_forecast.run_folder.publication import open_log
 
 
 def describe_os_error(exc: OSError) -> str:
@@ -147,6 +149,32 @@ def append_publication(runs_dir: Path, entry: dict[str, str]) -> None:
         os.close(fd)
 
 
+def ordered_bounds(levels: Iterable[float]) -> list[str]:
+    """The bounds and the prediction, from the widest lower bound to the widest upper."""
+    ascending = sorted(levels)
+    return [
+        *(interval_column(LOWER, level) for level in reversed(ascending)),
+        PREDICTED,
+        *(interval_column(UPPER, level) for level in ascending),
+    ]
+
+
+def number_at(path: Path, row: Mapping[str, Any], key: str, where: str) -> float:
+    value = row.get(key)
+    if not is_number(value):
+        raise RunFolderError(f"{path}: {where}{key} is {excerpt(value)}, not a finite number")
+    return float(value)
+
+
+def check_bounds(path: Path, row: Any, levels: list[float], where: str) -> None:
+    """``row`` holds the prediction and every level's bounds, finite and ordered."""
+    if not isinstance(row, dict):
+        raise RunFolderError(f"{path}: {where} must be an object")
+    values = [number_at(path, row, key, f"{where}.") for key in ordered_bounds(levels)]
+    if values != sorted(values):
+        raise RunFolderError(f"{path}: {where} bounds are not ordered: {values}")
+
+
 def _check_path(path: Path, rows: Any, levels: list[float]) -> None:
     """1 to 12 rows of consecutive months, horizons 1.., ordered bounds, a model, a reason."""
     if not isinstance(rows, list) or not 1 <= len(rows) <= FORECAST_HORIZON:
@@ -199,9 +227,10 @@ def _check_calibration(path: Path, block: Any, levels: list[float]) -> None:
 
 
 def write_metrics(path: Path, metrics: dict[str, Any]) -> None:
-    """Write ``metrics.json``: its ``forecast_path`` and ``calibration`` checked first (when
-    present), NaN refused, then read back through ``read_metrics``."""
+    """Write ``metrics.json``: its forecast, ``forecast_path`` and ``calibration`` (when
+    present) checked first, NaN refused, then read back through ``read_metrics``."""
     levels = check_levels(path, metrics.get("interval_levels"))
+    check_bounds(path, metrics.get("forecast"), levels, "forecast")
     if FORECAST_PATH in metrics:
         _check_path(path, metrics[FORECAST_PATH], levels)
     if CALIBRATION in metrics:

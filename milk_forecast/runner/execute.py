@@ -16,8 +16,9 @@ from typing import Any
 import nbformat
 import papermill
 
+from milk_forecast.data.raw import data_label
 from milk_forecast.run_folder.layout import NOTEBOOKS_DIR
-from milk_forecast.run_folder.record import FAILED, RUNNING, SUCCEEDED, data_label
+from milk_forecast.run_folder.record import FAILED, RUNNING, SUCCEEDED
 from milk_forecast.runner.kernels import StageKernel
 from milk_forecast.runner.stages import Stage
 from milk_forecast.runner.state import RunContext, StageFailure, error_message, first_line

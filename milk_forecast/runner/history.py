@@ -12,10 +12,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from milk_forecast.run_folder.latest import read_latest
 from milk_forecast.run_folder.layout import LATEST, PUBLICATIONS_FILE, RunFolderError
 from milk_forecast.run_folder.metrics import RMSE
-from milk_forecast.run_folder.publications import read_publications
+from milk_forecast.run_folder.publication import read_latest, read_publications
 from milk_forecast.run_folder.record import (
     NOT_PUBLISHED_REASON,
     PUBLISHED,

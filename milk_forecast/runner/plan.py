@@ -14,8 +14,8 @@ from typing import Any
 
 from milk_forecast.data import raw
 from milk_forecast.data.columns import RAW_FILES
-from milk_forecast.run_folder.latest import read_latest
 from milk_forecast.run_folder.layout import RunFolderError, run_dir_for
+from milk_forecast.run_folder.publication import read_latest
 from milk_forecast.run_folder.record import SUCCEEDED, read_run_record
 from milk_forecast.run_folder.write import describe_os_error
 from milk_forecast.runner.fingerprint import code_digest, fingerprint

@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from milk_forecast.run_folder.latest import read_latest
 from milk_forecast.run_folder.layout import (
     PUBLICATIONS_FILE,
     RUN_ID_EXAMPLE,
@@ -27,7 +26,11 @@ from milk_forecast.run_folder.layout import (
     run_dir_for,
 )
 from milk_forecast.run_folder.metrics import DRIFT, FORECAST_PATH, TRACK_RECORD
-from milk_forecast.run_folder.publications import PUBLISHED_BY_OPERATOR, PUBLISHED_BY_PIPELINE
+from milk_forecast.run_folder.publication import (
+    PUBLISHED_BY_OPERATOR,
+    PUBLISHED_BY_PIPELINE,
+    read_latest,
+)
 from milk_forecast.run_folder.record import (
     NOT_PUBLISHED_REASON,
     PUBLISHED,

@@ -14,13 +14,13 @@ from typing import Any
 import nbformat
 from nbconvert import HTMLExporter
 
+from milk_forecast.data.raw import data_label
 from milk_forecast.run_folder.layout import NOTEBOOKS_DIR, REPORT_FILE, UNIT, RunFolderError
 from milk_forecast.run_folder.metrics import MAE, MAPE, R2, RMSE
 from milk_forecast.run_folder.predictions import PREDICTED
 from milk_forecast.run_folder.record import (
     NOT_PUBLISHED_REASON,
     PUBLISHED,
-    data_label,
     effective_status,
     read_run_record,
 )

@@ -15,7 +15,7 @@ from typing import Any
 from milk_forecast.run_folder import layout, record
 from milk_forecast.run_folder.files import read_json_object
 from milk_forecast.run_folder.metrics import MAX_METRICS_BYTES
-from milk_forecast.run_folder.publications import read_publications
+from milk_forecast.run_folder.publication import read_publications
 from milk_forecast.service.answers import ApiError, check_run_id, dumps, flat_object, short_text
 
 logger = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from milk_forecast.run_folder.files import sanitize
-from milk_forecast.run_folder.latest import latest_stamp, read_latest
 from milk_forecast.run_folder.layout import RunFolderError
+from milk_forecast.run_folder.publication import latest_stamp, read_latest
 from milk_forecast.run_folder.servable import load_servable
 from milk_forecast.service.answers import ApiError
 from milk_forecast.service.history import RunIndex

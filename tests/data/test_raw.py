@@ -281,3 +281,9 @@ def test_read_inputs_checks_keys_and_row_counts(tmp_path: Path) -> None:
     path.write_text(json.dumps({"a.csv": {"path": "/d/a.csv"}}))
     with pytest.raises(StageOutputError, match=r"'a.csv' lacks key\(s\) \['sha256'"):
         raw.read_inputs(path)
+
+
+def test_the_data_a_run_used_in_words() -> None:
+    assert "SYNTHETIC SAMPLE" in raw.data_label(True)
+    assert raw.data_label(False) == "real data"
+    assert raw.data_label(None) == "data of unknown origin"

@@ -53,7 +53,6 @@ from milk_forecast.flows import cli as flow_cli
 from milk_forecast.flows.artifacts import SUMMARY_KEY
 from milk_forecast.flows.pipeline_flow import fail_abandoned_runs, milk_forecast_pipeline
 from milk_forecast.model.outputs import read_predictions
-from milk_forecast.run_folder.latest import read_latest
 from milk_forecast.run_folder.layout import (
     METRICS_FILE,
     NOTEBOOKS_DIR,
@@ -61,6 +60,7 @@ from milk_forecast.run_folder.layout import (
     REPORT_FILE,
 )
 from milk_forecast.run_folder.metrics import read_metrics
+from milk_forecast.run_folder.publication import read_latest
 from milk_forecast.run_folder.record import FAILED, RUNNING, SUCCEEDED, read_run_record
 from milk_forecast.run_folder.write import write_run_record
 from milk_forecast.runner import execute

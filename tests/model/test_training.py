@@ -31,9 +31,9 @@ from milk_forecast.run_folder.predictions import (
     PREDICTION_COLUMNS,
     REASON,
     interval_column,
-    ordered_bounds,
     read_predictions_json,
 )
+from milk_forecast.run_folder.write import ordered_bounds
 
 LEVELS = (0.8, 0.95)
 

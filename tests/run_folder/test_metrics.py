@@ -44,17 +44,6 @@ def test_read_metrics_accepts_any_interval_levels(tmp_path: Path) -> None:
     [
         (metrics(headline={"rmse_clp_per_l": 1.0}), "headline.mae_clp_per_l is None"),
         (metrics(interval_levels=[80]), "interval_levels is \\[80\\], not levels in \\(0, 1\\)"),
-        (metrics(interval_levels=[0.5, 0.9]), "forecast.lower_90_clp_per_l is None"),
-        (
-            metrics(
-                forecast={
-                    "predicted_clp_per_l": 1.0,
-                    "lower_50_clp_per_l": 2.0,
-                    "upper_50_clp_per_l": 3.0,
-                }
-            ),
-            "forecast bounds are not ordered",
-        ),
         ({"unit": "CLP/L"}, "missing key\\(s\\) 'headline'"),
         ([1, 2], "expected a JSON object, found list"),
     ],
@@ -107,6 +96,17 @@ def reversed_bounds(rows: list[dict]) -> list[dict]:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
+        ({"interval_levels": [0.5, 0.9]}, "forecast.lower_90_clp_per_l is None"),
+        (
+            {
+                "forecast": {
+                    "predicted_clp_per_l": 1.0,
+                    "lower_50_clp_per_l": 2.0,
+                    "upper_50_clp_per_l": 3.0,
+                }
+            },
+            "forecast bounds are not ordered",
+        ),
         ({"forecast_path": path_rows(13)}, "forecast_path must hold 1 to 12 rows"),
         (
             {"forecast_path": shuffled(path_rows())},
@@ -128,7 +128,7 @@ def reversed_bounds(rows: list[dict]) -> list[dict]:
         ),
     ],
 )
-def test_the_writer_names_what_is_wrong_in_the_path_or_the_calibration_and_writes_nothing(
+def test_the_writer_names_what_is_wrong_in_the_forecast_path_or_calibration_and_writes_nothing(
     tmp_path: Path, changes: dict, message: str
 ) -> None:
     with pytest.raises(RunFolderError, match=f"metrics.json: .*{message}"):

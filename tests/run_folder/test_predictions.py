@@ -13,7 +13,6 @@ from milk_forecast.run_folder.predictions import (
     LOWER,
     interval_column,
     level_label,
-    ordered_bounds,
     read_predictions_json,
 )
 from milk_forecast.run_folder.write import write_predictions_json
@@ -25,16 +24,6 @@ from milk_forecast.run_folder.write import write_predictions_json
 def test_interval_columns_are_built_from_the_level(level: float, label: str) -> None:
     assert level_label(level) == label
     assert interval_column(LOWER, level) == f"lower_{label}_clp_per_l"
-
-
-def test_ordered_bounds_go_from_the_widest_lower_to_the_widest_upper() -> None:
-    assert ordered_bounds([0.95, 0.5]) == [
-        "lower_95_clp_per_l",
-        "lower_50_clp_per_l",
-        "predicted_clp_per_l",
-        "upper_50_clp_per_l",
-        "upper_95_clp_per_l",
-    ]
 
 
 def rows() -> list[dict]:

@@ -17,7 +17,6 @@ from milk_forecast.run_folder.record import (
     INCOMPLETE,
     RUNNING,
     SUCCEEDED,
-    data_label,
     data_source,
     effective_status,
     list_runs,
@@ -92,8 +91,7 @@ def test_list_runs_newest_first_reports_broken_folders(tmp_path: Path) -> None:
     assert list_runs(tmp_path / "nowhere") == []
 
 
-def test_data_source_and_label() -> None:
+def test_data_source() -> None:
     assert data_source(True) == "synthetic_sample"
     assert data_source(False) == "real"
     assert data_source("yes") == "unknown"
-    assert "SYNTHETIC SAMPLE" in data_label(True)

@@ -13,6 +13,7 @@ import pytest
 from milk_forecast.run_folder.layout import is_valid_run_id
 from milk_forecast.run_folder.write import (
     create_run_dir,
+    ordered_bounds,
     staged_text,
     write_json_atomic,
     write_text_atomic,
@@ -54,3 +55,13 @@ def test_a_failed_write_names_the_target_not_the_temporary_file(
         write_text_atomic(tmp_path / "run.json", "{}")
     assert caught.value.filename == str(tmp_path / "run.json")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_ordered_bounds_go_from_the_widest_lower_to_the_widest_upper() -> None:
+    assert ordered_bounds([0.95, 0.5]) == [
+        "lower_95_clp_per_l",
+        "lower_50_clp_per_l",
+        "predicted_clp_per_l",
+        "upper_50_clp_per_l",
+        "upper_95_clp_per_l",
+    ]

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from fake_runs import started_run
 
-from milk_forecast.run_folder.latest import read_latest
+from milk_forecast.run_folder.publication import read_latest
 from milk_forecast.run_folder.record import FAILED, read_run_record
 from milk_forecast.runner import execute
 from milk_forecast.runner.stages import Stage

@@ -14,11 +14,11 @@ import run_factory as factory
 from fake_runs import started_run
 from run_factory import build_rows, predictions_document
 
-from milk_forecast.run_folder.latest import read_latest
 from milk_forecast.run_folder.layout import LATEST, PREDICTIONS_JSON, REPORT_FILE, RUN_JSON
-from milk_forecast.run_folder.publications import (
+from milk_forecast.run_folder.publication import (
     PUBLISHED_BY_OPERATOR,
     PUBLISHED_BY_PIPELINE,
+    read_latest,
     read_publications,
 )
 from milk_forecast.run_folder.record import (

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fake_runs import Behaviour, fake_notebooks
 
-from milk_forecast.run_folder.latest import read_latest
+from milk_forecast.run_folder.publication import read_latest
 from milk_forecast.run_folder.record import FAILED, SUCCEEDED, read_run_record
 from milk_forecast.runner import recipe
 from milk_forecast.runner.kernels import StageKernels

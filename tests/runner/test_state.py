@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from fake_runs import plan_for
 
-from milk_forecast.run_folder.latest import read_latest
 from milk_forecast.run_folder.layout import REPORT_FILE
+from milk_forecast.run_folder.publication import read_latest
 from milk_forecast.run_folder.record import FAILED, RUNNING, read_run_record
 from milk_forecast.runner import state
 from milk_forecast.runner.signals import RunInterrupted

@@ -1,9 +1,10 @@
-"""``publications.jsonl``: one JSON line per publication (a run becoming the served one).
+"""Publication: ``LATEST`` names the served run; ``publications.jsonl`` logs every publication.
 
-``{"run_id", "published_at", "by"}``, appended by the pipeline when it publishes its run
-and by ``run_pipeline.py --publish``. Every reader reads the newest ``MAX_LOG_BYTES`` of
-the log; a line that is not a valid entry (a torn last line after a crash) is skipped and
-noted. (The writer, ``write.append_publication``, appends to a regular file only.)
+``LATEST`` is one run id in a small regular file the runner replaces atomically (never a
+symlink): ``read_latest`` refuses anything else; ``latest_stamp`` is what a reader watches.
+The log holds a JSON line ``{"run_id", "published_at", "by"}`` per publication; every
+reader reads its newest ``MAX_LOG_BYTES`` and skips (noting) a line that is not an entry.
+The writers are in ``write``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,45 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from milk_forecast.run_folder.layout import PUBLICATIONS_FILE, RunFolderError, is_valid_run_id
+from milk_forecast.run_folder.files import excerpt, read_bounded
+from milk_forecast.run_folder.layout import (
+    LATEST,
+    PUBLICATIONS_FILE,
+    RunFolderError,
+    is_valid_run_id,
+)
+
+MAX_LATEST_BYTES = 64
+
+
+def latest_stamp(runs_dir: Path) -> tuple[int, int, int, int] | None:
+    """Identity of ``LATEST`` itself (inode, mode, mtime, size); None when it is absent."""
+    try:
+        info = os.lstat(Path(runs_dir) / LATEST)
+    except OSError:
+        return None
+    return (info.st_ino, info.st_mode, info.st_mtime_ns, info.st_size)
+
+
+def read_latest(runs_dir: Path) -> str | None:
+    """The run id ``LATEST`` names; None when there is none; else ``RunFolderError``."""
+    path = Path(runs_dir) / LATEST
+    try:
+        if stat.S_ISLNK(os.lstat(path).st_mode):
+            raise RunFolderError(f"{path}: is a symlink; LATEST must be a file the pipeline writes")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise RunFolderError(f"{path}: cannot be examined ({exc.strerror})") from None
+    data = read_bounded(path, MAX_LATEST_BYTES)
+    try:
+        run_id = data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise RunFolderError(f"{path}: not UTF-8 text (starts {excerpt(data)})") from None
+    if not is_valid_run_id(run_id):
+        raise RunFolderError(f"{path}: holds {excerpt(run_id)}, which is not a run id")
+    return run_id
+
 
 PUBLICATION_KEYS = ("run_id", "published_at", "by")
 PUBLISHED_BY_PIPELINE, PUBLISHED_BY_OPERATOR = "pipeline", "publish"
