@@ -9,6 +9,7 @@ only as a sanitised ``excerpt``.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -39,21 +40,36 @@ def is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def read_bounded(path: Path, max_bytes: int, root: Path | None = None) -> bytes:
+def open_regular(path: Path, flags: int = os.O_RDONLY, follow: bool = True) -> int:
+    """``path`` opened without blocking (and, unless ``follow``, not through a symlink); a
+    ``RunFolderError`` naming it unless it is a regular file. ``FileNotFoundError`` passes."""
+    flags |= os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
+    try:
+        fd = os.open(path, flags, 0o644)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        why = "is a symlink, not followed" if exc.errno == errno.ELOOP else exc.strerror
+        raise RunFolderError(f"{path}: cannot be opened ({why})") from None
+    kind = stat.S_IFMT(os.fstat(fd).st_mode)
+    if kind != stat.S_IFREG:
+        os.close(fd)
+        raise RunFolderError(f"{path}: is {_KINDS.get(kind, 'a device')}, not a regular file")
+    return fd
+
+
+def read_bounded(
+    path: Path, max_bytes: int, root: Path | None = None, follow: bool = True
+) -> bytes:
     """The bytes of ``path``: a regular file (inside ``root``) of at most ``max_bytes``."""
     if root is not None and not Path(os.path.realpath(path)).is_relative_to(os.path.realpath(root)):
         raise RunFolderError(f"{path}: leads outside {root}, refused")
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = open_regular(path, follow=follow)
     except FileNotFoundError:
         raise RunFolderError(f"{path}: missing") from None
-    except OSError as exc:
-        raise RunFolderError(f"{path}: unreadable ({exc.strerror})") from None
     try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            kind = _KINDS.get(stat.S_IFMT(info.st_mode), "a device")
-            raise RunFolderError(f"{path}: is {kind}, not a regular file")
         if info.st_size > max_bytes:
             raise RunFolderError(f"{path}: {info.st_size} bytes, more than the {max_bytes} allowed")
         chunks, remaining = [], max_bytes + 1
@@ -84,11 +100,16 @@ def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
     return False
 
 
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not a JSON number")
+
+
 def read_json_object(path: Path, max_bytes: int, root: Path | None = None) -> dict[str, Any]:
-    """A JSON object from ``path`` (see ``read_bounded``); anything else names the file."""
+    """A JSON object (no NaN or Infinity) from ``path`` (see ``read_bounded``); anything else
+    names the file."""
     data = read_bounded(path, max_bytes, root)
     try:
-        payload = json.loads(data.decode("utf-8"))
+        payload = json.loads(data.decode("utf-8"), parse_constant=_not_json)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise RunFolderError(sanitize(f"{path}: not JSON ({type(exc).__name__}: {exc})")) from None
     if not isinstance(payload, dict):

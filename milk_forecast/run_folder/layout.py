@@ -1,9 +1,5 @@
-"""Where things live: the runs folder, one run folder, its files, and run ids.
-
-A run lives in ``<runs>/<run_id>/``; ``<runs>/LATEST`` names the served run and
-``<runs>/publications.jsonl`` logs every publication. Every monthly artefact keys its
-rows by ``month``; prices are in ``UNIT``.
-"""
+"""Where things live: the runs folder, a run folder ``<runs>/<run_id>/``, its files, run ids.
+Every monthly artefact keys its rows by ``month``; prices are in ``UNIT``."""
 
 from __future__ import annotations
 

@@ -1,12 +1,5 @@
-"""``predictions.json``: one row per month, what the service serves.
-
-``{"unit": "CLP/L", "interval_levels": [...], "rows": [...]}``; each row has ``month``
-(``YYYY-MM``, sorted, one per month, no gap), ``kind`` (in_sample, backtest, forecast),
-``model``, ``predicted_clp_per_l`` (positive), ``actual_clp_per_l`` (or null),
-``horizon`` (1..12 on forecast rows, null elsewhere), ``reason`` (text or null) and, per
-level L in percent, ``lower_<L>_clp_per_l`` / ``upper_<L>_clp_per_l`` around the
-prediction (both, or both null). ``predictions.parquet`` holds the same rows (04_train).
-"""
+"""``predictions.json``: one row per month, what the service serves (the same rows as
+``predictions.parquet``); ``read_predictions_json`` says what each row holds."""
 
 from __future__ import annotations
 
@@ -93,7 +86,11 @@ def _row_problem(row: Any, levels: list[float], expected: str | None) -> str | N
 
 
 def read_predictions_json(path: Path, root: Path | None = None) -> dict[str, Any]:
-    """``predictions.json``, every row checked; the first problem names the file and the row."""
+    """``{"unit": "CLP/L", "interval_levels", "rows"}``, every row checked: ``month``
+    (``YYYY-MM``, sorted, no gap), ``kind``, ``model``, ``predicted_clp_per_l`` (positive),
+    ``actual_clp_per_l`` (or null), ``horizon`` (1..12 on forecast rows, in order, else null),
+    ``reason`` (or null), per level both bounds around the prediction or both null. The
+    first problem names the file and the row."""
     document = read_json_object(path, MAX_PREDICTIONS_BYTES, root)
     if document.get("unit") != UNIT:
         raise RunFolderError(f"{path}: unit is {excerpt(document.get('unit'))}, not {UNIT}")

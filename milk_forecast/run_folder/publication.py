@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from pathlib import Path
 from typing import Any
 
-from milk_forecast.run_folder.files import excerpt, read_bounded
+from milk_forecast.run_folder.files import excerpt, open_regular, read_bounded
 from milk_forecast.run_folder.layout import (
     LATEST,
     PUBLICATIONS_FILE,
@@ -38,14 +37,9 @@ def latest_stamp(runs_dir: Path) -> tuple[int, int, int, int] | None:
 def read_latest(runs_dir: Path) -> str | None:
     """The run id ``LATEST`` names; None when there is none; else ``RunFolderError``."""
     path = Path(runs_dir) / LATEST
-    try:
-        if stat.S_ISLNK(os.lstat(path).st_mode):
-            raise RunFolderError(f"{path}: is a symlink; LATEST must be a file the pipeline writes")
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         return None
-    except OSError as exc:
-        raise RunFolderError(f"{path}: cannot be examined ({exc.strerror})") from None
-    data = read_bounded(path, MAX_LATEST_BYTES)
+    data = read_bounded(path, MAX_LATEST_BYTES, follow=False)
     try:
         run_id = data.decode("utf-8").strip()
     except UnicodeDecodeError:
@@ -58,21 +52,6 @@ def read_latest(runs_dir: Path) -> str | None:
 PUBLICATION_KEYS = ("run_id", "published_at", "by")
 PUBLISHED_BY_PIPELINE, PUBLISHED_BY_OPERATOR = "pipeline", "publish"
 MAX_LOG_BYTES = 1024 * 1024  # the newest end read by every reader: about 12,000 lines
-
-
-def open_log(runs_dir: Path, flags: int) -> int:
-    """The log opened without following a symlink or blocking; a regular file, else refused."""
-    path = Path(runs_dir) / PUBLICATIONS_FILE
-    try:
-        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
-    except FileNotFoundError:
-        raise
-    except OSError as exc:
-        raise RunFolderError(f"{path}: cannot be opened ({exc.strerror})") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise RunFolderError(f"{path}: not a regular file, refused")
-    return fd
 
 
 def _entry(line: str) -> dict[str, str] | None:
@@ -94,7 +73,7 @@ def read_publications(runs_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
     """
     path = Path(runs_dir) / PUBLICATIONS_FILE
     try:
-        fd = open_log(runs_dir, os.O_RDONLY)
+        fd = open_regular(path, follow=False)
     except FileNotFoundError:
         return [], []
     except RunFolderError as exc:

@@ -69,9 +69,8 @@ def _type_problem(key: str, value: Any, types: tuple[type, ...]) -> str | None:
         bool: "true/false",
         int: "an integer",
     }
-    return (
-        f"{key!r} is {excerpt(value)}, expected {' or '.join(names.get(t, 'null') for t in types)}"
-    )
+    expected = " or ".join(names.get(kind, "null") for kind in types)
+    return f"{key!r} is {excerpt(value)}, expected {expected}"
 
 
 def read_run_record(run_dir: Path, root: Path | None = None) -> dict[str, Any]:

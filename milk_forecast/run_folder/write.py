@@ -18,10 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from milk_forecast.run_folder.files import excerpt, is_number
+from milk_forecast.run_folder.files import excerpt, is_number, open_regular
 from milk_forecast.run_folder.layout import (
     LATEST,
     MONTH,
+    PUBLICATIONS_FILE,
     RUN_ID_FORMAT,
     RUN_JSON,
     UNIT,
@@ -51,7 +52,6 @@ from milk_forecast.run_folder.predictions import (
     next_month,
     read_predictions_json,
 )
-from milk_forecast.run_folder.publication import open_log
 
 
 def describe_os_error(exc: OSError) -> str:
@@ -141,7 +141,8 @@ def publish_latest(runs_dir: Path, run_id: str) -> None:
 def append_publication(runs_dir: Path, entry: dict[str, str]) -> None:
     """Append one line (one ``write`` in append mode, then fsync); ``RunFolderError`` if the log
     is not a regular file of the runs folder, ``OSError`` if the disk refuses."""
-    fd = open_log(runs_dir, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    path, flags = Path(runs_dir) / PUBLICATIONS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT
+    fd = open_regular(path, flags, follow=False)
     try:
         os.write(fd, (json.dumps(entry) + "\n").encode("utf-8"))
         os.fsync(fd)

@@ -1,13 +1,9 @@
 """What the answers share: compact JSON, the one error shape, parameters, the page or JSON.
-
-Values from ``runs/`` reach a response only as numbers, bounded sanitised texts and flat
-objects; a client's value is quoted back only shortened and sanitised.
-"""
+Run files reach a response only as numbers, bounded texts and flat objects."""
 
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -38,17 +34,9 @@ class ApiError(Exception):
         return {"error": error | self.details}
 
 
-def finite(value: Any) -> Any:
-    """``value`` with NaN and infinities, at any depth, replaced by None (valid JSON)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(key): finite(item) for key, item in value.items()}
-    return [finite(item) for item in value] if isinstance(value, list | tuple) else value
-
-
 def dumps(payload: Any) -> bytes:
-    return json.dumps(finite(payload), ensure_ascii=False, separators=(",", ":")).encode()
+    """Compact JSON (run_folder's readers refuse NaN and Infinity, so there is none)."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def answer(body: bytes, status: int = 200, headers: Any = None) -> Response:

@@ -1,9 +1,5 @@
-"""The endpoints: plain functions of a request, and the lifespan that loads what they serve.
-
-Settings: ``RUNS_DIR``; ``RELOAD_INTERVAL``, seconds between two looks at runs/LATEST (and
-two scans of the history); ``HISTORY_RATE``, answers per second of the history, the page
-and the reports together.
-"""
+"""The endpoints (plain functions of a request) and the lifespan that loads what they serve.
+Settings: ``RUNS_DIR``, ``RELOAD_INTERVAL`` (seconds), ``HISTORY_RATE`` (answers per second)."""
 
 from __future__ import annotations
 
@@ -11,6 +7,7 @@ import asyncio
 import gc
 import logging
 import os
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -61,19 +58,14 @@ REPORT_HEADERS = SAFE | {POLICY: f"{CSP}; style-src 'unsafe-inline'; font-src da
 def setting(name: str, default: float) -> float:
     """A non-negative number from the environment, or a ValueError naming the variable."""
     text = os.environ.get(name, str(default))
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < float("inf"):
+    if not re.fullmatch(r"[0-9]+(\.[0-9]*)?", text.strip()):
         raise ValueError(f"{name}={text!r} is not a non-negative number")
-    return value
+    return float(text)
 
 
 @asynccontextmanager
 async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
-    """Load the run LATEST names, then scan the history and render the page while the
-    service already answers (the history, the page and the reports wait for them)."""
+    """Load the served run; scan the history and render the page while already answering."""
     runs_dir = Path(os.environ.get("RUNS_DIR") or HERE.parents[1] / "runs")
     state = State(runs_dir, setting("RELOAD_INTERVAL", 1.0), setting("HISTORY_RATE", 50.0))
     await run_in_threadpool(state.reload)
@@ -124,7 +116,7 @@ async def index(request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
-    return answer(b'{"status":"alive"}')
+    return answer(b'{"status":"alive"}')  # the process answers: nothing else is checked
 
 
 async def ready(request: Request) -> Response:

@@ -1,9 +1,5 @@
-"""The run history (/api/runs, /api/runs/{run_id}), kept in memory.
-
-A scan re-reads only the ``run.json`` files and the publication log whose inode, mtime or
-size changed (500 runs: about 500 ``stat`` calls); the /api/runs body is encoded once per
-scan and served run. A malformed ``run.json`` is a row saying why, never a 500.
-"""
+"""The run history (/api/runs, /api/runs/{run_id}), kept in memory: a scan re-reads only
+the files whose inode, mtime or size changed; a malformed ``run.json`` is a row saying why."""
 
 from __future__ import annotations
 

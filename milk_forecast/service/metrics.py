@@ -1,9 +1,5 @@
-"""``GET /metrics`` through prometheus_client's public API (metric names: README "Metrics").
-
-``CountRequests``, an ASGI middleware, counts and times each request by route template in
-a ``Counter`` and a ``Histogram``; ``Metrics`` reads what lives elsewhere (the served run,
-reloads, refusals, the history) when scraped. Each app start has a registry of its own.
-"""
+"""``GET /metrics`` through prometheus_client (names: docs/service.md). Requests are counted
+by ``CountRequests``; the served run's figures are read when scraped. One registry per app."""
 
 from __future__ import annotations
 

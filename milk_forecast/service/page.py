@@ -1,10 +1,6 @@
-"""The page for people (/dashboard, and / for a browser): templates/page.html, kept rendered.
-
-What it shows of a run is gathered once, when the run loads; its charts are ``data:``
-images (a script in one never runs; one that cannot be shown is a note, never a refusal).
-It is rendered again only when the run or the history changed, never per request. Jinja2
-escapes every text from a run folder.
-"""
+"""The page (/dashboard, and / for a browser): templates/page.html, rendered only when the
+run or the history changed. Charts are ``data:`` images (their scripts never run); Jinja2
+escapes every text from a run folder."""
 
 from __future__ import annotations
 

@@ -1,7 +1,5 @@
-"""One run as the API serves it, once ``run_folder.servable`` checked it (the check
-``run_pipeline.py --publish`` makes): every answer encoded when it loads. Prices are
-rounded to 2 decimals, as they are published.
-"""
+"""One run as the API serves it, once ``run_folder.servable`` checked it: every answer
+encoded when it loads. Prices are rounded to 2 decimals, as they are published."""
 
 from __future__ import annotations
 

@@ -1,11 +1,9 @@
-"""What one service process holds (the served run, the run history, the page), when it
-changes, and the pace of the history's answers.
+"""What a service process holds (the served run, the history, the page) and when it changes.
 
 A request looks at ``runs/LATEST`` (one ``lstat``) at most once per ``interval``; only the
-history endpoints have the history rescanned, as often, so a prediction never waits for a
-scan. A refresh runs in a worker thread while requests are answered from what is held: a
-new run is loaded aside, then swapped in. A run or a LATEST that cannot be served is
-refused in one log line, and the previous run keeps serving.
+history endpoints rescan the history, so a prediction never waits for a scan. A new run is
+loaded aside in a worker thread, then swapped in; one that cannot be served is refused in
+one log line, and the previous run keeps serving.
 """
 
 from __future__ import annotations

@@ -83,6 +83,8 @@ def test_symlinks_inside_the_root_and_a_symlinked_root_are_followed(tmp_path: Pa
         (b'{"a": ' + b"9" * 5000 + b"}", "ValueError"),
         (b"{not json", "JSONDecodeError"),
         (b"[1, 2]", "expected a JSON object, found list"),
+        (b'{"rmse": NaN}', "NaN is not a JSON number"),
+        (b'{"rmse": [-Infinity]}', "-Infinity is not a JSON number"),
         (b'{"a": ' + b"[" * 40 + b"]" * 40 + b"}", "nested deeper than 32 levels"),
     ],
 )
