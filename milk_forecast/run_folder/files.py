@@ -40,6 +40,16 @@ def is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def stamp(path: Path) -> tuple[int, int, int, int] | None:
+    """A file's identity (inode, mode, mtime, size), the link itself if one; None if absent:
+    what a reader watches to know the file was replaced."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    return (info.st_ino, info.st_mode, info.st_mtime_ns, info.st_size)
+
+
 def open_regular(path: Path, flags: int = os.O_RDONLY, follow: bool = True) -> int:
     """``path`` opened without blocking (and, unless ``follow``, not through a symlink); a
     ``RunFolderError`` naming it unless it is a regular file. ``FileNotFoundError`` passes."""

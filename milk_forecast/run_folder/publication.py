@@ -1,7 +1,7 @@
 """Publication: ``LATEST`` names the served run; ``publications.jsonl`` logs every publication.
 
 ``LATEST`` is one run id in a small regular file the runner replaces atomically (never a
-symlink): ``read_latest`` refuses anything else; ``latest_stamp`` is what a reader watches.
+symlink): ``read_latest`` refuses anything else.
 The log holds a JSON line ``{"run_id", "published_at", "by"}`` per publication; every
 reader reads its newest ``MAX_LOG_BYTES`` and skips (noting) a line that is not an entry.
 The writers are in ``write``.
@@ -23,15 +23,6 @@ from milk_forecast.run_folder.layout import (
 )
 
 MAX_LATEST_BYTES = 64
-
-
-def latest_stamp(runs_dir: Path) -> tuple[int, int, int, int] | None:
-    """Identity of ``LATEST`` itself (inode, mode, mtime, size); None when it is absent."""
-    try:
-        info = os.lstat(Path(runs_dir) / LATEST)
-    except OSError:
-        return None
-    return (info.st_ino, info.st_mode, info.st_mtime_ns, info.st_size)
 
 
 def read_latest(runs_dir: Path) -> str | None:

@@ -9,23 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from milk_forecast.run_folder import layout, record
-from milk_forecast.run_folder.files import read_json_object
+from milk_forecast.run_folder.files import read_json_object, stamp
 from milk_forecast.run_folder.metrics import MAX_METRICS_BYTES
 from milk_forecast.run_folder.publication import read_publications
 from milk_forecast.service.answers import ApiError, check_run_id, dumps, flat_object, short_text
 
 logger = logging.getLogger(__name__)
-Stamp = tuple[int, int, int] | None
+Stamp = tuple[int, int, int, int] | None
 ENDED = (record.SUCCEEDED, record.FAILED)
-
-
-def stamp(path: Path) -> Stamp:
-    """A file's identity (inode, mtime, size); None when it is absent."""
-    try:
-        info = os.lstat(path)
-    except OSError:
-        return None
-    return (info.st_ino, info.st_mtime_ns, info.st_size)
 
 
 class RunIndex:

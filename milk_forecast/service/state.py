@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from milk_forecast.run_folder.files import sanitize
-from milk_forecast.run_folder.layout import RunFolderError
-from milk_forecast.run_folder.publication import latest_stamp, read_latest
+from milk_forecast.run_folder.files import sanitize, stamp
+from milk_forecast.run_folder.layout import LATEST, RunFolderError
+from milk_forecast.run_folder.publication import read_latest
 from milk_forecast.run_folder.servable import load_servable
 from milk_forecast.service.answers import ApiError
 from milk_forecast.service.history import RunIndex
@@ -65,7 +65,7 @@ class State:
         return wait
 
     def changed(self) -> bool:
-        return latest_stamp(self.runs_dir) != self._stamp
+        return stamp(self.runs_dir / LATEST) != self._stamp
 
     def refresh(self) -> None:
         """Reload, rescan, render the page if what it shows changed; a call during another
@@ -83,10 +83,10 @@ class State:
 
     def reload(self) -> bool:
         """Serve the run LATEST names if LATEST was written since the last look; True on a swap."""
-        stamp = latest_stamp(self.runs_dir)
-        if stamp == self._stamp:
+        latest = stamp(self.runs_dir / LATEST)
+        if latest == self._stamp:
             return False
-        self._stamp, subject = stamp, "LATEST"
+        self._stamp, subject = latest, "LATEST"
         try:
             run_id = read_latest(self.runs_dir)
             if run_id is None or (self.run is not None and self.run.run_id == run_id):

@@ -13,9 +13,11 @@ from milk_forecast.run_folder.files import (
     read_bounded,
     read_json_object,
     sanitize,
+    stamp,
     too_deep,
 )
 from milk_forecast.run_folder.layout import RunFolderError
+from milk_forecast.run_folder.write import publish_latest
 
 
 def refusal(call: object, *args: object) -> str:
@@ -111,3 +113,11 @@ def test_messages_quote_untrusted_text_short_and_printable() -> None:
     assert sanitize("x" * 50, 10) == "xxxxxxx..."
     quoted = excerpt("\x1b[31m" + "A" * 100)
     assert len(quoted) == 40 and quoted.endswith("...") and "\x1b" not in quoted
+
+
+def test_the_stamp_changes_when_a_file_is_replaced(tmp_path: Path) -> None:
+    assert stamp(tmp_path / "LATEST") is None
+    publish_latest(tmp_path, "20261127T120301Z")
+    first = stamp(tmp_path / "LATEST")
+    publish_latest(tmp_path, "20261127T120301Z")
+    assert stamp(tmp_path / "LATEST") not in (None, first)

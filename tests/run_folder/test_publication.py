@@ -12,7 +12,7 @@ from blocking import finishes
 
 from milk_forecast.run_folder import publication
 from milk_forecast.run_folder.layout import LATEST, PUBLICATIONS_FILE, RunFolderError
-from milk_forecast.run_folder.publication import latest_stamp, read_latest, read_publications
+from milk_forecast.run_folder.publication import read_latest, read_publications
 from milk_forecast.run_folder.write import append_publication, publish_latest
 
 RUN_A = "20261127T120301Z"
@@ -70,14 +70,6 @@ def test_a_symlinked_latest_is_refused_without_reading_its_target(
     (tmp_path / "runs" / LATEST).symlink_to(target)
     message = refusal(tmp_path / "runs")
     assert "symlink" in message and str(target) not in message
-
-
-def test_the_stamp_changes_when_latest_is_replaced(tmp_path: Path) -> None:
-    assert latest_stamp(tmp_path) is None
-    publish_latest(tmp_path, RUN_A)
-    first = latest_stamp(tmp_path)
-    publish_latest(tmp_path, RUN_A)
-    assert latest_stamp(tmp_path) not in (None, first)
 
 
 def entry(run_id: str, by: str = "pipeline") -> dict[str, str]:
