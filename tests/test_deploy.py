@@ -177,12 +177,12 @@ def test_dockerignore_keeps_runs_and_environments_out() -> None:
         assert entry in ignored
 
 
-@pytest.mark.skipif(not README.is_file(), reason="README.md is not written yet")
 @pytest.mark.parametrize("service", ["pipeline", "api"])
-def test_readme_documents_the_same_commands(service: str) -> None:
+def test_the_docs_document_the_same_commands(service: str) -> None:
     command = service_command(service)
     documented = []
-    for line in README.read_text(encoding="utf-8").splitlines():
+    docs = [README, *sorted((ROOT / "docs").glob("*.md"))]
+    for line in "\n".join(path.read_text(encoding="utf-8") for path in docs).splitlines():
         try:
             documented.append(shlex.split(line.replace("`", " ").strip().removeprefix("$ ")))
         except ValueError:

@@ -324,8 +324,7 @@ def test_summary_lines_show_figures_then_what_they_describe() -> None:
 def test_the_flag_to_publish_a_synthetic_run_anyway_is_documented() -> None:
     help_text = main("--help").stdout
     assert "--allow-synthetic-over-real" in help_text and "4 the run succeeded" in help_text
-    readme = (PROJECT_ROOT / "README.md").read_text()
-    assert "--allow-synthetic-over-real" in readme
+    assert "--allow-synthetic-over-real" in (PROJECT_ROOT / "docs" / "pipeline.md").read_text()
 
 
 # --- OS errors during a run --------------------------------------------------------------

@@ -93,9 +93,9 @@ def test_flow_parameters_are_absolute_paths_and_strings(tmp_path: Path) -> None:
     assert parameters["stage_retries"] == 2
 
 
-def test_the_readme_commands_parse() -> None:
-    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    commands = re.findall(r"python -m milk_forecast\.flows [^`\n]+", readme)
+def test_the_documented_commands_parse() -> None:
+    docs = (PROJECT_ROOT / "docs" / "prefect.md").read_text(encoding="utf-8")
+    commands = re.findall(r"python -m milk_forecast\.flows [^`\n]+", docs)
     assert any(" run " in c for c in commands) and any(" serve " in c for c in commands)
     parser = cli.build_parser()
     for command in commands:
