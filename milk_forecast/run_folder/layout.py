@@ -38,6 +38,9 @@ FAN_CHART_FILE = "forecast_fan.svg"
 TRACK_RECORD_CHART_FILE = "track_record.svg"
 CHART_FILES = (FAN_CHART_FILE, TRACK_RECORD_CHART_FILE)
 REPORT_FILE = "report.html"  # the runner, at the end
+# What a succeeded run's run.json records the sha256 of (``outputs``): what it made.
+OUTPUT_FILES = (METRICS_FILE, PREDICTIONS_JSON, PREDICTIONS_FILE, TRACK_RECORD_FILE)
+OUTPUT_FILES += tuple(f"{FIGURES_DIR}/{name}" for name in CHART_FILES)
 
 
 def raw_parquet_name(file_name: str) -> str:

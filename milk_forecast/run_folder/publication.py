@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,23 +43,25 @@ def read_latest(runs_dir: Path) -> str | None:
 
 PUBLICATION_KEYS = ("run_id", "published_at", "by")
 PUBLISHED_BY_PIPELINE, PUBLISHED_BY_OPERATOR = "pipeline", "publish"
+TIME_FORMAT, MAX_BY = "%Y-%m-%dT%H:%M:%SZ", 40
 MAX_LOG_BYTES = 1024 * 1024  # the newest end read by every reader: about 12,000 lines
 
 
 def _entry(line: str) -> dict[str, str] | None:
+    """A line's entry: a run id, a UTC time ``YYYY-MM-DDTHH:MM:SSZ``, a short ``by``; else None."""
     try:
         entry = json.loads(line)
-    except (ValueError, RecursionError):
+        moment = datetime.strptime(entry["published_at"], TIME_FORMAT)
+    except (ValueError, RecursionError, TypeError, KeyError):
         return None
-    if not isinstance(entry, dict) or not is_valid_run_id(entry.get("run_id")):
+    by = entry.get("by")
+    if not is_valid_run_id(entry.get("run_id")) or not isinstance(by, str) or len(by) > MAX_BY:
         return None
-    if not all(isinstance(entry.get(key), str) for key in PUBLICATION_KEYS):
-        return None
-    return {key: entry[key] for key in PUBLICATION_KEYS}
+    return {"run_id": entry["run_id"], "published_at": f"{moment:{TIME_FORMAT}}", "by": by}
 
 
 def read_publications(runs_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """The log's entries, oldest first, and a note per line skipped; a missing log is empty.
+    """The log's entries, oldest first by time, and a note per line skipped; none without a log.
 
     Reads the newest ``MAX_LOG_BYTES`` only (saying so), never follows a symlink, never blocks.
     """
@@ -90,4 +93,4 @@ def read_publications(runs_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
             entries.append(entry)
         elif line.strip():
             notes.append(f"{path} line {number}{where}: not a publication record, skipped")
-    return entries, notes
+    return sorted(entries, key=lambda entry: entry["published_at"]), notes

@@ -22,6 +22,7 @@ RUN_STATUSES = (RUNNING, SUCCEEDED, FAILED)
 PUBLISHED = "published"
 NOT_PUBLISHED_REASON = "not_published_reason"
 SYNTHETIC_KEY = "synthetic_sample"
+OUTPUTS = "outputs"  # file -> its sha256, recorded when the run succeeded
 MAX_RUN_JSON_BYTES = 256 * 1024  # a real run.json: about 10 kB
 MAX_PID = 2**22  # Linux's highest pid_max: a larger pid names no process
 
@@ -55,6 +56,7 @@ RECORD_TYPES: dict[str, tuple[type, ...]] = {
     "error": (dict, *_NONE),
     PUBLISHED: (bool, *_NONE),
     NOT_PUBLISHED_REASON: _TEXT + _NONE,
+    OUTPUTS: (dict,),
 }
 
 

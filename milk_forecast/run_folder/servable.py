@@ -7,6 +7,8 @@ interval levels). Every file is read bounded, as a regular file inside the runs 
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ from milk_forecast.run_folder.layout import (
 )
 from milk_forecast.run_folder.metrics import read_metrics
 from milk_forecast.run_folder.predictions import read_predictions_json
-from milk_forecast.run_folder.record import SUCCEEDED, is_run_folder, read_run_record
+from milk_forecast.run_folder.record import OUTPUTS, SUCCEEDED, is_run_folder, read_run_record
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,22 @@ def read_products(run_dir: Path, root: Path | None = None) -> tuple[dict, dict]:
     return metrics, document
 
 
+def digest(path: Path) -> str | None:
+    """The sha256 of a file's content; None when it cannot be read."""
+    try:
+        with Path(path).open("rb") as stream:
+            return hashlib.file_digest(stream, "sha256").hexdigest()
+    except OSError:
+        return None
+
+
+def changed_outputs(run_dir: Path, record: dict[str, Any], names: Iterable[str]) -> list[str]:
+    """Which of the outputs ``names`` no longer hold what ``run.json`` recorded the run made
+    (an output it did not record is not checked)."""
+    recorded = record.get(OUTPUTS) or {}
+    return [name for name in names if name in recorded and digest(run_dir / name) != recorded[name]]
+
+
 def load_servable(runs_dir: Path, run_id: str) -> Servable:
     """The run ``run_id`` of ``runs_dir``, checked; ``RunFolderError`` naming the file if not."""
     run_dir = run_dir_for(runs_dir, run_id)
@@ -58,4 +76,10 @@ def load_servable(runs_dir: Path, run_id: str) -> Servable:
             f"{run_dir / RUN_JSON}: 'status' is {excerpt(record['status'])}, not 'succeeded'"
         )
     metrics, document = read_products(run_dir, runs_dir)
+    changed = changed_outputs(run_dir, record, (METRICS_FILE, PREDICTIONS_JSON))
+    if changed:
+        raise RunFolderError(
+            f"{run_dir / changed[0]}: changed since the run succeeded (its sha256 differs "
+            f"from the one {RUN_JSON} recorded), refused"
+        )
     return Servable(run_id, run_dir, record, metrics, document)

@@ -22,6 +22,7 @@ from milk_forecast.run_folder.files import excerpt, is_number, open_regular
 from milk_forecast.run_folder.layout import (
     LATEST,
     MONTH,
+    OUTPUT_FILES,
     PUBLICATIONS_FILE,
     RUN_ID_FORMAT,
     RUN_JSON,
@@ -52,6 +53,7 @@ from milk_forecast.run_folder.predictions import (
     next_month,
     read_predictions_json,
 )
+from milk_forecast.run_folder.servable import digest
 
 
 def describe_os_error(exc: OSError) -> str:
@@ -120,6 +122,12 @@ def create_run_dir(runs_dir: Path, now: datetime) -> tuple[str, Path]:
             continue
         return stamp + suffix, runs_dir / (stamp + suffix)
     raise RunFolderError(f"more than 100 runs started in {stamp} under {runs_dir}")
+
+
+def output_digests(run_dir: Path) -> dict[str, str]:
+    """The sha256 of each output the run folder holds (``layout.OUTPUT_FILES``), for run.json."""
+    digests = {name: digest(Path(run_dir) / name) for name in OUTPUT_FILES}
+    return {name: value for name, value in digests.items() if value is not None}
 
 
 def write_run_record(run_dir: Path, record: dict[str, Any]) -> None:

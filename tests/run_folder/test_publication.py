@@ -132,3 +132,29 @@ def test_each_line_is_one_json_object(tmp_path: Path) -> None:
     append_publication(tmp_path, entry("20261127T120301Z", "publish"))
     line = (tmp_path / PUBLICATIONS_FILE).read_text()
     assert line.endswith("\n") and json.loads(line) == entry("20261127T120301Z", "publish")
+
+
+@pytest.mark.parametrize(
+    "published_at",
+    ["9" * 100_000, "2026-13-01T00:00:00Z", "2026-11-27 12:03:01", "yesterday", 1732712581, None],
+)
+def test_a_publication_time_that_is_not_a_utc_timestamp_is_skipped(
+    tmp_path: Path, published_at: object
+) -> None:
+    line = {"run_id": "20261127T120301Z", "published_at": published_at, "by": "pipeline"}
+    (tmp_path / PUBLICATIONS_FILE).write_text(json.dumps(line) + "\n")
+    entries, notes = read_publications(tmp_path)
+    assert entries == [] and "not a publication record" in notes[0] and len(notes[0]) < 300
+
+
+def test_a_long_by_is_skipped_and_entries_come_in_time_order(tmp_path: Path) -> None:
+    append_publication(
+        tmp_path, entry("20261127T120302Z") | {"published_at": "2026-11-28T00:00:00Z"}
+    )
+    append_publication(
+        tmp_path, entry("20261127T120301Z") | {"published_at": "2026-11-27T00:00:00Z"}
+    )
+    append_publication(tmp_path, entry("20261127T120303Z", by="x" * 41))
+    entries, notes = read_publications(tmp_path)
+    assert [e["run_id"] for e in entries] == ["20261127T120301Z", "20261127T120302Z"]
+    assert len(notes) == 1

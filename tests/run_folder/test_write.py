@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from milk_forecast.run_folder.layout import is_valid_run_id
 from milk_forecast.run_folder.write import (
     create_run_dir,
     ordered_bounds,
+    output_digests,
     staged_text,
     write_json_atomic,
     write_text_atomic,
@@ -65,3 +67,13 @@ def test_ordered_bounds_go_from_the_widest_lower_to_the_widest_upper() -> None:
         "upper_50_clp_per_l",
         "upper_95_clp_per_l",
     ]
+
+
+def test_output_digests_are_the_sha256_of_the_outputs_present(tmp_path: Path) -> None:
+    (tmp_path / "metrics.json").write_text("{}")
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "forecast_fan.svg").write_text("<svg/>")
+    assert output_digests(tmp_path) == {
+        "metrics.json": hashlib.sha256(b"{}").hexdigest(),
+        "figures/forecast_fan.svg": hashlib.sha256(b"<svg/>").hexdigest(),
+    }

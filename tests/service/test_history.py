@@ -150,11 +150,12 @@ def test_detail_returns_run_json_and_metrics_and_follows_changes(runs_dir: Path)
 
 def test_publications_are_listed_newest_first_and_a_torn_line_is_skipped(runs_dir: Path) -> None:
     make_run(runs_dir, RUN_A)
-    log = write_publications(runs_dir, [(RUN_A, "t1", "pipeline"), (RUN_A, "t2", "publish")])
+    t1, t2 = "2026-11-27T12:04:00Z", "2026-11-28T09:00:00Z"
+    log = write_publications(runs_dir, [(RUN_A, t1, "pipeline"), (RUN_A, t2, "publish")])
     with log.open("a") as handle:
         handle.write('{"torn": \n')
     index = index_of(runs_dir)
-    assert [entry["published_at"] for entry in listing(index)["publications"]] == ["t2", "t1"]
+    assert [entry["published_at"] for entry in listing(index)["publications"]] == [t2, t1]
     publications = index.publications
     index.scan()
     assert index.publications is publications  # the log unchanged: not read again
