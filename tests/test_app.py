@@ -1026,3 +1026,41 @@ def test_a_request_that_raised_is_counted_as_a_500(
     monkeypatch.setattr(history.RunIndex, "list_body", explode)
     assert page_client.get("/api/runs").status_code == 500
     assert requests_of(metric_samples(page_client), "/api/runs", "500") == 1
+
+
+def test_unknown_report_and_run_ids_spend_none_of_the_pages_budget(
+    runs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HISTORY_RATE", "1")  # one answer a second; more than 2 s away: 429
+    make_run(runs_dir, RUN_A)
+    with TestClient(APP) as client:
+        for second in range(5, 65):
+            unknown = f"20261127T1203{second:02d}Z"
+            assert client.get(f"/runs/{unknown}/report.html").status_code == 404
+            assert client.get(f"/api/runs/{unknown}").status_code == 404
+        assert client.get("/dashboard").status_code == 200
+
+
+def test_error_bodies_never_show_where_the_runs_folder_is(runs_dir: Path) -> None:
+    (runs_dir / LATEST).write_text("garbage\n")
+    with TestClient(APP) as client:
+        answers = [
+            client.get("/api/predict/2020/4"),
+            client.get(f"/runs/{RUN_A}/report.html"),
+            client.get(f"/api/runs/{RUN_A}"),
+            client.get("/"),
+        ]
+    assert [answer.status_code for answer in answers] == [503, 404, 404, 200]
+    for answer in answers:
+        assert str(runs_dir) not in answer.text and "runs/LATEST" in answers[0].text
+
+
+def test_a_zero_padded_number_is_the_number(client: TestClient) -> None:
+    assert (
+        client.get("/api/forecast?horizon=00000003").json()
+        == client.get("/api/forecast?horizon=3").json()
+    )
+    assert (
+        client.get("/api/predict?year=2020&month=000004").json()
+        == client.get("/api/predict/2020/4").json()
+    )

@@ -68,20 +68,28 @@ def open_regular(path: Path, flags: int = os.O_RDONLY, follow: bool = True) -> i
     return fd
 
 
-def read_bounded(
-    path: Path, max_bytes: int, root: Path | None = None, follow: bool = True
-) -> bytes:
-    """The bytes of ``path``: a regular file (inside ``root``) of at most ``max_bytes``."""
+def open_bounded(path: Path, max_bytes: int, root: Path | None = None, follow: bool = True) -> int:
+    """``path`` open for reading: a regular file (inside ``root``) of at most ``max_bytes``;
+    the caller closes it."""
     if root is not None and not Path(os.path.realpath(path)).is_relative_to(os.path.realpath(root)):
         raise RunFolderError(f"{path}: leads outside {root}, refused")
     try:
         fd = open_regular(path, follow=follow)
     except FileNotFoundError:
         raise RunFolderError(f"{path}: missing") from None
+    size = os.fstat(fd).st_size
+    if size > max_bytes:
+        os.close(fd)
+        raise RunFolderError(f"{path}: {size} bytes, more than the {max_bytes} allowed")
+    return fd
+
+
+def read_bounded(
+    path: Path, max_bytes: int, root: Path | None = None, follow: bool = True
+) -> bytes:
+    """The bytes of ``path``: a regular file (inside ``root``) of at most ``max_bytes``."""
+    fd = open_bounded(path, max_bytes, root, follow)
     try:
-        info = os.fstat(fd)
-        if info.st_size > max_bytes:
-            raise RunFolderError(f"{path}: {info.st_size} bytes, more than the {max_bytes} allowed")
         chunks, remaining = [], max_bytes + 1
         while remaining > 0 and (chunk := os.read(fd, min(remaining, 1 << 20))):
             chunks.append(chunk)

@@ -17,9 +17,9 @@ from milk_forecast.run_folder.layout import RUN_ID_EXAMPLE, is_valid_run_id
 
 SERVICE_NAME = "milk-price-forecast"
 MAX_TEXT, MAX_KEYS = 500, 50
-MAX_RANGES = 32  # of an Accept header; the ranges after them are ignored
+MAX_ACCEPT = 1024  # characters of an Accept header read; the rest is ignored
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
-_INTEGER = re.compile(r"-?[0-9]{1,6}")
+_INTEGER = re.compile(r"-?0*[0-9]{1,6}")  # zero-padding is allowed, as month=04 is
 
 
 class ApiError(Exception):
@@ -89,7 +89,7 @@ def prefers_html(accept: str | None) -> bool:
     """Whether ``Accept`` weighs text/html strictly above application/json (a tie: JSON),
     each weighing the ``q`` of the most specific range matching it (RFC 9110, 12.5.1)."""
     weights: dict[str, float] = {}
-    for item in (accept or "").lower().split(",", MAX_RANGES)[:MAX_RANGES]:
+    for item in (accept or "")[:MAX_ACCEPT].lower().split(","):
         media, *parameters = item.split(";")
         kind, _, subtype = (part.strip() for part in media.partition("/"))
         q = [v for n, _, v in (p.partition("=") for p in parameters) if n.strip() == "q"]

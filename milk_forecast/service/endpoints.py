@@ -1,5 +1,5 @@
 """The endpoints (plain functions of a request) and the lifespan that loads what they serve.
-Settings: ``RUNS_DIR``, ``RELOAD_INTERVAL`` (seconds), ``HISTORY_RATE`` (answers per second)."""
+Settings: ``RUNS_DIR``, ``RELOAD_INTERVAL`` and ``SEND_TIMEOUT`` (seconds), ``HISTORY_RATE``."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ import yaml
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from milk_forecast.run_folder.files import read_bounded
+from milk_forecast.run_folder.files import open_bounded
 from milk_forecast.run_folder.layout import REPORT_FILE, UNIT, RunFolderError
 from milk_forecast.run_folder.predictions import FORECAST_HORIZON
 from milk_forecast.service.answers import (
@@ -43,7 +43,7 @@ OPENAPI = yaml.load((HERE / "openapi.yaml").read_text(encoding="utf-8"), Loader=
 OPENAPI_BODY = dumps(OPENAPI)
 LINKS = dict(page="/dashboard", metrics="/metrics", runs="/api/runs", openapi="/openapi.json")
 YEARS, MONTHS, HORIZONS = (1900, 2200), (1, 12), (1, FORECAST_HORIZON)
-MAX_REPORT_BYTES = 16 * 1024 * 1024
+MAX_REPORT_BYTES, CHUNK = 16 * 1024 * 1024, 64 * 1024
 HTML, POLICY = "text/html; charset=utf-8", "content-security-policy"
 # No script, no form, no frame, nothing from another host. The page: data: images and its
 # style sheet; a report (nbconvert's HTML, inline styles) also in a sandbox.
@@ -68,12 +68,18 @@ async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
     """Load the served run; scan the history and render the page while already answering."""
     runs_dir = Path(os.environ.get("RUNS_DIR") or HERE.parents[1] / "runs")
     state = State(runs_dir, setting("RELOAD_INTERVAL", 1.0), setting("HISTORY_RATE", 50.0))
+    send_timeout = setting("SEND_TIMEOUT", 30.0)
     await run_in_threadpool(state.reload)
     if state.run is None:
         logger.warning(state.message())
     gc.freeze()  # what is loaded lives as long as the process: out of the collector's passes
     prepared = asyncio.create_task(run_in_threadpool(state.refresh))
-    yield {"state": state, "prepared": prepared, "metrics": Metrics(state)}
+    yield {
+        "state": state,
+        "prepared": prepared,
+        "metrics": Metrics(state),
+        "send_timeout": send_timeout,
+    }
     await prepared
 
 
@@ -158,27 +164,63 @@ async def runs_list(request: Request) -> Response:
 
 
 async def run_detail(request: Request) -> Response:
+    request.scope["state"]["state"].index.check_known(request.path_params["run_id"])
     state, run_id = await paced(request), request.path_params["run_id"]
     body = await run_in_threadpool(state.index.detail_body, run_id, state.run and state.run.run_id)
     return answer(body)
 
 
+class Streamed(StreamingResponse):
+    """A large body sent a chunk at a time, each send waiting at most ``SEND_TIMEOUT`` seconds
+    for the client to read: a client that stops reading holds one chunk, then is closed."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        async def send_in_time(message: Any) -> None:
+            await asyncio.wait_for(send(message), scope["state"]["send_timeout"])
+
+        try:
+            await super().__call__(scope, receive, send_in_time)
+        except TimeoutError:
+            logger.warning("closed %s: the client read nothing for a while", scope["path"])
+        finally:
+            await self.body_iterator.aclose()  # type: ignore[attr-defined]
+
+
+async def chunks_of(body: bytes) -> AsyncIterator[memoryview]:
+    view = memoryview(body)
+    for start in range(0, len(view), CHUNK):
+        yield view[start : start + CHUNK]
+
+
+async def chunks_from(fd: int) -> AsyncIterator[bytes]:
+    try:
+        while chunk := await run_in_threadpool(os.read, fd, CHUNK):
+            yield chunk
+    finally:
+        os.close(fd)
+
+
 async def dashboard(request: Request) -> Response:
     """The page, as last rendered (when the run or the history changed)."""
-    return Response((await paced(request)).page.body, headers=PAGE_HEADERS, media_type=HTML)
+    body = (await paced(request)).page.body
+    return Streamed(chunks_of(body), headers=PAGE_HEADERS, media_type=HTML)
 
 
 async def run_report(request: Request) -> Response:
-    """A run's report.html, read-only; nothing else of runs/ is served."""
-    state, run_id = await paced(request), request.path_params["run_id"]
+    """A run's report.html, read-only; nothing else of runs/ is served. An unknown one is a
+    404 at once: only a report that exists waits for its turn."""
+    runs_dir, run_id = request.scope["state"]["state"].runs_dir, request.path_params["run_id"]
     check_run_id(run_id)
+    missing = ApiError(404, "no_report", f"there is no report of run {run_id} to serve")
+    if not (runs_dir / run_id / REPORT_FILE).is_file():
+        raise missing
+    await paced(request)
     try:
-        path = state.runs_dir / run_id / REPORT_FILE
-        body = await run_in_threadpool(read_bounded, path, MAX_REPORT_BYTES, state.runs_dir)
+        path = runs_dir / run_id / REPORT_FILE
+        fd = await run_in_threadpool(open_bounded, path, MAX_REPORT_BYTES, runs_dir)
     except RunFolderError:
-        message = f"there is no report of run {run_id} to serve in {state.runs_dir}"
-        raise ApiError(404, "no_report", message) from None
-    return Response(body, headers=REPORT_HEADERS, media_type=HTML)
+        raise missing from None
+    return Streamed(chunks_from(fd), headers=REPORT_HEADERS, media_type=HTML)
 
 
 async def metrics(request: Request) -> Response:

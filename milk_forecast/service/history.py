@@ -16,7 +16,9 @@ from milk_forecast.service.answers import ApiError, check_run_id, dumps, flat_ob
 
 logger = logging.getLogger(__name__)
 Stamp = tuple[int, int, int, int] | None
-ENDED = (record.SUCCEEDED, record.FAILED)
+# A run whose row is kept while its run.json is unchanged: ended, or abandoned (its process
+# is gone for good): only a run still running is read again at each scan.
+SETTLED = (record.SUCCEEDED, record.FAILED, record.INCOMPLETE)
 
 
 class RunIndex:
@@ -53,7 +55,7 @@ class RunIndex:
         run's process may have died meanwhile)."""
         current = stamp(self.runs_dir / run_id / layout.RUN_JSON)
         kept = self.rows.get(run_id)
-        if kept and current and kept[0] == current and kept[1]["status"] in ENDED:
+        if kept and current and kept[0] == current and kept[1]["status"] in SETTLED:
             return kept
         summary = record.summary_of(self.runs_dir / run_id)
         values, error = summary.record, summary.error
@@ -77,12 +79,16 @@ class RunIndex:
         self._body = (rows, publications, served_id, body)
         return body
 
+    def check_known(self, run_id: str) -> None:
+        """A 404 unless ``run_id`` names a run folder."""
+        check_run_id(run_id)
+        if not record.is_run_folder(self.runs_dir / run_id):
+            raise ApiError(404, "unknown_run", f"there is no run {run_id} in the runs folder")
+
     def detail_body(self, run_id: str, served_id: str | None) -> bytes:
         """The /api/runs/{run_id} body: its run.json and metrics.json; 404 for unknown ids."""
-        check_run_id(run_id)
+        self.check_known(run_id)
         run_dir = self.runs_dir / run_id
-        if not record.is_run_folder(run_dir):
-            raise ApiError(404, "unknown_run", f"there is no run {run_id} in {self.runs_dir}")
         summary = record.summary_of(run_dir)
         try:
             metrics = read_json_object(

@@ -109,4 +109,6 @@ class State:
         if self.run is not None:
             return ""
         refusal = f"; {self.refusal}" if self.refusal else ""
-        return f"no succeeded run is being served from {self.runs_dir}: {RUN_HINT}{refusal}"
+        return f"no succeeded run is being served: {RUN_HINT}{refusal}".replace(
+            str(self.runs_dir), "runs"
+        )

@@ -9,7 +9,9 @@ from milk_forecast.service import answers
 from milk_forecast.service.answers import ApiError, parse_int, prefers_html
 
 
-@pytest.mark.parametrize(("text", "expected"), [("1", 1), ("12", 12), ("07", 7)])
+@pytest.mark.parametrize(
+    ("text", "expected"), [("1", 1), ("12", 12), ("07", 7), ("00000003", 3), ("0" * 40 + "9", 9)]
+)
 def test_parse_int_accepts_integers_in_range(text: str, expected: int) -> None:
     assert parse_int("month", [text], 1, 12) == expected
 
@@ -118,6 +120,13 @@ def test_api_clients_and_ties_get_json(accept: str | None) -> None:
     ],
 )
 def test_html_weighed_above_json_gets_html(accept: str) -> None:
+    assert prefers_html(accept)
+
+
+def test_only_the_first_kilobyte_of_a_huge_header_is_read() -> None:
+    junk = ", ".join(["image/png"] * 200)  # 2 kB
+    assert prefers_html(f"text/html, {junk}") and not prefers_html(f"{junk}, text/html")
+    accept = "text/html;q=0.9;" + "x=y;" * 4000  # 16 kB in one range: its first kB is read
     assert prefers_html(accept)
 
 
