@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_argument("--list", action="store_true", help="print the run history and exit")
     commands.add_argument(
         "--keep",
-        type=options.positive_int,
+        type=options.at_least(1),
         metavar="N",
         help="delete all but the newest N runs (never the served or a running one) and exit",
     )

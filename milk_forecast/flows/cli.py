@@ -73,7 +73,7 @@ def flow_options() -> argparse.ArgumentParser:
     options.add_run_options(common, runs_dir_default=None)
     common.add_argument(
         "--stage-retries",
-        type=options.non_negative_int,
+        type=options.at_least(0),
         default=0,
         help="run a failed stage again N times",
     )

@@ -1,18 +1,13 @@
 """Kernels started and warmed up ahead of their stage, handed to papermill's own engine.
 
 Starting a kernel and importing pandas, matplotlib and scikit-learn costs about two
-seconds per notebook, more than most stages take to run (the real-data pipeline takes
-13 s without this, 8.5 s with it). ``StageKernels`` starts the kernel of a later stage
-while the current one runs and has it execute the notebook's own imports cell silently,
-so both happen on the other core. papermill's standard engine takes a started kernel
-(``papermill.execute_notebook(..., km=manager)``, passed on to nbclient); nbclient then
-leaves open the client it connected to a kernel it did not start, so ``StageKernel``
-remembers every client it makes and closes them when the kernel is released.
-
-Kernels talk to the runner over Unix sockets in a private folder of their own (``ipc``
-transport), not TCP: a TCP port chosen for a kernel could be taken, before the kernel
-binds it, as the local port of one of the runner's own connections, and the kernel died
-("Address already in use"), failing the stage.
+seconds per notebook, more than most stages take (the real-data pipeline: 13 s without
+this, 8.5 s with it). ``StageKernels`` starts a later stage's kernel, which runs that
+notebook's imports cell silently, while the current stage runs. papermill takes it as
+``km=``; nbclient then leaves open the client it made, so ``StageKernel`` closes every
+client it made. Kernels use Unix sockets in a private folder (``ipc``), not TCP: a port
+chosen for a kernel could be taken by one of the runner's own connections before the
+kernel binds it ("Address already in use"), failing the stage.
 """
 
 from __future__ import annotations
@@ -46,8 +41,7 @@ class StageKernel(AsyncKernelManager):
         return client
 
     def stop(self) -> None:
-        """Close every client's sockets, stop the kernel now (a dead one is fine), and
-        remove its sockets' folder."""
+        """Close every client, stop the kernel now (a dead one is fine), remove its sockets."""
         for client in self.clients:
             client.stop_channels()
         self.clients.clear()
@@ -60,9 +54,7 @@ def start_kernel(
     cwd: Path, warmup_code: str, output: IO[str] | None, env: Mapping[str, str]
 ) -> StageKernel:
     """A kernel started in ``cwd`` with ``warmup_code`` queued; returns at once.
-
-    ``output``: where the kernel process's own stdout and stderr go (not cell output).
-    """
+    ``output`` takes the kernel process's own stdout and stderr (not cell output)."""
     # A short private folder (mode 0700): socket paths stay under the 107-byte limit.
     sockets = Path(tempfile.mkdtemp(prefix="milk-kernel-"))
     manager = StageKernel(transport="ipc", connection_file=str(sockets / "kernel.json"))

@@ -1,10 +1,7 @@
-"""Run the pipeline now and then at every time of a cron expression, with retries.
+"""Run the pipeline now and then at every time of a cron expression (UTC), with retries.
 
-Cron expressions (5 fields, UTC) are parsed and stepped by ``cronsim``; ``parse_cron``
-is a thin adapter that keeps our error messages, which name the field at fault.
-Time and stopping are injected (``Clock``, ``stopped``) so tests drive the loop
-without waiting. ``run_once`` starts one new run (a new run folder) per call and
-returns whether it succeeded.
+``cronsim`` parses and steps the expressions; our messages name the field at fault. The
+clock and the stop are injected so tests drive the loop without waiting.
 """
 
 from __future__ import annotations
@@ -75,16 +72,9 @@ def run_with_retries(
     stopped: Callable[[], bool],
     log: Log,
 ) -> bool:
-    """Call ``run_once`` until it succeeds, at most ``1 + retries`` times.
-
-    Waits ``retry_delay`` seconds between attempts; an exception from ``run_once``
-    counts as a failed attempt (logged with its class and message). No retry is
-    started once ``stopped()``. Returns whether an attempt succeeded.
-    """
-    if retries < 0:
-        raise ValueError(f"retries must be >= 0, got {retries}")
-    if retry_delay < 0:
-        raise ValueError(f"retry_delay must be >= 0 seconds, got {retry_delay}")
+    """Call ``run_once`` until it succeeds, at most ``1 + retries`` times, ``retry_delay``
+    seconds apart, and none once ``stopped()``; whether an attempt succeeded. An exception
+    from ``run_once`` is a failed attempt (logged with its class and message)."""
     attempts = retries + 1
     for attempt in range(1, attempts + 1):
         if _attempt(run_once, log):
@@ -115,12 +105,11 @@ def run_schedule(
     stopped: Callable[[], bool],
     log: Log,
 ) -> int:
-    """Run now, then at every cron time, until ``stopped()``.
+    """Run now, then at every cron time, until ``stopped()``; 0 when the last occurrence
+    succeeded, else 1 (an exit status).
 
-    Each occurrence gets ``retries`` retries. The next due time is computed after
-    the previous occurrence finished, so occurrences missed while a run was still
-    going are skipped, not caught up. Returns 0 when the last occurrence succeeded,
-    1 when it failed: use it as the exit status.
+    The next due time is computed after the previous occurrence finished, so occurrences
+    missed while a run was still going are skipped, not caught up.
     """
     last_ok = True
     if not stopped():

@@ -1,10 +1,7 @@
 """A run in progress: its record mirrored to run.json, how it failed, what it came to.
 
-``start_run`` creates the run folder and its run.json (status ``running``); the stages
-and the publication update the record in memory and ``RunContext.save`` writes it;
-``fail_run`` marks a run ``failed`` naming the stage, the file and the message, and
-never touches ``runs/LATEST``. When run.json itself cannot be written,
-``RunRecordError`` says so (the runner cannot record the run's state).
+``fail_run`` marks a run ``failed`` naming the stage, the file and the message, and never
+touches ``LATEST``; ``RunRecordError``: run.json itself cannot be written.
 """
 
 from __future__ import annotations
@@ -36,15 +33,8 @@ from milk_forecast.runner.clock import isoformat, utc_now
 from milk_forecast.runner.plan import RunPlan
 
 SKIPPED = "skipped"
-VERSIONED_PACKAGES = (
-    "pandas",
-    "numpy",
-    "scikit-learn",
-    "pyarrow",
-    "papermill",
-    "nbconvert",
-    "matplotlib",
-)
+# The packages whose versions run.json records.
+PACKAGES = ("pandas", "numpy", "scikit-learn", "pyarrow", "papermill", "nbconvert", "matplotlib")
 
 Log = Callable[[str], None]
 
@@ -168,7 +158,7 @@ def start_run(plan: RunPlan, log: Log = print) -> RunContext:
 
 def package_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
-    for name in VERSIONED_PACKAGES:
+    for name in PACKAGES:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
