@@ -48,7 +48,7 @@ class Clock(Protocol):
 class SystemClock:
     """The real clock, whose sleep returns early once ``stopped()``."""
 
-    def __init__(self, stopped: Callable[[], bool] = lambda: False) -> None:
+    def __init__(self, stopped: Callable[[], bool]) -> None:
         self.stopped = stopped
 
     def now(self) -> datetime:

@@ -22,6 +22,7 @@ from milk_forecast.run_folder.record import (
 )
 from milk_forecast.run_folder.write import describe_os_error
 from milk_forecast.runner.clock import format_seconds
+from milk_forecast.runner.state import first_line
 
 SERVED_MARK = "*"
 PUBLICATIONS_SHOWN = 10
@@ -91,11 +92,11 @@ def prune_runs(runs_dir: Path, keep: int) -> list[str]:
     return removed
 
 
-def data_label(record: dict[str, Any]) -> str:
+def inputs_label(record: dict[str, Any]) -> str:
     """``synthetic_sample`` or ``real``, plus 8 hex digits of a hash of the inputs' sha256s."""
     kind = data_source(record.get("synthetic_sample"))
-    inputs = record.get("inputs")
-    if not isinstance(inputs, dict) or not inputs:
+    inputs = record.get("inputs") or {}
+    if not inputs:
         return kind
     lines = sorted(
         f"{name}:{info.get('sha256', '') if isinstance(info, dict) else ''}"
@@ -130,7 +131,7 @@ def _row(summary: RunSummary, served: bool) -> list[str]:
         summary.run_id,
         summary.status,
         "-" if seconds is None else format_seconds(seconds),
-        data_label(record),
+        inputs_label(record),
         str(headline.get("model", "-")),
         f"{rmse:.2f}" if isinstance(rmse, int | float) else "-",
         "" if served else _note(record),  # served: published since (--publish)
@@ -141,9 +142,8 @@ def _note(record: dict[str, Any]) -> str:
     """Why a run failed (stage: exception: message), or why it was not published."""
     error = record.get("error")
     if isinstance(error, dict):
-        message = str(error.get("message", "")).strip().splitlines()
-        first = message[0] if message else ""
-        note = f"{error.get('stage', '?')}: {error.get('exception', '?')}: {first}"
+        message = first_line(str(error.get("message", "")))
+        note = f"{error.get('stage', '?')}: {error.get('exception', '?')}: {message}"
     elif record.get(PUBLISHED) is False and record.get(NOT_PUBLISHED_REASON):
         note = f"not published: {record[NOT_PUBLISHED_REASON]}"
     else:

@@ -81,11 +81,8 @@ def imports_cell(notebook: nbformat.NotebookNode) -> str:
 
 
 def kernel_environment(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
-    """``environ`` (default: the runner's) with this checkout first on ``PYTHONPATH``.
-
-    The kernels then import this checkout's ``milk_forecast``, never another copy
-    installed in the same environment (an editable install of another clone).
-    """
+    """``environ`` with this checkout first on ``PYTHONPATH``: the kernels import this
+    ``milk_forecast``, never another copy installed (an editable install of another clone)."""
     env = dict(environ)
     paths = [str(PROJECT_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
     env["PYTHONPATH"] = os.pathsep.join(paths)
@@ -95,9 +92,9 @@ def kernel_environment(environ: Mapping[str, str] = os.environ) -> dict[str, str
 class StageKernels:
     """Kernels for a run's stages, each started (and warmed up) two stages ahead.
 
-    ``with StageKernels(stages, log) as kernels:`` then ``kernels.take(stage)`` for each
-    stage in order and ``kernels.release(kernel)`` after it; every kernel is stopped when
-    the block ends. ``log``: the file the kernel processes' own output goes to.
+    ``with StageKernels(stages, log) as kernels:``, then ``kernels.take(stage)`` for each
+    stage in order and ``kernel.stop()`` after it; the kernels left are stopped when the
+    block ends. ``log``: the file the kernel processes' own output goes to.
     """
 
     def __init__(self, stages: Sequence[Stage], log: Path) -> None:
@@ -121,15 +118,10 @@ class StageKernels:
         """The kernel prepared for ``stage`` (a fresh one when it was taken before: an
         orchestrator retrying it); starts those of the next two stages."""
         index = self.stages.index(stage)
-        for ahead in range(index, index + 3):
-            if ahead < len(self.stages) and self.stages[ahead].name not in self._ready:
-                later = self.stages[ahead]
+        for later in self.stages[index : index + 3]:
+            if later.name not in self._ready:
                 warmup = imports_cell(nbformat.read(later.notebook, as_version=4))
                 self._ready[later.name] = start_kernel(
                     later.notebook.parent, warmup, self._log, kernel_environment()
                 )
         return self._ready.pop(stage.name)
-
-    def release(self, kernel: StageKernel) -> None:
-        """Stop a kernel that ran its stage (or failed to)."""
-        kernel.stop()

@@ -37,7 +37,6 @@ LOCAL_ONLY_LOCKS = {
     "cifs": ("nobrl",),
     "smb3": ("nobrl",),
 }
-_HOW_TO_WAIT = "; wait for it with --wait, or let it finish"
 
 
 class LockError(Exception):
@@ -53,12 +52,9 @@ class LockHeldError(LockError):
 
 
 class RunsLock:
-    """Context manager holding the runs folder's lock for the duration of a block.
-
-    ``wait=False`` raises ``LockHeldError`` at once when another process holds it;
-    ``wait=True`` tries again every ``poll`` seconds until it is free, or until
-    ``stopped()`` is true (then ``LockHeldError``).
-    """
+    """The runs folder's lock for the duration of a ``with`` block. ``LockHeldError`` when
+    another process holds it: at once, or with ``wait`` once ``stopped()`` (it tries again
+    every ``poll`` seconds)."""
 
     def __init__(
         self,
@@ -92,13 +88,12 @@ class RunsLock:
         self.release()
 
     def acquire(self) -> None:
-        """Take the lock, waiting for it when configured to."""
         refuse_local_only_locks(self.runs_dir, self.mountinfo)
         announced = False
         while not self._try_lock():
             holder, held_by = holder_of(self.path)
             if not self.wait:
-                raise LockHeldError(held_by + _HOW_TO_WAIT, holder)
+                raise LockHeldError(f"{held_by}; wait for it with --wait, or let it finish", holder)
             if self.stopped():
                 raise LockHeldError(f"stopped while waiting: {held_by}", holder)
             if not announced:
@@ -107,7 +102,6 @@ class RunsLock:
             self.clock.sleep(self.poll)
 
     def release(self) -> None:
-        """Empty the holder record and drop the lock."""
         if self._handle is None:
             return
         with contextlib.suppress(OSError):  # the record is informative; the lock is what counts
@@ -120,11 +114,10 @@ class RunsLock:
         handle = _open_lock_file(self.path)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            return False
         except OSError as exc:
             handle.close()
+            if isinstance(exc, BlockingIOError):  # held by another process
+                return False
             raise LockError(_cannot_lock(self.path, exc)) from None
         self._handle = handle
         self.record = {
@@ -190,7 +183,8 @@ def refuse_local_only_locks(runs_dir: Path, mountinfo: Path = MOUNTINFO) -> None
         lines = mountinfo.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:  # not Linux, or /proc not mounted: nothing to tell
         return
-    target = _existing_ancestor(runs_dir.resolve())
+    resolved = runs_dir.resolve()  # the runs folder may not exist yet: its nearest parent
+    target = next(path for path in (resolved, *resolved.parents) if path.exists())
     holding = [m for m in map(parse_mount, lines) if m and target.is_relative_to(m.point)]
     # The innermost mount; of two on one point, the later (it hides the other).
     mount = max(reversed(holding), key=lambda m: len(m.point), default=None)
@@ -205,13 +199,6 @@ def refuse_local_only_locks(runs_dir: Path, mountinfo: Path = MOUNTINFO) -> None
                 "sharing the folder would not see them; remount without it (NFS: the default "
                 "local_lock=none with the lock service; CIFS: without nobrl) or use a local disk"
             )
-
-
-def _existing_ancestor(path: Path) -> Path:
-    """``path`` or its nearest existing parent (the runs folder may not exist yet)."""
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return path
 
 
 def read_lock(path: Path) -> dict[str, Any] | None:

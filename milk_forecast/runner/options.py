@@ -133,7 +133,6 @@ def resolved(option: str, path: Path) -> Path:
 
 
 def existing_folder(option: str, path: Path) -> Path:
-    """``path`` resolved, which must be a folder."""
     path = resolved(option, path)
     if not path.exists():
         raise UsageError(f"{option} {path} does not exist")

@@ -57,10 +57,8 @@ def plan_run(
 
 
 def describe_inputs(data_dir: Path) -> dict[str, dict[str, Any]]:
-    """sha256 and size of each raw input present; 01_extract reports what is missing or bad.
-
-    An input that is present but cannot be read is a ``PipelineError`` naming it.
-    """
+    """sha256 and size of each raw input present (01_extract reports what is missing or
+    bad); an input that cannot be read is a ``PipelineError`` naming it."""
     described = {}
     for name in RAW_FILES:
         path = data_dir / name

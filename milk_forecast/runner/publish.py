@@ -55,11 +55,9 @@ def complete_run(context: RunContext, *, allow_synthetic_over_real: bool = False
         metrics = read_products(context.run_dir, context.run_dir.parent)[0]
         for key in ("headline", "forecast", FORECAST_PATH, TRACK_RECORD, DRIFT):
             context.record[key] = metrics.get(key)
-        refusal = (
-            None
-            if allow_synthetic_over_real
-            else publication_refusal(context.plan.runs_dir, context.record)
-        )
+        refusal = None
+        if not allow_synthetic_over_real:
+            refusal = publication_refusal(context.plan.runs_dir, context.record)
         mark_finished(context, SUCCEEDED)
         context.record[PUBLISHED] = refusal is None
         context.record[NOT_PUBLISHED_REASON] = refusal
@@ -115,7 +113,6 @@ def publish_run(context: RunContext) -> RunOutcome:
 
 
 def publication(run_id: str, by: str) -> dict[str, str]:
-    """A line of the publication log: the run, now, and who published it."""
     return {"run_id": run_id, "published_at": isoformat(utc_now()), "by": by}
 
 
@@ -123,10 +120,10 @@ def publish_existing(runs_dir: Path, run_id: str) -> dict[str, str]:
     """Serve the earlier run ``run_id``; returns the publication logged."""
     if not is_valid_run_id(run_id):
         raise PublishError(f"{run_id!r} is not a run id (like {RUN_ID_EXAMPLE!r})")
-    if not (Path(runs_dir) / run_id).is_dir():
+    if not (runs_dir / run_id).is_dir():
         raise PublishError(f"there is no run {run_id} in {runs_dir} (see --list)")
     try:
-        load_servable(Path(runs_dir), run_id)
+        load_servable(runs_dir, run_id)
     except RunFolderError as exc:
         raise PublishError(f"run {run_id} cannot be served: {exc}") from None
     entry = publication(run_id, PUBLISHED_BY_OPERATOR)

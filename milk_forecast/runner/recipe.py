@@ -44,12 +44,11 @@ class RunSteps:
         return plan_run(data_dir, runs_dir, overrides, notebooks_dir)
 
     def stage(self, context: RunContext, stage: Stage, kernels: StageKernels) -> None:
-        """``stage`` on the kernel started for it; StageFailure when it fails."""
         kernel = kernels.take(stage)
         try:
             run_stage(context, stage, kernel)
         finally:
-            kernels.release(kernel)
+            kernel.stop()
 
     def complete(self, context: RunContext, allow_synthetic_over_real: bool) -> RunOutcome:
         return complete_run(context, allow_synthetic_over_real=allow_synthetic_over_real)

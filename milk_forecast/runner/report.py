@@ -32,7 +32,9 @@ def build_report(run_dir: Path, record: dict[str, Any]) -> Path:
         if not merged.metadata and notebook.metadata.get("language_info"):
             merged.metadata["language_info"] = notebook.metadata["language_info"]
         merged.cells.append(nbformat.v4.new_markdown_cell(stage_heading(path, stages)))
-        merged.cells.extend(cell for cell in notebook.cells if _shown(cell))
+        # Markdown cells, and code cells with outputs (their inputs are hidden).
+        shown = [c for c in notebook.cells if c.cell_type == "markdown" or c.get("outputs")]
+        merged.cells.extend(shown)
     if not notebooks:
         merged.cells.append(nbformat.v4.new_markdown_cell("*No executed notebook in this run.*"))
     exporter = HTMLExporter(
@@ -90,11 +92,6 @@ def stage_heading(path: Path, stages: dict[str, dict[str, Any]]) -> str:
         details.append(f"{stage['seconds']:.1f} s")
     suffix = f" ({', '.join(details)})" if details else ""
     return f"## Stage {path.stem}{suffix}"
-
-
-def _shown(cell: Any) -> bool:
-    """Markdown cells and code cells with outputs (inputs are hidden anyway)."""
-    return cell.cell_type == "markdown" or (cell.cell_type == "code" and bool(cell.outputs))
 
 
 def _number(value: Any) -> str:

@@ -15,7 +15,8 @@ from cronsim import CronSim, CronSimError
 from milk_forecast.runner.clock import Clock, format_seconds, isoformat
 
 Log = Callable[[str], None]
-RunOnce = Callable[[], bool]
+RunOnce = Callable[[], bool]  # one attempt: whether it succeeded
+Stopped = Callable[[], bool]  # whether a stop was requested
 
 FIELD_NAMES = ("minute", "hour", "day-of-month", "month", "day-of-week")
 # Longest single sleep while waiting for a due time, so a suspended machine or a
@@ -65,12 +66,7 @@ def _describe(expression: str, fields: list[str], problem: str) -> str:
 
 
 def run_with_retries(
-    run_once: RunOnce,
-    retries: int,
-    retry_delay: float,
-    clock: Clock,
-    stopped: Callable[[], bool],
-    log: Log,
+    run_once: RunOnce, retries: int, retry_delay: float, clock: Clock, stopped: Stopped, log: Log
 ) -> bool:
     """Call ``run_once`` until it succeeds, at most ``1 + retries`` times, ``retry_delay``
     seconds apart, and none once ``stopped()``; whether an attempt succeeded. An exception
@@ -102,7 +98,7 @@ def run_schedule(
     retries: int,
     retry_delay: float,
     clock: Clock,
-    stopped: Callable[[], bool],
+    stopped: Stopped,
     log: Log,
 ) -> int:
     """Run now, then at every cron time, until ``stopped()``; 0 when the last occurrence
@@ -128,7 +124,7 @@ def run_schedule(
     return 0 if last_ok else 1
 
 
-def sleep_until(due: datetime, clock: Clock, stopped: Callable[[], bool]) -> bool:
+def sleep_until(due: datetime, clock: Clock, stopped: Stopped) -> bool:
     """Sleep until ``clock.now() >= due``; False when a stop was requested first."""
     while not stopped():
         remaining = (due - clock.now()).total_seconds()

@@ -31,7 +31,6 @@ class Interrupts:
         self._previous: dict[int, Any] = {}
 
     def stopped(self) -> bool:
-        """Whether a stop was requested (by a signal, or by ``request_stop``)."""
         return self._stopped
 
     def request_stop(self) -> None:

@@ -63,9 +63,6 @@ class StageFailure(Exception):
             where += f", cell In [{self.cell}]{code}"
         return f"stage {self.stage} failed{where}: {self.exception}: {self.message}"
 
-    def as_record(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
 
 class RunRecordError(Exception):
     """The run folder or its ``run.json`` could not be written: the run's record is stale."""
@@ -180,20 +177,16 @@ def fail_run(context: RunContext, failure: StageFailure) -> RunOutcome:
     """Mark the run (and its running stage) failed with ``failure``; LATEST is not touched."""
     if context.record["stages"] and context.record["stages"][-1]["status"] == RUNNING:
         context.record["stages"][-1]["status"] = FAILED
-    mark_finished(context, FAILED, failure.as_record())
+    mark_finished(context, FAILED, dataclasses.asdict(failure))
     context.save()
     write_report(context)
     return RunOutcome(FAILED, context.run_id, context.run_dir, context.record, failure)
 
 
 def failure_of(context: RunContext, exc: BaseException, step: str | None = None) -> StageFailure:
-    """The failure recorded for a run stopped by ``exc``: a signal, an OS error, anything.
-
-    Names the stage running (else ``step``, else ``start``). A stop (``KeyboardInterrupt``,
-    or any other exception that is not an ``Exception``, such as an orchestrator's
-    termination signal) is ``interrupted``, with the signal's name when the exception
-    carries its number; an OS error gives its message and file.
-    """
+    """The failure of a run stopped by ``exc`` in the stage running (else ``step``, else
+    ``start``). A stop (any exception that is not an ``Exception``: Ctrl-C, an orchestrator's
+    termination signal) is ``interrupted``, naming the signal when ``exc`` carries its number."""
     stages = context.record["stages"]
     running = stages[-1]["name"] if stages and stages[-1]["status"] == RUNNING else None
     stage = running or step or "start"
