@@ -94,7 +94,6 @@ def run_with_retries(
 def run_schedule(
     schedule: CronSchedule,
     run_once: RunOnce,
-    *,
     retries: int,
     retry_delay: float,
     clock: Clock,

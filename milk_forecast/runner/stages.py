@@ -22,6 +22,7 @@ from milk_forecast.run_folder.files import excerpt
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+RUNS_DIR = PROJECT_ROOT / "runs"  # the default runs folder
 # Set by the runner for every run; a user cannot override them with -p.
 RUNNER_PARAMETERS = ("run_dir", "data_dir")
 STAGE_NAMES = ("01_extract", "02_clean", "03_preprocess", "04_train")
