@@ -26,29 +26,19 @@ from pathlib import Path
 from typing import Any
 
 from milk_forecast.data import raw
-from milk_forecast.data.raw import data_label
 from milk_forecast.run_folder.layout import UNIT, RunFolderError
-from milk_forecast.run_folder.metrics import DRIFT, DRIFT_WARNING, TRACK_RECORD
+from milk_forecast.run_folder.metrics import DRIFT, DRIFT_WARNING, FORECAST_PATH, TRACK_RECORD
 from milk_forecast.run_folder.predictions import PREDICTED
 from milk_forecast.run_folder.record import NOT_PUBLISHED_REASON
 from milk_forecast.run_folder.write import describe_os_error
-from milk_forecast.runner import history, lock, options, schedule, stages
+from milk_forecast.runner import history, options, schedule, stages
 from milk_forecast.runner.clock import SystemClock
-from milk_forecast.runner.options import (
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_LOCKED,
-    EXIT_NOT_PUBLISHED,
-    EXIT_OK,
-    EXIT_USAGE,
-)
+from milk_forecast.runner.lock import LockError, LockHeldError, RunsLock
 from milk_forecast.runner.publish import PublishError, publish_existing
 from milk_forecast.runner.recipe import run_pipeline
 from milk_forecast.runner.signals import Interrupts
-from milk_forecast.runner.stages import RUNNER_PARAMETERS
+from milk_forecast.runner.stages import RUNNER_PARAMETERS, PipelineError
 from milk_forecast.runner.state import SKIPPED, RunOutcome, RunRecordError
-
-PROJECT_ROOT = Path(__file__).resolve().parent
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    options.add_run_options(parser, runs_dir_default=PROJECT_ROOT / "runs")
+    options.add_run_options(parser, runs_dir_default=stages.RUNS_DIR)
     parser.set_defaults(notebooks_dir=stages.NOTEBOOKS_DIR)
     options.add_retry_options(parser, "run")
     parser.add_argument(
@@ -70,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_argument("--list", action="store_true", help="print the run history and exit")
     commands.add_argument(
         "--keep",
-        type=options.positive_int,
+        type=options.at_least(1),
         metavar="N",
         help="delete all but the newest N runs (never the served or a running one) and exit",
     )
@@ -88,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def print_parameters(notebooks_dir: Path = stages.NOTEBOOKS_DIR) -> None:
+def print_parameters(notebooks_dir: Path) -> None:
     for stage in stages.load_stages(notebooks_dir):
         print(stage.name)
         for name, info in stage.parameters.items():
@@ -98,12 +88,12 @@ def print_parameters(notebooks_dir: Path = stages.NOTEBOOKS_DIR) -> None:
 
 
 def summarize(outcome: RunOutcome) -> None:
-    """The closing lines of a run: id, folder, headline metrics, the forecast path."""
+    """A run's closing lines: id, folder, figures, forecast path; why it was not published."""
     if outcome.status == SKIPPED:
         print(f"{outcome.nothing_to_do()}; use --force to rerun")
         return
     record = outcome.record
-    data = data_label(record.get("synthetic_sample"))
+    data = raw.data_label(record.get("synthetic_sample"))
     if outcome.failure is not None:
         print(f"run {outcome.run_id} FAILED ({data}): {outcome.failure.describe()}")
         print(f"  run folder kept for inspection: {outcome.run_dir}")
@@ -115,8 +105,7 @@ def summarize(outcome: RunOutcome) -> None:
     print(f"  headline: {format_headline(record.get('headline') or {})}")
     if record.get("forecast"):
         print(f"  forecast: {format_forecast(record['forecast'])}")
-    path = record.get("forecast_path") or []
-    shown = [row for row in path if row.get("horizon") in (1, 3, 6, 12)]
+    shown = [row for row in record.get(FORECAST_PATH) or [] if row.get("horizon") in (1, 3, 6, 12)]
     if shown:
         print("  path, months ahead:")
         for row in shown:
@@ -128,6 +117,14 @@ def summarize(outcome: RunOutcome) -> None:
     drift = record.get(DRIFT)
     if isinstance(drift, dict) and drift.get("status") == DRIFT_WARNING:
         print(f"  WARNING, drift: {'; '.join(map(str, drift.get('reasons') or []))}")
+    if outcome.unpublished:
+        reason = record.get(NOT_PUBLISHED_REASON) or "see its run.json"
+        print(
+            f"warning: run {outcome.run_id} succeeded but was NOT published (LATEST unchanged): "
+            f"{reason}. Check --data-dir (or the data mount); to publish such a run anyway, "
+            f"rerun with {options.ALLOW_SYNTHETIC_FLAG}.",
+            file=sys.stderr,
+        )
 
 
 def format_headline(headline: dict[str, Any]) -> str:
@@ -142,10 +139,9 @@ def format_forecast(forecast: dict[str, Any], details: bool = True) -> str:
     """``2020-05: 330.18 CLP/L, 80% 321.43..339.18``, plus the model and the reason (``details``)."""
     text = f"{forecast.get('month')}: {forecast.get(PREDICTED, float('nan')):.2f} {UNIT}"
     for key, lower in forecast.items():
-        if key.startswith("lower_"):
-            level = key.split("_")[1]
-            upper = forecast.get(f"upper_{level}_clp_per_l", float("nan"))
-            text += f", {level}% {lower:.2f}..{upper:.2f}"
+        if key.startswith("lower_"):  # lower_80_clp_per_l: the 80% interval
+            upper = forecast.get(key.replace("lower_", "upper_"), float("nan"))
+            text += f", {key.split('_')[1]}% {lower:.2f}..{upper:.2f}"
     if details and forecast.get("model"):
         text += f"\n            by {forecast['model']}"
     if details and forecast.get("reason"):
@@ -153,30 +149,16 @@ def format_forecast(forecast: dict[str, Any], details: bool = True) -> str:
     return text
 
 
-def explain_not_published(outcome: RunOutcome) -> None:
-    """On stderr: the run was kept but not published, why, and how to publish one anyway."""
-    reason = outcome.record.get(NOT_PUBLISHED_REASON) or "see its run.json"
-    print(
-        f"warning: run {outcome.run_id} succeeded but was NOT published (LATEST unchanged): "
-        f"{reason}. Check --data-dir (or the data mount); to publish such a run anyway, "
-        f"rerun with {options.ALLOW_SYNTHETIC_FLAG}.",
-        file=sys.stderr,
-    )
-
-
-def make_run_once(
-    args: argparse.Namespace, data_dir: Path, overrides: dict[str, str], outcomes: list[RunOutcome]
-) -> Callable[[], bool]:
-    """One attempt: a new run folder each call, its outcome appended to ``outcomes``; True
-    when it succeeded (or was skipped). A run folder or run.json that cannot be written is
-    said on stderr and counts as a failed attempt."""
+def make_run_once(args: argparse.Namespace, outcomes: list[RunOutcome]) -> Callable[[], bool]:
+    """One attempt in a new run folder, its outcome appended to ``outcomes``: whether it
+    succeeded (or was skipped). A run folder or run.json that cannot be written fails it."""
 
     def run_once() -> bool:
         try:
             outcome = run_pipeline(
-                data_dir,
+                args.data_dir,
                 args.runs_dir,
-                overrides,
+                args.overrides,
                 force=args.force,
                 notebooks_dir=args.notebooks_dir,
                 allow_synthetic_over_real=args.allow_synthetic_over_real,
@@ -185,8 +167,6 @@ def make_run_once(
             print(f"error: {exc}; the run is not published", file=sys.stderr)
             return False
         summarize(outcome)
-        if outcome.unpublished:
-            explain_not_published(outcome)
         outcomes.append(outcome)
         return outcome.ok
 
@@ -198,21 +178,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with Interrupts() as interrupts:
             return command(args, interrupts)
-    except lock.LockHeldError as exc:
+    except (options.UsageError, LockError, PipelineError, RunFolderError, PublishError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_LOCKED
-    except (
-        options.UsageError,
-        lock.LockError,
-        stages.PipelineError,
-        RunFolderError,
-        PublishError,
-    ) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return options.EXIT_LOCKED if isinstance(exc, LockHeldError) else options.EXIT_USAGE
     except KeyboardInterrupt as exc:
         print(f"stopped: {exc or 'interrupted'}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return options.EXIT_INTERRUPTED
 
 
 def command(args: argparse.Namespace, interrupts: Interrupts) -> int:
@@ -220,59 +191,53 @@ def command(args: argparse.Namespace, interrupts: Interrupts) -> int:
     args.runs_dir = options.runs_folder("--runs-dir", args.runs_dir, create=False)
     if args.list:
         print(history.format_history(args.runs_dir))
-        return EXIT_OK
+        return options.EXIT_OK
     if args.publish is not None:
         return publish(args, interrupts)
     args.notebooks_dir = options.existing_folder("--notebooks-dir", args.notebooks_dir)
     if args.list_parameters:
         print_parameters(args.notebooks_dir)
-        return EXIT_OK
+        return options.EXIT_OK
     try:
         cron = schedule.parse_cron(args.schedule) if args.schedule is not None else None
     except schedule.CronError as exc:
         raise options.UsageError(f"--schedule: {exc}") from None
-    data_dir = options.existing_folder(
-        "--data-dir", args.data_dir or raw.default_data_dir(PROJECT_ROOT)
-    )
-    overrides = options.parameter_overrides(args.parameter)
+    args.data_dir = options.existing_folder("--data-dir", args.data_dir or raw.default_data_dir())
+    args.overrides = options.parameter_overrides(args.parameter)
     args.runs_dir = options.runs_folder("--runs-dir", args.runs_dir, create=True)
-    return run(args, cron, data_dir, overrides, interrupts)
+    return run(args, cron, interrupts)
 
 
 def publish(args: argparse.Namespace, interrupts: Interrupts) -> int:
     """``--publish RUN_ID``: serve an earlier run, holding the runs folder's lock."""
-    with lock.RunsLock(args.runs_dir, wait=args.wait, stopped=interrupts.stopped):
+    with RunsLock(args.runs_dir, wait=args.wait, stopped=interrupts.stopped):
         try:
             entry = publish_existing(args.runs_dir, args.publish)
         except OSError as exc:
             print(f"error: LATEST not replaced: {describe_os_error(exc)}", file=sys.stderr)
-            return EXIT_FAILED
+            return options.EXIT_FAILED
     print(f"run {entry['run_id']} is now the served one (published {entry['published_at']})")
-    return EXIT_OK
+    return options.EXIT_OK
 
 
 def run(
-    args: argparse.Namespace,
-    cron: schedule.CronSchedule | None,
-    data_dir: Path,
-    overrides: dict[str, str],
-    interrupts: Interrupts,
+    args: argparse.Namespace, cron: schedule.CronSchedule | None, interrupts: Interrupts
 ) -> int:
-    """What main does once the command line is parsed: prune, or run once, or on a schedule."""
+    """What main does once the command line is checked: prune, or run once, or on a schedule."""
 
-    def runs_lock() -> lock.RunsLock:
-        return lock.RunsLock(args.runs_dir, wait=args.wait, stopped=interrupts.stopped)
+    def runs_lock() -> RunsLock:
+        return RunsLock(args.runs_dir, wait=args.wait, stopped=interrupts.stopped)
 
     if args.keep is not None:
         with runs_lock():
             removed = history.prune_runs(args.runs_dir, args.keep)
         print(f"removed {len(removed)} run(s): {', '.join(removed) or '-'}")
-        return EXIT_OK
+        return options.EXIT_OK
     # Fail fast on bad parameters, before any run starts.
-    stages.resolve_parameters(stages.load_stages(args.notebooks_dir), overrides)
-    print(f"data: {data_dir} ({data_label(raw.is_synthetic(data_dir))})")
+    stages.resolve_parameters(stages.load_stages(args.notebooks_dir), args.overrides)
+    print(f"data: {args.data_dir} ({raw.data_label(raw.is_synthetic(args.data_dir))})")
     outcomes: list[RunOutcome] = []
-    run_once = make_run_once(args, data_dir, overrides, outcomes)
+    run_once = make_run_once(args, outcomes)
     clock = SystemClock(interrupts.stopped)
     if cron is None:
         with runs_lock():
@@ -286,24 +251,18 @@ def run(
             return run_once()
 
     code = schedule.run_schedule(
-        cron,
-        run_locked,
-        retries=args.retries,
-        retry_delay=args.retry_delay,
-        clock=clock,
-        stopped=interrupts.stopped,
-        log=print,
+        cron, run_locked, args.retries, args.retry_delay, clock, interrupts.stopped, print
     )
-    return exit_code(code == EXIT_OK, outcomes)
+    return exit_code(code == options.EXIT_OK, outcomes)
 
 
 def exit_code(ok: bool, outcomes: list[RunOutcome]) -> int:
     """0, or 4 when the last run succeeded without being published, or 1 when it failed."""
     if not ok:
-        return EXIT_FAILED
+        return options.EXIT_FAILED
     if outcomes and outcomes[-1].unpublished:
-        return EXIT_NOT_PUBLISHED
-    return EXIT_OK
+        return options.EXIT_NOT_PUBLISHED
+    return options.EXIT_OK
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from run_factory import LEVELS, build_metrics, build_rows, predictions_document
@@ -65,6 +66,7 @@ def fake_notebooks(
         behaviours.get(Path(output).stem, lambda run_dir: None)(Path(parameters["run_dir"]))
 
     monkeypatch.setattr(execute.papermill, "execute_notebook", execute_notebook)
-    monkeypatch.setattr(StageKernels, "take", lambda self, stage: None)
-    monkeypatch.setattr(StageKernels, "release", lambda self, kernel: None)
+    monkeypatch.setattr(
+        StageKernels, "take", lambda self, stage: SimpleNamespace(stop=lambda: None)
+    )
     return behaviours

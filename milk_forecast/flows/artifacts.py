@@ -1,8 +1,5 @@
-"""What a flow run shows in Prefect's UI: links to the run's files, its figures as markdown.
-
-The links are ``file://`` URIs of the shared runs folder (see the README, "The shared
-runs store"): open them on a machine that mounts it. Creating an artifact never fails
-a run whose products are written: a failure to create one is logged as a warning.
+"""What a flow run shows in Prefect's UI: links to the run's files (``file://`` URIs of the
+shared runs folder), its figures as markdown. Failing to create one is only a warning.
 """
 
 from __future__ import annotations
@@ -21,18 +18,14 @@ from milk_forecast.run_folder.layout import REPORT_FILE
 SUMMARY_KEY = "milk-forecast-run"
 
 
-def link_file(path: Path, text: str, description: str) -> None:
-    """A link artifact to ``path`` on the current flow or task run."""
-    _create(
-        create_link_artifact, link=path.resolve().as_uri(), link_text=text, description=description
-    )
-
-
-def link_notebook(run_dir: Path, notebook: str, status: str) -> None:
-    """The executed notebook of a stage (``notebook`` relative to the run folder)."""
-    path = run_dir / notebook
+def link_file(run_dir: Path, name: str, description: str) -> None:
+    """A link artifact to the run's file ``name`` (when it exists) on the current flow or
+    task run."""
+    path = run_dir / name
     if path.is_file():
-        link_file(path, f"{run_dir.name}/{notebook}", f"executed notebook ({status})")
+        link = path.resolve().as_uri()
+        text = f"{run_dir.name}/{name}"
+        _create(create_link_artifact, link=link, link_text=text, description=description)
 
 
 def publish_summary(run_dir: Path, record: Mapping[str, Any]) -> None:
@@ -43,12 +36,12 @@ def publish_summary(run_dir: Path, record: Mapping[str, Any]) -> None:
         key=SUMMARY_KEY,
         description=f"run {record.get('run_id')}: headline metrics and forecast",
     )
-    if (run_dir / REPORT_FILE).is_file():
-        link_file(run_dir / REPORT_FILE, f"{run_dir.name}/{REPORT_FILE}", "the run's report")
+    link_file(run_dir, REPORT_FILE, "the run's report")
 
 
 def summary_markdown(run_dir: Path, record: Mapping[str, Any]) -> str:
-    """A heading naming the run and its data, then the headline and the forecast as tables."""
+    """A heading naming the run and its data, then the headline and the forecast as
+    two-column tables (numbers with two decimals)."""
     lines = [
         f"### Run `{record.get('run_id')}`: {record.get('status')} "
         f"on {data_label(record.get('synthetic_sample'))}",
@@ -56,18 +49,13 @@ def summary_markdown(run_dir: Path, record: Mapping[str, Any]) -> str:
         f"Folder: `{run_dir}`",
     ]
     for title in ("headline", "forecast"):
-        if record.get(title):
-            lines += ["", *key_value_table(title, record[title])]
+        if not record.get(title):
+            continue
+        lines += ["", f"| {title} | value |", "| --- | --- |"]
+        for key, value in record[title].items():
+            shown = f"{value:.2f}" if isinstance(value, float) else str(value)
+            lines.append(f"| {key} | {shown.replace('|', '/')} |")
     return "\n".join(lines) + "\n"
-
-
-def key_value_table(title: str, values: Mapping[str, Any]) -> list[str]:
-    """A two-column markdown table; numbers with two decimals."""
-    rows = [f"| {title} | value |", "| --- | --- |"]
-    for key, value in values.items():
-        shown = f"{value:.2f}" if isinstance(value, float) else str(value)
-        rows.append(f"| {key} | {shown.replace('|', '/')} |")
-    return rows
 
 
 def _create(create: Any, **arguments: Any) -> None:

@@ -25,14 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from milk_forecast.runner import lock, options, schedule, stages
-from milk_forecast.runner.options import (
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_LOCKED,
-    EXIT_NOT_PUBLISHED,
-    EXIT_OK,
-    EXIT_USAGE,
-)
 from milk_forecast.runner.signals import Interrupts
 from milk_forecast.runner.state import SKIPPED, RunOutcome
 
@@ -48,7 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    common = flow_options()
+    common = options.Parser(add_help=False)  # the flow's parameters, for run and serve
+    options.add_run_options(common, runs_dir_default=None)
+    options.add_retry_options(common, "stage", prefix="stage-")
+    options.add_retry_options(common, "flow run (each retry a new run folder)")
     commands.add_parser(
         "run", parents=[common], help="run the flow once here", description="Run the flow once."
     )
@@ -65,27 +60,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--name", default="milk-forecast", help="deployment name (default: milk-forecast)"
     )
     return parser
-
-
-def flow_options() -> argparse.ArgumentParser:
-    """The flow's parameters and retries, shared by ``run`` and ``serve``."""
-    common = options.Parser(add_help=False)
-    options.add_run_options(common, runs_dir_default=None)
-    common.add_argument(
-        "--stage-retries",
-        type=options.non_negative_int,
-        default=0,
-        help="run a failed stage again N times",
-    )
-    common.add_argument(
-        "--stage-retry-delay",
-        type=options.delay,
-        default=30.0,
-        metavar="SECONDS",
-        help="wait between stage retries (default: 30)",
-    )
-    options.add_retry_options(common, "flow run (each retry a new run folder)")
-    return common
 
 
 def flow_parameters(args: argparse.Namespace) -> dict[str, Any]:
@@ -135,12 +109,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from milk_forecast.flows import pipeline_flow
     except (options.UsageError, stages.PipelineError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return options.EXIT_USAGE
     except ModuleNotFoundError as exc:
         if exc.name != "prefect":
             raise
         print(f"error: Prefect is not installed: {INSTALL_HINT}", file=sys.stderr)
-        return EXIT_USAGE
+        return options.EXIT_USAGE
     configured = pipeline_flow.milk_forecast_pipeline.with_options(
         retries=args.retries, retry_delay_seconds=args.retry_delay
     )
@@ -160,7 +134,7 @@ def run(configured: Any, args: argparse.Namespace) -> int:
             state = configured(**flow_parameters(args), return_state=True)
         except KeyboardInterrupt as exc:
             print(f"stopped: {exc or 'interrupted'}", file=sys.stderr)
-            return EXIT_INTERRUPTED
+            return options.EXIT_INTERRUPTED
     return report(state)
 
 
@@ -181,18 +155,18 @@ def report(state: Any) -> int:
                 f"rerun with {options.ALLOW_SYNTHETIC_FLAG} to publish it",
                 file=sys.stderr,
             )
-            return EXIT_NOT_PUBLISHED
-        return EXIT_OK
+            return options.EXIT_NOT_PUBLISHED
+        return options.EXIT_OK
     if state.is_cancelled() or state.is_crashed():
         print(f"stopped: flow run {state.name.lower()}: {state.message}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return options.EXIT_INTERRUPTED
     error = state.result(raise_on_failure=False)
     print(f"error: {error}", file=sys.stderr)
     if isinstance(error, lock.LockHeldError):
-        return EXIT_LOCKED
+        return options.EXIT_LOCKED
     if isinstance(error, lock.LockError | stages.PipelineError):
-        return EXIT_USAGE
-    return EXIT_FAILED
+        return options.EXIT_USAGE
+    return options.EXIT_FAILED
 
 
 def serve(configured: Any, args: argparse.Namespace) -> int:
@@ -207,10 +181,10 @@ def serve(configured: Any, args: argparse.Namespace) -> int:
             "(or log in to Prefect Cloud)",
             file=sys.stderr,
         )
-        return EXIT_USAGE
+        return options.EXIT_USAGE
     configured.serve(
         name=args.name,
         schedules=[Cron(args.cron, timezone="UTC")],
         parameters=flow_parameters(args),
     )
-    return EXIT_OK
+    return options.EXIT_OK

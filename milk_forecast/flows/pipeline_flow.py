@@ -1,14 +1,8 @@
-"""The pipeline as one Prefect flow: the runner's recipe, each step a Prefect task.
-
-The flow calls the same recipe as ``run_pipeline.py`` (``runner.recipe.run_pipeline``)
-under the same lock (``runner/lock.py``), with ``PrefectSteps``: the plan, each stage
-(retried as configured, its executed notebook linked) and the publication run as tasks
-named ``plan``, ``01_extract`` ... ``04_train`` and ``publish``. So a flow run and
-``run_pipeline.py`` write the same run folders, skip the same unchanged runs and publish
-``LATEST`` the same way (atomically, only after success). A failed stage fails its task
-with ``StageFailure.describe()`` (stage, notebook, cell, exception) and, once its retries
-are spent, the flow; a flow run that is cancelled or crashes marks its run ``failed`` and
-never touches ``LATEST``.
+"""The pipeline as one Prefect flow: the runner's recipe under the runner's lock, with
+``PrefectSteps`` running the plan, each stage (retried as configured, its executed notebook
+linked) and the publication as tasks named ``plan``, ``01_extract`` ... ``04_train``,
+``publish``. A failed stage fails its task with ``StageFailure.describe()`` and, once its
+retries are spent, the flow; a cancelled or crashed flow run marks its run ``failed``.
 """
 
 from __future__ import annotations
@@ -25,14 +19,14 @@ from prefect.runtime import flow_run as current_flow_run
 from prefect.utilities.annotations import quote
 
 from milk_forecast.data import raw
-from milk_forecast.flows.artifacts import link_notebook, publish_summary
-from milk_forecast.run_folder.record import NOT_PUBLISHED_REASON, PUBLISHED, RUNNING, list_runs
+from milk_forecast.flows.artifacts import link_file, publish_summary
+from milk_forecast.run_folder.record import INCOMPLETE, NOT_PUBLISHED_REASON, PUBLISHED, list_runs
 from milk_forecast.runner.kernels import StageKernels
 from milk_forecast.runner.lock import RunsLock
 from milk_forecast.runner.plan import RunPlan
 from milk_forecast.runner.recipe import RunSteps, run_pipeline
 from milk_forecast.runner.signals import RunInterrupted
-from milk_forecast.runner.stages import NOTEBOOKS_DIR, PROJECT_ROOT, Stage
+from milk_forecast.runner.stages import NOTEBOOKS_DIR, RUNS_DIR, Stage
 from milk_forecast.runner.state import (
     SKIPPED,
     RunContext,
@@ -71,7 +65,7 @@ def stage_task(context: RunContext, stage: Stage, kernels: StageKernels) -> None
 
 def link_last_notebook(context: RunContext) -> None:
     entry = context.record["stages"][-1]
-    link_notebook(context.run_dir, entry["notebook"], entry["status"])
+    link_file(context.run_dir, entry["notebook"], f"executed notebook ({entry['status']})")
 
 
 @task(name="publish", **TASK_OPTIONS)
@@ -102,42 +96,26 @@ class PrefectSteps(RunSteps):
         return publish_task(quote(context), allow_synthetic_over_real)
 
 
-def resolve_dirs(data_dir: str | None, runs_dir: str | None) -> tuple[Path, Path]:
-    """The data and runs folders, with ``run_pipeline.py``'s defaults (data/, runs/)."""
-    data = Path(data_dir) if data_dir else raw.default_data_dir(PROJECT_ROOT)
-    runs = Path(runs_dir) if runs_dir else PROJECT_ROOT / "runs"
-    return data.resolve(), runs.resolve()
-
-
 def outcome_summary(outcome: RunOutcome) -> dict[str, Any]:
     """The flow's result: what happened, to which run, with its figures (JSON-ready)."""
-    return {
-        "status": outcome.status,
-        "run_id": outcome.run_id,
-        "run_dir": str(outcome.run_dir),
-        "synthetic_sample": outcome.record.get("synthetic_sample"),
-        "headline": outcome.record.get("headline"),
-        "forecast": outcome.record.get("forecast"),
-        "published": outcome.record.get(PUBLISHED),
-        "not_published_reason": outcome.record.get(NOT_PUBLISHED_REASON),
-    }
+    summary = {"status": outcome.status, "run_id": outcome.run_id, "run_dir": str(outcome.run_dir)}
+    for key in ("synthetic_sample", "headline", "forecast", PUBLISHED, NOT_PUBLISHED_REASON):
+        summary[key] = outcome.record.get(key)
+    return summary
 
 
 def fail_abandoned_runs(flow: Any, flow_run: Any, state: Any) -> None:
-    """Hook for a cancelled or crashed flow run: its run left ``running`` becomes ``failed``.
-
-    Runs in the Prefect runner or worker when the flow's process was killed before it
-    could record the failure itself: a run started since this flow run began, whose
-    process is gone (``run_folder.effective_status``), is failed with the state's reason.
-    """
+    """Hook for a cancelled or crashed flow run, run by Prefect's runner or worker when the
+    flow's process was killed first: a run started since the flow run began, left
+    ``running`` by a process that is gone, is failed with the state's reason."""
     started = flow_run.start_time or flow_run.expected_start_time
     if started is None:
         return
-    runs_dir = resolve_dirs(None, flow_run.parameters.get("runs_dir"))[1]
+    runs_dir = Path(flow_run.parameters.get("runs_dir") or RUNS_DIR).resolve()
     reason = f"flow run {state.name.lower()}: {state.message or 'no message'}"
     for summary in list_runs(runs_dir):
         record = summary.record
-        if record.get("status") != RUNNING or summary.status == RUNNING:
+        if summary.status != INCOMPLETE:
             continue  # finished, or its process is still working
         if not started_since(record, started):
             continue  # an older run, not this flow run's
@@ -172,18 +150,11 @@ def milk_forecast_pipeline(
     notebooks_dir: str | None = None,
     allow_synthetic_over_real: bool = False,
 ) -> dict[str, Any]:
-    """One pipeline run, as ``run_pipeline.py`` does it.
-
-    ``parameters``: notebook parameters as NAME -> VALUE strings, checked like ``-p``;
-    ``force``: run even when the served run was made from the same inputs;
-    ``wait``: wait for another pipeline holding the runs folder instead of failing;
-    ``stage_retries``: times a failed stage is run again, ``stage_retry_delay`` apart;
-    ``notebooks_dir``: copies of the four notebooks to run instead of notebooks/;
-    ``allow_synthetic_over_real``: publish a run on the synthetic sample even over a served
-    run made from real data (otherwise it is kept, not published).
-    """
+    """One pipeline run, as ``run_pipeline.py`` does it; the parameters are the options of
+    ``python -m milk_forecast.flows run`` (see its --help), ``parameters`` the ``-p`` pairs."""
     logger = get_run_logger()
-    data, runs = resolve_dirs(data_dir, runs_dir)
+    data = Path(data_dir).resolve() if data_dir else raw.default_data_dir()
+    runs = Path(runs_dir or RUNS_DIR).resolve()
     command = f"prefect flow run {current_flow_run.name} ({current_flow_run.id})"
     with RunsLock(runs, wait=wait, command=command, log=logger.info):
         outcome = run_pipeline(

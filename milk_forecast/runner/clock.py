@@ -1,7 +1,6 @@
-"""Time for the runner: UTC now, timestamps as written in run.json, human durations, a clock.
+"""Time for the runner: UTC timestamps as run.json writes them, human durations, a clock.
 
-``Clock`` is injected into the schedule loop and the lock so tests drive them without
-waiting; ``SystemClock`` is the real one, whose sleep returns early when asked to stop.
+``Clock`` is injected into the schedule loop and the lock so tests drive them without waiting.
 """
 
 from __future__ import annotations
@@ -10,6 +9,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
+
+SLEEP_SLICE_S = 0.2  # how soon SystemClock.sleep notices a stop
 
 
 def utc_now() -> datetime:
@@ -37,9 +38,7 @@ def format_seconds(seconds: float) -> str:
 
 
 class Clock(Protocol):
-    def now(self) -> datetime:
-        """The current time, timezone-aware."""
-        ...
+    def now(self) -> datetime: ...
 
     def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` (may return early when a stop is requested)."""
@@ -47,11 +46,10 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """The real clock: UTC now, and a sleep in short slices that returns early on ``stopped()``."""
+    """The real clock, whose sleep returns early once ``stopped()``."""
 
-    def __init__(self, stopped: Callable[[], bool] = lambda: False, slice_s: float = 0.2) -> None:
+    def __init__(self, stopped: Callable[[], bool]) -> None:
         self.stopped = stopped
-        self.slice_s = slice_s
 
     def now(self) -> datetime:
         return utc_now()
@@ -62,4 +60,4 @@ class SystemClock:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
-            time.sleep(min(remaining, self.slice_s))
+            time.sleep(min(remaining, SLEEP_SLICE_S))

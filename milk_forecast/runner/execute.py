@@ -1,17 +1,12 @@
 """One stage: its notebook executed by papermill's standard engine into the run folder.
 
-``run_stage`` times the stage and mirrors it in run.json as it starts and ends;
-``execute_stage`` injects the parameters and a banner cell, runs the notebook on the
-kernel it is given (started ahead, see ``kernels``) and turns any failure into a
-``StageFailure`` naming the notebook, the cell and the exception.
+Any failure becomes a ``StageFailure`` naming the notebook, the cell and the exception.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import nbformat
 import papermill
@@ -29,18 +24,15 @@ def run_stage(context: RunContext, stage: Stage, kernel: StageKernel | None) -> 
 
     A failed attempt's entry says ``failed`` at once, so a retry appends an entry of its own.
     """
-    number, total = context.plan.stages.index(stage) + 1, len(context.plan.stages)
-    step = f"[{number}/{total}]"
+    step = f"[{context.plan.stages.index(stage) + 1}/{len(context.plan.stages)}]"
     context.log(f"{step} {stage.name} ...")
-    entry = {"name": stage.name, "notebook": f"{NOTEBOOKS_DIR}/{stage.notebook.name}"}
-    context.record["stages"].append({**entry, "status": RUNNING, "seconds": None})
+    notebook = f"{NOTEBOOKS_DIR}/{stage.notebook.name}"
+    entry = {"name": stage.name, "notebook": notebook, "status": RUNNING, "seconds": None}
+    context.record["stages"].append(entry)
     context.save()
-    entry = context.record["stages"][-1]
-    banner = banner_text(context.run_id, context.plan.data_dir, context.record["synthetic_sample"])
-    parameters = context.record["parameters"][stage.name]
     started = time.perf_counter()
     try:
-        execute_stage(stage, context.run_dir, context.plan.data_dir, parameters, banner, kernel)
+        execute_stage(context, stage, kernel)
         entry["status"] = SUCCEEDED
     except StageFailure:
         entry["status"] = FAILED
@@ -60,20 +52,14 @@ def banner_text(run_id: str, data_dir: Path, synthetic: bool) -> str:
     return text
 
 
-def execute_stage(
-    stage: Stage,
-    run_dir: Path,
-    data_dir: Path,
-    parameters: Mapping[str, Any],
-    banner: str,
-    kernel: StageKernel | None,
-) -> None:
-    """Execute one notebook into ``run_dir/notebooks`` on ``kernel`` (None: papermill
-    starts one, in this process's folder); a failure becomes a StageFailure."""
-    output = run_dir / NOTEBOOKS_DIR / stage.notebook.name
-    injected = {"run_dir": str(run_dir), **parameters}
+def execute_stage(context: RunContext, stage: Stage, kernel: StageKernel | None) -> None:
+    """The notebook, its parameters injected and a banner first, into ``run_dir/notebooks``
+    on ``kernel`` (None: papermill starts one, in this process's folder)."""
+    output = context.run_dir / NOTEBOOKS_DIR / stage.notebook.name
+    parameters = {"run_dir": str(context.run_dir), **context.record["parameters"][stage.name]}
     if "data_dir" in stage.parameters:
-        injected["data_dir"] = str(data_dir)
+        parameters["data_dir"] = str(context.plan.data_dir)
+    banner = banner_text(context.run_id, context.plan.data_dir, context.record["synthetic_sample"])
     try:
         notebook = nbformat.read(stage.notebook, as_version=4)
         notebook.cells.insert(
@@ -82,7 +68,7 @@ def execute_stage(
         papermill.execute_notebook(
             notebook,
             output,
-            parameters=injected,
+            parameters=parameters,
             progress_bar=False,
             km=kernel,  # started in the notebook's folder (``kernels.StageKernels``)
         )

@@ -1,11 +1,7 @@
-"""A run's fingerprint: what decides whether a rerun would redo the same work.
-
-The raw inputs by hash, the notebooks, the parameters, and the package code the
-notebooks run: the modules they import and, in turn, every package module those import
-(read with ``ast``; an import inside a function counts too), with their packages'
-``__init__``. Editing the service, the runner, the docs or the README keeps the
-fingerprint, so the served run is reused; editing data or model code, or run-folder code
-a notebook imports, changes it, so the pipeline runs again.
+"""A run's fingerprint: the inputs by hash, the notebooks, the parameters, and the package
+code the notebooks run (the modules they import, read with ``ast``, and in turn every
+package module those import, with their packages' ``__init__``). So editing the service,
+the runner or the docs keeps the served run; editing data or model code reruns.
 """
 
 from __future__ import annotations

@@ -1,8 +1,4 @@
-"""The run history as a text table, and pruning old run folders.
-
-Both read the runs folder through ``runs.list_runs`` (newest first, broken
-folders included) and never touch the run ``LATEST`` names.
-"""
+"""The run history as a text table (``--list``), and pruning old run folders (``--keep``)."""
 
 from __future__ import annotations
 
@@ -26,6 +22,7 @@ from milk_forecast.run_folder.record import (
 )
 from milk_forecast.run_folder.write import describe_os_error
 from milk_forecast.runner.clock import format_seconds
+from milk_forecast.runner.state import first_line
 
 SERVED_MARK = "*"
 PUBLICATIONS_SHOWN = 10
@@ -38,24 +35,28 @@ def format_history(runs_dir: Path) -> str:
     runs = list_runs(runs_dir)
     if not runs:
         return f"No runs yet in {runs_dir}: start one with `python run_pipeline.py`."
-    latest, latest_problem = _latest_or_problem(runs_dir)
+    try:
+        latest = read_latest(runs_dir)
+        footer = "no run has succeeded yet: nothing is served"
+    except RunFolderError as exc:  # a broken LATEST must not hide the history
+        latest, footer = None, f"LATEST is broken: {exc}"
+    if latest is not None:
+        footer = f"{SERVED_MARK} = served (named by {runs_dir / LATEST})"
     rows = [list(_COLUMNS)]
     rows += [_row(summary, summary.run_id == latest) for summary in runs]
-    footer = f"{SERVED_MARK} = served (named by {runs_dir / LATEST})"
-    if latest is None:
-        footer = latest_problem or "no run has succeeded yet: nothing is served"
     return _table(rows) + "\n" + footer + format_publications(runs_dir)
 
 
-def format_publications(runs_dir: Path, shown: int = PUBLICATIONS_SHOWN) -> str:
+def format_publications(runs_dir: Path) -> str:
     """The last publications of the log (run, when, by whom), newest first; '' without any."""
     entries, notes = read_publications(runs_dir)
     if not entries and not notes:
         return ""
     lines = [f"\npublications ({runs_dir / PUBLICATIONS_FILE}), newest first:"]
-    lines += [f"  {e['published_at']}  {e['run_id']}  by {e['by']}" for e in entries[::-1][:shown]]
-    if len(entries) > shown:
-        lines.append(f"  ... {len(entries) - shown} earlier")
+    newest = entries[::-1][:PUBLICATIONS_SHOWN]
+    lines += [f"  {e['published_at']}  {e['run_id']}  by {e['by']}" for e in newest]
+    if len(entries) > PUBLICATIONS_SHOWN:
+        lines.append(f"  ... {len(entries) - PUBLICATIONS_SHOWN} earlier")
     return "\n".join(lines + [f"  note: {note}" for note in notes])
 
 
@@ -76,9 +77,7 @@ def prune_runs(runs_dir: Path, keep: int) -> list[str]:
         raise RunFolderError(f"not pruning: the served run is unknown: {exc}") from None
     removed = []
     for summary in list_runs(runs_dir)[keep:]:
-        if summary.run_id == latest or summary.status == RUNNING:
-            continue
-        if not is_run_folder(summary.path):
+        if summary.run_id == latest or summary.status == RUNNING or not is_run_folder(summary.path):
             continue
         doomed = summary.path.with_name(f".{summary.run_id}.deleting")
         try:
@@ -93,11 +92,11 @@ def prune_runs(runs_dir: Path, keep: int) -> list[str]:
     return removed
 
 
-def data_label(record: dict[str, Any]) -> str:
+def inputs_label(record: dict[str, Any]) -> str:
     """``synthetic_sample`` or ``real``, plus 8 hex digits of a hash of the inputs' sha256s."""
     kind = data_source(record.get("synthetic_sample"))
-    inputs = record.get("inputs")
-    if not isinstance(inputs, dict) or not inputs:
+    inputs = record.get("inputs") or {}
+    if not inputs:
         return kind
     lines = sorted(
         f"{name}:{info.get('sha256', '') if isinstance(info, dict) else ''}"
@@ -121,18 +120,18 @@ def duration_seconds(record: dict[str, Any]) -> float | None:
 
 
 def _row(summary: RunSummary, served: bool) -> list[str]:
-    record = summary.record
+    record, mark = summary.record, SERVED_MARK if served else ""
     if summary.error is not None:
-        return [_mark(served), summary.run_id, "broken", "-", "-", "-", "-", summary.error]
+        return [mark, summary.run_id, "broken", "-", "-", "-", "-", summary.error]
     headline = record.get("headline") or {}
     seconds = duration_seconds(record)
     rmse = headline.get(RMSE)
     return [
-        _mark(served),
+        mark,
         summary.run_id,
         summary.status,
         "-" if seconds is None else format_seconds(seconds),
-        data_label(record),
+        inputs_label(record),
         str(headline.get("model", "-")),
         f"{rmse:.2f}" if isinstance(rmse, int | float) else "-",
         "" if served else _note(record),  # served: published since (--publish)
@@ -143,25 +142,13 @@ def _note(record: dict[str, Any]) -> str:
     """Why a run failed (stage: exception: message), or why it was not published."""
     error = record.get("error")
     if isinstance(error, dict):
-        message = str(error.get("message", "")).strip().splitlines()
-        first = message[0] if message else ""
-        note = f"{error.get('stage', '?')}: {error.get('exception', '?')}: {first}"
+        message = first_line(str(error.get("message", "")))
+        note = f"{error.get('stage', '?')}: {error.get('exception', '?')}: {message}"
     elif record.get(PUBLISHED) is False and record.get(NOT_PUBLISHED_REASON):
         note = f"not published: {record[NOT_PUBLISHED_REASON]}"
     else:
         return ""
     return note if len(note) <= NOTE_WIDTH else note[: NOTE_WIDTH - 3] + "..."
-
-
-def _mark(served: bool) -> str:
-    return SERVED_MARK if served else ""
-
-
-def _latest_or_problem(runs_dir: Path) -> tuple[str | None, str | None]:
-    try:
-        return read_latest(runs_dir), None
-    except RunFolderError as exc:  # a broken LATEST must not hide the history
-        return None, f"LATEST is broken: {exc}"
 
 
 def _table(rows: list[list[str]]) -> str:

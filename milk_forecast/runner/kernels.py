@@ -1,18 +1,13 @@
 """Kernels started and warmed up ahead of their stage, handed to papermill's own engine.
 
 Starting a kernel and importing pandas, matplotlib and scikit-learn costs about two
-seconds per notebook, more than most stages take to run (the real-data pipeline takes
-13 s without this, 8.5 s with it). ``StageKernels`` starts the kernel of a later stage
-while the current one runs and has it execute the notebook's own imports cell silently,
-so both happen on the other core. papermill's standard engine takes a started kernel
-(``papermill.execute_notebook(..., km=manager)``, passed on to nbclient); nbclient then
-leaves open the client it connected to a kernel it did not start, so ``StageKernel``
-remembers every client it makes and closes them when the kernel is released.
-
-Kernels talk to the runner over Unix sockets in a private folder of their own (``ipc``
-transport), not TCP: a TCP port chosen for a kernel could be taken, before the kernel
-binds it, as the local port of one of the runner's own connections, and the kernel died
-("Address already in use"), failing the stage.
+seconds per notebook, more than most stages take (the real-data pipeline: 13 s without
+this, 8.5 s with it). ``StageKernels`` starts a later stage's kernel, which runs that
+notebook's imports cell silently, while the current stage runs. papermill takes it as
+``km=``; nbclient then leaves open the client it made, so ``StageKernel`` closes every
+client it made. Kernels use Unix sockets in a private folder (``ipc``), not TCP: a port
+chosen for a kernel could be taken by one of the runner's own connections before the
+kernel binds it ("Address already in use"), failing the stage.
 """
 
 from __future__ import annotations
@@ -46,8 +41,7 @@ class StageKernel(AsyncKernelManager):
         return client
 
     def stop(self) -> None:
-        """Close every client's sockets, stop the kernel now (a dead one is fine), and
-        remove its sockets' folder."""
+        """Close every client, stop the kernel now (a dead one is fine), remove its sockets."""
         for client in self.clients:
             client.stop_channels()
         self.clients.clear()
@@ -60,9 +54,7 @@ def start_kernel(
     cwd: Path, warmup_code: str, output: IO[str] | None, env: Mapping[str, str]
 ) -> StageKernel:
     """A kernel started in ``cwd`` with ``warmup_code`` queued; returns at once.
-
-    ``output``: where the kernel process's own stdout and stderr go (not cell output).
-    """
+    ``output`` takes the kernel process's own stdout and stderr (not cell output)."""
     # A short private folder (mode 0700): socket paths stay under the 107-byte limit.
     sockets = Path(tempfile.mkdtemp(prefix="milk-kernel-"))
     manager = StageKernel(transport="ipc", connection_file=str(sockets / "kernel.json"))
@@ -89,11 +81,8 @@ def imports_cell(notebook: nbformat.NotebookNode) -> str:
 
 
 def kernel_environment(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
-    """``environ`` (default: the runner's) with this checkout first on ``PYTHONPATH``.
-
-    The kernels then import this checkout's ``milk_forecast``, never another copy
-    installed in the same environment (an editable install of another clone).
-    """
+    """``environ`` with this checkout first on ``PYTHONPATH``: the kernels import this
+    ``milk_forecast``, never another copy installed (an editable install of another clone)."""
     env = dict(environ)
     paths = [str(PROJECT_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
     env["PYTHONPATH"] = os.pathsep.join(paths)
@@ -103,9 +92,9 @@ def kernel_environment(environ: Mapping[str, str] = os.environ) -> dict[str, str
 class StageKernels:
     """Kernels for a run's stages, each started (and warmed up) two stages ahead.
 
-    ``with StageKernels(stages, log) as kernels:`` then ``kernels.take(stage)`` for each
-    stage in order and ``kernels.release(kernel)`` after it; every kernel is stopped when
-    the block ends. ``log``: the file the kernel processes' own output goes to.
+    ``with StageKernels(stages, log) as kernels:``, then ``kernels.take(stage)`` for each
+    stage in order and ``kernel.stop()`` after it; the kernels left are stopped when the
+    block ends. ``log``: the file the kernel processes' own output goes to.
     """
 
     def __init__(self, stages: Sequence[Stage], log: Path) -> None:
@@ -129,15 +118,10 @@ class StageKernels:
         """The kernel prepared for ``stage`` (a fresh one when it was taken before: an
         orchestrator retrying it); starts those of the next two stages."""
         index = self.stages.index(stage)
-        for ahead in range(index, index + 3):
-            if ahead < len(self.stages) and self.stages[ahead].name not in self._ready:
-                later = self.stages[ahead]
+        for later in self.stages[index : index + 3]:
+            if later.name not in self._ready:
                 warmup = imports_cell(nbformat.read(later.notebook, as_version=4))
                 self._ready[later.name] = start_kernel(
                     later.notebook.parent, warmup, self._log, kernel_environment()
                 )
         return self._ready.pop(stage.name)
-
-    def release(self, kernel: StageKernel) -> None:
-        """Stop a kernel that ran its stage (or failed to)."""
-        kernel.stop()

@@ -1,16 +1,12 @@
 """One pipeline process at a time per runs folder: ``flock`` on ``<runs_dir>/.pipeline.lock``.
 
-The kernel holds the lock for the process that took it and drops it when that process
-ends, however it ends (``kill -9`` included), so a lock is never stale. The file also
-holds a record of its holder (pid, host, since, command), written once the lock is
-taken and emptied on release, so a refused process can say who holds the folder.
-
-``flock`` works between processes of one machine and, on Linux, across machines on
-NFS (emulated with byte-range locks). Where the file system cannot lock at all, taking
-the lock fails with a message saying so, instead of running unprotected; so does a
-mount whose locks stay on the client (NFS with ``nolock`` or ``local_lock=all|flock``,
-CIFS with ``nobrl``, read from ``/proc/self/mountinfo``), where another machine
-sharing the folder would never see the lock.
+The kernel drops the lock when its process ends, however it ends (``kill -9`` included), so
+a lock is never stale. While held, the file holds a record of its holder (pid, host, since,
+command), so a refused process can say who holds the folder. ``flock`` works across
+machines on NFS (Linux emulates it with byte-range locks). A file system that cannot lock
+at all is refused with a message saying so, instead of running unprotected; so is a mount
+whose locks stay on this client (NFS with ``nolock`` or ``local_lock=all|flock``, CIFS with
+``nobrl``, read from ``/proc/self/mountinfo``), which another machine would never see.
 """
 
 from __future__ import annotations
@@ -41,7 +37,6 @@ LOCAL_ONLY_LOCKS = {
     "cifs": ("nobrl",),
     "smb3": ("nobrl",),
 }
-_HOW_TO_WAIT = "; wait for it with --wait, or let it finish"
 
 
 class LockError(Exception):
@@ -57,12 +52,9 @@ class LockHeldError(LockError):
 
 
 class RunsLock:
-    """Context manager holding the runs folder's lock for the duration of a block.
-
-    ``wait=False`` raises ``LockHeldError`` at once when another process holds it;
-    ``wait=True`` tries again every ``poll`` seconds until it is free, or until
-    ``stopped()`` is true (then ``LockHeldError``).
-    """
+    """The runs folder's lock for the duration of a ``with`` block. ``LockHeldError`` when
+    another process holds it: at once, or with ``wait`` once ``stopped()`` (it tries again
+    every ``poll`` seconds)."""
 
     def __init__(
         self,
@@ -96,13 +88,12 @@ class RunsLock:
         self.release()
 
     def acquire(self) -> None:
-        """Take the lock, waiting for it when configured to."""
         refuse_local_only_locks(self.runs_dir, self.mountinfo)
         announced = False
         while not self._try_lock():
             holder, held_by = holder_of(self.path)
             if not self.wait:
-                raise LockHeldError(held_by + _HOW_TO_WAIT, holder)
+                raise LockHeldError(f"{held_by}; wait for it with --wait, or let it finish", holder)
             if self.stopped():
                 raise LockHeldError(f"stopped while waiting: {held_by}", holder)
             if not announced:
@@ -111,7 +102,6 @@ class RunsLock:
             self.clock.sleep(self.poll)
 
     def release(self) -> None:
-        """Empty the holder record and drop the lock."""
         if self._handle is None:
             return
         with contextlib.suppress(OSError):  # the record is informative; the lock is what counts
@@ -124,11 +114,10 @@ class RunsLock:
         handle = _open_lock_file(self.path)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            return False
         except OSError as exc:
             handle.close()
+            if isinstance(exc, BlockingIOError):  # held by another process
+                return False
             raise LockError(_cannot_lock(self.path, exc)) from None
         self._handle = handle
         self.record = {
@@ -167,89 +156,56 @@ def _cannot_lock(path: Path, exc: OSError) -> str:
 
 @dataclass(frozen=True)
 class Mount:
-    """One line of ``/proc/self/mountinfo``: where, which file system, with which options."""
+    """One line of ``/proc/self/mountinfo`` (see proc(5)): where, which file system, options."""
 
-    mount_point: str
+    point: str
     fs_type: str
     source: str
     options: frozenset[str]
 
 
-def parse_mountinfo(text: str) -> list[Mount]:
-    """The mounts listed in ``text`` (``/proc/<pid>/mountinfo`` format; see proc(5))."""
-    mounts = []
-    for line in text.splitlines():
-        fields = line.split()
-        if "-" not in fields:
-            continue
-        separator = fields.index("-")
-        if separator < 6 or len(fields) < separator + 3:
-            continue
-        fs_type, source, super_options = fields[separator + 1 : separator + 4]
-        options = frozenset(fields[5].split(",")) | frozenset(super_options.split(","))
-        mounts.append(Mount(_unescape(fields[4]), fs_type, source, options))
-    return mounts
-
-
-def _unescape(text: str) -> str:
-    """mountinfo writes space, tab, newline and backslash as octal escapes (``\\040``)."""
-    return re.sub(r"\\([0-7]{3})", lambda match: chr(int(match.group(1), 8)), text)
-
-
-def mount_of(path: Path, mounts: list[Mount]) -> Mount | None:
-    """The mount holding ``path``: the longest mount point that contains it (the last wins)."""
-    best: Mount | None = None
-    for mount in mounts:
-        if path.is_relative_to(mount.mount_point) and (
-            best is None or len(mount.mount_point) >= len(best.mount_point)
-        ):
-            best = mount
-    return best
-
-
-def local_only_lock_option(mount: Mount) -> str | None:
-    """The mount option that keeps locks on this client only, if ``mount`` has one."""
-    for option in LOCAL_ONLY_LOCKS.get(mount.fs_type, ()):
-        if option in mount.options:
-            return option
-    return None
+def parse_mount(line: str) -> Mount | None:
+    fields = line.split()
+    if "-" not in fields[6:]:
+        return None
+    separator = fields.index("-", 6)
+    if len(fields) < separator + 4:
+        return None
+    fs_type, source, super_options = fields[separator + 1 : separator + 4]
+    # A space, tab, newline or backslash in the mount point is an octal escape (``\040``).
+    point = re.sub(r"\\([0-7]{3})", lambda match: chr(int(match.group(1), 8)), fields[4])
+    return Mount(point, fs_type, source, frozenset(f"{fields[5]},{super_options}".split(",")))
 
 
 def refuse_local_only_locks(runs_dir: Path, mountinfo: Path = MOUNTINFO) -> None:
     """LockError when the runs folder is on a mount whose locks other machines never see."""
     try:
-        text = mountinfo.read_text(encoding="utf-8", errors="replace")
+        lines = mountinfo.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:  # not Linux, or /proc not mounted: nothing to tell
         return
-    target = _existing_ancestor(runs_dir.resolve())
-    mount = mount_of(target, parse_mountinfo(text))
-    option = local_only_lock_option(mount) if mount is not None else None
-    if mount is not None and option is not None:
-        raise LockError(
-            f"cannot lock {runs_dir / LOCK_FILE} safely: the runs folder is on "
-            f"{mount.fs_type} mount {mount.mount_point} ({mount.source}) with {option!r}, "
-            "so its locks are local to this machine and a pipeline on another machine "
-            "sharing the folder would not see them; remount without it (NFS: the default "
-            "local_lock=none with the lock service; CIFS: without nobrl) or use a local disk"
-        )
-
-
-def _existing_ancestor(path: Path) -> Path:
-    """``path`` or its nearest existing parent (the runs folder may not exist yet)."""
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return path
+    resolved = runs_dir.resolve()  # the runs folder may not exist yet: its nearest parent
+    target = next(path for path in (resolved, *resolved.parents) if path.exists())
+    holding = [m for m in map(parse_mount, lines) if m and target.is_relative_to(m.point)]
+    # The innermost mount; of two on one point, the later (it hides the other).
+    mount = max(reversed(holding), key=lambda m: len(m.point), default=None)
+    if mount is None:
+        return
+    for option in LOCAL_ONLY_LOCKS.get(mount.fs_type, ()):
+        if option in mount.options:
+            raise LockError(
+                f"cannot lock {runs_dir / LOCK_FILE} safely: the runs folder is on "
+                f"{mount.fs_type} mount {mount.point} ({mount.source}) with {option!r}, "
+                "so its locks are local to this machine and a pipeline on another machine "
+                "sharing the folder would not see them; remount without it (NFS: the default "
+                "local_lock=none with the lock service; CIFS: without nobrl) or use a local disk"
+            )
 
 
 def read_lock(path: Path) -> dict[str, Any] | None:
     """The holder record in the lock file; None when there is none (free, or being written)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (FileNotFoundError, UnicodeDecodeError):
-        return None
-    try:
-        record = json.loads(text)
-    except ValueError:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):  # ValueError: not UTF-8, not JSON
         return None
     return record if isinstance(record, dict) else None
 

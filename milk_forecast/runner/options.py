@@ -1,9 +1,5 @@
-"""The command-line pieces shared by ``run_pipeline.py`` and ``python -m milk_forecast.flows``.
-
-A parser whose mistakes are one line (exit 2), the options both entry points take
-(data and runs folders, ``-p``, ``--force``, ``--wait``, the notebooks folder, publishing a
-synthetic run over a real one), their value types, and the checks that turn a path into
-an existing folder or a writable runs folder (``UsageError`` naming the option).
+"""The command-line pieces shared by ``run_pipeline.py`` and ``python -m milk_forecast.flows``:
+the parser, the options of a run, their value types, and the checks on the folders given.
 """
 
 from __future__ import annotations
@@ -11,6 +7,7 @@ from __future__ import annotations
 import argparse
 import math
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
@@ -78,13 +75,13 @@ def add_run_options(parser: argparse.ArgumentParser, *, runs_dir_default: Path |
     )
 
 
-def add_retry_options(parser: argparse.ArgumentParser, what: str) -> None:
-    """``--retries N`` and ``--retry-delay SECONDS`` (``what``: what is retried)."""
+def add_retry_options(parser: argparse.ArgumentParser, what: str, prefix: str = "") -> None:
+    """``--<prefix>retries N`` and ``--<prefix>retry-delay SECONDS`` (``what``: what is retried)."""
     parser.add_argument(
-        "--retries", type=non_negative_int, default=0, help=f"retry a failed {what} N times"
+        f"--{prefix}retries", type=at_least(0), default=0, help=f"retry a failed {what} N times"
     )
     parser.add_argument(
-        "--retry-delay",
+        f"--{prefix}retry-delay",
         type=delay,
         default=30.0,
         metavar="SECONDS",
@@ -92,25 +89,19 @@ def add_retry_options(parser: argparse.ArgumentParser, what: str) -> None:
     )
 
 
-def integer(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not an integer") from None
+def at_least(minimum: int) -> Callable[[str], int]:
+    """The type of an option whose value is an integer of ``minimum`` or more."""
 
+    def integer(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, got {value}")
+        return value
 
-def non_negative_int(text: str) -> int:
-    value = integer(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    value = integer(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
-    return value
+    return integer
 
 
 def delay(text: str) -> float:
@@ -142,7 +133,6 @@ def resolved(option: str, path: Path) -> Path:
 
 
 def existing_folder(option: str, path: Path) -> Path:
-    """``path`` resolved, which must be a folder."""
     path = resolved(option, path)
     if not path.exists():
         raise UsageError(f"{option} {path} does not exist")

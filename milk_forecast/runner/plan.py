@@ -1,8 +1,5 @@
-"""What a run will do, decided before anything is written: stages, parameters, inputs.
-
-``plan_run`` reads the notebooks' parameters and checks the ``-p`` overrides against
-them (before any kernel starts), describes the raw inputs by hash and computes the
-run's fingerprint; ``served_run_with`` finds the served run made from the same one.
+"""What a run will do, decided before anything is written: stages, parameters, inputs,
+fingerprint; and the served run, which a run made from the same fingerprint would repeat.
 """
 
 from __future__ import annotations
@@ -43,15 +40,15 @@ class RunPlan:
 def plan_run(
     data_dir: Path,
     runs_dir: Path,
-    overrides: Mapping[str, str] | None = None,
+    overrides: Mapping[str, str],
     notebooks_dir: Path = NOTEBOOKS_DIR,
 ) -> RunPlan:
-    """Resolve and check the parameters, describe the inputs, compute the fingerprint."""
+    """The ``-p`` overrides checked (before any kernel starts), the inputs described."""
     data_dir, runs_dir = data_dir.resolve(), runs_dir.resolve()
     if not data_dir.is_dir():
         raise PipelineError(f"data directory {data_dir} does not exist")
     stages = load_stages(notebooks_dir)
-    parameters = resolve_parameters(stages, overrides or {})
+    parameters = resolve_parameters(stages, overrides)
     inputs = describe_inputs(data_dir)
     code = code_digest(stage.notebook for stage in stages)
     return RunPlan(
@@ -60,10 +57,8 @@ def plan_run(
 
 
 def describe_inputs(data_dir: Path) -> dict[str, dict[str, Any]]:
-    """sha256 and size of each raw input present; 01_extract reports what is missing or bad.
-
-    An input that is present but cannot be read is a ``PipelineError`` naming it.
-    """
+    """sha256 and size of each raw input present (01_extract reports what is missing or
+    bad); an input that cannot be read is a ``PipelineError`` naming it."""
     described = {}
     for name in RAW_FILES:
         path = data_dir / name
@@ -76,15 +71,20 @@ def describe_inputs(data_dir: Path) -> dict[str, dict[str, Any]]:
     return described
 
 
-def served_run_with(runs_dir: Path, run_fingerprint: str) -> str | None:
-    """The id of the served run (``LATEST``) when it was made from exactly this fingerprint."""
+def served_run(runs_dir: Path) -> tuple[str | None, dict[str, Any]]:
+    """The served run's id (``LATEST``) and record; ``(None, {})`` when none is readable."""
     try:
         run_id = read_latest(runs_dir)
-        if run_id is None:
-            return None
-        record = read_run_record(run_dir_for(runs_dir, run_id))
+        if run_id is not None:
+            return run_id, read_run_record(run_dir_for(runs_dir, run_id))
     except RunFolderError:
-        return None
+        pass
+    return None, {}
+
+
+def served_run_with(runs_dir: Path, run_fingerprint: str) -> str | None:
+    """The id of the served run when it was made from exactly this fingerprint."""
+    run_id, record = served_run(runs_dir)
     if record.get("status") == SUCCEEDED and record.get("fingerprint") == run_fingerprint:
         return run_id
     return None

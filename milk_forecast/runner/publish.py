@@ -1,15 +1,8 @@
 """Publishing: a run that just completed, or an earlier one (``--publish RUN_ID``, a rollback).
 
-``complete_run`` verifies the last stage's products, decides whether the run may
-replace the served one (a run on the synthetic sample never replaces a served run made
-from real data, unless ``allow_synthetic_over_real``), writes the report, then
-publishes. Publishing is one step no SIGINT/SIGTERM can split (``publish_run``):
-``run.json`` says ``succeeded`` only together with ``LATEST`` naming the run, or with
-``published: false`` and the reason when the run was deliberately not published.
-
-``publish_existing`` checks an earlier run exactly as the service checks a run it is
-about to serve (``run_folder.servable``), then replaces ``LATEST`` the same way.
-Every publication is appended to the publication log.
+A run on the synthetic sample never replaces a served run made from real data unless asked
+to. ``publish_existing`` checks a run exactly as the service checks a run it is about to
+serve (``run_folder.servable``). Every publication is appended to the publication log.
 """
 
 from __future__ import annotations
@@ -23,14 +16,9 @@ from milk_forecast.run_folder.layout import (
     RUN_ID_EXAMPLE,
     RunFolderError,
     is_valid_run_id,
-    run_dir_for,
 )
 from milk_forecast.run_folder.metrics import DRIFT, FORECAST_PATH, TRACK_RECORD
-from milk_forecast.run_folder.publication import (
-    PUBLISHED_BY_OPERATOR,
-    PUBLISHED_BY_PIPELINE,
-    read_latest,
-)
+from milk_forecast.run_folder.publication import PUBLISHED_BY_OPERATOR, PUBLISHED_BY_PIPELINE
 from milk_forecast.run_folder.record import (
     NOT_PUBLISHED_REASON,
     PUBLISHED,
@@ -39,11 +27,11 @@ from milk_forecast.run_folder.record import (
     SYNTHETIC_KEY,
     SYNTHETIC_SOURCE,
     data_source,
-    read_run_record,
 )
 from milk_forecast.run_folder.servable import load_servable, read_products
 from milk_forecast.run_folder.write import append_publication, staged_latest
 from milk_forecast.runner.clock import isoformat, utc_now
+from milk_forecast.runner.plan import served_run
 from milk_forecast.runner.signals import deferred_signals
 from milk_forecast.runner.state import (
     RunContext,
@@ -62,16 +50,14 @@ class PublishError(ValueError):
 
 
 def complete_run(context: RunContext, *, allow_synthetic_over_real: bool = False) -> RunOutcome:
-    """After the last stage: verify the products, decide publication, report, publish."""
+    """After the last stage: verify the products, decide publication, write the report, publish."""
     try:
         metrics = read_products(context.run_dir, context.run_dir.parent)[0]
         for key in ("headline", "forecast", FORECAST_PATH, TRACK_RECORD, DRIFT):
             context.record[key] = metrics.get(key)
-        refusal = (
-            None
-            if allow_synthetic_over_real
-            else publication_refusal(context.plan.runs_dir, context.record)
-        )
+        refusal = None
+        if not allow_synthetic_over_real:
+            refusal = publication_refusal(context.plan.runs_dir, context.record)
         mark_finished(context, SUCCEEDED)
         context.record[PUBLISHED] = refusal is None
         context.record[NOT_PUBLISHED_REASON] = refusal
@@ -87,20 +73,11 @@ def complete_run(context: RunContext, *, allow_synthetic_over_real: bool = False
 
 
 def publication_refusal(runs_dir: Path, record: Mapping[str, Any]) -> str | None:
-    """Why a succeeded run must not replace the served one, or None to publish it.
-
-    A run on the synthetic sample is not published over a served run made from real
-    data (a forgotten ``--data-dir`` or mount must not put made-up prices online).
-    """
+    """Why a succeeded run must not replace the served one, or None to publish it: a
+    forgotten ``--data-dir`` or mount must not put made-up prices online."""
     if data_source(record.get(SYNTHETIC_KEY)) != SYNTHETIC_SOURCE:
         return None
-    try:
-        served_id = read_latest(runs_dir)
-        if served_id is None:
-            return None
-        served = read_run_record(run_dir_for(runs_dir, served_id))
-    except RunFolderError:  # nothing servable is named: nothing real to protect
-        return None
+    served_id, served = served_run(runs_dir)
     if data_source(served.get(SYNTHETIC_KEY)) != REAL_SOURCE:
         return None
     return (
@@ -110,12 +87,12 @@ def publication_refusal(runs_dir: Path, record: Mapping[str, Any]) -> str | None
 
 
 def publish_run(context: RunContext) -> RunOutcome:
-    """Write run.json ``succeeded`` and, when published, ``LATEST``: as one step.
+    """Write run.json ``succeeded`` and, when published, ``LATEST``, as one step that no
+    SIGINT/SIGTERM splits (``deferred_signals``).
 
-    SIGINT/SIGTERM are held back until both are written (``deferred_signals``).
-    ``LATEST`` is written beside its place first (taking the disk space), then
-    run.json, then ``LATEST`` is renamed into place: a full disk fails the run before
-    run.json says ``succeeded``. A rename that fails puts run.json back to ``failed``.
+    ``LATEST`` is written beside its place first (taking the disk space), then run.json,
+    then ``LATEST`` is renamed into place: a full disk fails the run before run.json says
+    ``succeeded``. A rename that fails puts run.json back to ``failed``.
     """
     runs_dir, run_id = context.plan.runs_dir, context.run_id
     with deferred_signals():
@@ -136,7 +113,6 @@ def publish_run(context: RunContext) -> RunOutcome:
 
 
 def publication(run_id: str, by: str) -> dict[str, str]:
-    """A line of the publication log: the run, now, and who published it."""
     return {"run_id": run_id, "published_at": isoformat(utc_now()), "by": by}
 
 
@@ -144,10 +120,10 @@ def publish_existing(runs_dir: Path, run_id: str) -> dict[str, str]:
     """Serve the earlier run ``run_id``; returns the publication logged."""
     if not is_valid_run_id(run_id):
         raise PublishError(f"{run_id!r} is not a run id (like {RUN_ID_EXAMPLE!r})")
-    if not (Path(runs_dir) / run_id).is_dir():
+    if not (runs_dir / run_id).is_dir():
         raise PublishError(f"there is no run {run_id} in {runs_dir} (see --list)")
     try:
-        load_servable(Path(runs_dir), run_id)
+        load_servable(runs_dir, run_id)
     except RunFolderError as exc:
         raise PublishError(f"run {run_id} cannot be served: {exc}") from None
     entry = publication(run_id, PUBLISHED_BY_OPERATOR)

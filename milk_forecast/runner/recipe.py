@@ -5,12 +5,10 @@
     -> start (the run folder and its run.json)
     -> each stage on a kernel started ahead -> complete (verify, publish) | fail
 
-``run_pipeline`` is the recipe; ``run_pipeline.py`` calls it once or on ``--schedule``,
-and the Prefect flow (``flows/``) calls it too. ``RunSteps`` says how the steps are
-executed: directly by default; the flow passes steps that run each one as a Prefect
-task with retries, as papermill takes an engine. A run that fails at any step (an OS
-error such as a full disk included) is marked ``failed`` in its run.json and never
-touches ``runs/LATEST``, so the model being served stays the last good one.
+``run_pipeline.py`` calls it once or on ``--schedule``; the Prefect flow passes ``RunSteps``
+that run each step as a task, as papermill takes an engine. A run that fails at any step
+(an OS error such as a full disk included) is marked ``failed`` in its run.json and never
+touches ``LATEST``, so the model being served stays the last good one.
 """
 
 from __future__ import annotations
@@ -41,21 +39,16 @@ class RunSteps:
     task, say) but keeps its contract: what it returns, and ``StageFailure`` for a stage."""
 
     def plan(
-        self,
-        data_dir: Path,
-        runs_dir: Path,
-        overrides: Mapping[str, str],
-        notebooks_dir: Path,
+        self, data_dir: Path, runs_dir: Path, overrides: Mapping[str, str], notebooks_dir: Path
     ) -> RunPlan:
         return plan_run(data_dir, runs_dir, overrides, notebooks_dir)
 
     def stage(self, context: RunContext, stage: Stage, kernels: StageKernels) -> None:
-        """``stage`` on the kernel started for it; StageFailure when it fails."""
         kernel = kernels.take(stage)
         try:
             run_stage(context, stage, kernel)
         finally:
-            kernels.release(kernel)
+            kernel.stop()
 
     def complete(self, context: RunContext, allow_synthetic_over_real: bool) -> RunOutcome:
         return complete_run(context, allow_synthetic_over_real=allow_synthetic_over_real)
@@ -72,14 +65,11 @@ def run_pipeline(
     allow_synthetic_over_real: bool = False,
     steps: RunSteps | None = None,
 ) -> RunOutcome:
-    """Run the four stages once; never raises for a failing stage (see the outcome).
+    """Run the four stages once; a failing stage is an outcome, not an exception.
 
-    ``force``: run even when the served run was made from the same fingerprint;
-    ``allow_synthetic_over_real``: publish a run on the synthetic sample even over a
-    served run made from real data. Raises ``PipelineError`` for bad parameters or
-    notebooks (before anything is written), ``RunRecordError`` when the run folder or
-    its run.json cannot be written, and ``KeyboardInterrupt`` (after recording the run
-    failed) when interrupted.
+    Raises ``PipelineError`` for bad parameters or notebooks (before anything is written),
+    ``RunRecordError`` when the run folder or its run.json cannot be written, and
+    ``KeyboardInterrupt`` (after recording the run failed) when interrupted.
     """
     steps = steps or RunSteps()
     plan = steps.plan(data_dir, runs_dir, overrides or {}, notebooks_dir)

@@ -1,9 +1,5 @@
-"""``report.html``: a run's executed notebooks as one page, outputs only.
-
-The stages' notebooks (``<run_dir>/notebooks/*.ipynb``, in name order, so a failed
-run shows the stages that ran) are merged into one nbformat notebook, with a
-header cell from ``run.json`` and a heading per stage, and rendered by nbconvert's
-``HTMLExporter`` with code cells' inputs and prompts excluded.
+"""``report.html``: a run's executed notebooks as one page, outputs only, rendered by
+nbconvert; in name order, so a failed run shows the stages that ran.
 """
 
 from __future__ import annotations
@@ -15,36 +11,20 @@ import nbformat
 from nbconvert import HTMLExporter
 
 from milk_forecast.data.raw import data_label
-from milk_forecast.run_folder.layout import NOTEBOOKS_DIR, REPORT_FILE, UNIT, RunFolderError
+from milk_forecast.run_folder.layout import NOTEBOOKS_DIR, REPORT_FILE, UNIT
 from milk_forecast.run_folder.metrics import MAE, MAPE, R2, RMSE
 from milk_forecast.run_folder.predictions import PREDICTED
-from milk_forecast.run_folder.record import (
-    NOT_PUBLISHED_REASON,
-    PUBLISHED,
-    effective_status,
-    read_run_record,
-)
+from milk_forecast.run_folder.record import NOT_PUBLISHED_REASON, PUBLISHED, effective_status
 from milk_forecast.run_folder.write import write_text_atomic
 
-_HEADLINE_KEYS = (
-    (RMSE, f"RMSE ({UNIT})"),
-    (MAE, f"MAE ({UNIT})"),
-    (MAPE, "MAPE (%)"),
-    (R2, "R²"),
-)
+_HEADLINE_KEYS = ((RMSE, f"RMSE ({UNIT})"), (MAE, f"MAE ({UNIT})"), (MAPE, "MAPE (%)"), (R2, "R²"))
 
 
-def build_report(run_dir: Path, record: dict[str, Any] | None = None) -> Path:
-    """Write ``<run_dir>/report.html`` from the executed notebooks present; return its path.
-
-    ``record``: the run's record as it is about to be saved (default: its run.json).
-    """
-    run_dir = Path(run_dir)
-    record, problem = (record, None) if record is not None else _read_record(run_dir)
+def build_report(run_dir: Path, record: dict[str, Any]) -> Path:
+    """Write ``<run_dir>/report.html`` from the executed notebooks present and the run's
+    record (as it is about to be saved); return its path."""
     merged = nbformat.v4.new_notebook()
-    merged.cells.append(
-        nbformat.v4.new_markdown_cell(header_markdown(run_dir.name, record, problem))
-    )
+    merged.cells.append(nbformat.v4.new_markdown_cell(header_markdown(run_dir.name, record)))
     notebooks = sorted((run_dir / NOTEBOOKS_DIR).glob("*.ipynb"))
     stages = {stage.get("name"): stage for stage in record.get("stages", [])}
     for path in notebooks:
@@ -52,7 +32,9 @@ def build_report(run_dir: Path, record: dict[str, Any] | None = None) -> Path:
         if not merged.metadata and notebook.metadata.get("language_info"):
             merged.metadata["language_info"] = notebook.metadata["language_info"]
         merged.cells.append(nbformat.v4.new_markdown_cell(stage_heading(path, stages)))
-        merged.cells.extend(cell for cell in notebook.cells if _shown(cell))
+        # Markdown cells, and code cells with outputs (their inputs are hidden).
+        shown = [c for c in notebook.cells if c.cell_type == "markdown" or c.get("outputs")]
+        merged.cells.extend(shown)
     if not notebooks:
         merged.cells.append(nbformat.v4.new_markdown_cell("*No executed notebook in this run.*"))
     exporter = HTMLExporter(
@@ -66,12 +48,11 @@ def build_report(run_dir: Path, record: dict[str, Any] | None = None) -> Path:
     return target
 
 
-def header_markdown(run_id: str, record: dict[str, Any], problem: str | None) -> str:
+def header_markdown(run_id: str, record: dict[str, Any]) -> str:
     """The report's first cell: run id, status, data, times, headline, forecast, error."""
-    lines = [f"# Milk price pipeline: run {run_id}", ""]
-    if problem is not None:
-        return "\n".join([*lines, f"**run.json**: {problem}"])
-    lines += [
+    lines = [
+        f"# Milk price pipeline: run {run_id}",
+        "",
         f"- **Status**: {effective_status(record)}",
         f"- **Data**: {data_label(record.get('synthetic_sample'))} from {record.get('data_dir', '?')}",
         f"- **Started**: {record.get('started_at') or '-'}; "
@@ -111,18 +92,6 @@ def stage_heading(path: Path, stages: dict[str, dict[str, Any]]) -> str:
         details.append(f"{stage['seconds']:.1f} s")
     suffix = f" ({', '.join(details)})" if details else ""
     return f"## Stage {path.stem}{suffix}"
-
-
-def _read_record(run_dir: Path) -> tuple[dict[str, Any], str | None]:
-    try:
-        return read_run_record(run_dir), None
-    except RunFolderError as exc:
-        return {}, str(exc)
-
-
-def _shown(cell: Any) -> bool:
-    """Markdown cells and code cells with outputs (inputs are hidden anyway)."""
-    return cell.cell_type == "markdown" or (cell.cell_type == "code" and bool(cell.outputs))
 
 
 def _number(value: Any) -> str:

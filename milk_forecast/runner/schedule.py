@@ -1,10 +1,7 @@
-"""Run the pipeline now and then at every time of a cron expression, with retries.
+"""Run the pipeline now and then at every time of a cron expression (UTC), with retries.
 
-Cron expressions (5 fields, UTC) are parsed and stepped by ``cronsim``; ``parse_cron``
-is a thin adapter that keeps our error messages, which name the field at fault.
-Time and stopping are injected (``Clock``, ``stopped``) so tests drive the loop
-without waiting. ``run_once`` starts one new run (a new run folder) per call and
-returns whether it succeeded.
+``cronsim`` parses and steps the expressions; our messages name the field at fault. The
+clock and the stop are injected so tests drive the loop without waiting.
 """
 
 from __future__ import annotations
@@ -18,7 +15,8 @@ from cronsim import CronSim, CronSimError
 from milk_forecast.runner.clock import Clock, format_seconds, isoformat
 
 Log = Callable[[str], None]
-RunOnce = Callable[[], bool]
+RunOnce = Callable[[], bool]  # one attempt: whether it succeeded
+Stopped = Callable[[], bool]  # whether a stop was requested
 
 FIELD_NAMES = ("minute", "hour", "day-of-month", "month", "day-of-week")
 # Longest single sleep while waiting for a due time, so a suspended machine or a
@@ -68,23 +66,11 @@ def _describe(expression: str, fields: list[str], problem: str) -> str:
 
 
 def run_with_retries(
-    run_once: RunOnce,
-    retries: int,
-    retry_delay: float,
-    clock: Clock,
-    stopped: Callable[[], bool],
-    log: Log,
+    run_once: RunOnce, retries: int, retry_delay: float, clock: Clock, stopped: Stopped, log: Log
 ) -> bool:
-    """Call ``run_once`` until it succeeds, at most ``1 + retries`` times.
-
-    Waits ``retry_delay`` seconds between attempts; an exception from ``run_once``
-    counts as a failed attempt (logged with its class and message). No retry is
-    started once ``stopped()``. Returns whether an attempt succeeded.
-    """
-    if retries < 0:
-        raise ValueError(f"retries must be >= 0, got {retries}")
-    if retry_delay < 0:
-        raise ValueError(f"retry_delay must be >= 0 seconds, got {retry_delay}")
+    """Call ``run_once`` until it succeeds, at most ``1 + retries`` times, ``retry_delay``
+    seconds apart, and none once ``stopped()``; whether an attempt succeeded. An exception
+    from ``run_once`` is a failed attempt (logged with its class and message)."""
     attempts = retries + 1
     for attempt in range(1, attempts + 1):
         if _attempt(run_once, log):
@@ -108,19 +94,17 @@ def run_with_retries(
 def run_schedule(
     schedule: CronSchedule,
     run_once: RunOnce,
-    *,
     retries: int,
     retry_delay: float,
     clock: Clock,
-    stopped: Callable[[], bool],
+    stopped: Stopped,
     log: Log,
 ) -> int:
-    """Run now, then at every cron time, until ``stopped()``.
+    """Run now, then at every cron time, until ``stopped()``; 0 when the last occurrence
+    succeeded, else 1 (an exit status).
 
-    Each occurrence gets ``retries`` retries. The next due time is computed after
-    the previous occurrence finished, so occurrences missed while a run was still
-    going are skipped, not caught up. Returns 0 when the last occurrence succeeded,
-    1 when it failed: use it as the exit status.
+    The next due time is computed after the previous occurrence finished, so occurrences
+    missed while a run was still going are skipped, not caught up.
     """
     last_ok = True
     if not stopped():
@@ -139,7 +123,7 @@ def run_schedule(
     return 0 if last_ok else 1
 
 
-def sleep_until(due: datetime, clock: Clock, stopped: Callable[[], bool]) -> bool:
+def sleep_until(due: datetime, clock: Clock, stopped: Stopped) -> bool:
     """Sleep until ``clock.now() >= due``; False when a stop was requested first."""
     while not stopped():
         remaining = (due - clock.now()).total_seconds()

@@ -1,10 +1,8 @@
 """The four stages: their notebooks, the parameters those declare, and ``-p`` overrides.
 
 A notebook's parameters are the literal assignments of its cell tagged ``parameters``
-(read with papermill's inspection). A ``-p NAME VALUE`` override takes the type of the
-notebook's default, then the stage's parameter class (``PreprocessParams``,
-``TrainParams``) checks every value against its rule, before any kernel starts.
-``run_dir`` and ``data_dir`` are set by the runner, never by ``-p``.
+(papermill's inspection). An override takes the type of the notebook's default, then the
+stage's parameter class checks every value against its rule, before any kernel starts.
 """
 
 from __future__ import annotations
@@ -24,6 +22,7 @@ from milk_forecast.run_folder.files import excerpt
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+RUNS_DIR = PROJECT_ROOT / "runs"  # the default runs folder
 # Set by the runner for every run; a user cannot override them with -p.
 RUNNER_PARAMETERS = ("run_dir", "data_dir")
 STAGE_NAMES = ("01_extract", "02_clean", "03_preprocess", "04_train")
@@ -61,11 +60,6 @@ def load_stages(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Stage]:
             ) from None
         stages.append(Stage(name, path, parameters))
     return stages
-
-
-def declared_names(stages: list[Stage]) -> list[str]:
-    names = {name for stage in stages for name in stage.parameters}
-    return sorted(names - set(RUNNER_PARAMETERS))
 
 
 BOOLEAN_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
@@ -108,7 +102,7 @@ def resolve_parameters(
     stages: list[Stage], overrides: Mapping[str, str]
 ) -> dict[str, dict[str, Any]]:
     """Per stage, every declared knob: the notebook's default unless ``-p`` overrides it."""
-    valid = declared_names(stages)
+    valid = sorted({name for stage in stages for name in stage.parameters} - {*RUNNER_PARAMETERS})
     for name in overrides:
         if name in RUNNER_PARAMETERS:
             raise PipelineError(
@@ -128,20 +122,13 @@ def resolve_parameters(
             values[name] = (
                 coerce_value(name, overrides[name], default) if name in overrides else default
             )
-        check_values(stage.name, values)
+        try:
+            if stage.name in PARAMETER_CLASSES:
+                PARAMETER_CLASSES[stage.name].from_values(values)  # each value against its rule
+        except ParameterError as exc:
+            raise PipelineError(str(exc)) from None
         resolved[stage.name] = values
     return resolved
-
-
-def check_values(stage_name: str, values: Mapping[str, Any]) -> None:
-    """The stage's parameter class accepts ``values`` (each against its rule)."""
-    cls = PARAMETER_CLASSES.get(stage_name)
-    if cls is None:
-        return
-    try:
-        cls.from_values(values)
-    except ParameterError as exc:
-        raise PipelineError(str(exc)) from None
 
 
 def _literal_default(stage: Stage, name: str, source: str) -> Any:

@@ -1,10 +1,7 @@
 """A run in progress: its record mirrored to run.json, how it failed, what it came to.
 
-``start_run`` creates the run folder and its run.json (status ``running``); the stages
-and the publication update the record in memory and ``RunContext.save`` writes it;
-``fail_run`` marks a run ``failed`` naming the stage, the file and the message, and
-never touches ``runs/LATEST``. When run.json itself cannot be written,
-``RunRecordError`` says so (the runner cannot record the run's state).
+``fail_run`` marks a run ``failed`` naming the stage, the file and the message, and never
+touches ``LATEST``; ``RunRecordError``: run.json itself cannot be written.
 """
 
 from __future__ import annotations
@@ -36,15 +33,8 @@ from milk_forecast.runner.clock import isoformat, utc_now
 from milk_forecast.runner.plan import RunPlan
 
 SKIPPED = "skipped"
-VERSIONED_PACKAGES = (
-    "pandas",
-    "numpy",
-    "scikit-learn",
-    "pyarrow",
-    "papermill",
-    "nbconvert",
-    "matplotlib",
-)
+# The packages whose versions run.json records.
+PACKAGES = ("pandas", "numpy", "scikit-learn", "pyarrow", "papermill", "nbconvert", "matplotlib")
 
 Log = Callable[[str], None]
 
@@ -72,9 +62,6 @@ class StageFailure(Exception):
             code = f" `{self.cell_source}`" if self.cell_source else ""
             where += f", cell In [{self.cell}]{code}"
         return f"stage {self.stage} failed{where}: {self.exception}: {self.message}"
-
-    def as_record(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 class RunRecordError(Exception):
@@ -168,7 +155,7 @@ def start_run(plan: RunPlan, log: Log = print) -> RunContext:
 
 def package_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
-    for name in VERSIONED_PACKAGES:
+    for name in PACKAGES:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -190,20 +177,16 @@ def fail_run(context: RunContext, failure: StageFailure) -> RunOutcome:
     """Mark the run (and its running stage) failed with ``failure``; LATEST is not touched."""
     if context.record["stages"] and context.record["stages"][-1]["status"] == RUNNING:
         context.record["stages"][-1]["status"] = FAILED
-    mark_finished(context, FAILED, failure.as_record())
+    mark_finished(context, FAILED, dataclasses.asdict(failure))
     context.save()
     write_report(context)
     return RunOutcome(FAILED, context.run_id, context.run_dir, context.record, failure)
 
 
 def failure_of(context: RunContext, exc: BaseException, step: str | None = None) -> StageFailure:
-    """The failure recorded for a run stopped by ``exc``: a signal, an OS error, anything.
-
-    Names the stage running (else ``step``, else ``start``). A stop (``KeyboardInterrupt``,
-    or any other exception that is not an ``Exception``, such as an orchestrator's
-    termination signal) is ``interrupted``, with the signal's name when the exception
-    carries its number; an OS error gives its message and file.
-    """
+    """The failure of a run stopped by ``exc`` in the stage running (else ``step``, else
+    ``start``). A stop (any exception that is not an ``Exception``: Ctrl-C, an orchestrator's
+    termination signal) is ``interrupted``, naming the signal when ``exc`` carries its number."""
     stages = context.record["stages"]
     running = stages[-1]["name"] if stages and stages[-1]["status"] == RUNNING else None
     stage = running or step or "start"

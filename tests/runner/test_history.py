@@ -13,7 +13,7 @@ import pytest
 
 from milk_forecast.run_folder.layout import RunFolderError
 from milk_forecast.run_folder.write import publish_latest, write_run_record
-from milk_forecast.runner.history import data_label, format_history, prune_runs
+from milk_forecast.runner.history import format_history, inputs_label, prune_runs
 
 SAMPLE_INPUTS = {"precio_leche.csv": {"sha256": "a" * 64, "bytes": 10}}
 REAL_INPUTS = {"precio_leche.csv": {"sha256": "b" * 64, "bytes": 10}}
@@ -108,13 +108,15 @@ def test_history_without_latest_says_nothing_is_served(tmp_path: Path) -> None:
 
 
 def test_data_label_distinguishes_inputs() -> None:
-    sample = data_label({"synthetic_sample": True, "inputs": SAMPLE_INPUTS})
-    real = data_label({"synthetic_sample": False, "inputs": REAL_INPUTS})
+    sample = inputs_label({"synthetic_sample": True, "inputs": SAMPLE_INPUTS})
+    real = inputs_label({"synthetic_sample": False, "inputs": REAL_INPUTS})
     assert re.fullmatch(r"synthetic_sample [0-9a-f]{8}", sample)
     assert re.fullmatch(r"real [0-9a-f]{8}", real)
     assert sample[-8:] != real[-8:]
-    assert data_label({"synthetic_sample": False, "inputs": SAMPLE_INPUTS}) == "real " + sample[-8:]
-    assert data_label({}) == "unknown"
+    assert (
+        inputs_label({"synthetic_sample": False, "inputs": SAMPLE_INPUTS}) == "real " + sample[-8:]
+    )
+    assert inputs_label({}) == "unknown"
 
 
 def test_prune_keeps_the_newest_latest_and_running(runs_dir: Path) -> None:

@@ -125,12 +125,12 @@ def test_stage_kernels_start_two_ahead_and_give_a_retried_stage_a_fresh_kernel(
         first = stage_kernels.take(stages[0])
         ahead = dict(stage_kernels._ready)
         assert set(ahead) == {stages[1].name, stages[2].name}
-        stage_kernels.release(first)  # the attempt failed; an orchestrator retries it
+        first.stop()  # the attempt failed; an orchestrator retries it
         again = stage_kernels.take(stages[0])
         try:
             assert again is not first and again.has_kernel
             assert not first.has_kernel
             assert stage_kernels._ready == ahead  # nothing started twice
         finally:
-            stage_kernels.release(again)
+            again.stop()
     assert not any(kernel.has_kernel for kernel in ahead.values())  # stopped with the block

@@ -102,7 +102,7 @@ def test_wait_gets_the_lock_after_the_holder_releases(
 
 def test_wait_ends_when_stop_is_set(tmp_path: Path, holder: subprocess.Popen[str]) -> None:
     stop = Interrupts()
-    clock = StepClock(on_sleep=lambda: stop.request_stop("test"))
+    clock = StepClock(on_sleep=lambda: stop.request_stop())
     lock = RunsLock(
         tmp_path, wait=True, poll=1, clock=clock, stopped=stop.stopped, log=lambda _: None
     )

@@ -4,7 +4,6 @@ from pathlib import Path
 
 import nbformat
 
-from milk_forecast.run_folder.write import write_run_record
 from milk_forecast.runner.report import build_report
 
 # A 1x1 PNG.
@@ -37,18 +36,15 @@ def make_run(tmp_path: Path) -> Path:
 
 def test_report_shows_outputs_and_headings_but_no_code(tmp_path: Path) -> None:
     run_dir = make_run(tmp_path)
-    write_run_record(
-        run_dir,
-        {
-            "run_id": run_dir.name,
-            "status": "succeeded",
-            "synthetic_sample": True,
-            "stages": [{"name": "01_extract", "status": "succeeded", "seconds": 1.5}],
-            "headline": {"model": "ridge", "evaluation": "walk_forward", "rmse_clp_per_l": 12.5},
-            "forecast": {"month": "2020-05", "predicted_clp_per_l": 301.25, "model": "ridge"},
-        },
-    )
-    path = build_report(run_dir)
+    record = {
+        "run_id": run_dir.name,
+        "status": "succeeded",
+        "synthetic_sample": True,
+        "stages": [{"name": "01_extract", "status": "succeeded", "seconds": 1.5}],
+        "headline": {"model": "ridge", "evaluation": "walk_forward", "rmse_clp_per_l": 12.5},
+        "forecast": {"month": "2020-05", "predicted_clp_per_l": 301.25, "model": "ridge"},
+    }
+    path = build_report(run_dir, record)
     assert path == run_dir / "report.html"
     html = path.read_text(encoding="utf-8")
     assert "extract_out" in html and "clean_out" in html
@@ -66,24 +62,14 @@ def test_report_shows_outputs_and_headings_but_no_code(tmp_path: Path) -> None:
 def test_failed_run_report_shows_the_error_and_the_stages_that_ran(tmp_path: Path) -> None:
     run_dir = make_run(tmp_path)
     (run_dir / "notebooks" / "02_clean.ipynb").unlink()
-    write_run_record(
-        run_dir,
-        {
-            "status": "failed",
-            "synthetic_sample": False,
-            "data_dir": "/data/real",
-            "error": {"stage": "02_clean", "cell": 3, "exception": "KeyError", "message": "'Mes'"},
-        },
-    )
-    html = build_report(run_dir).read_text(encoding="utf-8")
+    record = {
+        "status": "failed",
+        "synthetic_sample": False,
+        "data_dir": "/data/real",
+        "error": {"stage": "02_clean", "cell": 3, "exception": "KeyError", "message": "'Mes'"},
+    }
+    html = build_report(run_dir, record).read_text(encoding="utf-8")
     assert "failed" in html and "real data from /data/real" in html
     assert "KeyError" in html and "code cell 3" in html
     assert "extract_out" in html
     assert "Stage 02_clean" not in html
-
-
-def test_report_without_run_json_names_the_problem(tmp_path: Path) -> None:
-    run_dir = make_run(tmp_path)
-    html = build_report(run_dir).read_text(encoding="utf-8")
-    assert "run.json: missing" in html
-    assert "extract_out" in html

@@ -44,7 +44,7 @@ def recording_run(
         clock.current += timedelta(seconds=run_seconds)
         outcome = outcomes[len(calls) - 1]
         if stop is not None and len(calls) == len(outcomes):
-            stop.request_stop("test done")
+            stop.request_stop()
         return outcome
 
     return run_once, calls
@@ -150,7 +150,7 @@ def test_stop_while_waiting_for_the_next_time() -> None:
         def sleep(self, seconds: float) -> None:
             super().sleep(seconds)
             if self.current >= utc(2026, 1, 1, 0, 30):
-                stop.request_stop("test")
+                stop.request_stop()
 
     clock = StoppingClock(utc(2026, 1, 1))
     run_once, calls = recording_run(clock, [True, True])
@@ -162,7 +162,7 @@ def test_stop_while_waiting_for_the_next_time() -> None:
 
 def test_already_stopped_runs_nothing() -> None:
     clock, stop = FakeClock(utc(2026, 1, 1)), Interrupts()
-    stop.request_stop("test")
+    stop.request_stop()
     run_once, calls = recording_run(clock, [True])
     scheduled("* * * * *", run_once, clock, stop, 0, 0, lambda _: None)
     assert calls == []
@@ -176,19 +176,11 @@ def test_system_clock_sleeps_in_slices_and_returns_early_on_stop(
     def fake_sleep(seconds: float) -> None:
         slices.append(seconds)
         if len(slices) == 3:
-            stop.request_stop("test")
+            stop.request_stop()
 
     monkeypatch.setattr(clock_module.time, "sleep", fake_sleep)
-    SystemClock(stop.stopped, slice_s=0.2).sleep(3600)
-    assert slices == [0.2, 0.2, 0.2]
-
-
-@pytest.mark.parametrize(("retries", "delay"), [(-1, 0), (0, -1)])
-def test_negative_retries_or_delay_are_rejected(retries: int, delay: float) -> None:
-    with pytest.raises(ValueError, match="must be >= 0"):
-        run_with_retries(
-            lambda: True, retries, delay, FakeClock(utc(2026, 1, 1)), Interrupts().stopped, print
-        )
+    SystemClock(stop.stopped).sleep(3600)
+    assert slices == [clock_module.SLEEP_SLICE_S] * 3
 
 
 def test_format_seconds() -> None:

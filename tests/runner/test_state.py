@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import pickle
@@ -38,7 +39,7 @@ def test_a_stage_failure_survives_pickling() -> None:
     """An orchestrator may store the exception of a failed task."""
     failure = state.StageFailure("02_clean", "nb.ipynb", "ValueError", "bad", 3, "clean()")
     copy = pickle.loads(pickle.dumps(failure))
-    assert copy.as_record() == failure.as_record() and str(copy) == str(failure)
+    assert dataclasses.asdict(copy) == dataclasses.asdict(failure) and str(copy) == str(failure)
 
 
 class TerminationSignal(BaseException):
