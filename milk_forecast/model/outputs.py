@@ -71,32 +71,23 @@ def read_predictions(path: Path) -> pd.DataFrame:
     return frame
 
 
-def calibration_summary(rows: pd.DataFrame, levels: Sequence[float]) -> dict[str, Any]:
-    """Per horizon and level: coverage, mean width (CLP/L) and number of months."""
-    summary: dict[str, Any] = {}
-    for h, part in rows.groupby(HORIZON, sort=True):
-        lowers = {level: part[interval_column(LOWER, level)] for level in levels}
-        uppers = {level: part[interval_column(UPPER, level)] for level in levels}
-        summary[str(h)] = {
-            level_label(level): {
-                COVERAGE: mt.coverage(part[ACTUAL], lowers[level], uppers[level]),
-                MEAN_WIDTH: float((uppers[level] - lowers[level]).mean()),
-                CALIBRATION_MONTHS: len(part),
-            }
-            for level in levels
-        }
-    return summary
-
-
 def calibration_block(
     rows: pd.DataFrame, origins: pd.DatetimeIndex, levels: Sequence[float], method: str
 ) -> dict[str, Any]:
-    """``metrics.json``'s ``calibration``: window of origins, method, summary by horizon."""
-    return {
-        "window": f"{origins[0]:%Y-%m}..{origins[-1]:%Y-%m}",
-        "method": method,
-        "horizons": calibration_summary(rows, levels),
-    }
+    """``metrics.json``'s ``calibration``: the window of origins, the method and, per horizon
+    and level, the coverage, the mean width (CLP/L) and the number of months."""
+    horizons: dict[str, Any] = {}
+    for h, part in rows.groupby(HORIZON, sort=True):
+        horizons[str(h)] = {}
+        for level in levels:
+            lower, upper = part[interval_column(LOWER, level)], part[interval_column(UPPER, level)]
+            horizons[str(h)][level_label(level)] = {
+                COVERAGE: mt.coverage(part[ACTUAL], lower, upper),
+                MEAN_WIDTH: float((upper - lower).mean()),
+                CALIBRATION_MONTHS: len(part),
+            }
+    window = f"{origins[0]:%Y-%m}..{origins[-1]:%Y-%m}"
+    return {"window": window, "method": method, "horizons": horizons}
 
 
 def path_record(row: pd.Series, levels: Sequence[float]) -> dict[str, Any]:
@@ -163,15 +154,6 @@ def json_value(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def predictions_document(predictions: pd.DataFrame, levels: Sequence[float]) -> dict[str, Any]:
-    """``predictions.json``: the rows of ``predictions.parquet`` with the unit and levels."""
-    rows = [
-        {column: json_value(value) for column, value in row.items()}
-        for row in predictions.astype("object").to_dict("records")
-    ]
-    return {"unit": UNIT, "interval_levels": list(levels), "rows": rows}
-
-
 def write_outputs(
     metrics: dict[str, Any],
     predictions: pd.DataFrame,
@@ -187,8 +169,11 @@ def write_outputs(
     track.rows.to_parquet(paths[3], index=False)
     write_metrics(paths[0], metrics)
     predictions.to_parquet(paths[1], index=False)
-    document = predictions_document(predictions, metrics["interval_levels"])
-    write_predictions_json(paths[2], document["interval_levels"], document["rows"])
+    rows = [
+        {column: json_value(value) for column, value in row.items()}
+        for row in predictions.astype("object").to_dict("records")
+    ]
+    write_predictions_json(paths[2], metrics["interval_levels"], rows)
     return paths
 
 

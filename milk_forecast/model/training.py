@@ -1,12 +1,10 @@
-"""The train stage: evaluate, choose, forecast the next 12 months, build the outputs.
+"""The train stage as a recipe of named steps, from 03_preprocess's tables to the outputs.
 
 One month ahead, the model is the *adaptive seasonal ridge*: an ``AdaptiveChoice`` among
-the one-step seasonal ridges (``ridges.py``) by their RMSE (log) over the selection window
-before each month. For the first backtest month that window is ``selection_start ..
-selection_end``; it slides one month per month after that, so the backtest window is never
-seen by a choice made for an earlier month. Two to twelve months ahead, the path is the
-``Combination`` of the path candidates (``candidates.py``). Every interval is sized in time
-order from the serving model's own errors (``forecaster.half_widths``).
+the one-step ridges by their RMSE (log) over the selection window before each month, which
+slides one month per month from ``selection_start..selection_end``, so the backtest window
+is never seen by a choice made for an earlier month. Two to twelve months ahead, the path
+is the ``Combination`` of the path candidates.
 """
 
 from __future__ import annotations
@@ -64,12 +62,8 @@ class TrainingError(ValueError):
 
 @dataclass
 class TrainingResult:
-    """What ``train`` produced: the tables to show and write.
-
-    ``backtest``: the one-step backtest rows; ``path``: the FORECAST_HORIZON forecast rows;
-    ``horizon_backtest``: the combination and the baselines by origin and horizon;
-    ``calibration``: the served forecasts and intervals over the calibration window.
-    """
+    """What ``train`` produced: the tables to show and write (``horizon_backtest``: the
+    combination and the baselines by origin and horizon)."""
 
     metrics: dict[str, Any]
     predictions: pd.DataFrame
