@@ -12,7 +12,6 @@ import numpy as np
 
 from milk_forecast.model.forecaster import Forecaster, ForecastError, walk
 from milk_forecast.model.history import SEASON, History
-from milk_forecast.run_folder.predictions import FORECAST_HORIZON
 
 COMBINED = "horizon_combination"
 MIN_HISTORY = 60  # months of price a path candidate learns from at least
@@ -79,13 +78,11 @@ class Combination(Forecaster):
         candidates: Sequence[Forecaster] = (),
         window: int = 60,
         power: float = 2.0,
-        horizons: int = FORECAST_HORIZON,
         name: str = COMBINED,
     ) -> None:
         self.candidates = candidates
         self.window = window
         self.power = power
-        self.horizons = horizons
         self.name = name
 
     def fit(self, history: History) -> Self:
@@ -128,12 +125,12 @@ class Combination(Forecaster):
             raise ForecastError(f"{self.name}: forecasts up to {self.horizons} months ahead")
         return self.path_[:horizon].copy()
 
-    def describe(self, h: int, top: int = 3) -> tuple[str, str]:
+    def describe(self, h: int) -> tuple[str, str]:
         """The model and the reason of the forecast at horizon ``h``: the candidate with the
         largest weight; the scoring window, the largest weights, how rainfall was held."""
         weights, history = self.weights_[h - 1], self.history_
         names = [c.name for c in self.candidates]
-        order = [i for i in np.argsort(-weights)[:top] if weights[i] > 0]
+        order = [i for i in np.argsort(-weights)[:3] if weights[i] > 0]
         largest = ", ".join(f"{names[i]} {weights[i]:.2f}" for i in order)
         targets = f"{history.months[-self.window]:%Y-%m}..{history.months[-1]:%Y-%m}"
         top_weight = int(np.argmax(weights))

@@ -10,7 +10,6 @@ is the ``Combination`` of the path candidates.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,7 +26,6 @@ from milk_forecast.model.history import History
 from milk_forecast.model.params import TrainParams
 from milk_forecast.model.prototype import prototype_shuffled
 from milk_forecast.model.ridges import OneStepRidge
-from milk_forecast.model.track_record import TrackRecord
 from milk_forecast.model.windows import Windows, months_between, resolve, shift
 from milk_forecast.run_folder.layout import FEATURES_FILE, MONTH, SERIES_FILE
 from milk_forecast.run_folder.metrics import CALIBRATED_HORIZONS, SHUFFLED
@@ -204,8 +202,3 @@ def in_sample(pool: AdaptiveChoice, history: History) -> pd.DataFrame:
         {MONTH: history.months[positions], PREDICTED: np.exp(model.in_sample(positions))}
     )
     return frame.dropna().assign(**{KIND: IN_SAMPLE, MODEL: model.name})
-
-
-def write_outputs(result: TrainingResult, run_dir: Path | str, track: TrackRecord) -> list[Path]:
-    """Write the stage's products (see ``outputs.write_outputs``)."""
-    return outputs.write_outputs(result.metrics, result.predictions, run_dir, track)
