@@ -173,9 +173,7 @@ def _parse_cells(
     return clean.reset_index(drop=True), log
 
 
-def parse_price_table(
-    raw: pd.DataFrame, months: tuple[pd.Timestamp, pd.Timestamp] | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def parse_price_table(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``precio_leche.csv`` (Anio, Mes, Precio_leche) -> (month + price, dropped rows).
 
     Rows with an unknown month name, a duplicated month (the first is kept) or a price that
@@ -183,7 +181,7 @@ def parse_price_table(
     """
     text = _text_columns(raw, PRICE_FILE, list(PRICE_COLUMNS))
     periods = spanish_months(text[YEAR], text[MONTH_NAME])
-    kept, log = _periods(text, PRICE_FILE, periods, text[YEAR] + " " + text[MONTH_NAME], months)
+    kept, log = _periods(text, PRICE_FILE, periods, text[YEAR] + " " + text[MONTH_NAME], None)
     clean, cell_log = _parse_cells(kept, PRICE_FILE, {PRICE: PRICE_COLUMN}, decimals, "row dropped")
     empty = kept.index[kept[PRICE] == ""]
     log.append(_log(PRICE_FILE, empty, pd.Series("", index=empty), f"{MISSING_PRICE}: row dropped"))

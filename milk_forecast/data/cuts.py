@@ -1,8 +1,6 @@
-"""A data folder as it was at an earlier month: the price file cut after a given month.
-
-Used to replay the past (runs at successive cuts build a track record) on the sample or
-the real data. The other files are copied unchanged (months after the last price are
-dropped by the cleaning, as in real use when the price is published first).
+"""A data folder as it was at an earlier month, to replay the past (runs at successive cuts
+build a track record): the price file cut after that month, the other files copied
+unchanged (the cleaning drops the months after the last price, as in real use).
 
     python -m milk_forecast.data.cuts --data-dir ../shared/data --last-month 2019-10 --out /tmp/cut
 """

@@ -1,9 +1,6 @@
-"""The evaluations in ``metrics.json``: walk-forward by horizon and the prototype's split.
-
-- ``walk_forward`` (one month ahead, the headline) and ``walk_forward_h<h>``: from the
-  origins before the backtest months, the models serving each horizon and the baselines,
-  each forecast from the months up to its origin only;
-- ``shuffled_split``: the prototype's shuffled 80/20 split, kept to compare with it.
+"""The evaluations in ``metrics.json``: walk-forward by horizon (``walk_forward``, one month
+ahead, is the headline), each forecast from the months up to its origin only, and the
+prototype's shuffled 80/20 split, kept to compare with it.
 """
 
 from __future__ import annotations

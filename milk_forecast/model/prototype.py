@@ -1,8 +1,6 @@
-"""The prototype's recipe, kept to compare with: scale, the k best of the 141 lag features by
-mutual information, polynomial, ridge, chosen by a 630-point grid search (R2).
-
-It learns from ``features_monthly.parquet`` (03_preprocess), the table the prototype used.
-"""
+"""The prototype's recipe, kept to compare with, on the table it used (``features_monthly``):
+the k best of the 141 lag features by mutual information, polynomial, ridge, chosen by a
+630-point grid search (R2)."""
 
 from __future__ import annotations
 

@@ -1,19 +1,14 @@
-"""The seasonal ridges: the monthly log change of the price on 12 calendar-month indicators
-(unpenalised, no intercept) and standardised, ridge-penalised inputs, recent years weighted
-more: a training month ``a`` years older than the reference month weighs
-``0.5 ** (a / half_life_years)`` (``None``: equal weights).
+"""The seasonal ridges: the monthly log change of the price on 12 unpenalised calendar-month
+indicators (no intercept) and standardised, ridge-penalised inputs, a training month ``a``
+years old weighing ``0.5 ** (a / half_life_years)`` (``None``: equal weights).
 
-- ``OneStepRidge`` forecasts the next month. Inputs of month t: ``price`` =
-  log p(t-1) - log p(t-13), the price's change over the last year; ``rain`` =
-  log(1 + rainfall of the 8 regions over t-12..t-1), a drought gauge. Ages count from the
-  month forecast; at least 24 training months.
-- ``RecursiveRidge`` forecasts a path, each predicted month feeding the inputs of the next.
-  Inputs: ``price`` = y(t-1), y(t) = log p(t) - log p(t-12); ``rain`` as above; ``acc3`` =
-  y(t-1) - y(t-4), a seasonally adjusted momentum. Rainfall not observed (the future, or
-  rain data ending early) holds the last complete 12-month sum. Ages count from the origin;
-  fewer than 36 training months: no forecast (NaN).
-
-Each family fits its members at one origin together (``fit_predict_many``).
+Inputs of month t, with y(t) = log p(t) - log p(t-12): ``price`` = y(t-1), the price's
+change over the last year; ``rain`` = log(1 + rainfall of the 8 regions over t-12..t-1), a
+drought gauge; ``acc3`` = y(t-1) - y(t-4), a seasonally adjusted momentum (paths only).
+``OneStepRidge`` forecasts the next month, ages counting from it. ``RecursiveRidge`` a
+path, each predicted month feeding the inputs of the next, ages counting from the origin;
+rainfall not observed (the future, or rain data ending early) holds the last complete
+12-month sum. Each family fits its members at one origin together (``fit_predict_many``).
 """
 
 from __future__ import annotations
