@@ -44,9 +44,9 @@ def _errors(*parts: pd.Series) -> pd.Series:
     return pd.concat(found).sort_index() if found else pd.Series([], dtype="object")
 
 
-def _numbers(text: pd.Series, column: str, pattern: str, like: str) -> Parsed:
-    """The stripped cells matching ``pattern`` (NaN elsewhere, to be filled by the caller),
-    and a message for every other non-empty cell."""
+def _numbers(text: pd.Series, column: str, pattern: str, like: str) -> tuple[pd.Series, pd.Series]:
+    """The stripped cells that match ``pattern`` (NaN elsewhere), and a message for every
+    other non-empty cell."""
     text = stripped(text)
     valid = _matching(text, pattern)
     errors = _messages(text[~valid & (text != "")], column, f"is not {like}")

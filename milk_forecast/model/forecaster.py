@@ -78,7 +78,8 @@ class Forecaster(ABC):
     def fit_predict_many(
         cls, forecasters: Sequence[Forecaster], history: History, horizon: int
     ) -> np.ndarray:
-        """Paths (forecasters, horizon) of several forecasters of this class fit on ``history``."""
+        """Paths (forecasters, horizon) of several forecasters of this class fit on ``history``;
+        a family whose members share work at an origin overrides it."""
         return np.array([f.clone().fit(history).predict(horizon) for f in forecasters])
 
     def replay_lag(self, history: History) -> int:
