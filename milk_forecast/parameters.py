@@ -1,13 +1,10 @@
 """Declared parameters: a default and a validity rule side by side, checked in one place.
 
-A stage's knobs are a frozen dataclass whose fields are declared with ``parameter``:
-the default (which the notebook's ``parameters`` cell repeats as a literal, a test
-keeps the two equal) and a ``Rule`` saying what values make sense. ``check_fields``
-runs every rule; the dataclasses call it in ``__post_init__``, so the runner refuses
-a bad ``-p`` value before any kernel starts and the notebook refuses it when run by
-hand, with the same message: the parameter, the value and the rule.
-
-Standard library only: the runner imports these classes at start-up.
+A stage's knobs are a frozen dataclass of ``parameter`` fields (the default, which the
+notebook's ``parameters`` cell repeats as a literal, and a ``Rule``). The rules run in
+``__post_init__``, so the runner refuses a bad ``-p`` value before any kernel starts and
+the notebook refuses it when run by hand, with the same message. Standard library only:
+the runner imports these classes at start-up.
 """
 
 from __future__ import annotations
@@ -20,8 +17,6 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 from milk_forecast.run_folder.files import excerpt
-
-_MONTH_RE = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 
 class ParameterError(ValueError):
@@ -38,69 +33,52 @@ class Rule:
 
 def parameter(default: Any, rule: Rule) -> Any:
     """A dataclass field with its default and its rule."""
-    if isinstance(default, list | dict | set):
-        raise TypeError("use a tuple (immutable) default")
     return dataclasses.field(default=default, metadata={"rule": rule})
 
 
-def _is_real(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+def _bound(value: float | None, infinity: str) -> str:
+    return infinity if value is None else str(value)
 
 
-def number(low: float | None = None, high: float | None = None, *, open_: bool = True) -> Rule:
-    """A finite number, strictly inside ``(low, high)`` (``open_``) or within ``[low, high]``."""
-
-    def inside(value: Any) -> bool:
-        if not _is_real(value):
-            return False
-        if open_:
-            return (low is None or value > low) and (high is None or value < high)
-        return (low is None or value >= low) and (high is None or value <= high)
-
-    brackets = "()" if open_ else "[]"
-    bounds = f"{brackets[0]}{low if low is not None else '-inf'}, {high if high is not None else 'inf'}{brackets[1]}"
-    return Rule(f"a finite number in {bounds}", inside)
-
-
-def integer(low: int | None = None, high: int | None = None) -> Rule:
-    """An integer within ``[low, high]``."""
+def number(low: float, high: float | None = None) -> Rule:
+    """A finite number strictly between ``low`` and ``high`` (None: no upper bound)."""
 
     def inside(value: Any) -> bool:
-        return (
-            isinstance(value, int)
-            and not isinstance(value, bool)
-            and (low is None or value >= low)
-            and (high is None or value <= high)
-        )
+        real = isinstance(value, int | float) and not isinstance(value, bool)
+        return real and math.isfinite(value) and low < value and (high is None or value < high)
 
-    return Rule(
-        f"an integer in [{low if low is not None else '-inf'}, {high if high is not None else 'inf'}]",
-        inside,
-    )
+    return Rule(f"a finite number in ({low}, {_bound(high, 'inf')})", inside)
+
+
+def integer(low: int, high: int) -> Rule:
+    """An integer from ``low`` to ``high``."""
+
+    def inside(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+    return Rule(f"an integer in [{low}, {high}]", inside)
 
 
 BOOLEAN = Rule("true or false", lambda value: isinstance(value, bool))
 
 
 def is_month(value: Any) -> bool:
-    return isinstance(value, str) and bool(_MONTH_RE.fullmatch(value))
+    return isinstance(value, str) and bool(re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", value))
 
 
 MONTH_TEXT = Rule("a month written YYYY-MM", is_month)
 
 
-def sequence_of(item: Rule, *, min_items: int = 1, unique: bool = False) -> Rule:
-    """A list or tuple of at least ``min_items`` values that each follow ``item``."""
+def sequence_of(item: Rule) -> Rule:
+    """A list or tuple of at least one value, distinct values, each following ``item``."""
 
     def accepts(value: Any) -> bool:
-        if not isinstance(value, list | tuple) or len(value) < min_items:
+        if not isinstance(value, list | tuple) or not value:
             return False
-        if unique and len({repr(v) for v in value}) != len(value):
-            return False
-        return all(item.accepts(v) for v in value)
+        distinct = len({repr(v) for v in value}) == len(value)
+        return distinct and all(item.accepts(v) for v in value)
 
-    distinct = "distinct " if unique else ""
-    return Rule(f"a list of at least {min_items} {distinct}value(s), each {item.text}", accepts)
+    return Rule(f"a list of at least 1 distinct value(s), each {item.text}", accepts)
 
 
 def one_of(*choices: Any) -> Rule:
@@ -109,31 +87,6 @@ def one_of(*choices: Any) -> Rule:
 
 def none_or(rule: Rule) -> Rule:
     return Rule(f"{rule.text}, or None", lambda value: value is None or rule.accepts(value))
-
-
-MONTH_OR_NONE = none_or(MONTH_TEXT)
-
-
-def rules_of(cls: type) -> dict[str, Rule]:
-    """Field name -> rule, for the fields declared with ``parameter``."""
-    return {
-        field.name: field.metadata["rule"]
-        for field in dataclasses.fields(cls)
-        if "rule" in field.metadata
-    }
-
-
-def defaults_of(cls: type) -> dict[str, Any]:
-    """Field name -> default."""
-    return {field.name: field.default for field in dataclasses.fields(cls)}
-
-
-def check_fields(instance: Any) -> None:
-    """Raise ``ParameterError`` for the first field whose value breaks its rule."""
-    for name, rule in rules_of(type(instance)).items():
-        value = getattr(instance, name)
-        if not rule.accepts(value):
-            raise ParameterError(f"parameter {name!r}: {excerpt(value, 60)} is not {rule.text}")
 
 
 def frozen(value: Any) -> Any:
@@ -148,8 +101,13 @@ class Parameters:
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):  # type: ignore[arg-type]
-            object.__setattr__(self, field.name, frozen(getattr(self, field.name)))
-        check_fields(self)
+            value = frozen(getattr(self, field.name))
+            object.__setattr__(self, field.name, value)
+            rule = field.metadata["rule"]
+            if not rule.accepts(value):
+                raise ParameterError(
+                    f"parameter {field.name!r}: {excerpt(value, 60)} is not {rule.text}"
+                )
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> Self:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from nbclient import NotebookClient
 
 from milk_forecast.data.raw import SAMPLE_DIR
 from milk_forecast.model.outputs import read_predictions
-from milk_forecast.parameters import defaults_of, frozen
+from milk_forecast.parameters import frozen
 from milk_forecast.run_folder.layout import (
     CLEAN_FILE,
     FEATURES_FILE,
@@ -78,7 +79,7 @@ def test_parameter_defaults_are_the_parameter_class_defaults(stage_name: str) ->
         for name, info in declared.items()
         if name not in RUNNER_PARAMETERS
     }
-    assert literals == defaults_of(stages.PARAMETER_CLASSES[stage_name])
+    assert literals == dataclasses.asdict(stages.PARAMETER_CLASSES[stage_name]())
 
 
 @pytest.mark.slow

@@ -6,13 +6,13 @@ import pytest
 
 from milk_forecast.data.params import PreprocessParams
 from milk_forecast.model.params import TrainParams
-from milk_forecast.parameters import ParameterError, defaults_of
+from milk_forecast.parameters import ParameterError
 
 
 def test_defaults_pass_their_rules_and_lists_become_tuples() -> None:
     params = TrainParams.from_values({"input_sets": [["price"], ["price", "rain"]]})
     assert params.input_sets == (("price",), ("price", "rain"))
-    assert defaults_of(TrainParams)["ridge_alpha"] == 1.0
+    assert TrainParams().ridge_alpha == 1.0
     assert PreprocessParams().test_fraction == 0.2
 
 

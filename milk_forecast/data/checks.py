@@ -35,11 +35,6 @@ def check_columns(frame: pd.DataFrame, path: Path | str, required: Iterable[str]
         raise StageOutputError(f"{path}: missing column(s) {', '.join(map(repr, missing))}")
 
 
-def check_not_empty(frame: pd.DataFrame, path: Path | str) -> None:
-    if frame.empty:
-        raise StageOutputError(f"{path}: has no rows")
-
-
 def check_monthly(
     frame: pd.DataFrame,
     path: Path | str,
@@ -48,7 +43,8 @@ def check_monthly(
     contiguous: bool = True,
 ) -> None:
     """A monthly table: rows, columns, sorted unique month starts, no gap, no NaN where none is allowed."""
-    check_not_empty(frame, path)
+    if frame.empty:
+        raise StageOutputError(f"{path}: has no rows")
     check_columns(frame, path, [MONTH, *required])
     months = pd.DatetimeIndex(frame[MONTH])
     if months.hasnans:
@@ -75,9 +71,9 @@ def check_monthly(
 def check_no_nan(frame: pd.DataFrame, path: Path | str, columns: Iterable[str]) -> None:
     for column in columns:
         check_columns(frame, path, [column])
-        bad = frame.loc[frame[column].isna(), MONTH] if MONTH in frame else frame.index
+        bad = frame.loc[frame[column].isna(), MONTH]
         if len(bad):
-            first = bad.iloc[0] if hasattr(bad, "iloc") else bad[0]
+            first = bad.iloc[0]
             where = f"{first:%Y-%m}" if isinstance(first, pd.Timestamp) else str(first)
             raise StageOutputError(
                 f"{path}: column {column!r} has {len(bad)} missing value(s), first at {where}"

@@ -44,6 +44,7 @@ from milk_forecast.data.parsing import (
     index_values,
     month_starts,
     spanish_months,
+    stripped,
 )
 from milk_forecast.run_folder.layout import MONTH
 
@@ -82,23 +83,17 @@ class CleanResult:
     rescaled: pd.DataFrame
 
 
-def _stripped(text: pd.Series) -> pd.Series:
-    return text.fillna("").astype(str).str.strip()
-
-
 def _log(file: str, rows: pd.Index, values: pd.Series, reasons: pd.Series | str) -> pd.DataFrame:
     """Log entries: ``file``, the CSV lines ``rows``, the values shown, the reasons."""
-    return pd.DataFrame(
-        {
-            "file": file,
-            "row": np.asarray(rows, dtype="int64"),
-            "value": np.asarray(values, dtype="object"),
-            "reason": np.asarray(reasons, dtype="object")
-            if not isinstance(reasons, str)
-            else reasons,
-        },
-        columns=DROPPED_COLUMNS,
-    )
+    if not isinstance(reasons, str):
+        reasons = np.asarray(reasons, dtype="object")
+    columns = {
+        "file": file,
+        "row": np.asarray(rows, dtype="int64"),
+        "value": np.asarray(values, dtype="object"),
+        "reason": reasons,
+    }
+    return pd.DataFrame(columns, columns=DROPPED_COLUMNS)
 
 
 def _dropped_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
@@ -112,7 +107,7 @@ def _text_columns(raw: pd.DataFrame, file: str, columns: Sequence[str]) -> pd.Da
     missing = [column for column in columns if column not in raw.columns]
     if missing:
         raise CleaningError(f"{file}: missing column(s) {', '.join(map(repr, missing))}")
-    text = pd.DataFrame({column: _stripped(raw[column]) for column in columns})
+    text = pd.DataFrame({column: stripped(raw[column]) for column in columns})
     text.index = pd.RangeIndex(2, len(raw) + 2, name="row")  # header is line 1
     return text
 
@@ -120,13 +115,14 @@ def _text_columns(raw: pd.DataFrame, file: str, columns: Sequence[str]) -> pd.Da
 def _periods(
     text: pd.DataFrame,
     file: str,
-    parse: Callable[[pd.DataFrame], Parsed],
-    shown: Callable[[pd.DataFrame], pd.Series],
+    periods: Parsed,
+    shown: pd.Series,
     months: tuple[pd.Timestamp, pd.Timestamp] | None,
 ) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
-    """Rows with a valid, unique period (sorted, within ``months``) and the log of the others."""
-    parsed, errors = parse(text)
-    log = [_log(file, errors.index, shown(text.loc[errors.index]), errors)]
+    """Rows with a valid, unique period (sorted, within ``months``) and the log of the others;
+    ``periods``: each row's month and the errors, ``shown``: each row's period as logged."""
+    parsed, errors = periods
+    log = [_log(file, errors.index, shown[errors.index], errors)]
     kept = text[parsed.notna()].assign(**{MONTH: parsed[parsed.notna()]})
 
     duplicate = kept[MONTH].duplicated(keep="first")
@@ -145,7 +141,7 @@ def _periods(
             + "), "
             + np.where(same, "identical to it", "its values differ")
         )
-        log.append(_log(file, reasons.index, shown(kept[duplicate]), reasons))
+        log.append(_log(file, reasons.index, shown[reasons.index], reasons))
     kept = kept[~duplicate].sort_values(MONTH, kind="stable")
 
     if months is not None:
@@ -154,7 +150,7 @@ def _periods(
             (kept[MONTH] < first_month, f"{BEFORE_RANGE} {first_month:%Y-%m}"),
             (kept[MONTH] > last_month, f"{AFTER_RANGE} {last_month:%Y-%m}"),
         ]:
-            log.append(_log(file, kept.index[outside], shown(kept[outside]), reason))
+            log.append(_log(file, kept.index[outside], shown[kept.index[outside]], reason))
         kept = kept[kept[MONTH].between(first_month, last_month)]
     return kept, log
 
@@ -177,22 +173,15 @@ def _parse_cells(
     return clean.reset_index(drop=True), log
 
 
-def parse_price_table(
-    raw: pd.DataFrame, months: tuple[pd.Timestamp, pd.Timestamp] | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def parse_price_table(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``precio_leche.csv`` (Anio, Mes, Precio_leche) -> (month + price, dropped rows).
 
     Rows with an unknown month name, a duplicated month (the first is kept) or a price that
     is missing or unreadable are dropped and logged; rows are sorted by month.
     """
     text = _text_columns(raw, PRICE_FILE, list(PRICE_COLUMNS))
-    kept, log = _periods(
-        text,
-        PRICE_FILE,
-        parse=lambda table: spanish_months(table[YEAR], table[MONTH_NAME]),
-        shown=lambda table: table[YEAR] + " " + table[MONTH_NAME],
-        months=months,
-    )
+    periods = spanish_months(text[YEAR], text[MONTH_NAME])
+    kept, log = _periods(text, PRICE_FILE, periods, text[YEAR] + " " + text[MONTH_NAME], None)
     clean, cell_log = _parse_cells(kept, PRICE_FILE, {PRICE: PRICE_COLUMN}, decimals, "row dropped")
     empty = kept.index[kept[PRICE] == ""]
     log.append(_log(PRICE_FILE, empty, pd.Series("", index=empty), f"{MISSING_PRICE}: row dropped"))
@@ -200,28 +189,12 @@ def parse_price_table(
     return clean, _dropped_frame(log + cell_log)
 
 
-def _dated_periods(
-    text: pd.DataFrame,
-    file: str,
-    column: str,
-    months: tuple[pd.Timestamp, pd.Timestamp] | None,
-) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
-    """``_periods`` of a table whose month is a date in ``column`` (``YYYY-MM-01 ...``)."""
-    return _periods(
-        text,
-        file,
-        parse=lambda table: month_starts(table[column]),
-        shown=lambda table: table[column],
-        months=months,
-    )
-
-
 def parse_rainfall_table(
     raw: pd.DataFrame, months: tuple[pd.Timestamp, pd.Timestamp] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``precipitaciones.csv`` (date + 8 regions, unsorted) -> (month + RAIN_COLUMNS, dropped)."""
     text = _text_columns(raw, RAIN_FILE, [RAIN_DATE, *RAIN_SOURCE_COLUMNS])
-    kept, log = _dated_periods(text, RAIN_FILE, RAIN_DATE, months)
+    kept, log = _periods(text, RAIN_FILE, month_starts(text[RAIN_DATE]), text[RAIN_DATE], months)
     clean, cell_log = _parse_cells(kept, RAIN_FILE, RAIN_SOURCE_COLUMNS, decimals)
     return clean, _dropped_frame(log + cell_log)
 
@@ -236,7 +209,8 @@ def parse_central_bank_table(
     the ``PIB*`` series through ``dotted_integers`` and then ``restore_lost_zeros``.
     """
     text = _text_columns(raw, BANK_FILE, [BANK_PERIOD, *BANK_SERIES])
-    kept, log = _dated_periods(text, BANK_FILE, BANK_PERIOD, months)
+    periods = month_starts(text[BANK_PERIOD])
+    kept, log = _periods(text, BANK_FILE, periods, text[BANK_PERIOD], months)
     indices, index_log = _parse_cells(
         kept, BANK_FILE, {c: c.lower() for c in INDEX_SOURCE_COLUMNS}, index_values
     )
@@ -303,24 +277,22 @@ def reason_counts(dropped: pd.DataFrame) -> pd.DataFrame:
     return kinds.groupby(["file", "kind"]).size().rename("count").reset_index()
 
 
-def source_of(column: str) -> str:
-    """The raw file a monthly column comes from."""
-    if column == PRICE_COLUMN:
-        return PRICE_FILE
-    return RAIN_FILE if column in RAIN_COLUMNS else BANK_FILE
-
-
 def coverage(monthly: pd.DataFrame) -> pd.DataFrame:
     """Per series: its source, first and last month with a value, and missing months between."""
+    sources = (
+        {PRICE_COLUMN: PRICE_FILE}
+        | dict.fromkeys(RAIN_COLUMNS, RAIN_FILE)
+        | dict.fromkeys(BANK_COLUMNS, BANK_FILE)
+    )
     rows = []
-    for column in [PRICE_COLUMN, *RAIN_COLUMNS, *BANK_COLUMNS]:
+    for column, source in sources.items():
         present = monthly.loc[monthly[column].notna(), MONTH]
         first, last = (present.min(), present.max()) if len(present) else (pd.NaT, pd.NaT)
         inside = monthly[MONTH].between(first, last) if len(present) else monthly[MONTH].isna()
         rows.append(
             {
                 "series": column,
-                "source": source_of(column),
+                "source": source,
                 "first_month": first,
                 "last_month": last,
                 "months_with_value": len(present),

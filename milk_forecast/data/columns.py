@@ -1,9 +1,5 @@
-"""The raw input files and their columns, and the columns of the monthly tables.
-
-A data folder holds three CSV files (``RAW_FILES``: file name -> the columns it must have);
-a ``SYNTHETIC`` file beside them marks the synthetic sample. The monthly tables
-(``clean_monthly.parquet`` and the tables built from it) name their columns in snake_case
-with units: the price, the rainfall of 8 regions, the 38 central bank series.
+"""The raw input files and their columns (``RAW_FILES``; a ``SYNTHETIC`` file beside them
+marks the synthetic sample), and the columns of the monthly tables, in snake_case with units.
 """
 
 from __future__ import annotations

@@ -1,8 +1,6 @@
-"""A data folder as it was at an earlier month: the price file cut after a given month.
-
-Used to replay the past (runs at successive cuts build a track record) on the sample or
-the real data. The other files are copied unchanged (months after the last price are
-dropped by the cleaning, as in real use when the price is published first).
+"""A data folder as it was at an earlier month, to replay the past (runs at successive cuts
+build a track record): the price file cut after that month, the other files copied
+unchanged (the cleaning drops the months after the last price, as in real use).
 
     python -m milk_forecast.data.cuts --data-dir ../shared/data --last-month 2019-10 --out /tmp/cut
 """
@@ -17,13 +15,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from milk_forecast.data.columns import (
-    MONTH_NAMES,
-    PRICE_COLUMNS,
-    PRICE_FILE,
-    RAW_FILES,
-    SYNTHETIC_MARKER,
-)
+from milk_forecast.data.columns import PRICE_COLUMNS, PRICE_FILE, RAW_FILES, SYNTHETIC_MARKER
+from milk_forecast.data.parsing import SPANISH_MONTHS
 from milk_forecast.parameters import is_month
 
 YEAR, MONTH_NAME, _ = PRICE_COLUMNS
@@ -51,12 +44,8 @@ def write_cut(data_dir: Path, out_dir: Path, last_month: str) -> Path:
 
 
 def _month_of(year: str, name: str) -> str:
-    number = (
-        MONTH_NAMES.index(name.strip().capitalize()) + 1
-        if name.strip().capitalize() in MONTH_NAMES
-        else 0
-    )
-    return f"{year.strip()}-{number:02d}"
+    """``YYYY-MM`` of a price row (month ``00`` for an unknown name)."""
+    return f"{year.strip()}-{SPANISH_MONTHS.get(name.strip().capitalize(), 0):02d}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

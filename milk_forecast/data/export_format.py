@@ -8,40 +8,29 @@ from __future__ import annotations
 
 def dotted_digits(digits: str) -> str:
     """Group a digit string in threes from the right: ``10546824`` -> ``10.546.824``."""
-    groups = []
-    while digits:
-        groups.insert(0, digits[-3:])
-        digits = digits[:-3]
-    return ".".join(groups)
+    return f"{int(digits):,}".replace(",", ".")
 
 
-def broken_number(value: float, significant: int = 9) -> str:
-    """The real export's format: significant digits, decimal point lost, grouped by dots.
-
-    ``102.796218`` -> ``102.796.218``, ``97.8554365`` -> ``978.554.365``,
-    ``105.46824`` -> ``10.546.824`` (trailing zeros are dropped).
-    """
-    decimals = max(significant - len(str(int(value))), 0)
+def broken_number(value: float) -> str:
+    """An index as the export wrote it: 9 significant digits, decimal point and trailing zeros
+    lost, grouped by dots: ``97.8554365`` -> ``978.554.365``, ``105.46824`` -> ``10.546.824``."""
+    decimals = max(9 - len(str(int(value))), 0)
     digits = f"{value:.{decimals}f}".replace(".", "").lstrip("0").rstrip("0")
     if len(digits) < 4:  # e.g. exactly 100: too few digits to place the point, nudge
-        return broken_number(value + 10.0**-decimals, significant)
+        return broken_number(value + 10.0**-decimals)
     return dotted_digits(digits)
 
 
 def broken_integer(value: float) -> str:
-    """A large integer in the dotted format: ``579846819`` -> ``579.846.819``.
-
-    Integers ending in 0 would lose that zero like in the real export, so they are
-    bumped by one to keep the sample's values decodable.
-    """
+    """A large integer in the dotted format: ``579846819`` -> ``579.846.819``; one ending in
+    0 would lose that zero, as in the real export, so it is bumped by one."""
     number = round(value)
     return dotted_digits(str(number + 1 if number % 10 == 0 else number))
 
 
 def lost_zeros_integer(value: float, zeros: int) -> str:
-    """``value`` rounded to end in ``zeros`` zeros, written without them, as the real export
-    sometimes did: ``550593262`` with one zero -> ``55.059.326`` (read back: ``55059326``).
-    """
+    """``value`` rounded to end in ``zeros`` zeros, written without them, as the export
+    sometimes did: ``550593262`` with one zero -> ``55.059.326``."""
     number = round(value, -zeros)
     if number % 10 ** (zeros + 1) == 0:  # one zero more would be lost: keep exactly ``zeros``
         number += 10**zeros

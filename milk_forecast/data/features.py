@@ -32,10 +32,6 @@ FEATURE_SUFFIXES = ("_lag1", "_mean3", "_std3")
 FEATURE_COLUMNS = [f"{series}{suffix}" for series in SERIES_COLUMNS for suffix in FEATURE_SUFFIXES]
 
 
-class FeatureError(ValueError):
-    """A table that features or a split cannot be built from; the message names the problem."""
-
-
 def build_features(monthly: pd.DataFrame) -> pd.DataFrame:
     """``month``, the target and, per series, ``_lag1``, ``_mean3``, ``_std3`` from past months.
 
@@ -81,16 +77,9 @@ def usable_rows(features: pd.DataFrame) -> pd.DataFrame:
 def add_shuffled_split(
     frame: pd.DataFrame, test_fraction: float = 0.2, random_state: int = 42
 ) -> pd.DataFrame:
-    """A copy sorted by month with ``split`` = ``"train"`` / ``"test"``, as the prototype did.
-
-    ``train_test_split(rows, test_size=test_fraction, random_state=random_state)``
-    (shuffled) over the rows in month order: the prototype's comparison split, kept to
-    compare with its figures; it is not a time-ordered evaluation.
-    """
-    if not 0 < test_fraction < 1:
-        raise FeatureError(f"test_fraction must be between 0 and 1, got {test_fraction!r}")
-    if len(frame) < 2:
-        raise FeatureError(f"a train/test split needs at least 2 rows, got {len(frame)}")
+    """A copy sorted by month with ``split`` = ``"train"`` / ``"test"``, as the prototype did:
+    ``train_test_split`` (shuffled) over the rows in month order, kept to compare with its
+    figures; it is not a time-ordered evaluation."""
     ordered = frame.sort_values(MONTH, kind="stable").reset_index(drop=True)
     _, test_positions = train_test_split(
         np.arange(len(ordered)), test_size=test_fraction, random_state=random_state

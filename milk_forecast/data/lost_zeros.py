@@ -1,9 +1,6 @@
-"""The ``PIB_*`` cells that lost trailing zeros in the central bank export, rescaled.
-
-The data README's rule, decided: within each ``PIB_*`` series, a value with fewer digits
-than the series' most common digit count is multiplied by the power of ten that restores
-that count (``55059326`` becomes ``550593260``). Every rescaled cell is listed in
-``rescaled_cells.parquet`` (02_clean), which ``check_rescaled_cells`` checks.
+"""The ``PIB_*`` cells that lost trailing zeros in the central bank export, rescaled by the
+data README's rule (``lost_zero_factors``: ``55059326`` becomes ``550593260``) and listed
+in ``rescaled_cells.parquet`` (02_clean), which ``check_rescaled_cells`` checks.
 """
 
 from __future__ import annotations
@@ -48,13 +45,6 @@ def lost_zero_factors(digits: pd.Series) -> pd.Series:
     return factors
 
 
-def _rescaled_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    found = [part for part in parts if len(part)]
-    if not found:
-        return pd.DataFrame({name: pd.Series(dtype=kind) for name, kind in RESCALED_TYPES.items()})
-    return pd.concat(found, ignore_index=True).astype(RESCALED_TYPES)
-
-
 def restore_lost_zeros(
     kept: pd.DataFrame, clean: pd.DataFrame, columns: Sequence[str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -87,7 +77,10 @@ def restore_lost_zeros(
                 }
             )
         )
-    return clean, _rescaled_frame(parts)
+    listed = (
+        pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=RESCALED_COLUMNS)
+    )
+    return clean, listed.astype(RESCALED_TYPES)
 
 
 def check_rescaled_cells(rescaled: pd.DataFrame, monthly: pd.DataFrame, path: Path | str) -> None:
@@ -97,7 +90,7 @@ def check_rescaled_cells(rescaled: pd.DataFrame, monthly: pd.DataFrame, path: Pa
     checks.check_columns(rescaled, path, RESCALED_COLUMNS)
     checks.check_no_nan(rescaled, path, RESCALED_COLUMNS)
     factors = rescaled["factor"]
-    if len(rescaled) and not (factors >= 10).all():
+    if not (factors >= 10).all():
         raise StageOutputError(f"{path}: a factor below 10: {factors.min()}")
     if not np.allclose(np.log10(factors.astype(float)) % 1, 0):
         raise StageOutputError(f"{path}: a factor that is not a power of ten")

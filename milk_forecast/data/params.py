@@ -1,7 +1,4 @@
-"""The knobs of the preprocess stage: defaults and validity rules (03_preprocess's ``parameters`` cell).
-
-Standard library only, so the runner can check ``-p`` values before any kernel starts.
-"""
+"""The knobs of the preprocess stage (03_preprocess's ``parameters`` cell); standard library only."""
 
 from __future__ import annotations
 

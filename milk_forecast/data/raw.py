@@ -1,10 +1,9 @@
-"""The three raw input files: names, required columns, reading and validating them.
+"""The three raw input files: reading and validating them, describing them (``inputs.json``).
 
-A raw table is returned exactly as in the file (every column a string, empty
-cells as ``""``); parsing the values and their traps is ``cleaning.py``'s job.
-Reading only checks what would make that parsing meaningless: a missing or
-empty file, the wrong delimiter, ragged rows, missing columns, values that
-cannot be read at all.
+A raw table is returned exactly as in the file (every column a string, empty cells as
+``""``); parsing the values and their traps is ``cleaning.py``'s job. Reading refuses only
+what would make that parsing meaningless: a missing or empty file, the wrong delimiter,
+ragged rows, missing columns, values that cannot be read at all.
 """
 
 from __future__ import annotations
@@ -20,12 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from milk_forecast.data.checks import (
-    StageOutputError,
-    check_columns,
-    check_not_empty,
-    check_written,
-)
+from milk_forecast.data.checks import StageOutputError, check_columns, check_written
 from milk_forecast.data.columns import (
     BANK_FILE,
     BANK_SERIES,
@@ -56,14 +50,7 @@ FILE_ROLES = {
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DIR = PROJECT_ROOT / "data" / "sample"
 
-NUMBER_RE = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
-YEAR_RE = re.compile(r"\d{4}")
-ISO_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
-DOTTED_DIGITS_RE = re.compile(r"[0-9.]*")
-NO_DIGIT_RE = re.compile(r"[^0-9]+")
 OTHER_DELIMITERS = {";": "';'", "\t": "a tab", "|": "'|'"}
-
-
 MAX_INPUTS_BYTES = 64 * 1024
 
 
@@ -73,7 +60,7 @@ class RawDataError(ValueError):
 
 def is_number(text: str) -> bool:
     """A plain decimal number such as ``3.85``, ``0`` or ``1.2e-05``."""
-    return bool(NUMBER_RE.fullmatch(text))
+    return bool(re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", text))
 
 
 def is_bank_value(text: str) -> bool:
@@ -82,12 +69,12 @@ def is_bank_value(text: str) -> bool:
     The real export holds placeholders such as ``a`` in a few cells; they are missing values
     for the cleaning stage. A value mixing digits with other characters is a format change.
     """
-    return bool(DOTTED_DIGITS_RE.fullmatch(text) or NO_DIGIT_RE.fullmatch(text))
+    return bool(re.fullmatch(r"[0-9.]*", text) or re.fullmatch(r"[^0-9]+", text))
 
 
 def is_iso_date(text: str) -> bool:
     """A real calendar date written ``YYYY-MM-DD``."""
-    if not ISO_DATE_RE.fullmatch(text):
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
         return False
     try:
         date.fromisoformat(text)
@@ -174,7 +161,7 @@ def _check_values(
 def _check_parseable(path: Path, rows: list[tuple[int, list[str]]]) -> None:
     """The per-file value checks: only what no cleaning could recover from."""
     if path.name == PRICE_FILE:
-        _check_values(path, rows, "Anio", YEAR_RE.fullmatch, "an integer year (YYYY)")
+        _check_values(path, rows, "Anio", re.compile(r"\d{4}").fullmatch, "an integer year (YYYY)")
         months = " ".join(MONTH_NAMES)
         _check_values(path, rows, "Mes", MONTH_NAMES.__contains__, f"one of {months}")
         _check_values(path, rows, "Precio_leche", is_number, "a number")
@@ -210,29 +197,20 @@ def read_raw_inputs(data_dir: Path) -> dict[str, pd.DataFrame]:
     return {name: read_raw_csv(data_dir / name) for name in RAW_FILES}
 
 
-def sha256_file(path: Path, chunk_bytes: int = 1 << 20) -> str:
-    """The hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as stream:
-        while chunk := stream.read(chunk_bytes):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def file_digest(path: Path) -> dict:
+def file_digest(path: Path) -> dict[str, Any]:
     """What identifies an input file: its sha256 and size."""
-    return {"sha256": sha256_file(path), "bytes": Path(path).stat().st_size}
-
-
-def describe_input(path: Path, frame: pd.DataFrame) -> dict:
-    """The ``inputs.json`` entry of one raw file."""
-    path = Path(path).resolve()
-    return {"path": str(path), **file_digest(path), "rows": len(frame)}
+    with Path(path).open("rb") as stream:
+        sha256 = hashlib.file_digest(stream, "sha256").hexdigest()
+    return {"sha256": sha256, "bytes": Path(path).stat().st_size}
 
 
 def describe_inputs(data_dir: Path, tables: dict[str, pd.DataFrame]) -> dict[str, dict]:
-    """``inputs.json``: file name -> ``describe_input``."""
-    return {name: describe_input(Path(data_dir) / name, frame) for name, frame in tables.items()}
+    """``inputs.json``: per raw file its absolute path, sha256, bytes and rows."""
+    described = {}
+    for name, frame in tables.items():
+        path = (Path(data_dir) / name).resolve()
+        described[name] = {"path": str(path), **file_digest(path), "rows": len(frame)}
+    return described
 
 
 def summary_table(inputs: dict[str, dict], tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -254,7 +232,6 @@ def summary_table(inputs: dict[str, dict], tables: dict[str, pd.DataFrame]) -> p
 def check_raw_parquet(path: Path, expected: pd.DataFrame) -> None:
     """A raw parquet reads back with the rows, columns and string values it was written with."""
     frame = pd.read_parquet(check_written(path))
-    check_not_empty(frame, path)
     check_columns(frame, path, expected.columns)
     if list(frame.columns) != list(expected.columns):
         raise StageOutputError(f"{path}: columns differ from the raw file's header")
@@ -264,8 +241,8 @@ def check_raw_parquet(path: Path, expected: pd.DataFrame) -> None:
         raise StageOutputError(f"{path}: values differ from the raw file")
 
 
-def read_inputs(path: Path, expected: dict[str, int] | None = None) -> dict[str, Any]:
-    """``inputs.json``: per raw file its path, sha256, bytes and rows (``expected``: name -> rows)."""
+def check_inputs_json(path: Path, tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    """``inputs.json`` describes every raw table read (``INPUT_KEYS``), with its row count."""
     try:
         inputs = read_json_object(check_written(path), MAX_INPUTS_BYTES)
     except RunFolderError as exc:
@@ -274,22 +251,14 @@ def read_inputs(path: Path, expected: dict[str, int] | None = None) -> dict[str,
         missing = [key for key in INPUT_KEYS if not isinstance(entry, dict) or key not in entry]
         if missing:
             raise StageOutputError(f"{path}: {name!r} lacks key(s) {missing}")
-    if expected is not None:
-        if sorted(inputs) != sorted(expected):
+    if sorted(inputs) != sorted(tables):
+        raise StageOutputError(f"{path}: describes {sorted(inputs)}, expected {sorted(tables)}")
+    for name, frame in tables.items():
+        if inputs[name]["rows"] != len(frame):
             raise StageOutputError(
-                f"{path}: describes {sorted(inputs)}, expected {sorted(expected)}"
+                f"{path}: {name!r} has rows {inputs[name]['rows']}, the table has {len(frame)}"
             )
-        for name, rows in expected.items():
-            if inputs[name]["rows"] != rows:
-                raise StageOutputError(
-                    f"{path}: {name!r} has rows {inputs[name]['rows']}, the table has {rows}"
-                )
     return inputs
-
-
-def check_inputs_json(path: Path, tables: dict[str, pd.DataFrame]) -> None:
-    """``inputs.json`` describes every raw table read, with its row count."""
-    read_inputs(Path(path), {name: len(frame) for name, frame in tables.items()})
 
 
 DATA_LABELS = {

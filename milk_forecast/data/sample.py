@@ -1,12 +1,9 @@
 """A synthetic sample of the three raw inputs, the pipeline's default input.
 
-The files follow the real raw formats exactly, traps included (Spanish month
-names, unsorted rows, the dotted number format of the central bank export, a few
-"a" placeholder cells, a few GDP cells that lost their trailing zeros, a malformed
-period, duplicated periods, series that start late), so the real
-cleaning code runs on them. The numbers are made up: a seasonal, trending
-price that responds a little to lagged southern rainfall and to the Imacec
-business cycle.
+The files follow the real raw formats exactly, traps included (``MARKER_TEXT`` lists them,
+plus GDP cells that lost their trailing zeros and series that start late), so the real
+cleaning code runs on them. The numbers are made up: a seasonal, trending price that
+responds a little to lagged southern rainfall and to the Imacec business cycle.
 
     python -m milk_forecast.data.sample [--out DIR] [--check]
 """

@@ -1,8 +1,6 @@
-"""The model-ready monthly series: what 03_preprocess writes and 04_train learns from.
-
-One row per month from the first to the last observed price: ``month``, the price and the
-rainfall total of the 8 regions (NaN where any region is missing; rainfall published late
-leaves the last months NaN). The models read nothing else from the data.
+"""The model-ready monthly series, what 03_preprocess writes and 04_train learns from (the
+models read nothing else from the data): one row per month from the first to the last
+observed price, the price and the rainfall total of the 8 regions (NaN where any is missing).
 """
 
 from __future__ import annotations
@@ -15,8 +13,6 @@ import pandas as pd
 from milk_forecast.data.checks import StageOutputError, check_monthly, check_parquet
 from milk_forecast.data.columns import PRICE_COLUMN, RAIN_COLUMNS, RAIN_TOTAL_COLUMN
 from milk_forecast.run_folder.layout import MONTH
-
-PRICE_RAIN_COLUMNS = [PRICE_COLUMN, RAIN_TOTAL_COLUMN]  # besides month
 
 
 def price_rain_series(monthly: pd.DataFrame) -> pd.DataFrame:
@@ -38,7 +34,7 @@ def price_rain_series(monthly: pd.DataFrame) -> pd.DataFrame:
 
 def check_series(path: Path | str) -> pd.DataFrame:
     """The written series table: contiguous months, a positive price in every row."""
-    frame = check_parquet(path, required=PRICE_RAIN_COLUMNS, no_nan=[PRICE_COLUMN])
+    frame = check_parquet(path, required=[PRICE_COLUMN, RAIN_TOTAL_COLUMN], no_nan=[PRICE_COLUMN])
     negative = frame.loc[frame[PRICE_COLUMN] <= 0, MONTH]
     if len(negative):
         raise StageOutputError(

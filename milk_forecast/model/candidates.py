@@ -1,13 +1,8 @@
-"""The simple forecasters and the combination's candidates.
-
-- ``SeasonalAR``: least-squares autoregression of y(t) = log p(t) - log p(t-12) on its lags
-  1..p, seasonal lags and a constant, recursive;
-- ``SeasonalDrift``: the last price times the average same-calendar-month log changes since
-  ``history_start``;
-- ``Persistence`` (the last price) and ``SeasonalNaive`` (the same month a year before): the
-  baselines every evaluation shows, with seasonal drift.
-
-``path_candidates``: the 27 the combination weighs (README, "The model").
+"""The simple forecasters: ``SeasonalAR``, the least-squares autoregression of the yearly log
+change y(t) = log p(t) - log p(t-12) on its lags 1..p, seasonal lags and a constant,
+recursive; ``SeasonalDrift``, the last price times the average same-calendar-month log
+changes since ``history_start``; the baselines every evaluation shows (persistence, seasonal
+naive, seasonal drift); ``path_candidates``, the 27 the combination weighs (README).
 """
 
 from __future__ import annotations

@@ -1,18 +1,6 @@
 """Forecasters made of forecasters, each scoring its candidates on errors known at the origin.
 
-- ``AdaptiveChoice`` (one month ahead): the candidate with the lowest RMSE (log) over its
-  last ``window`` one-step errors whose target is ``gap`` months or more before the month
-  forecast (gap 1: every error known at the origin). Only candidates with a forecast for
-  the month compete. Candidates are scored on rainfall as recorded.
-- ``Combination`` (a path): at each horizon h the weighted mean in log of the candidates'
-  forecasts, weights ``(min MSE / MSE_c) ** power``, ``MSE_c`` candidate c's mean squared
-  log error over its last ``window`` forecasts at h whose target is at or before the origin.
-  A candidate without a forecast or a complete track record gets weight 0. Candidates are
-  scored with the rain lag the history shows at its end, so the track records measure what
-  the live path does.
-- ``ByHorizon``: ``first`` one month ahead, ``rest`` beyond, each with its own past errors.
-
-Candidates' forecasts at earlier origins come from ``walk``: computed once, whatever asks.
+The candidates' forecasts at earlier origins come from ``walk``: computed once, whatever asks.
 """
 
 from __future__ import annotations
@@ -24,13 +12,16 @@ import numpy as np
 
 from milk_forecast.model.forecaster import Forecaster, ForecastError, walk
 from milk_forecast.model.history import SEASON, History
-from milk_forecast.run_folder.predictions import FORECAST_HORIZON
 
 COMBINED = "horizon_combination"
 MIN_HISTORY = 60  # months of price a path candidate learns from at least
 
 
 class AdaptiveChoice(Forecaster):
+    """One month ahead: the candidate with the lowest RMSE (log) over its last ``window``
+    one-step errors whose target is ``gap`` months or more before the month forecast (gap 1:
+    every error known at the origin), among those with a forecast for the month."""
+
     horizons = 1
     replays_rain_lag = False  # the one-step ridges need the rainfall up to the month before
 
@@ -76,18 +67,22 @@ class AdaptiveChoice(Forecaster):
 
 
 class Combination(Forecaster):
+    """At each horizon h, the weighted mean in log of the candidates' forecasts, weights
+    ``(min MSE / MSE_c) ** power``, ``MSE_c`` candidate c's mean squared log error over its
+    last ``window`` forecasts at h whose target is at or before the origin (none without a
+    forecast or a complete record). Candidates are scored with the rain lag the history
+    shows at its end, so the track records measure what the live path does."""
+
     def __init__(
         self,
         candidates: Sequence[Forecaster] = (),
         window: int = 60,
         power: float = 2.0,
-        horizons: int = FORECAST_HORIZON,
         name: str = COMBINED,
     ) -> None:
         self.candidates = candidates
         self.window = window
         self.power = power
-        self.horizons = horizons
         self.name = name
 
     def fit(self, history: History) -> Self:
@@ -130,15 +125,12 @@ class Combination(Forecaster):
             raise ForecastError(f"{self.name}: forecasts up to {self.horizons} months ahead")
         return self.path_[:horizon].copy()
 
-    def describe(self, h: int, top: int = 3) -> tuple[str, str]:
+    def describe(self, h: int) -> tuple[str, str]:
         """The model and the reason of the forecast at horizon ``h``: the candidate with the
         largest weight; the scoring window, the largest weights, how rainfall was held."""
-        weights, names, history = (
-            self.weights_[h - 1],
-            [c.name for c in self.candidates],
-            self.history_,
-        )
-        order = [i for i in np.argsort(-weights)[:top] if weights[i] > 0]
+        weights, history = self.weights_[h - 1], self.history_
+        names = [c.name for c in self.candidates]
+        order = [i for i in np.argsort(-weights)[:3] if weights[i] > 0]
         largest = ", ".join(f"{names[i]} {weights[i]:.2f}" for i in order)
         targets = f"{history.months[-self.window]:%Y-%m}..{history.months[-1]:%Y-%m}"
         top_weight = int(np.argmax(weights))
@@ -169,6 +161,8 @@ def rain_reason(history: History) -> str:
 
 
 class ByHorizon(Forecaster):
+    """``first`` one month ahead, ``rest`` beyond, each with its own past errors."""
+
     def __init__(self, first: Forecaster, rest: Forecaster) -> None:
         self.first = first
         self.rest = rest

@@ -1,9 +1,6 @@
-"""The evaluations in ``metrics.json``: walk-forward by horizon and the prototype's split.
-
-- ``walk_forward`` (one month ahead, the headline) and ``walk_forward_h<h>``: from the
-  origins before the backtest months, the models serving each horizon and the baselines,
-  each forecast from the months up to its origin only;
-- ``shuffled_split``: the prototype's shuffled 80/20 split, kept to compare with it.
+"""The evaluations in ``metrics.json``: walk-forward by horizon (``walk_forward``, one month
+ahead, is the headline), each forecast from the months up to its origin only, and the
+prototype's shuffled 80/20 split, kept to compare with it.
 """
 
 from __future__ import annotations
@@ -24,7 +21,7 @@ from milk_forecast.model.prototype import PROTOTYPE
 from milk_forecast.model.windows import Windows
 from milk_forecast.run_folder.layout import MONTH
 from milk_forecast.run_folder.metrics import EVALUATED_HORIZONS, walk_forward_key
-from milk_forecast.run_folder.predictions import ACTUAL, FORECAST_HORIZON, HORIZON, PREDICTED
+from milk_forecast.run_folder.predictions import FORECAST_HORIZON, HORIZON, PREDICTED
 
 
 def evaluation(
@@ -46,28 +43,14 @@ def evaluation(
 def horizon_rows(
     history: History, origins: np.ndarray, served: Forecaster, baselines: Sequence[Forecaster]
 ) -> pd.DataFrame:
-    """One row per (origin, horizon) whose target is observed: ``origin``, target ``month``,
-    ``horizon``, actual, the served forecast and the baselines' (CLP/L)."""
+    """``served.forecast_rows`` at every horizon whose target is observed, by origin, with
+    the baselines' forecasts (CLP/L) by name."""
     horizons = range(1, FORECAST_HORIZON + 1)
-    paths = {
-        f.name: np.exp(np.column_stack([f.forecasts_at(history, origins, h) for h in horizons]))
-        for f in (served, *baselines)
-    }
-    return pd.DataFrame(
-        [
-            {
-                ORIGIN: history.months[o],
-                MONTH: history.months[o + h],
-                HORIZON: h,
-                ACTUAL: history.price[o + h],
-                PREDICTED: paths[served.name][i, h - 1],
-                **{b.name: paths[b.name][i, h - 1] for b in baselines},
-            }
-            for i, o in enumerate(origins)
-            for h in horizons
-            if o + h <= history.last
-        ]
-    )
+    rows = served.forecast_rows(history, origins, horizons)
+    for baseline in baselines:
+        rows[baseline.name] = baseline.forecast_rows(history, origins, horizons)[PREDICTED]
+    observed = rows[rows[MONTH] <= history.months[-1]]
+    return observed.sort_values([ORIGIN, HORIZON], kind="stable", ignore_index=True)
 
 
 def horizon_evaluations(

@@ -1,8 +1,5 @@
-"""The train stage's charts: shown in 04_train and saved as SVG for the API's page.
-
-Pure functions from tables to matplotlib figures; ``save_svg`` writes one into the run
-folder's ``figures/``. The page embeds those files as images (never as markup).
-"""
+"""The train stage's charts, shown in 04_train and saved as SVG into the run folder's
+``figures/`` for the API's page, which embeds them as images (never as markup)."""
 
 from __future__ import annotations
 

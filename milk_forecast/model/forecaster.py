@@ -1,21 +1,10 @@
 """The contract every forecaster keeps, in scikit-learn's manner, and the walk-forward.
 
-A forecaster declares its parameters in ``__init__`` and only stores them there
-(``get_params`` reads them back by the signature, ``clone`` makes an unfitted copy);
-``fit(history)`` learns from a ``History`` and sets attributes ending in ``_``;
-``predict(horizon)`` gives the log price 1..horizon months after the history's last month;
-``forecast(horizon, levels)`` the path in CLP/L with its intervals.
-
-``walk`` gives the paths of several forecasters from a range of origins, each fitted on the
-history cut at its origin. A path is computed once per (forecaster, months seen) and kept in
-the history's ``Memo``, as scikit-learn's ``Pipeline(memory=...)`` keeps fitted steps:
-ensembles score their candidates on it and every interval is sized from it. A family whose
-members share work at an origin overrides ``fit_predict_many``.
-
-Intervals (``half_widths``): ``predicted * exp(+-q)``, q the level-quantile of the
-forecaster's own absolute log errors at that horizon over its last ``window`` forecasts whose
-target is at or before the origin, raised to the largest q of the shorter horizons from the
-same origin, so an interval never narrows as the horizon grows.
+Parameters are declared in ``__init__`` and only stored there; ``fit(history)`` sets
+attributes ending in ``_``; ``predict(h)`` gives the log price 1..h months ahead.
+``walk`` computes each forecaster's path once per (forecaster, months seen) and keeps it in
+the history's ``Memo``, as ``Pipeline(memory=...)`` keeps fitted steps: ensembles score
+their candidates on it and every interval (``half_widths``) is sized from it.
 """
 
 from __future__ import annotations
@@ -89,7 +78,8 @@ class Forecaster(ABC):
     def fit_predict_many(
         cls, forecasters: Sequence[Forecaster], history: History, horizon: int
     ) -> np.ndarray:
-        """Paths (forecasters, horizon) of several forecasters of this class fit on ``history``."""
+        """Paths (forecasters, horizon) of several forecasters of this class fit on ``history``;
+        a family whose members share work at an origin overrides it."""
         return np.array([f.clone().fit(history).predict(horizon) for f in forecasters])
 
     def replay_lag(self, history: History) -> int:
@@ -102,6 +92,26 @@ class Forecaster(ABC):
             raise ForecastError(f"{self.name}: forecasts 1..{self.horizons} months ahead, not {h}")
         return walk([self], history, origins, self.horizons, self.replay_lag(history))[0, :, h - 1]
 
+    def forecast_rows(
+        self, history: History, origins: np.ndarray, horizons: Sequence[int]
+    ) -> pd.DataFrame:
+        """The forecasts from ``origins`` at ``horizons``, horizon by horizon: origin, month,
+        horizon, actual and predicted (CLP/L)."""
+        origins = np.asarray(origins, dtype=int)
+        frames = [
+            pd.DataFrame(
+                {
+                    ORIGIN: history.months[origins],
+                    MONTH: history.months_at(origins + h),
+                    HORIZON: h,
+                    ACTUAL: history.prices_at(origins + h),
+                    PREDICTED: np.exp(self.forecasts_at(history, origins, h)),
+                }
+            )
+            for h in horizons
+        ]
+        return pd.concat(frames, ignore_index=True)
+
     def backtest(
         self,
         history: History,
@@ -110,26 +120,15 @@ class Forecaster(ABC):
         levels: Sequence[float],
         window: int,
     ) -> pd.DataFrame:
-        """The forecasts from ``origins`` at ``horizons`` (horizon by horizon) with the
-        intervals shown then: origin, month, horizon, actual, predicted, bounds (CLP/L)."""
+        """``forecast_rows`` with the intervals shown then (bounds in CLP/L)."""
         origins = np.asarray(origins, dtype=int)
         widths = half_widths(self, history, origins, max(horizons), levels, window)
-        frames = []
-        for h in horizons:
-            targets = origins + h
-            predicted = np.exp(self.forecasts_at(history, origins, h))
-            columns = {
-                ORIGIN: history.months[origins],
-                MONTH: history.months_at(targets),
-                HORIZON: h,
-                ACTUAL: history.prices_at(targets),
-                PREDICTED: predicted,
-            }
-            for k, level in enumerate(levels):
-                columns[interval_column(LOWER, level)] = predicted * np.exp(-widths[h - 1, :, k])
-                columns[interval_column(UPPER, level)] = predicted * np.exp(widths[h - 1, :, k])
-            frames.append(pd.DataFrame(columns))
-        return pd.concat(frames, ignore_index=True)
+        rows = self.forecast_rows(history, origins, horizons)
+        shown = widths[rows[HORIZON] - 1, np.tile(np.arange(len(origins)), len(horizons))]
+        for k, level in enumerate(levels):
+            rows[interval_column(LOWER, level)] = rows[PREDICTED] * np.exp(-shown[:, k])
+            rows[interval_column(UPPER, level)] = rows[PREDICTED] * np.exp(shown[:, k])
+        return rows
 
     def forecast(self, horizon: int, levels: Sequence[float], window: int = 36) -> pd.DataFrame:
         """The path after the history it was fit on: month, horizon, predicted and bounds."""

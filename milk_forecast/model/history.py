@@ -1,18 +1,13 @@
 """What every forecaster learns from: the monthly series up to one month, and its cuts.
 
-A ``History`` holds contiguous months up to its ``last`` one: the price, its log and the
-rainfall total of the 8 regions, which ends at ``rain_end`` (published late, it can end
-before the price). Months before ``start`` (``history_start``) only serve as lags.
-``up_to(origin, rain_lag)`` is what a forecaster fitted at an earlier origin would have
-seen: the months up to it, rainfall ``rain_lag`` months before it at most.
-
-Every cut of one series shares its ``Memo``: the forecasts already made from each cut
-(``forecaster.walk``), so that each is computed once.
+Rainfall, published late, can end (``rain_end``) before the price. ``up_to(origin,
+rain_lag)`` is what a forecaster fitted at an earlier origin would have seen. Every cut of
+one series shares its ``Memo``, so that ``forecaster.walk`` makes each forecast once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -41,7 +36,7 @@ class Memo:
         return self.tables[key]
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class History:
     """Arrays indexed by position (0: the first month); ``calendar`` is the month 0..11."""
 
@@ -51,8 +46,8 @@ class History:
     rain_total: np.ndarray
     calendar: np.ndarray
     rain_end: int  # position of the last month with rainfall (-1: none)
-    start: int  # position of the first month forecasters learn from
-    memo: Memo = field(repr=False)
+    start: int  # the first month forecasters learn from (history_start); earlier: lags only
+    memo: Memo
 
     @classmethod
     def from_table(cls, table: pd.DataFrame, history_start: str | pd.Timestamp) -> History:
@@ -74,13 +69,6 @@ class History:
             int(observed[-1]) if len(observed) else -1,
             int(months.searchsorted(pd.Timestamp(history_start))),
             Memo(len(months)),
-        )
-
-    def __repr__(self) -> str:
-        rain = f"{self.months[self.rain_end]:%Y-%m}" if self.rain_end >= 0 else "none"
-        return (
-            f"History({self.months[0]:%Y-%m}..{self.months[-1]:%Y-%m}, rainfall to {rain}, "
-            f"learning from {self.months[min(self.start, self.last)]:%Y-%m})"
         )
 
     @property

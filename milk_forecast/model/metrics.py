@@ -1,7 +1,4 @@
-"""Error metrics of a forecast, in the units of ``metrics.json`` (CLP per litre).
-
-RMSE is always reported as ``sqrt(MSE)``; MAPE is in percent of the actual value.
-"""
+"""Error metrics of a forecast, keyed and in the units of ``metrics.json`` (CLP per litre)."""
 
 from __future__ import annotations
 
@@ -33,48 +30,22 @@ def _pair(actual: ArrayLike, predicted: ArrayLike) -> tuple[np.ndarray, np.ndarr
     return a, p
 
 
-def mse(actual: ArrayLike, predicted: ArrayLike) -> float:
-    """Mean squared error."""
-    a, p = _pair(actual, predicted)
-    return float(np.mean((a - p) ** 2))
-
-
-def rmse(actual: ArrayLike, predicted: ArrayLike) -> float:
-    """Root mean squared error: ``sqrt(mse)``."""
-    return float(np.sqrt(mse(actual, predicted)))
-
-
-def mae(actual: ArrayLike, predicted: ArrayLike) -> float:
-    """Mean absolute error."""
-    a, p = _pair(actual, predicted)
-    return float(np.mean(np.abs(a - p)))
-
-
-def mape(actual: ArrayLike, predicted: ArrayLike) -> float:
-    """Mean absolute percentage error, in percent of the actual value."""
+def evaluate(actual: ArrayLike, predicted: ArrayLike) -> dict[str, float]:
+    """RMSE (``sqrt(MSE)``), MAE, MAPE (in percent of the actual value), R2 (as sklearn's
+    ``r2_score``) and MSE."""
     a, p = _pair(actual, predicted)
     if (a == 0).any():
         raise MetricsError("MAPE is undefined: actual has a value of 0")
-    return float(100 * np.mean(np.abs((a - p) / a)))
-
-
-def r2(actual: ArrayLike, predicted: ArrayLike) -> float:
-    """Coefficient of determination, ``1 - SSE / SST`` (as sklearn's ``r2_score``)."""
-    a, p = _pair(actual, predicted)
     total = float(np.sum((a - a.mean()) ** 2))
     if total == 0:
         raise MetricsError("R2 is undefined: actual is constant")
-    return 1 - float(np.sum((a - p) ** 2)) / total
-
-
-def evaluate(actual: ArrayLike, predicted: ArrayLike) -> dict[str, float]:
-    """All metrics, keyed as in ``metrics.json``."""
+    mse = float(np.mean((a - p) ** 2))
     return {
-        RMSE: rmse(actual, predicted),
-        MAE: mae(actual, predicted),
-        MAPE: mape(actual, predicted),
-        R2: r2(actual, predicted),
-        MSE: mse(actual, predicted),
+        RMSE: float(np.sqrt(mse)),
+        MAE: float(np.mean(np.abs(a - p))),
+        MAPE: float(100 * np.mean(np.abs((a - p) / a))),
+        R2: 1 - float(np.sum((a - p) ** 2)) / total,
+        MSE: mse,
     }
 
 

@@ -10,7 +10,12 @@ from typing import Any
 
 import pandas as pd
 
-from milk_forecast.data.checks import StageOutputError, check_parquet, check_written
+from milk_forecast.data.checks import (
+    StageOutputError,
+    check_columns,
+    check_parquet,
+    check_written,
+)
 from milk_forecast.model import metrics as mt
 from milk_forecast.model.candidates import BASELINES
 from milk_forecast.model.track_record import TrackRecord, track_record_columns
@@ -37,7 +42,6 @@ from milk_forecast.run_folder.metrics import (
     RMSE,
     TRACK_RECORD,
     WALK_FORWARD,
-    read_metrics,
     walk_forward_key,
 )
 from milk_forecast.run_folder.predictions import (
@@ -55,8 +59,8 @@ from milk_forecast.run_folder.predictions import (
     UPPER,
     interval_column,
     level_label,
-    read_predictions_json,
 )
+from milk_forecast.run_folder.servable import read_products
 from milk_forecast.run_folder.write import write_metrics, write_predictions_json
 
 
@@ -71,48 +75,23 @@ def read_predictions(path: Path) -> pd.DataFrame:
     return frame
 
 
-def calibration_summary(rows: pd.DataFrame, levels: Sequence[float]) -> dict[str, Any]:
-    """Per horizon and level: coverage, mean width (CLP/L) and number of months."""
-    summary: dict[str, Any] = {}
-    for h, part in rows.groupby(HORIZON, sort=True):
-        lowers = {level: part[interval_column(LOWER, level)] for level in levels}
-        uppers = {level: part[interval_column(UPPER, level)] for level in levels}
-        summary[str(h)] = {
-            level_label(level): {
-                COVERAGE: mt.coverage(part[ACTUAL], lowers[level], uppers[level]),
-                MEAN_WIDTH: float((uppers[level] - lowers[level]).mean()),
-                CALIBRATION_MONTHS: len(part),
-            }
-            for level in levels
-        }
-    return summary
-
-
 def calibration_block(
     rows: pd.DataFrame, origins: pd.DatetimeIndex, levels: Sequence[float], method: str
 ) -> dict[str, Any]:
-    """``metrics.json``'s ``calibration``: window of origins, method, summary by horizon."""
-    return {
-        "window": f"{origins[0]:%Y-%m}..{origins[-1]:%Y-%m}",
-        "method": method,
-        "horizons": calibration_summary(rows, levels),
-    }
-
-
-def path_record(row: pd.Series, levels: Sequence[float]) -> dict[str, Any]:
-    """One row of the path as JSON: month, horizon, prediction, bounds, model, reason."""
-    return {
-        MONTH: f"{row[MONTH]:%Y-%m}",
-        HORIZON: int(row[HORIZON]),
-        PREDICTED: float(row[PREDICTED]),
-        **{
-            interval_column(side, level): float(row[interval_column(side, level)])
-            for level in levels
-            for side in (LOWER, UPPER)
-        },
-        MODEL: str(row[MODEL]),
-        REASON: str(row[REASON]),
-    }
+    """``metrics.json``'s ``calibration``: the window of origins, the method and, per horizon
+    and level, the coverage, the mean width (CLP/L) and the number of months."""
+    horizons: dict[str, Any] = {}
+    for h, part in rows.groupby(HORIZON, sort=True):
+        horizons[str(h)] = {}
+        for level in levels:
+            lower, upper = part[interval_column(LOWER, level)], part[interval_column(UPPER, level)]
+            horizons[str(h)][level_label(level)] = {
+                COVERAGE: mt.coverage(part[ACTUAL], lower, upper),
+                MEAN_WIDTH: float((upper - lower).mean()),
+                CALIBRATION_MONTHS: len(part),
+            }
+    window = f"{origins[0]:%Y-%m}..{origins[-1]:%Y-%m}"
+    return {"window": window, "method": method, "horizons": horizons}
 
 
 def build_metrics(
@@ -126,7 +105,9 @@ def build_metrics(
     headline = {
         k: v for k, v in evaluations[WALK_FORWARD]["models"][headline_model].items() if k != MSE
     }
-    forecast_path = [path_record(row, levels) for _, row in path.iterrows()]
+    bounds = [interval_column(side, level) for level in levels for side in (LOWER, UPPER)]
+    shown = [MONTH, HORIZON, PREDICTED, *bounds, MODEL, REASON]
+    forecast_path = [{key: json_value(row[key]) for key in shown} for _, row in path.iterrows()]
     return {
         "unit": UNIT,
         "interval_levels": list(levels),
@@ -163,15 +144,6 @@ def json_value(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def predictions_document(predictions: pd.DataFrame, levels: Sequence[float]) -> dict[str, Any]:
-    """``predictions.json``: the rows of ``predictions.parquet`` with the unit and levels."""
-    rows = [
-        {column: json_value(value) for column, value in row.items()}
-        for row in predictions.astype("object").to_dict("records")
-    ]
-    return {"unit": UNIT, "interval_levels": list(levels), "rows": rows}
-
-
 def write_outputs(
     metrics: dict[str, Any],
     predictions: pd.DataFrame,
@@ -181,15 +153,17 @@ def write_outputs(
     """Write ``metrics.json``, ``predictions.parquet``, ``predictions.json`` and
     ``track_record.parquet`` (its summary and the drift check go into metrics.json)."""
     run_dir = Path(run_dir)
-    names = (METRICS_FILE, PREDICTIONS_FILE, PREDICTIONS_JSON, TRACK_RECORD_FILE)
-    paths = [run_dir / name for name in names]
     metrics = {**metrics, **track.metrics()}
-    track.rows.to_parquet(paths[3], index=False)
-    write_metrics(paths[0], metrics)
-    predictions.to_parquet(paths[1], index=False)
-    document = predictions_document(predictions, metrics["interval_levels"])
-    write_predictions_json(paths[2], document["interval_levels"], document["rows"])
-    return paths
+    track.rows.to_parquet(run_dir / TRACK_RECORD_FILE, index=False)
+    write_metrics(run_dir / METRICS_FILE, metrics)
+    predictions.to_parquet(run_dir / PREDICTIONS_FILE, index=False)
+    rows = [
+        {column: json_value(value) for column, value in row.items()}
+        for row in predictions.astype("object").to_dict("records")
+    ]
+    write_predictions_json(run_dir / PREDICTIONS_JSON, metrics["interval_levels"], rows)
+    names = (METRICS_FILE, PREDICTIONS_FILE, PREDICTIONS_JSON, TRACK_RECORD_FILE)
+    return [run_dir / name for name in names]
 
 
 def horizon_table(metrics: dict[str, Any], ours: Sequence[str]) -> pd.DataFrame:
@@ -226,8 +200,7 @@ def check_outputs(run_dir: Path | str) -> str:
     ``forecast_path`` in the metrics. Returns a one-line summary; raises naming the file."""
     run_dir = Path(run_dir)
     predictions = read_predictions(run_dir / PREDICTIONS_FILE)
-    document = read_predictions_json(run_dir / PREDICTIONS_JSON)
-    metrics = read_metrics(run_dir / METRICS_FILE)
+    metrics, document = read_products(run_dir)
     horizons = predictions.loc[predictions[KIND] == FORECAST, HORIZON].tolist()
     if horizons != list(range(1, FORECAST_HORIZON + 1)):
         raise StageOutputError(f"{run_dir / PREDICTIONS_FILE}: forecast horizons are {horizons}")
@@ -242,9 +215,9 @@ def check_outputs(run_dir: Path | str) -> str:
     if missing:
         raise StageOutputError(f"{run_dir / METRICS_FILE}: missing {missing}")
     record = pd.read_parquet(check_written(run_dir / TRACK_RECORD_FILE))
-    absent = [c for c in track_record_columns(metrics["interval_levels"]) if c not in record]
-    if absent:
-        raise StageOutputError(f"{run_dir / TRACK_RECORD_FILE}: missing column(s) {absent}")
+    check_columns(
+        record, run_dir / TRACK_RECORD_FILE, track_record_columns(metrics["interval_levels"])
+    )
     return (
         f"{PREDICTIONS_FILE} and {PREDICTIONS_JSON}: {len(predictions)} months, "
         f"{len(horizons)} forecast months; {METRICS_FILE}: walk-forward RMSE "

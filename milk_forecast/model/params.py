@@ -1,7 +1,4 @@
-"""The knobs of the train stage: defaults and validity rules (04_train's ``parameters`` cell).
-
-Standard library only, so the runner can check ``-p`` values before any kernel starts.
-"""
+"""The knobs of the train stage (04_train's ``parameters`` cell); standard library only."""
 
 from __future__ import annotations
 
@@ -9,7 +6,6 @@ from dataclasses import dataclass
 
 from milk_forecast.parameters import (
     BOOLEAN,
-    MONTH_OR_NONE,
     MONTH_TEXT,
     Parameters,
     integer,
@@ -20,7 +16,7 @@ from milk_forecast.parameters import (
     sequence_of,
 )
 
-INPUT_NAMES = ("price", "rain")
+MONTH_OR_NONE = none_or(MONTH_TEXT)
 
 
 @dataclass(frozen=True)
@@ -36,20 +32,18 @@ class TrainParams(Parameters):
     selection_end: str | None = parameter(None, MONTH_OR_NONE)
     backtest_start: str | None = parameter(None, MONTH_OR_NONE)
     backtest_end: str | None = parameter(None, MONTH_OR_NONE)
-    ridge_alpha: float = parameter(1.0, number(0, None))
+    ridge_alpha: float = parameter(1.0, number(0))
     half_lives_years: tuple[float | None, ...] = parameter(
-        (2.0, 3.0, 4.0, 6.0, 10.0, None), sequence_of(none_or(number(0, None)), unique=True)
+        (2.0, 3.0, 4.0, 6.0, 10.0, None), sequence_of(none_or(number(0)))
     )
     input_sets: tuple[tuple[str, ...], ...] = parameter(
         (("price",), ("rain",), ("price", "rain")),
-        sequence_of(sequence_of(one_of(*INPUT_NAMES), unique=True), unique=True),
+        sequence_of(sequence_of(one_of("price", "rain"))),
     )
-    interval_levels: tuple[float, ...] = parameter(
-        (0.8, 0.95), sequence_of(number(0, 1), unique=True)
-    )
+    interval_levels: tuple[float, ...] = parameter((0.8, 0.95), sequence_of(number(0, 1)))
     interval_window: int = parameter(36, integer(2, 240))
     calibration_months: int = parameter(75, integer(1, 600))
     combination_window: int = parameter(60, integer(2, 240))
-    combination_power: float = parameter(2.0, number(0, None))
+    combination_power: float = parameter(2.0, number(0))
     fit_prototype: bool = parameter(False, BOOLEAN)
     mutual_info_random_state: int = parameter(42, integer(0, 2**32 - 1))

@@ -1,8 +1,6 @@
-"""The prototype's recipe, kept to compare with: scale, the k best of the 141 lag features by
-mutual information, polynomial, ridge, chosen by a 630-point grid search (R2).
-
-It learns from ``features_monthly.parquet`` (03_preprocess), the table the prototype used.
-"""
+"""The prototype's recipe, kept to compare with, on the table it used (``features_monthly``):
+the k best of the 141 lag features by mutual information, polynomial, ridge, chosen by a
+630-point grid search (R2)."""
 
 from __future__ import annotations
 
@@ -36,47 +34,35 @@ class CachedMutualInfo:
     (sklearn's ``clone``) share the cache.
     """
 
-    def __init__(self, random_state: int = 42, n_neighbors: int = 3) -> None:
+    def __init__(self, random_state: int = 42) -> None:
         self.random_state = random_state
-        self.n_neighbors = n_neighbors
         self.cache: dict[str, np.ndarray] = {}
 
     def __call__(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         x, y = np.ascontiguousarray(x, dtype="float64"), np.ascontiguousarray(y, dtype="float64")
         key = hashlib.sha1(str(x.shape).encode() + x.tobytes() + y.tobytes()).hexdigest()
         if key not in self.cache:
-            self.cache[key] = mutual_info_regression(
-                x, y, n_neighbors=self.n_neighbors, random_state=self.random_state
-            )
+            self.cache[key] = mutual_info_regression(x, y, random_state=self.random_state)
         return self.cache[key]
 
     def __deepcopy__(self, _memo: dict) -> CachedMutualInfo:
         return self
 
 
-def prototype_pipeline(score_func: object) -> Pipeline:
-    """The prototype: scale, keep the k best features by mutual information, polynomial, ridge."""
-    return Pipeline(
+def prototype_search(
+    random_state: int = 42, cv: object = 3, grid: dict | None = None
+) -> GridSearchCV:
+    """The prototype's grid search (scoring R2) over its pipeline: scale, keep the k best
+    features by mutual information (cached per fold), polynomial, ridge."""
+    pipeline = Pipeline(
         [
             ("scale", StandardScaler()),
-            ("select", SelectKBest(score_func=score_func)),
+            ("select", SelectKBest(score_func=CachedMutualInfo(random_state))),
             ("poly", PolynomialFeatures()),
             ("model", Ridge()),
         ]
     )
-
-
-def prototype_search(
-    random_state: int = 42, cv: object = 3, grid: dict | None = None
-) -> GridSearchCV:
-    """The prototype's grid search (scoring R2) with the mutual information cached per fold."""
-    return GridSearchCV(
-        prototype_pipeline(CachedMutualInfo(random_state)),
-        grid or PROTOTYPE_GRID,
-        cv=cv,
-        scoring="r2",
-        n_jobs=1,
-    )
+    return GridSearchCV(pipeline, grid or PROTOTYPE_GRID, cv=cv, scoring="r2", n_jobs=1)
 
 
 def prototype_shuffled(features: pd.DataFrame, random_state: int) -> pd.Series:

@@ -1,10 +1,6 @@
-"""The forecasts that were published: read from the runs folder for the track record.
-
-Every time a run became the served one, the publication log (``publications.jsonl``) got a
-line. The track record scores what was actually served, so it reads the forecasts of the
-published runs, found through the log. Runs that succeeded before the log existed were
-each published when they finished and count as such, unless the log holds their
-publication by the pipeline.
+"""The forecasts that were served, for the track record: the published runs' forecasts, found
+through the publication log. Runs that succeeded before the log existed count as published
+when they finished, unless the log holds their publication by the pipeline.
 """
 
 from __future__ import annotations
@@ -46,11 +42,8 @@ def publication_history(runs_dir: Path, log: Log = print) -> list[dict[str, Any]
 
 
 def published_forecasts(runs_dir: Path, log: Log = print) -> pd.DataFrame:
-    """The forecast rows of every published run, with its id, publication time and origin.
-
-    A published run that is no longer a succeeded run with readable predictions is left
-    out with a log line naming it and why.
-    """
+    """The forecast rows of every published run, with its id, publication time and origin; a
+    run no longer succeeded with readable predictions is left out with a line saying why."""
     frames = []
     for entry in publication_history(runs_dir, log):
         try:

@@ -1,20 +1,14 @@
-"""The seasonal ridges: the monthly log change of the price on 12 calendar-month indicators
-(unpenalised, no intercept) and standardised, ridge-penalised inputs, recent years weighted
-more: a training month ``a`` years older than the reference month weighs
-``0.5 ** (a / half_life_years)`` (``None``: equal weights).
+"""The seasonal ridges: the monthly log change of the price on 12 unpenalised calendar-month
+indicators (no intercept) and standardised, ridge-penalised inputs, a training month ``a``
+years old weighing ``0.5 ** (a / half_life_years)`` (``None``: equal weights).
 
-- ``OneStepRidge`` forecasts the next month. Inputs of month t: ``price`` =
-  log p(t-1) - log p(t-13), the price's change over the last year; ``rain`` =
-  log(1 + rainfall of the 8 regions over t-12..t-1), a drought gauge. Ages count from the
-  month forecast; at least 24 training months.
-- ``RecursiveRidge`` forecasts a path, each predicted month feeding the inputs of the next.
-  Inputs: ``price`` = y(t-1), y(t) = log p(t) - log p(t-12); ``rain`` as above; ``acc3`` =
-  y(t-1) - y(t-4), a seasonally adjusted momentum. Rainfall not observed (the future, or
-  rain data ending early) holds the last complete 12-month sum. Ages count from the origin;
-  fewer than 36 training months: no forecast (NaN).
-
-Each family fits all its members at once in ``fit_predict_many`` (shared standardised rows
-and Gram matrices), which the walk-forward calls once per origin.
+Inputs of month t, with y(t) = log p(t) - log p(t-12): ``price`` = y(t-1), the price's
+change over the last year; ``rain`` = log(1 + rainfall of the 8 regions over t-12..t-1), a
+drought gauge; ``acc3`` = y(t-1) - y(t-4), a seasonally adjusted momentum (paths only).
+``OneStepRidge`` forecasts the next month, ages counting from it. ``RecursiveRidge`` a
+path, each predicted month feeding the inputs of the next, ages counting from the origin;
+rainfall not observed (the future, or rain data ending early) holds the last complete
+12-month sum. Each family fits its members at one origin together (``fit_predict_many``).
 """
 
 from __future__ import annotations
@@ -126,19 +120,17 @@ class OneStepRidge(Ridge):
         fit_one_step([self], history)
         return self
 
-    def log_changes(self, rows: np.ndarray | slice) -> np.ndarray:
-        """Predicted log change of the design's ``rows`` (NaN where an input is missing)."""
-        inputs = (self.design_.matrix(self.inputs)[rows] - self.mean_) / self.scale_
-        return np.hstack([inputs, self.design_.calendar[rows]]) @ self.coef_
-
     def predict(self, horizon: int = 1) -> np.ndarray:
         if horizon != 1:
             raise ForecastError(f"{self.name}: forecasts one month ahead, not {horizon}")
-        return self.history_.log_price[-1] + self.log_changes(slice(-1, None))
+        return self.in_sample(np.array([self.history_.last + 1]))
 
     def in_sample(self, positions: np.ndarray) -> np.ndarray:
-        """Log forecasts of months of the history, each from the month before it."""
-        return self.history_.log_price[positions - 1] + self.log_changes(positions)
+        """Log forecasts of the months at ``positions`` (up to last + 1), each from the month
+        before it (NaN where an input is missing)."""
+        inputs = (self.design_.matrix(self.inputs)[positions] - self.mean_) / self.scale_
+        changes = np.hstack([inputs, self.design_.calendar[positions]]) @ self.coef_
+        return self.history_.log_price[positions - 1] + changes
 
     @classmethod
     def fit_predict_many(

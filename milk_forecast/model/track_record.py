@@ -1,14 +1,9 @@
 """How the published forecasts turned out: scores, their summary and the drift warning.
 
 A backtest says how the model *would* have done; the track record says how the forecasts
-we actually published did. Its input is one row per month forecast by a published run
-(``run_id``, ``published_at``, ``origin`` = the last month that run had observed,
-``month``, ``horizon``, the prediction and its interval bounds), read from the runs
-folder by the runner; here it is scored against the prices known now. When several runs
-share an origin, the one published last counts: that is what was being served.
-
-The drift warning compares the recent one-month errors with what the backtest promised
-(see ``drift_status``); it never blocks publishing.
+we actually published did (``published.published_forecasts``), scored against the prices
+known now. When several runs share an origin, the one published last counts: that is what
+was being served. The drift warning never blocks publishing.
 """
 
 from __future__ import annotations
@@ -63,11 +58,8 @@ def track_record_columns(levels: tuple[float, ...]) -> list[str]:
 
 
 def score(published: pd.DataFrame, price: pd.Series, levels: tuple[float, ...]) -> pd.DataFrame:
-    """One row per scored forecast: the last published run per origin, months with a price.
-
-    Columns: run_id, origin, month, horizon, predicted and actual price, error (actual
-    minus predicted) and ``in_<L>`` per level; sorted by origin, then horizon.
-    """
+    """One row per forecast of the last published run per origin whose month has a price
+    (``track_record_columns``; error = actual - predicted), by origin, then horizon."""
     columns = track_record_columns(levels)
     if published.empty:
         return pd.DataFrame(columns=columns)
@@ -107,35 +99,32 @@ def summarize(record: pd.DataFrame, levels: tuple[float, ...]) -> dict[str, Any]
 
 
 def drift_status(
-    record: pd.DataFrame,
-    promised_rmse: float,
-    levels: tuple[float, ...],
-    window: int = DRIFT_WINDOW,
+    record: pd.DataFrame, promised_rmse: float, levels: tuple[float, ...]
 ) -> dict[str, Any]:
     """Whether the recent one-month published forecasts drift from what the backtest promised.
 
-    Two tests over the last ``window`` one-month forecasts, each at ``DRIFT_ALPHA``:
+    Two tests over the last ``DRIFT_WINDOW`` (n) one-month forecasts, each at ``DRIFT_ALPHA``:
     - errors: if they were as the backtest promised (normal, mean 0, its RMSE), the sum of
-      their squares over ``promised_rmse**2`` would follow a chi-square with ``window``
-      degrees of freedom; a sum above its 1 - alpha quantile is more error than chance
-      explains (with 6 errors: an RMSE above about 1.45 times the promised one);
-    - intervals: the number of misses of each level's interval would be binomial
-      (``window``, 1 - level); a count whose upper tail probability is below alpha is
-      more misses than chance explains (80% interval, 6 forecasts: 4 misses or more).
-    A warning never blocks publishing; fewer than ``window`` scored forecasts say so.
+      their squares over ``promised_rmse**2`` would follow a chi-square with n degrees of
+      freedom; a sum above its 1 - alpha quantile is more error than chance explains (with
+      6 errors: an RMSE above about 1.45 times the promised one);
+    - intervals: the number of misses of each level's interval would be binomial (n,
+      1 - level); a count whose upper tail probability is below alpha is more misses than
+      chance explains (80% interval, 6 forecasts: 4 misses or more).
     """
-    recent = record[record[HORIZON] == 1].sort_values(ORIGIN).tail(window)
+    n = DRIFT_WINDOW
+    recent = record[record[HORIZON] == 1].sort_values(ORIGIN).tail(n)
     rule = (
-        f"last {window} one-month published forecasts: chi-square test of their errors "
+        f"last {n} one-month published forecasts: chi-square test of their errors "
         f"against the backtest RMSE and binomial test of each interval's misses, each at "
         f"{DRIFT_ALPHA:g} (about one false alarm in {round(1 / DRIFT_ALPHA)} runs)"
     )
-    status: dict[str, Any] = {"rule": rule, "window": window, "scored": len(recent)}
-    if len(recent) < window or not math.isfinite(promised_rmse) or promised_rmse <= 0:
+    status: dict[str, Any] = {"rule": rule, "window": n, "scored": len(recent)}
+    if len(recent) < n or not math.isfinite(promised_rmse) or promised_rmse <= 0:
         return {**status, "status": DRIFT_UNKNOWN, "reasons": []}
     errors = recent[ERROR].to_numpy(dtype="float64")
     rmse = float(np.sqrt(np.mean(errors**2)))
-    limit = promised_rmse * math.sqrt(stats.chi2.ppf(1 - DRIFT_ALPHA, window) / window)
+    limit = promised_rmse * math.sqrt(stats.chi2.ppf(1 - DRIFT_ALPHA, n) / n)
     reasons = []
     if rmse > limit:
         reasons.append(
@@ -145,12 +134,13 @@ def drift_status(
     misses = {}
     for level in levels:
         held = recent[inside_column(level)].dropna().astype(bool)
-        misses[level_label(level)] = int((~held).sum())
-        tail = float(stats.binom.sf(misses[level_label(level)] - 1, len(held), 1 - level))
+        label = level_label(level)
+        misses[label] = int((~held).sum())
+        tail = float(stats.binom.sf(misses[label] - 1, len(held), 1 - level))
         if len(held) and tail < DRIFT_ALPHA:
             reasons.append(
-                f"the {level_label(level)}% interval missed {misses[level_label(level)]} of the "
-                f"last {len(held)} months (chance of that many or more: {tail:.3f})"
+                f"the {label}% interval missed {misses[label]} of the last {len(held)} "
+                f"months (chance of that many or more: {tail:.3f})"
             )
     return {
         **status,
@@ -195,10 +185,8 @@ def evaluate(
 
 
 def describe_track_record(block: Any) -> str:
-    """``published 1-month forecasts so far: 6, RMSE 7.10 CLP/L, 80% interval held 5 of 6``.
-
-    ``block``: metrics.json's ``track_record`` (its summary of the one-month forecasts).
-    """
+    """metrics.json's ``track_record`` in words: ``published 1-month forecasts so far: 6,
+    RMSE 7.10 CLP/L, 80% interval held 5 of 6``."""
     one = (block.get("horizons") or {}).get("1") if isinstance(block, dict) else None
     if not isinstance(one, dict) or not one.get("count"):
         return "no published forecast has met its actual price yet"

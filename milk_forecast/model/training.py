@@ -1,18 +1,15 @@
-"""The train stage: evaluate, choose, forecast the next 12 months, build the outputs.
+"""The train stage as a recipe of named steps, from 03_preprocess's tables to the outputs.
 
 One month ahead, the model is the *adaptive seasonal ridge*: an ``AdaptiveChoice`` among
-the one-step seasonal ridges (``ridges.py``) by their RMSE (log) over the selection window
-before each month. For the first backtest month that window is ``selection_start ..
-selection_end``; it slides one month per month after that, so the backtest window is never
-seen by a choice made for an earlier month. Two to twelve months ahead, the path is the
-``Combination`` of the path candidates (``candidates.py``). Every interval is sized in time
-order from the serving model's own errors (``forecaster.half_widths``).
+the one-step ridges by their RMSE (log) over the selection window before each month, which
+slides one month per month from ``selection_start..selection_end``, so the backtest window
+is never seen by a choice made for an earlier month. Two to twelve months ahead, the path
+is the ``Combination`` of the path candidates.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,7 +26,6 @@ from milk_forecast.model.history import History
 from milk_forecast.model.params import TrainParams
 from milk_forecast.model.prototype import prototype_shuffled
 from milk_forecast.model.ridges import OneStepRidge
-from milk_forecast.model.track_record import TrackRecord
 from milk_forecast.model.windows import Windows, months_between, resolve, shift
 from milk_forecast.run_folder.layout import FEATURES_FILE, MONTH, SERIES_FILE
 from milk_forecast.run_folder.metrics import CALIBRATED_HORIZONS, SHUFFLED
@@ -64,12 +60,8 @@ class TrainingError(ValueError):
 
 @dataclass
 class TrainingResult:
-    """What ``train`` produced: the tables to show and write.
-
-    ``backtest``: the one-step backtest rows; ``path``: the FORECAST_HORIZON forecast rows;
-    ``horizon_backtest``: the combination and the baselines by origin and horizon;
-    ``calibration``: the served forecasts and intervals over the calibration window.
-    """
+    """What ``train`` produced: the tables to show and write (``horizon_backtest``: the
+    combination and the baselines by origin and horizon)."""
 
     metrics: dict[str, Any]
     predictions: pd.DataFrame
@@ -210,8 +202,3 @@ def in_sample(pool: AdaptiveChoice, history: History) -> pd.DataFrame:
         {MONTH: history.months[positions], PREDICTED: np.exp(model.in_sample(positions))}
     )
     return frame.dropna().assign(**{KIND: IN_SAMPLE, MODEL: model.name})
-
-
-def write_outputs(result: TrainingResult, run_dir: Path | str, track: TrackRecord) -> list[Path]:
-    """Write the stage's products (see ``outputs.write_outputs``)."""
-    return outputs.write_outputs(result.metrics, result.predictions, run_dir, track)

@@ -1,7 +1,5 @@
 """The months the train stage chooses on, backtests and calibrates, from the parameters and
-the data: windows left ``None`` follow the data (the backtest is the last 24 observed
-months, the first selection window the 24 months before it).
-"""
+the data (``TrainParams`` says how windows left ``None`` follow the data)."""
 
 from __future__ import annotations
 

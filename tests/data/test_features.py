@@ -11,7 +11,6 @@ from milk_forecast.data.columns import PRICE_COLUMN
 from milk_forecast.data.features import (
     FEATURE_COLUMNS,
     SERIES_COLUMNS,
-    FeatureError,
     add_shuffled_split,
     build_features,
     feature_columns,
@@ -114,7 +113,7 @@ def test_split_is_shuffled_not_the_last_months():
 
 @pytest.mark.parametrize("fraction", [0.0, 1.0, 1.5])
 def test_split_rejects_bad_fraction(fraction):
-    with pytest.raises(FeatureError, match="test_fraction"):
+    with pytest.raises(ValueError, match="test_size"):
         add_shuffled_split(split_frame(10), test_fraction=fraction)
 
 

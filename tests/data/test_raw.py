@@ -200,12 +200,12 @@ def test_byte_order_mark_is_not_part_of_the_header(tmp_path: Path) -> None:
     assert list(raw.read_raw_csv(path).columns) == list(PRICE_COLUMNS)
 
 
-def test_sha256_and_describe_input(tmp_path: Path) -> None:
+def test_sha256_and_describe_inputs(tmp_path: Path) -> None:
     path = write(tmp_path, PRICE_FILE, PRICE_OK)
     expected = hashlib.sha256(PRICE_OK.encode()).hexdigest()
-    assert raw.sha256_file(path, chunk_bytes=7) == expected
-    described = raw.describe_input(path, raw.read_raw_csv(path))
-    assert described == {
+    assert raw.file_digest(path) == {"sha256": expected, "bytes": len(PRICE_OK.encode())}
+    described = raw.describe_inputs(tmp_path, {PRICE_FILE: raw.read_raw_csv(path)})
+    assert described[PRICE_FILE] == {
         "path": str(path.resolve()),
         "sha256": expected,
         "bytes": len(PRICE_OK.encode()),
@@ -269,18 +269,22 @@ def test_undecodable_or_binary_file(tmp_path: Path) -> None:
         raw.read_raw_csv(path)
 
 
-def test_read_inputs_checks_keys_and_row_counts(tmp_path: Path) -> None:
+def test_inputs_json_keys_and_row_counts_are_checked(tmp_path: Path) -> None:
     entry = {"path": "/d/a.csv", "sha256": "0" * 64, "bytes": 10, "rows": 3}
     path = tmp_path / "inputs.json"
     path.write_text(json.dumps({"a.csv": entry}))
-    assert raw.read_inputs(path, {"a.csv": 3})["a.csv"]["rows"] == 3
+
+    def rows(count: int) -> pd.DataFrame:
+        return pd.DataFrame({"x": range(count)})
+
+    assert raw.check_inputs_json(path, {"a.csv": rows(3)})["a.csv"]["rows"] == 3
     with pytest.raises(StageOutputError, match=r"'a.csv' has rows 3, the table has 4"):
-        raw.read_inputs(path, {"a.csv": 4})
+        raw.check_inputs_json(path, {"a.csv": rows(4)})
     with pytest.raises(StageOutputError, match=r"describes \['a.csv'\], expected"):
-        raw.read_inputs(path, {"b.csv": 3})
+        raw.check_inputs_json(path, {"b.csv": rows(3)})
     path.write_text(json.dumps({"a.csv": {"path": "/d/a.csv"}}))
     with pytest.raises(StageOutputError, match=r"'a.csv' lacks key\(s\) \['sha256'"):
-        raw.read_inputs(path)
+        raw.check_inputs_json(path, {"a.csv": rows(3)})
 
 
 def test_the_data_a_run_used_in_words() -> None:

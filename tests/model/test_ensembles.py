@@ -89,7 +89,7 @@ def history() -> History:
 def test_the_combination_weighs_candidates_by_their_errors_at_each_horizon(history):
     candidates = (SeasonalDrift(), RecursiveRidge(("price",)))
     origin, h = history.positions(["2018-12"])[0], 3
-    fitted = Combination(candidates, window=12, horizons=12).fit(history.up_to(origin, 2))
+    fitted = Combination(candidates, window=12).fit(history.up_to(origin, 2))
     past = np.arange(origin - h - 11, origin - h + 1)
     paths = walk(candidates, history, past, 12, rain_lag=2)[:, :, h - 1]
     mse = ((history.log_price[past + h] - paths) ** 2).mean(axis=1)

@@ -4,6 +4,7 @@ import copy
 from functools import partial
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.feature_selection import mutual_info_regression
 from sklearn.model_selection import GridSearchCV
 
@@ -20,12 +21,10 @@ def test_cached_mutual_info_selects_like_the_uncached_pipeline():
     x, y = tiny_regression()
     grid = {"select__k": [1, 2, 3], "poly__degree": [1, 2], "model__alpha": [1.0, 0.1]}
     cached = prototype.prototype_search(random_state=0, cv=3, grid=grid).fit(x, y)
-    plain = GridSearchCV(
-        prototype.prototype_pipeline(partial(mutual_info_regression, random_state=0)),
-        grid,
-        cv=3,
-        scoring="r2",
-    ).fit(x, y)
+    uncached = clone(cached.estimator).set_params(
+        select__score_func=partial(mutual_info_regression, random_state=0)
+    )
+    plain = GridSearchCV(uncached, grid, cv=3, scoring="r2").fit(x, y)
     assert cached.best_params_ == plain.best_params_
     np.testing.assert_allclose(
         cached.cv_results_["mean_test_score"], plain.cv_results_["mean_test_score"]

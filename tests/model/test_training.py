@@ -183,14 +183,14 @@ def test_any_interval_levels_flow_to_every_output(tmp_path):
     for frame in (out.backtest, out.path, out.calibration):
         assert ordered(frame, levels)
     assert set(out.metrics[CALIBRATION]["horizons"]["6"]) == {"50", "90", "97.5"}
-    training.write_outputs(out, tmp_path, no_history(out))
+    outputs.write_outputs(out.metrics, out.predictions, tmp_path, no_history(out))
     outputs.check_outputs(tmp_path)
     row = read_predictions_json(tmp_path / PREDICTIONS_JSON)["rows"][-1]
     assert row["upper_97.5_clp_per_l"] > row["upper_90_clp_per_l"] > row["upper_50_clp_per_l"]
 
 
 def test_write_outputs_and_read_back(result, tmp_path):
-    paths = training.write_outputs(result, tmp_path, no_history(result))
+    paths = outputs.write_outputs(result.metrics, result.predictions, tmp_path, no_history(result))
     assert [p.name for p in paths] == [
         "metrics.json", "predictions.parquet", "predictions.json", "track_record.parquet",
     ]  # fmt: skip
@@ -207,7 +207,7 @@ def test_write_outputs_and_read_back(result, tmp_path):
 
 
 def test_check_outputs_names_a_missing_path(result, tmp_path):
-    training.write_outputs(result, tmp_path, no_history(result))
+    outputs.write_outputs(result.metrics, result.predictions, tmp_path, no_history(result))
     frame = pd.read_parquet(tmp_path / "predictions.parquet")
     frame.loc[frame["kind"] == "forecast", HORIZON] = 1
     frame.to_parquet(tmp_path / "predictions.parquet")
