@@ -1,11 +1,7 @@
-"""Reading files of ``runs/`` without trusting them.
-
-``read_bounded`` opens without blocking, refuses anything but a regular file, reads at
-most its bound and, given a ``root``, refuses a path leading outside it (a symlink).
-``read_json_object`` adds UTF-8, JSON, an object nested at most ``MAX_DEPTH`` deep. A
-refusal is a ``RunFolderError`` naming the file in one line; a value from a file is quoted
-only as a sanitised ``excerpt``.
-"""
+"""Reading files of ``runs/`` without trusting them: never blocking, only regular files,
+bounded, inside the runs folder when given a ``root``; JSON objects nested at most
+``MAX_DEPTH`` deep. A refusal is a ``RunFolderError`` naming the file in one line; a value
+from a file is quoted only as a sanitised ``excerpt``."""
 
 from __future__ import annotations
 
@@ -31,7 +27,6 @@ def sanitize(text: str, limit: int = MAX_MESSAGE) -> str:
 
 
 def excerpt(value: Any, limit: int = 40) -> str:
-    """A short, sanitised ``repr`` of an untrusted value, for a message."""
     return sanitize(repr(value), limit)
 
 
@@ -41,8 +36,8 @@ def is_number(value: Any) -> bool:
 
 
 def stamp(path: Path) -> tuple[int, int, int, int] | None:
-    """A file's identity (inode, mode, mtime, size), the link itself if one; None if absent:
-    what a reader watches to know the file was replaced."""
+    """A file's (inode, mode, mtime, size), not following a link; None if absent: what a
+    reader watches to know the file was replaced."""
     try:
         info = os.lstat(path)
     except OSError:
@@ -56,29 +51,26 @@ def open_regular(path: Path, flags: int = os.O_RDONLY, follow: bool = True) -> i
     flags |= os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
     try:
         fd = os.open(path, flags, 0o644)
-    except FileNotFoundError:
-        raise
     except OSError as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
         why = "is a symlink, not followed" if exc.errno == errno.ELOOP else exc.strerror
         raise RunFolderError(f"{path}: cannot be opened ({why})") from None
-    kind = stat.S_IFMT(os.fstat(fd).st_mode)
-    if kind != stat.S_IFREG:
+    if (kind := stat.S_IFMT(os.fstat(fd).st_mode)) != stat.S_IFREG:
         os.close(fd)
         raise RunFolderError(f"{path}: is {_KINDS.get(kind, 'a device')}, not a regular file")
     return fd
 
 
 def open_bounded(path: Path, max_bytes: int, root: Path | None = None, follow: bool = True) -> int:
-    """``path`` open for reading: a regular file (inside ``root``) of at most ``max_bytes``;
-    the caller closes it."""
+    """``path`` open for reading: a regular file (inside ``root``) of at most ``max_bytes``."""
     if root is not None and not Path(os.path.realpath(path)).is_relative_to(os.path.realpath(root)):
         raise RunFolderError(f"{path}: leads outside {root}, refused")
     try:
         fd = open_regular(path, follow=follow)
     except FileNotFoundError:
         raise RunFolderError(f"{path}: missing") from None
-    size = os.fstat(fd).st_size
-    if size > max_bytes:
+    if (size := os.fstat(fd).st_size) > max_bytes:
         os.close(fd)
         raise RunFolderError(f"{path}: {size} bytes, more than the {max_bytes} allowed")
     return fd
@@ -88,17 +80,11 @@ def read_bounded(
     path: Path, max_bytes: int, root: Path | None = None, follow: bool = True
 ) -> bytes:
     """The bytes of ``path``: a regular file (inside ``root``) of at most ``max_bytes``."""
-    fd = open_bounded(path, max_bytes, root, follow)
-    try:
-        chunks, remaining = [], max_bytes + 1
-        while remaining > 0 and (chunk := os.read(fd, min(remaining, 1 << 20))):
-            chunks.append(chunk)
-            remaining -= len(chunk)
-    except OSError as exc:
-        raise RunFolderError(f"{path}: unreadable ({exc.strerror})") from None
-    finally:
-        os.close(fd)
-    data = b"".join(chunks)
+    with open(open_bounded(path, max_bytes, root, follow), "rb") as stream:
+        try:
+            data = stream.read(max_bytes + 1)
+        except OSError as exc:
+            raise RunFolderError(f"{path}: unreadable ({exc.strerror})") from None
     if len(data) > max_bytes:  # grew while being read
         raise RunFolderError(f"{path}: more than the {max_bytes} bytes allowed")
     return data
@@ -123,8 +109,7 @@ def _not_json(constant: str) -> None:
 
 
 def read_json_object(path: Path, max_bytes: int, root: Path | None = None) -> dict[str, Any]:
-    """A JSON object (no NaN or Infinity) from ``path`` (see ``read_bounded``); anything else
-    names the file."""
+    """A JSON object (no NaN or Infinity) from ``path`` (see ``read_bounded``)."""
     data = read_bounded(path, max_bytes, root)
     try:
         payload = json.loads(data.decode("utf-8"), parse_constant=_not_json)

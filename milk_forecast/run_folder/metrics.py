@@ -8,9 +8,7 @@ from typing import Any
 
 from milk_forecast.run_folder.files import excerpt, is_number, read_json_object
 from milk_forecast.run_folder.layout import RunFolderError
-from milk_forecast.run_folder.predictions import (
-    check_levels,
-)
+from milk_forecast.run_folder.predictions import check_levels
 
 RMSE, MAE, MAPE, R2 = "rmse_clp_per_l", "mae_clp_per_l", "mape_pct", "r2"
 MSE = "mse_clp2_per_l2"
@@ -35,10 +33,8 @@ def walk_forward_key(horizon: int) -> str:
 
 
 def read_metrics(path: Path, root: Path | None = None) -> dict[str, Any]:
-    """``metrics.json``: its keys, finite headline figures, valid interval levels.
-
-    (``write.write_metrics`` also checks the forecast, ``forecast_path`` and ``calibration``,
-    which no reader of the file relies on.)"""
+    """``metrics.json``: its keys, finite headline figures, valid interval levels (its writer
+    also checks the parts no reader relies on)."""
     metrics = read_json_object(path, MAX_METRICS_BYTES, root)
     missing = [key for key in METRICS_KEYS if key not in metrics]
     if missing:

@@ -47,7 +47,10 @@ def check_levels(path: Path, levels: Any) -> list[float]:
 
 
 def _row_problem(row: Any, levels: list[float], expected: str | None) -> str | None:
-    """What is wrong with one row, or None."""
+    """What is wrong with a row, or None: ``month`` (``YYYY-MM``, ``expected``), ``kind``,
+    ``model``, ``predicted_clp_per_l`` (positive), ``actual_clp_per_l`` (or null), ``horizon``
+    (1..12 on forecast rows, else null), ``reason`` (or null), per level both bounds around
+    the prediction or both null."""
     if not isinstance(row, dict):
         return f"expected an object, found {type(row).__name__}"
     month = row.get(MONTH)
@@ -74,10 +77,7 @@ def _row_problem(row: Any, levels: list[float], expected: str | None) -> str | N
     if row.get(REASON) is not None and not isinstance(row[REASON], str):
         return f"reason is {excerpt(row[REASON])}, not a text or null"
     for level in levels:
-        lower, upper = (
-            row.get(interval_column(LOWER, level)),
-            row.get(interval_column(UPPER, level)),
-        )
+        lower, upper = (row.get(interval_column(side, level)) for side in (LOWER, UPPER))
         if lower is None and upper is None:
             continue
         if not (is_number(lower) and is_number(upper) and lower <= row[PREDICTED] <= upper):
@@ -86,11 +86,9 @@ def _row_problem(row: Any, levels: list[float], expected: str | None) -> str | N
 
 
 def read_predictions_json(path: Path, root: Path | None = None) -> dict[str, Any]:
-    """``{"unit": "CLP/L", "interval_levels", "rows"}``, every row checked: ``month``
-    (``YYYY-MM``, sorted, no gap), ``kind``, ``model``, ``predicted_clp_per_l`` (positive),
-    ``actual_clp_per_l`` (or null), ``horizon`` (1..12 on forecast rows, in order, else null),
-    ``reason`` (or null), per level both bounds around the prediction or both null. The
-    first problem names the file and the row."""
+    """``{"unit": "CLP/L", "interval_levels", "rows"}``, every row checked (``_row_problem``),
+    months sorted without a gap, forecast horizons 1, 2, ... in order; the first problem
+    names the file and the row."""
     document = read_json_object(path, MAX_PREDICTIONS_BYTES, root)
     if document.get("unit") != UNIT:
         raise RunFolderError(f"{path}: unit is {excerpt(document.get('unit'))}, not {UNIT}")

@@ -1,11 +1,6 @@
-"""Publication: ``LATEST`` names the served run; ``publications.jsonl`` logs every publication.
-
-``LATEST`` is one run id in a small regular file the runner replaces atomically (never a
-symlink): ``read_latest`` refuses anything else.
-The log holds a JSON line ``{"run_id", "published_at", "by"}`` per publication; every
-reader reads its newest ``MAX_LOG_BYTES`` and skips (noting) a line that is not an entry.
-The writers are in ``write``.
-"""
+"""Publication: ``LATEST`` names the served run in a small regular file (never a symlink);
+``publications.jsonl`` logs every publication, a JSON line ``{"run_id", "published_at",
+"by"}`` each. The writers are in ``write``."""
 
 from __future__ import annotations
 
@@ -61,10 +56,8 @@ def _entry(line: str) -> dict[str, str] | None:
 
 
 def read_publications(runs_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """The log's entries, oldest first by time, and a note per line skipped; none without a log.
-
-    Reads the newest ``MAX_LOG_BYTES`` only (saying so), never follows a symlink, never blocks.
-    """
+    """The log's entries, oldest first by time, and a note per line skipped; reads the newest
+    ``MAX_LOG_BYTES`` only (saying so), never follows a symlink, never blocks."""
     path = Path(runs_dir) / PUBLICATIONS_FILE
     try:
         fd = open_regular(path, follow=False)

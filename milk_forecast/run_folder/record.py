@@ -1,9 +1,6 @@
-"""``run.json``: one run's record, and the list of the runs folder's runs.
-
-``status`` is ``running`` until ``succeeded`` or ``failed``; a ``running`` run whose
-process is gone (same host, dead pid) is reported ``incomplete``. ``published`` says
-whether a succeeded run replaced LATEST (false: see ``not_published_reason``).
-"""
+"""``run.json``: one run's record, and the list of the runs folder's runs. ``status`` is
+``running`` until ``succeeded`` or ``failed``; ``published`` says whether a succeeded run
+replaced LATEST (false: see ``not_published_reason``)."""
 
 from __future__ import annotations
 
@@ -11,6 +8,7 @@ import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from types import NoneType
 from typing import Any
 
 from milk_forecast.run_folder.files import excerpt, read_json_object
@@ -36,42 +34,23 @@ def data_source(synthetic: object) -> str:
     return SYNTHETIC_SOURCE if synthetic else REAL_SOURCE
 
 
-_TEXT, _NONE = (str,), (type(None),)
 # run.json keys -> the JSON types each may hold (a key may be absent: older runs).
-RECORD_TYPES: dict[str, tuple[type, ...]] = {
-    "run_id": _TEXT,
-    "started_at": _TEXT + _NONE,
-    "finished_at": _TEXT + _NONE,
-    "pid": (int, *_NONE),
-    "host": _TEXT + _NONE,
-    "data_dir": _TEXT,
-    SYNTHETIC_KEY: (bool, *_NONE),
-    "parameters": (dict,),
-    "inputs": (dict,),
-    "fingerprint": _TEXT,
-    "stages": (list,),
-    "versions": (dict,),
-    "headline": (dict, *_NONE),
-    "forecast": (dict, *_NONE),
-    "error": (dict, *_NONE),
-    PUBLISHED: (bool, *_NONE),
-    NOT_PUBLISHED_REASON: _TEXT + _NONE,
-    OUTPUTS: (dict,),
-}
+RECORD_TYPES: dict[str, tuple[type, ...]] = (
+    dict.fromkeys(("run_id", "data_dir", "fingerprint"), (str,))
+    | dict.fromkeys(("started_at", "finished_at", "host", NOT_PUBLISHED_REASON), (str, NoneType))
+    | dict.fromkeys(("parameters", "inputs", "versions", OUTPUTS), (dict,))
+    | dict.fromkeys(("headline", "forecast", "error"), (dict, NoneType))
+    | dict.fromkeys(("pid",), (int, NoneType))
+    | dict.fromkeys((SYNTHETIC_KEY, PUBLISHED), (bool, NoneType))
+    | {"stages": (list,)}
+)
+_NAMES = {str: "a text", dict: "an object", list: "a list", bool: "true/false", int: "an integer"}
 
 
 def _type_problem(key: str, value: Any, types: tuple[type, ...]) -> str | None:
-    fits = bool in types if isinstance(value, bool) else isinstance(value, types)
-    if fits:
+    if bool in types if isinstance(value, bool) else isinstance(value, types):
         return None
-    names = {
-        str: "a text",
-        dict: "an object",
-        list: "a list",
-        bool: "true/false",
-        int: "an integer",
-    }
-    expected = " or ".join(names.get(kind, "null") for kind in types)
+    expected = " or ".join(_NAMES.get(kind, "null") for kind in types)
     return f"{key!r} is {excerpt(value)}, expected {expected}"
 
 
@@ -94,31 +73,20 @@ def read_run_record(run_dir: Path, root: Path | None = None) -> dict[str, Any]:
     return record
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists; an impossible pid (0, negative, huge) is not alive."""
+def effective_status(record: dict[str, Any]) -> str:
+    """The stored status, except that a ``running`` run whose process is gone (same host,
+    no such pid) is incomplete."""
+    status, pid = str(record.get("status")), record.get("pid")
+    if status != RUNNING or type(pid) is not int or record.get("host") != socket.gethostname():
+        return status
     if not 0 < pid <= MAX_PID:
-        return False
+        return INCOMPLETE
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return False
-    except OSError:  # PermissionError: it exists, under another user
-        return True
-    return True
-
-
-def effective_status(record: dict[str, Any]) -> str:
-    """The stored status, except that a ``running`` run whose process is gone is incomplete."""
-    status = str(record.get("status"))
-    pid = record.get("pid")
-    if (
-        status == RUNNING
-        and isinstance(pid, int)
-        and not isinstance(pid, bool)
-        and record.get("host") == socket.gethostname()
-        and not pid_alive(pid)
-    ):
         return INCOMPLETE
+    except OSError:  # PermissionError: it exists, under another user
+        pass
     return status
 
 

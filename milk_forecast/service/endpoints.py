@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -68,18 +68,13 @@ async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
     """Load the served run; scan the history and render the page while already answering."""
     runs_dir = Path(os.environ.get("RUNS_DIR") or HERE.parents[1] / "runs")
     state = State(runs_dir, setting("RELOAD_INTERVAL", 1.0), setting("HISTORY_RATE", 50.0))
-    send_timeout = setting("SEND_TIMEOUT", 30.0)
+    timeout = setting("SEND_TIMEOUT", 30.0)
     await run_in_threadpool(state.reload)
     if state.run is None:
         logger.warning(state.message())
     gc.freeze()  # what is loaded lives as long as the process: out of the collector's passes
     prepared = asyncio.create_task(run_in_threadpool(state.refresh))
-    yield {
-        "state": state,
-        "prepared": prepared,
-        "metrics": Metrics(state),
-        "send_timeout": send_timeout,
-    }
+    yield {"state": state, "prepared": prepared, "metrics": Metrics(state), "send_timeout": timeout}
     await prepared
 
 
@@ -211,12 +206,12 @@ async def run_report(request: Request) -> Response:
     404 at once: only a report that exists waits for its turn."""
     runs_dir, run_id = request.scope["state"]["state"].runs_dir, request.path_params["run_id"]
     check_run_id(run_id)
+    path = runs_dir / run_id / REPORT_FILE
     missing = ApiError(404, "no_report", f"there is no report of run {run_id} to serve")
-    if not (runs_dir / run_id / REPORT_FILE).is_file():
+    if not path.is_file():
         raise missing
     await paced(request)
     try:
-        path = runs_dir / run_id / REPORT_FILE
         fd = await run_in_threadpool(open_bounded, path, MAX_REPORT_BYTES, runs_dir)
     except RunFolderError:
         raise missing from None
@@ -225,7 +220,8 @@ async def run_report(request: Request) -> Response:
 
 async def metrics(request: Request) -> Response:
     await current_run(request)
-    return Response(request.scope["state"]["metrics"].exposition(), media_type=CONTENT_TYPE_LATEST)
+    body = generate_latest(request.scope["state"]["metrics"].registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
 async def openapi(request: Request) -> Response:

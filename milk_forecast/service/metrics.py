@@ -8,14 +8,8 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    ProcessCollector,
-    generate_latest,
-)
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
+import prometheus_client as prom
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 
 from milk_forecast.run_folder import metrics as m
@@ -58,23 +52,20 @@ class Metrics(Collector):
     """One app's registry: its requests, the process, and the state's figures when scraped."""
 
     def __init__(self, state: State, clock: Callable[[], float] = time.time) -> None:
-        self.state, self.clock, self.registry = state, clock, CollectorRegistry()
+        self.state, self.clock, self.registry = state, clock, prom.CollectorRegistry()
         name, latency = "milk_http_requests", "milk_http_request_duration_seconds"
-        self.requests = Counter(name, HELP[name], ["route", "status"], registry=self.registry)
-        self.latency = Histogram(
+        self.requests = prom.Counter(name, HELP[name], ["route", "status"], registry=self.registry)
+        self.latency = prom.Histogram(
             latency, HELP[latency], ["route"], buckets=BUCKETS, registry=self.registry
         )
         self.registry.register(self)
-        ProcessCollector(registry=self.registry)
+        prom.ProcessCollector(registry=self.registry)
 
     def count(self, route: str, status: int, seconds: float) -> None:
         self.requests.labels(route, str(status)).inc()
         self.latency.labels(route).observe(seconds)
 
-    def exposition(self) -> bytes:
-        return generate_latest(self.registry)
-
-    def collect(self) -> Iterator[Metric]:
+    def collect(self) -> Iterator[prom.Metric]:
         state, run = self.state, self.state.run
         yield CounterMetricFamily("milk_run_reloads", HELP["milk_run_reloads"], state.reloads)
         yield CounterMetricFamily("milk_runs_refused", HELP["milk_runs_refused"], state.refusals)
@@ -83,8 +74,7 @@ class Metrics(Collector):
             return
         yield InfoMetricFamily("milk_served_run", HELP["milk_served_run"], {"run_id": run.run_id})
         record, metrics = run.servable.record, run.servable.metrics
-        finished = epoch(record.get("finished_at"))
-        if finished is not None:
+        if (finished := epoch(record.get("finished_at"))) is not None:
             yield gauge("milk_served_run_age_seconds", self.clock() - finished)
         yield gauge("milk_served_walk_forward_rmse_clp_per_l", metrics["headline"][m.RMSE])
         one = mapping(mapping(mapping(metrics, m.TRACK_RECORD), "horizons"), "1")
@@ -92,8 +82,7 @@ class Metrics(Collector):
         yield gauge("milk_served_track_record_forecasts", count)
         if count and is_number(one.get(m.RMSE)):
             yield gauge("milk_served_track_record_rmse_clp_per_l", one[m.RMSE])
-        status = mapping(metrics, m.DRIFT).get("status")
-        if isinstance(status, str):
+        if isinstance(status := mapping(metrics, m.DRIFT).get("status"), str):
             drift = gauge("milk_served_drift_status", None, labels=["status"])
             for known in dict.fromkeys((m.DRIFT_OK, m.DRIFT_WARNING, m.DRIFT_UNKNOWN, status[:40])):
                 drift.add_metric([known], float(known == status[:40]))

@@ -1,10 +1,7 @@
 """What a service process holds (the served run, the history, the page) and when it changes.
-
 A request looks at ``runs/LATEST`` (one ``lstat``) at most once per ``interval``; only the
-history endpoints rescan the history, so a prediction never waits for a scan. A new run is
-loaded aside in a worker thread, then swapped in; one that cannot be served is refused in
-one log line, and the previous run keeps serving.
-"""
+history endpoints rescan the history. A new run is loaded aside in a worker thread, then
+swapped in; one that cannot be served is refused in one log line, the previous one serving."""
 
 from __future__ import annotations
 
@@ -109,6 +106,5 @@ class State:
         if self.run is not None:
             return ""
         refusal = f"; {self.refusal}" if self.refusal else ""
-        return f"no succeeded run is being served: {RUN_HINT}{refusal}".replace(
-            str(self.runs_dir), "runs"
-        )
+        message = f"no succeeded run is being served: {RUN_HINT}{refusal}"
+        return message.replace(str(self.runs_dir), "runs")
