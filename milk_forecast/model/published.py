@@ -42,10 +42,12 @@ def publication_history(runs_dir: Path, log: Log = print) -> list[dict[str, Any]
 
 
 def published_forecasts(runs_dir: Path, log: Log = print) -> pd.DataFrame:
-    """The forecast rows of every published run, with its id, publication time and origin; a
-    run no longer succeeded with readable predictions is left out with a line saying why."""
-    frames = []
-    for entry in publication_history(runs_dir, log):
+    """The forecast rows of every published run, with its id, origin and last publication time
+    (the one that counts; each run is read once however often the log names it); a run no
+    longer succeeded with readable predictions is left out with a line saying why."""
+    history, frames = publication_history(runs_dir, log), []
+    last = {entry["run_id"]: index for index, entry in enumerate(history)}
+    for entry in (history[index] for index in sorted(last.values())):
         try:
             forecasts = forecast_rows(run_dir_for(runs_dir, entry["run_id"]))
         except RunFolderError as exc:
