@@ -17,13 +17,16 @@ from milk_forecast.run_folder.publication import PUBLISHED_BY_PIPELINE, read_pub
 from milk_forecast.run_folder.record import SUCCEEDED, list_runs, read_run_record
 
 Log = Callable[[str], None]
+SHOWN_NOTES = 5  # of the log's skipped lines, the first are shown, the others counted
 
 
 def publication_history(runs_dir: Path, log: Log = print) -> list[dict[str, Any]]:
     """Every publication, oldest first: the runs that succeeded before the log, then the log."""
     entries, notes = read_publications(runs_dir)
-    for note in notes:
+    for note in notes[:SHOWN_NOTES]:
         log(f"publication log: {note}")
+    if len(notes) > SHOWN_NOTES:
+        log(f"publication log: {len(notes) - SHOWN_NOTES} more line(s) skipped, not shown")
     first = min((e["published_at"] for e in entries), default=None)
     logged = {e["run_id"] for e in entries if e["by"] == PUBLISHED_BY_PIPELINE}
     earlier = [

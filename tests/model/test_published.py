@@ -10,7 +10,7 @@ import pytest
 
 from milk_forecast.model import published
 from milk_forecast.model.published import publication_history, published_forecasts
-from milk_forecast.run_folder.layout import PREDICTIONS_JSON, RUN_JSON
+from milk_forecast.run_folder.layout import PREDICTIONS_JSON, PUBLICATIONS_FILE, RUN_JSON
 from milk_forecast.run_folder.write import append_publication, write_run_record
 
 
@@ -98,3 +98,16 @@ def test_each_run_is_read_once_at_its_last_publication(
         [second, "2026-06-02T00:00:00Z"],
         [first, "2026-06-03T00:00:00Z"],  # the publication that counts: the last
     ]
+
+
+def test_a_log_of_many_bad_lines_is_summed_up_in_a_few(tmp_path: Path) -> None:
+    make_run(tmp_path, "20260101T000001Z", "succeeded", "2020-01", [101.0])
+    publish(tmp_path, "20260101T000001Z", "pipeline")
+    with (tmp_path / PUBLICATIONS_FILE).open("a") as log:
+        log.write('{"run_id": "x"}\n' * 1000)
+    lines: list[str] = []
+    history = publication_history(tmp_path, log=lines.append)
+    assert [e["run_id"] for e in history] == ["20260101T000001Z"]
+    assert len(lines) == published.SHOWN_NOTES + 1
+    assert "line 2: not a publication record" in lines[0]
+    assert f"{1000 - published.SHOWN_NOTES} more line(s) skipped" in lines[-1]
