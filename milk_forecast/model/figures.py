@@ -57,10 +57,9 @@ def fan_chart(
     for rows, color, what in [(shown, "tab:blue", "backtest"), (path, "tab:red", "forecast")]:
         ax.plot(rows[MONTH], rows[PREDICTED], marker=".", color=color, label=what)
         for level in sorted(levels, reverse=True):
-            lower, upper = interval_column(LOWER, level), interval_column(UPPER, level)
-            ax.fill_between(rows[MONTH], rows[lower].astype("float64"),
-                            rows[upper].astype("float64"), color=color, alpha=BAND_ALPHA,
-                            label=f"{what} {level_label(level)}% interval")  # fmt: skip
+            band = [rows[interval_column(side, level)].astype("float64") for side in (LOWER, UPPER)]
+            label = f"{what} {level_label(level)}% interval"
+            ax.fill_between(rows[MONTH], *band, color=color, alpha=BAND_ALPHA, label=label)
     fig.legend(loc="outside lower center", fontsize=8, ncols=max(2, round(width / 2.5)))
     return fig
 
