@@ -1,5 +1,7 @@
 """The train stage's charts, shown in 04_train and saved as SVG into the run folder's
-``figures/`` for the API's page, which embeds them as images (never as markup)."""
+``figures/`` for the API's page, which embeds them as images (never as markup). Dates are
+labelled concisely (``2020``, ``Apr``: matplotlib's ``date.converter = concise``), so the
+labels of a narrow chart do not overlap."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from milk_forecast.run_folder.layout import MONTH, UNIT
@@ -21,42 +24,47 @@ from milk_forecast.run_folder.predictions import (
     level_label,
 )
 
-HISTORY_MONTHS = 36
+HISTORY_MONTHS, WIDTH = 36, 11.0  # months of prices before the path, inches
+PHONE_MONTHS, PHONE_WIDTH = 12, 4.2  # the fan chart for narrow screens (FAN_CHART_PHONE_FILE)
 TRACK_HORIZONS = (1, 3, 6)
+BAND_ALPHA = 0.15  # per band: nested bands darken towards the centre, whatever their number
+CONCISE_DATES = plt.rc_context({"date.converter": "concise"})
 
 
+def axes(size: tuple[float, float], title: str, unit: str = UNIT) -> tuple[Figure, Axes]:
+    fig, ax = plt.subplots(figsize=size, layout="constrained")
+    ax.set(title=title, ylabel=unit)
+    ax.grid(alpha=0.3)
+    return fig, ax
+
+
+@CONCISE_DATES
 def fan_chart(
-    price: pd.Series, backtest: pd.DataFrame, path: pd.DataFrame, levels: Sequence[float]
+    price: pd.Series,
+    backtest: pd.DataFrame,
+    path: pd.DataFrame,
+    levels: Sequence[float],
+    months: int = HISTORY_MONTHS,
+    width: float = WIDTH,
 ) -> Figure:
-    """The last three years of prices, the one-month backtest and the path, a band per level."""
-    start = path[MONTH].iloc[0] - pd.DateOffset(months=HISTORY_MONTHS)
+    """The last ``months`` of prices, the one-month backtest and the path, a band per level
+    (any number of levels), ``width`` inches wide; the legend, below, names every band."""
+    start = path[MONTH].iloc[0] - pd.DateOffset(months=months)
     history = price[price.index >= start].dropna()
-    fig, ax = plt.subplots(figsize=(11, 4.5))
+    fig, ax = axes((width, 4.5), "Milk producer price and its forecast", f"{UNIT} (without VAT)")
     ax.plot(history.index, history.to_numpy(), color="black", label="actual")
     shown = backtest[backtest[MONTH] >= start]
-    for rows, color, label in [
-        (shown, "tab:blue", "backtest, 1 month ahead"),
-        (path, "tab:red", "forecast path"),
-    ]:
-        ax.plot(rows[MONTH], rows[PREDICTED], marker=".", color=color, label=label)
-        for shade, level in enumerate(sorted(levels, reverse=True)):
-            lower, upper = interval_column(LOWER, level), interval_column(UPPER, level)
-            ax.fill_between(
-                rows[MONTH],
-                rows[lower].astype("float64"),
-                rows[upper].astype("float64"),
-                color=color,
-                alpha=0.12 * (shade + 1),
-                label=f"{level_label(level)}% interval" if color == "tab:red" else None,
-            )
-    ax.set_ylabel(f"{UNIT} (nominal, without VAT)")
-    ax.set_title("Milk producer price: the last 3 years, the backtest and the 12-month path")
-    ax.legend(loc="upper left", fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
+    for rows, color, what in [(shown, "tab:blue", "backtest"), (path, "tab:red", "forecast")]:
+        ax.plot(rows[MONTH], rows[PREDICTED], marker=".", color=color, label=what)
+        for level in sorted(levels, reverse=True):
+            band = [rows[interval_column(side, level)].astype("float64") for side in (LOWER, UPPER)]
+            label = f"{what} {level_label(level)}% interval"
+            ax.fill_between(rows[MONTH], *band, color=color, alpha=BAND_ALPHA, label=label)
+    fig.legend(loc="outside lower center", fontsize=8, ncols=max(2, round(width / 2.5)))
     return fig
 
 
+@CONCISE_DATES
 def track_record_chart(record: pd.DataFrame, price: pd.Series) -> Figure:
     """Published forecasts (by horizon) against what happened."""
     if record.empty:  # a small, legible placeholder rather than a blank 11-inch frame
@@ -65,25 +73,16 @@ def track_record_chart(record: pd.DataFrame, price: pd.Series) -> Figure:
                 va="center", fontsize=11)  # fmt: skip
         ax.set_axis_off()
         return fig
-    fig, ax = plt.subplots(figsize=(11, 4))
-    start = record[MONTH].min() - pd.DateOffset(months=3)
-    actual = price[price.index >= start].dropna()
+    fig, ax = axes((11, 4), "Published forecasts against what happened")
+    actual = price[price.index >= record[MONTH].min() - pd.DateOffset(months=3)].dropna()
     ax.plot(actual.index, actual.to_numpy(), color="black", label="actual")
     for horizon, marker in zip(TRACK_HORIZONS, ("o", "s", "^"), strict=True):
         rows = record[record[HORIZON] == horizon]
         if len(rows):
-            ax.scatter(
-                rows[MONTH],
-                rows[PREDICTED],
-                marker=marker,
-                label=f"published {horizon} month(s) ahead",
-            )
+            label = f"published {horizon} month(s) ahead"
+            ax.scatter(rows[MONTH], rows[PREDICTED], marker=marker, label=label)
     ax.vlines(record[MONTH], record[PREDICTED], record[ACTUAL], color="tab:gray", alpha=0.4)
-    ax.set_ylabel(UNIT)
-    ax.set_title("Published forecasts against what happened")
     ax.legend(loc="upper left", fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
     return fig
 
 

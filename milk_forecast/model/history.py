@@ -7,7 +7,7 @@ one series shares its ``Memo``, so that ``forecaster.walk`` makes each forecast 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -16,6 +16,7 @@ from milk_forecast.data.columns import PRICE_COLUMN, RAIN_TOTAL_COLUMN
 from milk_forecast.run_folder.layout import MONTH
 
 SEASON = 12  # months in a year
+MONTHLY = ("months", "price", "log_price", "calendar")  # the arrays ``up_to`` cuts as they are
 
 
 class HistoryError(ValueError):
@@ -85,17 +86,8 @@ class History:
         rain_end = int(max(min(self.rain_end, origin - rain_lag), -1))
         rain = self.rain_total[: origin + 1].copy()
         rain[rain_end + 1 :] = np.nan
-        end = origin + 1
-        return History(
-            self.months[:end],
-            self.price[:end],
-            self.log_price[:end],
-            rain,
-            self.calendar[:end],
-            rain_end,
-            self.start,
-            self.memo,
-        )
+        cut = {name: getattr(self, name)[: origin + 1] for name in MONTHLY}
+        return replace(self, **cut, rain_total=rain, rain_end=rain_end)
 
     def month_at(self, position: int) -> pd.Timestamp:
         """The month at ``position``, also before or after the series."""

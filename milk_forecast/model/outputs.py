@@ -20,13 +20,12 @@ from milk_forecast.model import metrics as mt
 from milk_forecast.model.candidates import BASELINES
 from milk_forecast.model.track_record import TrackRecord, track_record_columns
 from milk_forecast.run_folder.layout import (
-    FAN_CHART_FILE,
+    CHART_FILES,
     FIGURES_DIR,
     METRICS_FILE,
     MONTH,
     PREDICTIONS_FILE,
     PREDICTIONS_JSON,
-    TRACK_RECORD_CHART_FILE,
     TRACK_RECORD_FILE,
     UNIT,
 )
@@ -227,7 +226,6 @@ def check_outputs(run_dir: Path | str) -> str:
 
 def check_figures(run_dir: Path | str) -> str:
     """The charts the page shows were drawn; returns a one-line summary."""
-    names = (FAN_CHART_FILE, TRACK_RECORD_CHART_FILE)
-    for name in names:
+    for name in CHART_FILES:
         check_written(Path(run_dir) / FIGURES_DIR / name)
-    return f"{FIGURES_DIR}/: {', '.join(names)} present"
+    return f"{FIGURES_DIR}/: {', '.join(CHART_FILES)} present"

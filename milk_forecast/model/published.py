@@ -17,13 +17,16 @@ from milk_forecast.run_folder.publication import PUBLISHED_BY_PIPELINE, read_pub
 from milk_forecast.run_folder.record import SUCCEEDED, list_runs, read_run_record
 
 Log = Callable[[str], None]
+SHOWN_NOTES = 5  # of the log's skipped lines, the first are shown, the others counted
 
 
 def publication_history(runs_dir: Path, log: Log = print) -> list[dict[str, Any]]:
     """Every publication, oldest first: the runs that succeeded before the log, then the log."""
     entries, notes = read_publications(runs_dir)
-    for note in notes:
+    for note in notes[:SHOWN_NOTES]:
         log(f"publication log: {note}")
+    if len(notes) > SHOWN_NOTES:
+        log(f"publication log: {len(notes) - SHOWN_NOTES} more line(s) skipped, not shown")
     first = min((e["published_at"] for e in entries), default=None)
     logged = {e["run_id"] for e in entries if e["by"] == PUBLISHED_BY_PIPELINE}
     earlier = [
@@ -42,10 +45,12 @@ def publication_history(runs_dir: Path, log: Log = print) -> list[dict[str, Any]
 
 
 def published_forecasts(runs_dir: Path, log: Log = print) -> pd.DataFrame:
-    """The forecast rows of every published run, with its id, publication time and origin; a
-    run no longer succeeded with readable predictions is left out with a line saying why."""
-    frames = []
-    for entry in publication_history(runs_dir, log):
+    """The forecast rows of every published run, with its id, origin and last publication time
+    (the one that counts; each run is read once however often the log names it); a run no
+    longer succeeded with readable predictions is left out with a line saying why."""
+    history, frames = publication_history(runs_dir, log), []
+    last = {entry["run_id"]: index for index, entry in enumerate(history)}
+    for entry in (history[index] for index in sorted(last.values())):
         try:
             forecasts = forecast_rows(run_dir_for(runs_dir, entry["run_id"]))
         except RunFolderError as exc:

@@ -36,7 +36,8 @@ TRACK_RECORD_FILE = "track_record.parquet"
 FIGURES_DIR = "figures"
 FAN_CHART_FILE = "forecast_fan.svg"
 TRACK_RECORD_CHART_FILE = "track_record.svg"
-CHART_FILES = (FAN_CHART_FILE, TRACK_RECORD_CHART_FILE)
+FAN_CHART_PHONE_FILE = "forecast_fan_phone.svg"  # the last 12 months and the path, narrow
+CHART_FILES = (FAN_CHART_FILE, TRACK_RECORD_CHART_FILE, FAN_CHART_PHONE_FILE)
 REPORT_FILE = "report.html"  # the runner, at the end
 # What a succeeded run's run.json records the sha256 of (``outputs``): what it made.
 OUTPUT_FILES = (METRICS_FILE, PREDICTIONS_JSON, PREDICTIONS_FILE, TRACK_RECORD_FILE)

@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
+from milk_forecast.model import published
 from milk_forecast.model.published import publication_history, published_forecasts
-from milk_forecast.run_folder.layout import PREDICTIONS_JSON, RUN_JSON
+from milk_forecast.run_folder.layout import PREDICTIONS_JSON, PUBLICATIONS_FILE, RUN_JSON
 from milk_forecast.run_folder.write import append_publication, write_run_record
 
 
@@ -75,3 +77,37 @@ def test_a_published_run_that_broke_is_left_out_with_a_line(tmp_path: Path) -> N
     frame = published_forecasts(tmp_path, log=lines.append)
     assert frame.empty
     assert lines and "20260101T000001Z left out" in lines[0] and "predictions.json" in lines[0]
+
+
+def test_each_run_is_read_once_at_its_last_publication(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = "20260101T000001Z", "20260101T000002Z"
+    make_run(tmp_path, first, "succeeded", "2020-01", [101.0])
+    make_run(tmp_path, second, "succeeded", "2020-01", [102.0])
+    log = [(first, "2026-06-01T00:00:00Z"), (second, "2026-06-02T00:00:00Z")]
+    log += [(first, "2026-06-03T00:00:00Z")] * 300  # republished, the line duplicated
+    for run_id, at in log:
+        append_publication(tmp_path, {"run_id": run_id, "published_at": at, "by": "publish"})
+    reads: list[str] = []
+    read = published.forecast_rows
+    monkeypatch.setattr(published, "forecast_rows", lambda d: reads.append(d.name) or read(d))
+    frame = published_forecasts(tmp_path, log=lambda _: None)
+    assert sorted(reads) == [first, second]
+    assert frame[["run_id", "published_at"]].values.tolist() == [
+        [second, "2026-06-02T00:00:00Z"],
+        [first, "2026-06-03T00:00:00Z"],  # the publication that counts: the last
+    ]
+
+
+def test_a_log_of_many_bad_lines_is_summed_up_in_a_few(tmp_path: Path) -> None:
+    make_run(tmp_path, "20260101T000001Z", "succeeded", "2020-01", [101.0])
+    publish(tmp_path, "20260101T000001Z", "pipeline")
+    with (tmp_path / PUBLICATIONS_FILE).open("a") as log:
+        log.write('{"run_id": "x"}\n' * 1000)
+    lines: list[str] = []
+    history = publication_history(tmp_path, log=lines.append)
+    assert [e["run_id"] for e in history] == ["20260101T000001Z"]
+    assert len(lines) == published.SHOWN_NOTES + 1
+    assert "line 2: not a publication record" in lines[0]
+    assert f"{1000 - published.SHOWN_NOTES} more line(s) skipped" in lines[-1]
