@@ -17,42 +17,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from milk_forecast.data.columns import (
-    BANK_COLUMNS,
-    BANK_FILE,
-    BANK_PERIOD,
-    BANK_SERIES,
-    DROPPED_COLUMNS,
-    IMACEC_COLUMNS,
-    IVCM_COLUMN,
-    PIB_COLUMNS,
-    PRICE_COLUMN,
-    PRICE_COLUMNS,
-    PRICE_FILE,
-    RAIN_COLUMNS,
-    RAIN_DATE,
-    RAIN_FILE,
-    RAIN_REGIONS,
-    rain_column,
-)
+from milk_forecast.data import columns as cols
+from milk_forecast.data import parsing
 from milk_forecast.data.lost_zeros import restore_lost_zeros
-from milk_forecast.data.parsing import (
-    MALFORMED_PERIOD,
-    Parsed,
-    decimals,
-    dotted_integers,
-    index_values,
-    month_starts,
-    spanish_months,
-    stripped,
-)
 from milk_forecast.run_folder.layout import MONTH
 
-RAIN_SOURCE_COLUMNS = {region: rain_column(region) for region in RAIN_REGIONS}
+RAIN_SOURCE_COLUMNS = {region: cols.rain_column(region) for region in cols.RAIN_REGIONS}
 # Indices whose decimal point was lost (``parsing.index_values``); the PIB* lost their dots.
-INDEX_SOURCE_COLUMNS = [*IMACEC_COLUMNS, IVCM_COLUMN]
+INDEX_SOURCE_COLUMNS = [*cols.IMACEC_COLUMNS, cols.IVCM_COLUMN]
 
-YEAR, MONTH_NAME, PRICE = PRICE_COLUMNS  # "Anio", "Mes", "Precio_leche"
+YEAR, MONTH_NAME, PRICE = cols.PRICE_COLUMNS  # "Anio", "Mes", "Precio_leche"
 
 # Every logged reason starts with one of these (see ``reason_kind``).
 DUPLICATE_PERIOD = "duplicate period"
@@ -61,7 +35,7 @@ AFTER_RANGE = "after the last price month"
 UNREADABLE_VALUE = "unreadable value"
 MISSING_PRICE = "missing price"
 REASON_KINDS = (
-    MALFORMED_PERIOD,
+    parsing.MALFORMED_PERIOD,
     DUPLICATE_PERIOD,
     BEFORE_RANGE,
     AFTER_RANGE,
@@ -93,12 +67,14 @@ def _log(file: str, rows: pd.Index, values: pd.Series, reasons: pd.Series | str)
         "value": np.asarray(values, dtype="object"),
         "reason": reasons,
     }
-    return pd.DataFrame(columns, columns=DROPPED_COLUMNS)
+    return pd.DataFrame(columns, columns=cols.DROPPED_COLUMNS)
 
 
 def _dropped_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
     found = [part for part in parts if len(part)]
-    frame = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=DROPPED_COLUMNS)
+    frame = (
+        pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=cols.DROPPED_COLUMNS)
+    )
     return frame.astype({"file": "str", "row": "int64", "value": "str", "reason": "str"})
 
 
@@ -107,7 +83,7 @@ def _text_columns(raw: pd.DataFrame, file: str, columns: Sequence[str]) -> pd.Da
     missing = [column for column in columns if column not in raw.columns]
     if missing:
         raise CleaningError(f"{file}: missing column(s) {', '.join(map(repr, missing))}")
-    text = pd.DataFrame({column: stripped(raw[column]) for column in columns})
+    text = pd.DataFrame({column: parsing.stripped(raw[column]) for column in columns})
     text.index = pd.RangeIndex(2, len(raw) + 2, name="row")  # header is line 1
     return text
 
@@ -115,7 +91,7 @@ def _text_columns(raw: pd.DataFrame, file: str, columns: Sequence[str]) -> pd.Da
 def _periods(
     text: pd.DataFrame,
     file: str,
-    periods: Parsed,
+    periods: parsing.Parsed,
     shown: pd.Series,
     months: tuple[pd.Timestamp, pd.Timestamp] | None,
 ) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
@@ -159,7 +135,7 @@ def _parse_cells(
     kept: pd.DataFrame,
     file: str,
     columns: dict[str, str],
-    parse: Callable[[pd.Series, str], Parsed],
+    parse: Callable[[pd.Series, str], parsing.Parsed],
     consequence: str = "left missing",
 ) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     """Parse each cell of ``columns`` (source -> clean name); unreadable cells -> NaN, logged."""
@@ -179,13 +155,17 @@ def parse_price_table(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     Rows with an unknown month name, a duplicated month (the first is kept) or a price that
     is missing or unreadable are dropped and logged; rows are sorted by month.
     """
-    text = _text_columns(raw, PRICE_FILE, list(PRICE_COLUMNS))
-    periods = spanish_months(text[YEAR], text[MONTH_NAME])
-    kept, log = _periods(text, PRICE_FILE, periods, text[YEAR] + " " + text[MONTH_NAME], None)
-    clean, cell_log = _parse_cells(kept, PRICE_FILE, {PRICE: PRICE_COLUMN}, decimals, "row dropped")
+    text = _text_columns(raw, cols.PRICE_FILE, list(cols.PRICE_COLUMNS))
+    periods = parsing.spanish_months(text[YEAR], text[MONTH_NAME])
+    kept, log = _periods(text, cols.PRICE_FILE, periods, text[YEAR] + " " + text[MONTH_NAME], None)
+    clean, cell_log = _parse_cells(
+        kept, cols.PRICE_FILE, {PRICE: cols.PRICE_COLUMN}, parsing.decimals, "row dropped"
+    )
     empty = kept.index[kept[PRICE] == ""]
-    log.append(_log(PRICE_FILE, empty, pd.Series("", index=empty), f"{MISSING_PRICE}: row dropped"))
-    clean = clean[clean[PRICE_COLUMN].notna()].reset_index(drop=True)
+    log.append(
+        _log(cols.PRICE_FILE, empty, pd.Series("", index=empty), f"{MISSING_PRICE}: row dropped")
+    )
+    clean = clean[clean[cols.PRICE_COLUMN].notna()].reset_index(drop=True)
     return clean, _dropped_frame(log + cell_log)
 
 
@@ -193,9 +173,15 @@ def parse_rainfall_table(
     raw: pd.DataFrame, months: tuple[pd.Timestamp, pd.Timestamp] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``precipitaciones.csv`` (date + 8 regions, unsorted) -> (month + RAIN_COLUMNS, dropped)."""
-    text = _text_columns(raw, RAIN_FILE, [RAIN_DATE, *RAIN_SOURCE_COLUMNS])
-    kept, log = _periods(text, RAIN_FILE, month_starts(text[RAIN_DATE]), text[RAIN_DATE], months)
-    clean, cell_log = _parse_cells(kept, RAIN_FILE, RAIN_SOURCE_COLUMNS, decimals)
+    text = _text_columns(raw, cols.RAIN_FILE, [cols.RAIN_DATE, *RAIN_SOURCE_COLUMNS])
+    kept, log = _periods(
+        text,
+        cols.RAIN_FILE,
+        parsing.month_starts(text[cols.RAIN_DATE]),
+        text[cols.RAIN_DATE],
+        months,
+    )
+    clean, cell_log = _parse_cells(kept, cols.RAIN_FILE, RAIN_SOURCE_COLUMNS, parsing.decimals)
     return clean, _dropped_frame(log + cell_log)
 
 
@@ -208,17 +194,17 @@ def parse_central_bank_table(
     periods keep their first row, rows are sorted. Indices go through ``index_values``,
     the ``PIB*`` series through ``dotted_integers`` and then ``restore_lost_zeros``.
     """
-    text = _text_columns(raw, BANK_FILE, [BANK_PERIOD, *BANK_SERIES])
-    periods = month_starts(text[BANK_PERIOD])
-    kept, log = _periods(text, BANK_FILE, periods, text[BANK_PERIOD], months)
+    text = _text_columns(raw, cols.BANK_FILE, [cols.BANK_PERIOD, *cols.BANK_SERIES])
+    periods = parsing.month_starts(text[cols.BANK_PERIOD])
+    kept, log = _periods(text, cols.BANK_FILE, periods, text[cols.BANK_PERIOD], months)
     indices, index_log = _parse_cells(
-        kept, BANK_FILE, {c: c.lower() for c in INDEX_SOURCE_COLUMNS}, index_values
+        kept, cols.BANK_FILE, {c: c.lower() for c in INDEX_SOURCE_COLUMNS}, parsing.index_values
     )
     gdp, gdp_log = _parse_cells(
-        kept, BANK_FILE, {c: c.lower() for c in PIB_COLUMNS}, dotted_integers
+        kept, cols.BANK_FILE, {c: c.lower() for c in cols.PIB_COLUMNS}, parsing.dotted_integers
     )
-    gdp, rescaled = restore_lost_zeros(kept, gdp, PIB_COLUMNS)
-    clean = pd.concat([indices, gdp.drop(columns=MONTH)], axis=1)[[MONTH, *BANK_COLUMNS]]
+    gdp, rescaled = restore_lost_zeros(kept, gdp, cols.PIB_COLUMNS)
+    clean = pd.concat([indices, gdp.drop(columns=MONTH)], axis=1)[[MONTH, *cols.BANK_COLUMNS]]
     return clean, _dropped_frame(log + index_log + gdp_log), rescaled
 
 
@@ -229,15 +215,15 @@ def merge_monthly(price: pd.DataFrame, rain: pd.DataFrame, bank: pd.DataFrame) -
     from a source are NaN in its columns (a month absent everywhere is an all-NaN row);
     series that end before the price stay NaN at the end: nothing is filled in.
     """
-    if price[PRICE_COLUMN].notna().sum() == 0:
-        raise CleaningError(f"{PRICE_FILE}: no month with a price, nothing to merge")
-    priced = price.loc[price[PRICE_COLUMN].notna(), MONTH]
+    if price[cols.PRICE_COLUMN].notna().sum() == 0:
+        raise CleaningError(f"{cols.PRICE_FILE}: no month with a price, nothing to merge")
+    priced = price.loc[price[cols.PRICE_COLUMN].notna(), MONTH]
     months = pd.date_range(priced.min(), priced.max(), freq="MS")
     monthly = pd.DataFrame({MONTH: months.astype("datetime64[ns]")})
     for file, source, columns in [
-        (PRICE_FILE, price, [PRICE_COLUMN]),
-        (RAIN_FILE, rain, RAIN_COLUMNS),
-        (BANK_FILE, bank, BANK_COLUMNS),
+        (cols.PRICE_FILE, price, [cols.PRICE_COLUMN]),
+        (cols.RAIN_FILE, rain, cols.RAIN_COLUMNS),
+        (cols.BANK_FILE, bank, cols.BANK_COLUMNS),
     ]:
         if source[MONTH].duplicated().any():
             duplicated = source.loc[source[MONTH].duplicated(), MONTH].iloc[0]
@@ -252,15 +238,17 @@ def clean_inputs(raw: dict[str, pd.DataFrame]) -> CleanResult:
 
     Rain and central bank rows outside the price months are dropped and logged.
     """
-    missing = [file for file in (PRICE_FILE, RAIN_FILE, BANK_FILE) if file not in raw]
+    missing = [
+        file for file in (cols.PRICE_FILE, cols.RAIN_FILE, cols.BANK_FILE) if file not in raw
+    ]
     if missing:
         raise CleaningError(f"raw inputs: missing table(s) {', '.join(map(repr, missing))}")
-    price, price_dropped = parse_price_table(raw[PRICE_FILE])
+    price, price_dropped = parse_price_table(raw[cols.PRICE_FILE])
     if price.empty:
-        raise CleaningError(f"{PRICE_FILE}: no row with a valid month and price")
+        raise CleaningError(f"{cols.PRICE_FILE}: no row with a valid month and price")
     months = (price[MONTH].min(), price[MONTH].max())
-    rain, rain_dropped = parse_rainfall_table(raw[RAIN_FILE], months)
-    bank, bank_dropped, rescaled = parse_central_bank_table(raw[BANK_FILE], months)
+    rain, rain_dropped = parse_rainfall_table(raw[cols.RAIN_FILE], months)
+    bank, bank_dropped, rescaled = parse_central_bank_table(raw[cols.BANK_FILE], months)
     dropped = pd.concat([price_dropped, rain_dropped, bank_dropped], ignore_index=True)
     dropped = dropped.sort_values(["file", "row"], kind="stable", ignore_index=True)
     return CleanResult(merge_monthly(price, rain, bank), dropped, rescaled)
@@ -280,9 +268,9 @@ def reason_counts(dropped: pd.DataFrame) -> pd.DataFrame:
 def coverage(monthly: pd.DataFrame) -> pd.DataFrame:
     """Per series: its source, first and last month with a value, and missing months between."""
     sources = (
-        {PRICE_COLUMN: PRICE_FILE}
-        | dict.fromkeys(RAIN_COLUMNS, RAIN_FILE)
-        | dict.fromkeys(BANK_COLUMNS, BANK_FILE)
+        {cols.PRICE_COLUMN: cols.PRICE_FILE}
+        | dict.fromkeys(cols.RAIN_COLUMNS, cols.RAIN_FILE)
+        | dict.fromkeys(cols.BANK_COLUMNS, cols.BANK_FILE)
     )
     rows = []
     for column, source in sources.items():

@@ -18,26 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from milk_forecast.data.columns import (
-    BANK_FILE,
-    BANK_PERIOD,
-    IMACEC_COLUMNS,
-    IVCM_COLUMN,
-    MONTH_NAMES,
-    PIB_COLUMNS,
-    PRICE_COLUMNS,
-    PRICE_FILE,
-    RAIN_DATE,
-    RAIN_FILE,
-    RAIN_REGIONS,
-    SYNTHETIC_MARKER,
-)
-from milk_forecast.data.export_format import (
-    broken_integer,
-    broken_number,
-    lost_zeros_integer,
-    plain_number,
-)
+from milk_forecast.data import columns as cols
+from milk_forecast.data import export_format
 from milk_forecast.data.raw import SAMPLE_DIR
 
 DEFAULT_SEED = 20200501
@@ -75,7 +57,15 @@ LOST_ZERO_CELLS = (
     ("PIB_Transporte", "2020-02-01", 1),
 )
 # Column order of the real header, restricted to the columns of the sample.
-BANK_HEADER = (BANK_PERIOD, *IMACEC_COLUMNS, *PIB_COLUMNS, COPPER, DOLLAR, IVCM_COLUMN, CARS)
+BANK_HEADER = (
+    cols.BANK_PERIOD,
+    *cols.IMACEC_COLUMNS,
+    *cols.PIB_COLUMNS,
+    COPPER,
+    DOLLAR,
+    cols.IVCM_COLUMN,
+    CARS,
+)
 
 # Price: log seasonal profile (Jan..Dec) from the real mean monthly changes, and the
 # trend level (CLP/L) at knots in decimal years, interpolated in logs.
@@ -176,7 +166,7 @@ def simulate_rain(rng: np.random.Generator, months: pd.DatetimeIndex) -> np.ndar
 
 def rain_anomaly(rain: np.ndarray, months: pd.DatetimeIndex) -> np.ndarray:
     """Standardised log ratio of southern rainfall to its climatology."""
-    south = [RAIN_REGIONS.index(region) for region in SOUTH]
+    south = [cols.RAIN_REGIONS.index(region) for region in SOUTH]
     ratio = np.log((rain[:, south] + 1) / (rain_climatology(months)[:, south] + 1)).mean(axis=1)
     return (ratio - ratio.mean()) / ratio.std()
 
@@ -228,19 +218,19 @@ def to_csv_text(header: Sequence[str], rows: Sequence[Sequence[str]], final_newl
 
 def price_csv(months: pd.DatetimeIndex, price: np.ndarray) -> str:
     rows = [
-        (str(month.year), MONTH_NAMES[month.month - 1], f"{value:.2f}")
+        (str(month.year), cols.MONTH_NAMES[month.month - 1], f"{value:.2f}")
         for month, value in zip(months, price, strict=True)
     ]
-    return to_csv_text(PRICE_COLUMNS, rows, final_newline=True)
+    return to_csv_text(cols.PRICE_COLUMNS, rows, final_newline=True)
 
 
 def rain_csv(rng: np.random.Generator, months: pd.DatetimeIndex, rain: np.ndarray) -> str:
     rows = [
-        (f"{month:%Y-%m-%d}", *(plain_number(value, 6) for value in values))
+        (f"{month:%Y-%m-%d}", *(export_format.plain_number(value, 6) for value in values))
         for month, values in zip(months, rain, strict=True)
     ]
     shuffled = [rows[i] for i in rng.permutation(len(rows))]
-    return to_csv_text((RAIN_DATE, *RAIN_REGIONS), shuffled, final_newline=True)
+    return to_csv_text((cols.RAIN_DATE, *cols.RAIN_REGIONS), shuffled, final_newline=True)
 
 
 def bank_columns(rng: np.random.Generator, cycle: np.ndarray) -> dict[str, list[str]]:
@@ -267,22 +257,26 @@ def bank_columns(rng: np.random.Generator, cycle: np.ndarray) -> dict[str, list[
         return [fmt(value) if kept else "" for value, kept in zip(values, keep, strict=True)]
 
     def index_fmt(value: float) -> str:
-        return broken_number(float(np.clip(value, *INDEX_RANGE)))
+        return export_format.broken_number(float(np.clip(value, *INDEX_RANGE)))
 
-    columns = {BANK_PERIOD: [f"{month:%Y-%m-%d} 00:00:00 UTC" for month in months]}
-    for i, name in enumerate(IMACEC_COLUMNS):
+    columns = {cols.BANK_PERIOD: [f"{month:%Y-%m-%d} 00:00:00 UTC" for month in months]}
+    for i, name in enumerate(cols.IMACEC_COLUMNS):
         columns[name] = column(imacec[:, i], IMACEC_SPAN, index_fmt)
-    for i, name in enumerate(PIB_COLUMNS):
-        columns[name] = column(pib[:, i], PIB_SPAN, broken_integer)
-    columns[COPPER] = column(copper, OTHER_SPANS[COPPER], lambda v: plain_number(v, 2))
-    columns[DOLLAR] = column(dollar, OTHER_SPANS[DOLLAR], lambda v: plain_number(v, 2))
-    columns[IVCM_COLUMN] = column(ivcm, IVCM_SPAN, index_fmt)
+    for i, name in enumerate(cols.PIB_COLUMNS):
+        columns[name] = column(pib[:, i], PIB_SPAN, export_format.broken_integer)
+    columns[COPPER] = column(
+        copper, OTHER_SPANS[COPPER], lambda v: export_format.plain_number(v, 2)
+    )
+    columns[DOLLAR] = column(
+        dollar, OTHER_SPANS[DOLLAR], lambda v: export_format.plain_number(v, 2)
+    )
+    columns[cols.IVCM_COLUMN] = column(ivcm, IVCM_SPAN, index_fmt)
     columns[CARS] = column(cars, OTHER_SPANS[CARS], lambda v: str(round(v)))
     for name, month in PLACEHOLDER_CELLS:
         columns[name][months.get_loc(month)] = PLACEHOLDER
     for name, month, zeros in LOST_ZERO_CELLS:
-        value = pib[months.get_loc(month), PIB_COLUMNS.index(name)]
-        columns[name][months.get_loc(month)] = lost_zeros_integer(value, zeros)
+        value = pib[months.get_loc(month), cols.PIB_COLUMNS.index(name)]
+        columns[name][months.get_loc(month)] = export_format.lost_zeros_integer(value, zeros)
     return columns
 
 
@@ -293,9 +287,9 @@ def bank_csv(rng: np.random.Generator, cycle: np.ndarray) -> str:
     candidates = np.flatnonzero(in_span(BANK_MONTHS, ("2015-01-01", "2019-12-01")))
     duplicated = [rows[i] for i in rng.choice(candidates, size=2, replace=False)]
     malformed = dict.fromkeys(BANK_HEADER, "") | {
-        BANK_PERIOD: MALFORMED_PERIOD,
-        "Imacec_comercio": broken_number(rng.uniform(80, 120)),
-        "PIB_Otras_actividades_mineras": broken_integer(rng.uniform(1e8, 9e8)),
+        cols.BANK_PERIOD: MALFORMED_PERIOD,
+        "Imacec_comercio": export_format.broken_number(rng.uniform(80, 120)),
+        "PIB_Otras_actividades_mineras": export_format.broken_integer(rng.uniform(1e8, 9e8)),
     }
     rows = [*rows, *duplicated, tuple(malformed.values())]
     shuffled = [rows[i] for i in rng.permutation(len(rows))]
@@ -311,15 +305,15 @@ def generate_sample(seed: int = DEFAULT_SEED) -> dict[str, str]:
     keep = in_span(BANK_MONTHS, (PRICE_START, PRICE_END))
     months = BANK_MONTHS[keep]
     return {
-        PRICE_FILE: price_csv(months, price[keep]),
-        RAIN_FILE: rain_csv(rng, months, rain[keep]),
-        BANK_FILE: bank_csv(rng, cycle),
+        cols.PRICE_FILE: price_csv(months, price[keep]),
+        cols.RAIN_FILE: rain_csv(rng, months, rain[keep]),
+        cols.BANK_FILE: bank_csv(rng, cycle),
     }
 
 
 def expected_files(seed: int = DEFAULT_SEED) -> dict[str, bytes]:
     """Every file of a sample folder (the CSVs and the marker) as bytes."""
-    texts = generate_sample(seed) | {SYNTHETIC_MARKER: MARKER_TEXT.format(seed=seed)}
+    texts = generate_sample(seed) | {cols.SYNTHETIC_MARKER: MARKER_TEXT.format(seed=seed)}
     return {name: text.encode("utf-8") for name, text in texts.items()}
 
 

@@ -13,16 +13,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from milk_forecast.run_folder import predictions as p
 from milk_forecast.run_folder.layout import MONTH, UNIT
-from milk_forecast.run_folder.predictions import (
-    ACTUAL,
-    HORIZON,
-    LOWER,
-    PREDICTED,
-    UPPER,
-    interval_column,
-    level_label,
-)
 
 HISTORY_MONTHS, WIDTH = 36, 11.0  # months of prices before the path, inches
 PHONE_MONTHS, PHONE_WIDTH = 12, 4.2  # the fan chart for narrow screens (FAN_CHART_PHONE_FILE)
@@ -55,10 +47,13 @@ def fan_chart(
     ax.plot(history.index, history.to_numpy(), color="black", label="actual")
     shown = backtest[backtest[MONTH] >= start]
     for rows, color, what in [(shown, "tab:blue", "backtest"), (path, "tab:red", "forecast")]:
-        ax.plot(rows[MONTH], rows[PREDICTED], marker=".", color=color, label=what)
+        ax.plot(rows[MONTH], rows[p.PREDICTED], marker=".", color=color, label=what)
         for level in sorted(levels, reverse=True):
-            band = [rows[interval_column(side, level)].astype("float64") for side in (LOWER, UPPER)]
-            label = f"{what} {level_label(level)}% interval"
+            band = [
+                rows[p.interval_column(side, level)].astype("float64")
+                for side in (p.LOWER, p.UPPER)
+            ]
+            label = f"{what} {p.level_label(level)}% interval"
             ax.fill_between(rows[MONTH], *band, color=color, alpha=BAND_ALPHA, label=label)
     fig.legend(loc="outside lower center", fontsize=8, ncols=max(2, round(width / 2.5)))
     return fig
@@ -77,11 +72,11 @@ def track_record_chart(record: pd.DataFrame, price: pd.Series) -> Figure:
     actual = price[price.index >= record[MONTH].min() - pd.DateOffset(months=3)].dropna()
     ax.plot(actual.index, actual.to_numpy(), color="black", label="actual")
     for horizon, marker in zip(TRACK_HORIZONS, ("o", "s", "^"), strict=True):
-        rows = record[record[HORIZON] == horizon]
+        rows = record[record[p.HORIZON] == horizon]
         if len(rows):
             label = f"published {horizon} month(s) ahead"
-            ax.scatter(rows[MONTH], rows[PREDICTED], marker=marker, label=label)
-    ax.vlines(record[MONTH], record[PREDICTED], record[ACTUAL], color="tab:gray", alpha=0.4)
+            ax.scatter(rows[MONTH], rows[p.PREDICTED], marker=marker, label=label)
+    ax.vlines(record[MONTH], record[p.PREDICTED], record[p.ACTUAL], color="tab:gray", alpha=0.4)
     ax.legend(loc="upper left", fontsize=8)
     return fig
 

@@ -19,16 +19,8 @@ import numpy as np
 import pandas as pd
 
 from milk_forecast.model.history import History
+from milk_forecast.run_folder import predictions as p
 from milk_forecast.run_folder.layout import MONTH
-from milk_forecast.run_folder.predictions import (
-    ACTUAL,
-    FORECAST_HORIZON,
-    HORIZON,
-    LOWER,
-    PREDICTED,
-    UPPER,
-    interval_column,
-)
 
 ORIGIN = "origin"  # the last month a forecast was made from
 
@@ -44,7 +36,7 @@ class Forecaster(ABC):
     situation); False: rainfall as recorded."""
 
     name: str
-    horizons: int = FORECAST_HORIZON
+    horizons: int = p.FORECAST_HORIZON
     replays_rain_lag: bool = True
 
     def get_params(self) -> dict[str, Any]:
@@ -103,9 +95,9 @@ class Forecaster(ABC):
                 {
                     ORIGIN: history.months[origins],
                     MONTH: history.months_at(origins + h),
-                    HORIZON: h,
-                    ACTUAL: history.prices_at(origins + h),
-                    PREDICTED: np.exp(self.forecasts_at(history, origins, h)),
+                    p.HORIZON: h,
+                    p.ACTUAL: history.prices_at(origins + h),
+                    p.PREDICTED: np.exp(self.forecasts_at(history, origins, h)),
                 }
             )
             for h in horizons
@@ -124,10 +116,10 @@ class Forecaster(ABC):
         origins = np.asarray(origins, dtype=int)
         widths = half_widths(self, history, origins, max(horizons), levels, window)
         rows = self.forecast_rows(history, origins, horizons)
-        shown = widths[rows[HORIZON] - 1, np.tile(np.arange(len(origins)), len(horizons))]
+        shown = widths[rows[p.HORIZON] - 1, np.tile(np.arange(len(origins)), len(horizons))]
         for k, level in enumerate(levels):
-            rows[interval_column(LOWER, level)] = rows[PREDICTED] * np.exp(-shown[:, k])
-            rows[interval_column(UPPER, level)] = rows[PREDICTED] * np.exp(shown[:, k])
+            rows[p.interval_column(p.LOWER, level)] = rows[p.PREDICTED] * np.exp(-shown[:, k])
+            rows[p.interval_column(p.UPPER, level)] = rows[p.PREDICTED] * np.exp(shown[:, k])
         return rows
 
     def forecast(self, horizon: int, levels: Sequence[float], window: int = 36) -> pd.DataFrame:

@@ -17,25 +17,9 @@ import pandas as pd
 from scipy import stats
 
 from milk_forecast.model.forecaster import ORIGIN
+from milk_forecast.run_folder import metrics as m
+from milk_forecast.run_folder import predictions as p
 from milk_forecast.run_folder.layout import MONTH, UNIT
-from milk_forecast.run_folder.metrics import (
-    DRIFT,
-    DRIFT_OK,
-    DRIFT_UNKNOWN,
-    DRIFT_WARNING,
-    MAE,
-    RMSE,
-    TRACK_RECORD,
-)
-from milk_forecast.run_folder.predictions import (
-    ACTUAL,
-    HORIZON,
-    LOWER,
-    PREDICTED,
-    UPPER,
-    interval_column,
-    level_label,
-)
 
 RUN_ID = "run_id"
 PUBLISHED_AT = "published_at"
@@ -47,12 +31,12 @@ DRIFT_ALPHA = 0.05
 
 def inside_column(level: float) -> str:
     """``in_80``: whether the ``level`` interval held the actual price."""
-    return f"in_{level_label(level)}"
+    return f"in_{p.level_label(level)}"
 
 
 def track_record_columns(levels: tuple[float, ...]) -> list[str]:
     """The columns of ``track_record.parquet`` (docs/contracts.md)."""
-    return [RUN_ID, ORIGIN, MONTH, HORIZON, PREDICTED, ACTUAL, ERROR] + [
+    return [RUN_ID, ORIGIN, MONTH, p.HORIZON, p.PREDICTED, p.ACTUAL, ERROR] + [
         inside_column(level) for level in levels
     ]
 
@@ -66,33 +50,33 @@ def score(published: pd.DataFrame, price: pd.Series, levels: tuple[float, ...]) 
     ordered = published.sort_values(PUBLISHED_AT, kind="stable")
     served = ordered.drop_duplicates(ORIGIN, keep="last")[[ORIGIN, RUN_ID]]
     rows = ordered.merge(served, on=[ORIGIN, RUN_ID])
-    rows = rows.assign(**{ACTUAL: price.reindex(pd.DatetimeIndex(rows[MONTH])).to_numpy()})
-    rows = rows[rows[ACTUAL].notna()].copy()
-    rows[ERROR] = rows[ACTUAL] - rows[PREDICTED]
+    rows = rows.assign(**{p.ACTUAL: price.reindex(pd.DatetimeIndex(rows[MONTH])).to_numpy()})
+    rows = rows[rows[p.ACTUAL].notna()].copy()
+    rows[ERROR] = rows[p.ACTUAL] - rows[p.PREDICTED]
     for level in levels:
-        lower, upper = interval_column(LOWER, level), interval_column(UPPER, level)
+        lower, upper = p.interval_column(p.LOWER, level), p.interval_column(p.UPPER, level)
         if lower in rows and upper in rows:
-            held = (rows[lower] <= rows[ACTUAL]) & (rows[ACTUAL] <= rows[upper])
+            held = (rows[lower] <= rows[p.ACTUAL]) & (rows[p.ACTUAL] <= rows[upper])
             rows[inside_column(level)] = held.where(rows[lower].notna() & rows[upper].notna())
         else:
             rows[inside_column(level)] = np.nan
-    rows = rows.sort_values([ORIGIN, HORIZON], kind="stable", ignore_index=True)
+    rows = rows.sort_values([ORIGIN, p.HORIZON], kind="stable", ignore_index=True)
     return rows[columns]
 
 
 def summarize(record: pd.DataFrame, levels: tuple[float, ...]) -> dict[str, Any]:
     """Per horizon: count, RMSE, MAE and the share of forecasts inside each interval."""
     summary: dict[str, Any] = {}
-    for horizon, rows in record.groupby(HORIZON, sort=True):
+    for horizon, rows in record.groupby(p.HORIZON, sort=True):
         errors = rows[ERROR].to_numpy(dtype="float64")
         inside = {}
         for level in levels:
             held = rows[inside_column(level)].dropna()
-            inside[level_label(level)] = float(held.mean()) if len(held) else None
+            inside[p.level_label(level)] = float(held.mean()) if len(held) else None
         summary[str(int(horizon))] = {
             "count": len(rows),
-            RMSE: float(np.sqrt(np.mean(errors**2))),
-            MAE: float(np.mean(np.abs(errors))),
+            m.RMSE: float(np.sqrt(np.mean(errors**2))),
+            m.MAE: float(np.mean(np.abs(errors))),
             "inside": inside,
         }
     return summary
@@ -113,7 +97,7 @@ def drift_status(
       chance explains (80% interval, 6 forecasts: 4 misses or more).
     """
     n = DRIFT_WINDOW
-    recent = record[record[HORIZON] == 1].sort_values(ORIGIN).tail(n)
+    recent = record[record[p.HORIZON] == 1].sort_values(ORIGIN).tail(n)
     rule = (
         f"last {n} one-month published forecasts: chi-square test of their errors "
         f"against the backtest RMSE and binomial test of each interval's misses, each at "
@@ -121,7 +105,7 @@ def drift_status(
     )
     status: dict[str, Any] = {"rule": rule, "window": n, "scored": len(recent)}
     if len(recent) < n or not math.isfinite(promised_rmse) or promised_rmse <= 0:
-        return {**status, "status": DRIFT_UNKNOWN, "reasons": []}
+        return {**status, "status": m.DRIFT_UNKNOWN, "reasons": []}
     errors = recent[ERROR].to_numpy(dtype="float64")
     rmse = float(np.sqrt(np.mean(errors**2)))
     limit = promised_rmse * math.sqrt(stats.chi2.ppf(1 - DRIFT_ALPHA, n) / n)
@@ -134,7 +118,7 @@ def drift_status(
     misses = {}
     for level in levels:
         held = recent[inside_column(level)].dropna().astype(bool)
-        label = level_label(level)
+        label = p.level_label(level)
         misses[label] = int((~held).sum())
         tail = float(stats.binom.sf(misses[label] - 1, len(held), 1 - level))
         if len(held) and tail < DRIFT_ALPHA:
@@ -144,7 +128,7 @@ def drift_status(
             )
     return {
         **status,
-        "status": DRIFT_WARNING if reasons else DRIFT_OK,
+        "status": m.DRIFT_WARNING if reasons else m.DRIFT_OK,
         "reasons": reasons,
         "recent_rmse_clp_per_l": rmse,
         "promised_rmse_clp_per_l": float(promised_rmse),
@@ -170,7 +154,7 @@ class TrackRecord:
             "origins": f"{origins[0]:%Y-%m}..{origins[-1]:%Y-%m}" if origins else None,
             "horizons": self.summary,
         }
-        return {TRACK_RECORD: block, DRIFT: self.drift}
+        return {m.TRACK_RECORD: block, m.DRIFT: self.drift}
 
 
 def evaluate(
@@ -190,7 +174,7 @@ def describe_track_record(block: Any) -> str:
     one = (block.get("horizons") or {}).get("1") if isinstance(block, dict) else None
     if not isinstance(one, dict) or not one.get("count"):
         return "no published forecast has met its actual price yet"
-    count, rmse = one["count"], one.get(RMSE)
+    count, rmse = one["count"], one.get(m.RMSE)
     text = f"published 1-month forecasts so far: {count}"
     if isinstance(rmse, int | float):
         text += f", RMSE {rmse:.2f} {UNIT}"

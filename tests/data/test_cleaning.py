@@ -6,12 +6,9 @@ import math
 import pandas as pd
 import pytest
 
-from milk_forecast.data import cleaning
+from milk_forecast.data import cleaning, parsing
 from milk_forecast.data.checks import StageOutputError
 from milk_forecast.data.cleaning import (
-    BANK_COLUMNS,
-    PRICE_COLUMN,
-    RAIN_COLUMNS,
     CleaningError,
     clean_inputs,
     merge_monthly,
@@ -21,10 +18,13 @@ from milk_forecast.data.cleaning import (
     reason_counts,
 )
 from milk_forecast.data.columns import (
+    BANK_COLUMNS,
     BANK_SERIES,
     IMACEC_COLUMNS,
     IVCM_COLUMN,
     PIB_COLUMNS,
+    PRICE_COLUMN,
+    RAIN_COLUMNS,
     RAIN_REGIONS,
     RESCALED_COLUMNS,
 )
@@ -352,7 +352,7 @@ def test_periods_with_absurd_years_are_malformed_not_a_crash() -> None:
     raw = rain_raw([("0000-01-01", "1"), ("9999-12-01", "2"), ("2000-01-01", "3")])
     clean, dropped = parse_rainfall_table(raw)
     assert clean["month"].tolist() == [MS("2000-01-01")]
-    assert dropped["reason"].map(cleaning.reason_kind).tolist() == [cleaning.MALFORMED_PERIOD] * 2
+    assert dropped["reason"].map(cleaning.reason_kind).tolist() == [parsing.MALFORMED_PERIOD] * 2
     prices = price_raw([("0001", "Ene", "1"), ("2000", "Ene", "2")])
     clean, dropped = parse_price_table(prices)
     assert len(clean) == 1 and "year" in dropped.loc[0, "reason"]
