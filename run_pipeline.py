@@ -9,12 +9,12 @@
 
 A run on the synthetic sample is not published over a served run made from real
 data: it is kept (see --list), LATEST does not move, and the exit code is 4; pass
---allow-synthetic-over-real to publish it anyway.
+--allow-synthetic-over-real to publish it anyway (--publish refuses such a run without it).
 
-Exit codes: 0 success (or nothing to redo), 1 the run failed (or its run folder could
-not be written), 2 bad command line, parameters or runs folder, 3 another pipeline
-holds the runs folder, 4 the run succeeded but was not published (see above),
-130 interrupted.
+Exit codes: 0 success (or nothing to redo), 1 the run failed (or its run folder, or
+LATEST and the publication log, could not be written), 2 bad command line, parameters
+or runs folder, 3 another pipeline holds the runs folder, 4 the run succeeded but was
+not published (see above), 130 interrupted.
 """
 
 from __future__ import annotations

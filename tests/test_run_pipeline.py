@@ -452,10 +452,10 @@ def test_a_data_dir_that_is_a_file(capsys, tmp_path: Path) -> None:
     assert "is not a folder" in line
 
 
-@pytest.mark.parametrize("command", [[], ["--list"], ["--keep", "3"]])
-def test_a_runs_dir_that_is_a_file(capsys, sample_data_dir, tmp_path: Path, command) -> None:
+@pytest.mark.parametrize("command", [["--data-dir", "data/sample"], ["--list"], ["--keep", "3"]])
+def test_a_runs_dir_that_is_a_file(capsys, tmp_path: Path, command) -> None:
     (tmp_path / "runs").write_text("x")
-    line = misuse(capsys, "--data-dir", sample_data_dir, "--runs-dir", tmp_path / "runs", *command)
+    line = misuse(capsys, "--runs-dir", tmp_path / "runs", *command)
     assert "--runs-dir" in line and "is not a folder" in line
 
 

@@ -22,11 +22,12 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from contextlib import nullcontext
+from contextlib import nullcontext, redirect_stdout
 from pathlib import Path
 from typing import Any
 
 from milk_forecast.runner import lock, options, schedule, stages
+from milk_forecast.runner.output import PipeSafe
 from milk_forecast.runner.signals import Interrupts
 from milk_forecast.runner.state import SKIPPED, RunOutcome
 
@@ -120,9 +121,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     configured = pipeline_flow.milk_forecast_pipeline.with_options(
         retries=args.retries, retry_delay_seconds=args.retry_delay
     )
-    if args.command == "serve":
-        return serve(configured, args)
-    return run(configured, args)
+    output = PipeSafe(sys.stdout)
+    try:
+        with redirect_stdout(output):
+            return serve(configured, args) if args.command == "serve" else run(configured, args)
+    finally:
+        output.flush()
 
 
 def run(configured: Any, args: argparse.Namespace) -> int:
