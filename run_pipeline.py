@@ -9,12 +9,12 @@
 
 A run on the synthetic sample is not published over a served run made from real
 data: it is kept (see --list), LATEST does not move, and the exit code is 4; pass
---allow-synthetic-over-real to publish it anyway.
+--allow-synthetic-over-real to publish it anyway (--publish refuses such a run without it).
 
-Exit codes: 0 success (or nothing to redo), 1 the run failed (or its run folder could
-not be written), 2 bad command line, parameters or runs folder, 3 another pipeline
-holds the runs folder, 4 the run succeeded but was not published (see above),
-130 interrupted.
+Exit codes: 0 success (or nothing to redo), 1 the run failed (or its run folder, or
+LATEST and the publication log, could not be written), 2 bad command line, parameters
+or runs folder, 3 another pipeline holds the runs folder, 4 the run succeeded but was
+not published (see above), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +31,15 @@ from milk_forecast.run_folder.layout import UNIT, RunFolderError
 from milk_forecast.run_folder.metrics import DRIFT, DRIFT_WARNING, FORECAST_PATH, TRACK_RECORD
 from milk_forecast.run_folder.predictions import PREDICTED
 from milk_forecast.run_folder.record import NOT_PUBLISHED_REASON
-from milk_forecast.run_folder.write import describe_os_error
 from milk_forecast.runner import history, options, schedule, stages
 from milk_forecast.runner.clock import SystemClock
 from milk_forecast.runner.lock import LockError, LockHeldError, RunsLock
-from milk_forecast.runner.publish import PublishError, publish_existing
+from milk_forecast.runner.output import PipeSafe
+from milk_forecast.runner.publish import PublicationError, PublishError, publish_existing
 from milk_forecast.runner.recipe import run_pipeline
 from milk_forecast.runner.signals import Interrupts
 from milk_forecast.runner.stages import RUNNER_PARAMETERS, PipelineError
-from milk_forecast.runner.state import SKIPPED, RunOutcome, RunRecordError
+from milk_forecast.runner.state import SKIPPED, RunOutcome, RunRecordError, settle_abandoned
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -174,9 +175,12 @@ def make_run_once(args: argparse.Namespace, outcomes: list[RunOutcome]) -> Calla
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    output = PipeSafe(sys.stdout)
     try:
-        with Interrupts() as interrupts:
+        with Interrupts() as interrupts, redirect_stdout(output):
+            refuse_ignored_options(parser, args)
             return command(args, interrupts)
     except (options.UsageError, LockError, PipelineError, RunFolderError, PublishError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -184,12 +188,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         print(f"stopped: {exc or 'interrupted'}", file=sys.stderr)
         return options.EXIT_INTERRUPTED
+    finally:
+        output.flush()
+
+
+# What each command other than a run takes (argparse names); any other option is refused.
+COMMAND_OPTIONS = {
+    "list": {"list", "runs_dir"},
+    "keep": {"keep", "runs_dir", "wait"},
+    "publish": {"publish", "runs_dir", "wait", "allow_synthetic_over_real"},
+    "list_parameters": {"list_parameters", "notebooks_dir"},
+}
+
+
+def refuse_ignored_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """A ``UsageError`` naming the options given to a command that does not take them (``-p``
+    with ``--publish``, say): an option is honoured or refused, never ignored."""
+    for name, takes in COMMAND_OPTIONS.items():
+        if getattr(args, name) in (None, False):
+            continue
+        given = [
+            action.option_strings[0]
+            for action in parser._actions
+            if action.option_strings
+            and action.dest not in takes
+            and getattr(args, action.dest, action.default) != action.default
+        ]
+        if given:
+            flag = "--" + name.replace("_", "-")
+            raise options.UsageError(f"{flag} does not take {', '.join(given)}: remove them")
 
 
 def command(args: argparse.Namespace, interrupts: Interrupts) -> int:
     """The command line parsed: list, publish, list the parameters, or check the paths and run."""
     args.runs_dir = options.runs_folder("--runs-dir", args.runs_dir, create=False)
     if args.list:
+        settle_abandoned(args.runs_dir, "--list")
         print(history.format_history(args.runs_dir))
         return options.EXIT_OK
     if args.publish is not None:
@@ -212,11 +246,18 @@ def publish(args: argparse.Namespace, interrupts: Interrupts) -> int:
     """``--publish RUN_ID``: serve an earlier run, holding the runs folder's lock."""
     with RunsLock(args.runs_dir, wait=args.wait, stopped=interrupts.stopped):
         try:
-            entry = publish_existing(args.runs_dir, args.publish)
-        except OSError as exc:
-            print(f"error: LATEST not replaced: {describe_os_error(exc)}", file=sys.stderr)
+            entry = publish_existing(
+                args.runs_dir,
+                args.publish,
+                allow_synthetic_over_real=args.allow_synthetic_over_real,
+            )
+        except PublicationError as exc:
+            print(f"error: {exc}", file=sys.stderr)
             return options.EXIT_FAILED
-    print(f"run {entry['run_id']} is now the served one (published {entry['published_at']})")
+    if entry is None:
+        print(f"run {args.publish} is already the served one: nothing to do")
+    else:
+        print(f"run {entry['run_id']} is now the served one (published {entry['published_at']})")
     return options.EXIT_OK
 
 

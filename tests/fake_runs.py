@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -12,6 +15,8 @@ from run_factory import LEVELS, build_metrics, build_rows, predictions_document
 
 from milk_forecast.data.columns import SYNTHETIC_MARKER
 from milk_forecast.run_folder.layout import METRICS_FILE, PREDICTIONS_JSON
+from milk_forecast.run_folder.record import RUNNING
+from milk_forecast.run_folder.write import write_run_record
 from milk_forecast.runner import execute
 from milk_forecast.runner.kernels import StageKernels
 from milk_forecast.runner.plan import RunPlan
@@ -70,3 +75,40 @@ def fake_notebooks(
         StageKernels, "take", lambda self, stage: SimpleNamespace(stop=lambda: None)
     )
     return behaviours
+
+
+def dead_pid() -> int:
+    """The pid of a process that has ended (and been reaped)."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def left_running(
+    runs_dir: Path, run_id: str, pid: int, host: str | None = None, stage: str | None = "02_clean"
+) -> Path:
+    """A run folder whose run.json says ``running`` for process ``pid`` of ``host`` (this one
+    by default), in ``stage`` (after 01_extract) or before any stage (None)."""
+    run_dir = runs_dir / run_id
+    run_dir.mkdir(parents=True)
+    stages = []
+    if stage is not None:
+        stages = [
+            {"name": "01_extract", "notebook": "notebooks/01_extract.ipynb", "status": "succeeded",
+             "seconds": 1.5},
+            {"name": stage, "notebook": f"notebooks/{stage}.ipynb", "status": RUNNING,
+             "seconds": None},
+        ]  # fmt: skip
+    record = {
+        "run_id": run_id,
+        "status": RUNNING,
+        "started_at": "2026-11-01T00:00:00Z",
+        "finished_at": None,
+        "pid": pid,
+        "host": host or socket.gethostname(),
+        "stages": stages,
+        "error": None,
+        "published": None,
+    }
+    write_run_record(run_dir, record)
+    return run_dir

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from io import StringIO
 from pathlib import Path
@@ -49,6 +50,47 @@ def cli(*args: str | Path, timeout: float = 300) -> Result[str]:
     """``python run_pipeline.py ARGS...``, its output captured."""
     return subprocess.run(
         command(*args), capture_output=True, text=True, timeout=timeout, cwd=PROJECT_ROOT
+    )
+
+
+def cli_with(prelude: str, *args: str | Path, timeout: float = 120) -> Result[str]:
+    """``python run_pipeline.py ARGS...`` with the Python code ``prelude`` run first (fault
+    injection: it may replace a function of ``os``), its output captured."""
+    code = f"{prelude}\nimport sys, run_pipeline\nsys.exit(run_pipeline.main(sys.argv[1:]))"
+    return subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=PROJECT_ROOT,
+    )
+
+
+def signal_while_writing(name: str, signum: int) -> tuple[Callable, Callable]:
+    """Fault injection: ``os.replace`` and ``os.fsync`` replaced so that ``signum`` arrives
+    in this process while the file ``name`` is renamed into place (LATEST) or flushed to
+    disk (the publication log). ``cli_with(injected_signal(...), ...)`` does it in the CLI."""
+    replace, fsync = os.replace, os.fsync
+
+    def replacing(source: str | Path, destination: str | Path) -> None:
+        if Path(destination).name == name:
+            os.kill(os.getpid(), signum)
+        replace(source, destination)
+
+    def flushing(fd: int) -> None:
+        if Path(os.readlink(f"/proc/self/fd/{fd}")).name == name:
+            os.kill(os.getpid(), signum)
+        fsync(fd)
+
+    return replacing, flushing
+
+
+def injected_signal(name: str, signum: int) -> str:
+    """The prelude of ``cli_with`` that applies ``signal_while_writing(name, signum)``."""
+    return (
+        "import os, sys\nsys.path.insert(0, 'tests')\n"
+        "from pipeline_cli import signal_while_writing\n"
+        f"os.replace, os.fsync = signal_while_writing({name!r}, {int(signum)})"
     )
 
 

@@ -11,7 +11,10 @@ import errno
 import hashlib
 import json
 import os
+import re
+import shlex
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -25,17 +28,21 @@ from pipeline_cli import (
     STAGE_PRODUCTS,
     STAGES,
     cli,
+    cli_with,
     copy_runs,
+    injected_signal,
     main,
     notebooks_with,
     run_folders,
     start_cli,
 )
+from pipeline_cli import command as pipeline_command
+from run_factory import make_history, make_run
 
 import run_pipeline
 from milk_forecast.data import sample as sample_data
-from milk_forecast.run_folder.layout import LATEST
-from milk_forecast.run_folder.publication import read_latest
+from milk_forecast.run_folder.layout import LATEST, PUBLICATIONS_FILE
+from milk_forecast.run_folder.publication import read_latest, read_publications
 from milk_forecast.run_folder.record import FAILED, INCOMPLETE, effective_status, read_run_record
 from milk_forecast.run_folder.write import publish_latest, write_run_record
 from milk_forecast.runner import state
@@ -255,7 +262,7 @@ def test_the_runs_folder_is_locked_while_a_run_is_in_progress(
     assert f"locked by pid {os.getpid()}" in error["message"]  # this process: main() ran here
 
 
-def test_a_run_killed_hard_is_ignored_and_does_not_block_the_next(
+def test_a_run_killed_hard_is_settled_by_list_and_does_not_block_the_next(
     sample_run, sample_data_dir: Path, tmp_path: Path
 ) -> None:
     runs_dir, served = copy_runs(sample_run.runs_dir, tmp_path)
@@ -269,7 +276,10 @@ def test_a_run_killed_hard_is_ignored_and_does_not_block_the_next(
     assert effective_status(read_run_record(killed)) == INCOMPLETE
     assert read_latest(runs_dir) == served
     listing = main("--list", "--runs-dir", runs_dir)
-    assert "incomplete" in next(line for line in listing.stdout.splitlines() if killed.name in line)
+    row = next(line for line in listing.stdout.splitlines() if killed.name in line)
+    assert re.search(r"\sfailed\s.*01_extract: abandoned: its process \(pid", row), row
+    record = read_run_record(killed)  # settled once, in the run's own record
+    assert record["status"] == FAILED and record["error"]["exception"] == "abandoned"
     # the dead process's lock does not block the next pipeline command
     kept = main("--keep", "5", "--runs-dir", runs_dir)
     assert kept.returncode == 0, kept.stdout + kept.stderr
@@ -442,10 +452,10 @@ def test_a_data_dir_that_is_a_file(capsys, tmp_path: Path) -> None:
     assert "is not a folder" in line
 
 
-@pytest.mark.parametrize("command", [[], ["--list"], ["--keep", "3"]])
-def test_a_runs_dir_that_is_a_file(capsys, sample_data_dir, tmp_path: Path, command) -> None:
+@pytest.mark.parametrize("command", [["--data-dir", "data/sample"], ["--list"], ["--keep", "3"]])
+def test_a_runs_dir_that_is_a_file(capsys, tmp_path: Path, command) -> None:
     (tmp_path / "runs").write_text("x")
-    line = misuse(capsys, "--data-dir", sample_data_dir, "--runs-dir", tmp_path / "runs", *command)
+    line = misuse(capsys, "--runs-dir", tmp_path / "runs", *command)
     assert "--runs-dir" in line and "is not a folder" in line
 
 
@@ -504,8 +514,8 @@ def test_an_unreadable_notebook(capsys, tmp_path: Path, sample_data_dir: Path) -
     notebooks = tmp_path / "notebooks"
     shutil.copytree(PROJECT_ROOT / "notebooks", notebooks)
     (notebooks / "03_preprocess.ipynb").write_text("not a notebook")
-    for command in (["--list-parameters"], ["--data-dir", sample_data_dir]):
-        line = misuse(capsys, "--notebooks-dir", notebooks, "--runs-dir", tmp_path, *command)
+    for command in (["--list-parameters"], ["--data-dir", sample_data_dir, "--runs-dir", tmp_path]):
+        line = misuse(capsys, "--notebooks-dir", notebooks, *command)
         assert "03_preprocess.ipynb is unreadable" in line
 
 
@@ -539,8 +549,6 @@ def test_misuse_prints_no_traceback_from_a_real_process(tmp_path: Path) -> None:
 
 
 def test_publish_rolls_back_to_an_earlier_run_and_list_shows_it(tmp_path: Path) -> None:
-    from run_factory import make_run
-
     make_run(tmp_path, "20261127T120301Z")
     make_run(tmp_path, "20261127T120302Z", status=FAILED, publish=False)
     make_run(tmp_path, "20261127T120303Z")
@@ -554,3 +562,107 @@ def test_publish_rolls_back_to_an_earlier_run_and_list_shows_it(tmp_path: Path) 
     assert (tmp_path / LATEST).read_text().strip() == "20261127T120301Z"
     listing = main("--runs-dir", tmp_path, "--list").stdout
     assert "20261127T120301Z  by publish" in listing
+
+
+# --- --publish under signals, with a broken log, and without surprises (issue 19) ----------
+
+
+@pytest.mark.parametrize("target", [LATEST, PUBLICATIONS_FILE])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_publish_interrupted_ends_with_one_line_and_latest_and_the_log_agree(
+    tmp_path: Path, target: str, signum: signal.Signals
+) -> None:
+    make_run(tmp_path, "20261127T120301Z")
+    make_run(tmp_path, "20261127T120302Z", publish=False)
+    prelude = injected_signal(target, signum)
+    result = cli_with(prelude, "--runs-dir", tmp_path, "--publish", "20261127T120302Z")
+    assert result.returncode == EXIT_INTERRUPTED
+    assert result.stderr.splitlines() == [
+        f"stopped: stopped by {signum.name}, after run 20261127T120302Z was published "
+        "(LATEST and the log name it)"
+    ]
+    entries, _ = read_publications(tmp_path)
+    assert read_latest(tmp_path) == entries[-1]["run_id"] == "20261127T120302Z"
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo", "symlink"])
+def test_publish_with_a_log_that_cannot_be_written_says_truly_latest_was_not_replaced(
+    tmp_path: Path, kind: str
+) -> None:
+    make_run(tmp_path, "20261127T120301Z")
+    make_run(tmp_path, "20261127T120302Z", publish=False)
+    log = tmp_path / PUBLICATIONS_FILE
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.jsonl"
+    {"directory": Path.mkdir, "fifo": os.mkfifo, "symlink": lambda p: p.symlink_to(outside)}[kind](
+        log
+    )
+    result = cli("--runs-dir", tmp_path, "--publish", "20261127T120302Z", timeout=60)
+    assert result.returncode == EXIT_FAILED
+    assert result.stderr.splitlines() == [
+        f"error: LATEST not replaced: {result.stderr.split('LATEST not replaced: ')[1].strip()}"
+    ]
+    assert str(log) in result.stderr
+    assert read_latest(tmp_path) == "20261127T120301Z" and not outside.exists()
+
+
+def test_publish_says_the_served_run_is_already_served_and_logs_nothing(tmp_path: Path) -> None:
+    make_run(tmp_path, "20261127T120301Z", publish=False)
+    assert main("--runs-dir", tmp_path, "--publish", "20261127T120301Z").returncode == EXIT_OK
+    log = (tmp_path / PUBLICATIONS_FILE).read_bytes()
+    again = main("--runs-dir", tmp_path, "--publish", "20261127T120301Z")
+    assert again.returncode == EXIT_OK
+    assert again.stdout == "run 20261127T120301Z is already the served one: nothing to do\n"
+    assert (tmp_path / PUBLICATIONS_FILE).read_bytes() == log
+
+
+def test_publish_refuses_a_synthetic_run_over_a_real_one_unless_allowed(
+    capsys, tmp_path: Path
+) -> None:
+    make_run(tmp_path, "20261127T120301Z", synthetic=False)
+    make_run(tmp_path, "20261127T120302Z", synthetic=True, publish=False)
+    line = misuse(capsys, "--runs-dir", tmp_path, "--publish", "20261127T120302Z")
+    assert "synthetic sample" in line and "--allow-synthetic-over-real" in line
+    assert read_latest(tmp_path) == "20261127T120301Z"
+    allowed = main(
+        "--runs-dir", tmp_path, "--publish", "20261127T120302Z", "--allow-synthetic-over-real"
+    )
+    assert allowed.returncode == EXIT_OK and read_latest(tmp_path) == "20261127T120302Z"
+
+
+@pytest.mark.parametrize(
+    ("command", "ignored"),
+    [
+        (["--publish", "20261101T000000Z", "-p", "ridge_alpha", "2", "--data-dir", "."],
+         "--data-dir, -p"),
+        (["--publish", "20261101T000000Z", "--force", "--retries", "2"], "--force, --retries"),
+        (["--list", "--notebooks-dir", "."], "--notebooks-dir"),
+        (["--list", "--wait"], "--wait"),
+        (["--keep", "1", "--schedule", "0 0 * * 0"], "--schedule"),
+        (["--list-parameters", "--allow-synthetic-over-real"],
+         "--runs-dir, --allow-synthetic-over-real"),
+    ],
+)  # fmt: skip
+def test_options_a_command_does_not_take_are_refused_by_name(
+    capsys, served_runs: Path, command: list[str], ignored: str
+) -> None:
+    """An option is honoured or refused, never silently ignored."""
+    line = misuse(capsys, "--runs-dir", served_runs, *command)
+    assert line == f"error: {command[0]} does not take {ignored}: remove them"
+    assert read_latest(served_runs) == "20261101T000000Z"
+    assert not (served_runs / PUBLICATIONS_FILE).exists()
+    assert len(run_folders(served_runs)) == 1
+
+
+def test_list_piped_into_head_prints_no_traceback(tmp_path: Path) -> None:
+    make_history(tmp_path, 2000)  # a listing larger than a pipe holds
+    command = shlex.join(pipeline_command("--list", "--runs-dir", tmp_path))
+    result = subprocess.run(
+        ["bash", "-c", f"set -o pipefail; {command} | head -1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=PROJECT_ROOT,
+    )
+    assert (result.returncode, result.stderr) == (EXIT_OK, "")
+    assert result.stdout.split() == ["run_id", "status", "duration", "data", "model",
+                                     "rmse_clp_per_l", "note"]  # fmt: skip

@@ -4,7 +4,8 @@
     python -m milk_forecast.flows run -p ridge_alpha 0.5 --stage-retries 2
     python -m milk_forecast.flows serve --cron "0 0 * * 0"
 
-``run`` uses the Prefect API configured (PREFECT_API_URL), else a temporary local one.
+``run`` uses the Prefect API configured (PREFECT_API_URL), else a temporary local server
+that ends with it (``milk_forecast.flows.server``).
 ``serve`` needs a Prefect server (``prefect server start``, or Prefect Cloud) named by
 PREFECT_API_URL: it registers a deployment with a cron schedule (UTC) there and runs
 its flow runs on this machine until stopped (Ctrl-C or SIGTERM). To run on a work pool
@@ -21,10 +22,12 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import nullcontext, redirect_stdout
 from pathlib import Path
 from typing import Any
 
 from milk_forecast.runner import lock, options, schedule, stages
+from milk_forecast.runner.output import PipeSafe
 from milk_forecast.runner.signals import Interrupts
 from milk_forecast.runner.state import SKIPPED, RunOutcome
 
@@ -118,23 +121,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     configured = pipeline_flow.milk_forecast_pipeline.with_options(
         retries=args.retries, retry_delay_seconds=args.retry_delay
     )
-    if args.command == "serve":
-        return serve(configured, args)
-    return run(configured, args)
+    output = PipeSafe(sys.stdout)
+    try:
+        with redirect_stdout(output):
+            return serve(configured, args) if args.command == "serve" else run(configured, args)
+    finally:
+        output.flush()
 
 
 def run(configured: Any, args: argparse.Namespace) -> int:
-    """One flow run in this process; its final state becomes the exit code."""
+    """One flow run in this process, on a temporary server of its own when no Prefect API is
+    configured (it ends with this process, however it ends); its final state: the exit code."""
     from prefect.settings import PREFECT_API_URL
 
-    if not PREFECT_API_URL.value():  # a temporary server nobody browses: start it lighter
-        os.environ.setdefault("PREFECT_UI_ENABLED", "false")
+    from milk_forecast.flows.server import ServerError, temporary_server
+
     with Interrupts():
         try:
-            state = configured(**flow_parameters(args), return_state=True)
+            with temporary_server() if not PREFECT_API_URL.value() else nullcontext():
+                state = configured(**flow_parameters(args), return_state=True)
         except KeyboardInterrupt as exc:
             print(f"stopped: {exc or 'interrupted'}", file=sys.stderr)
             return options.EXIT_INTERRUPTED
+        except ServerError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return options.EXIT_FAILED
     return report(state)
 
 

@@ -21,19 +21,18 @@ from prefect.utilities.annotations import quote
 from milk_forecast.data import raw
 from milk_forecast.flows.artifacts import link_file, publish_summary
 from milk_forecast.run_folder.record import INCOMPLETE, NOT_PUBLISHED_REASON, PUBLISHED, list_runs
+from milk_forecast.runner.clock import isoformat, utc_now
 from milk_forecast.runner.kernels import StageKernels
 from milk_forecast.runner.lock import RunsLock
 from milk_forecast.runner.plan import RunPlan
 from milk_forecast.runner.recipe import RunSteps, run_pipeline
-from milk_forecast.runner.signals import RunInterrupted
 from milk_forecast.runner.stages import NOTEBOOKS_DIR, RUNS_DIR, Stage
 from milk_forecast.runner.state import (
     SKIPPED,
     RunContext,
     RunOutcome,
     StageFailure,
-    fail_run,
-    failure_of,
+    settle_run,
 )
 
 FLOW_NAME = "milk-forecast-pipeline"
@@ -114,14 +113,10 @@ def fail_abandoned_runs(flow: Any, flow_run: Any, state: Any) -> None:
     runs_dir = Path(flow_run.parameters.get("runs_dir") or RUNS_DIR).resolve()
     reason = f"flow run {state.name.lower()}: {state.message or 'no message'}"
     for summary in list_runs(runs_dir):
-        record = summary.record
-        if summary.status != INCOMPLETE:
-            continue  # finished, or its process is still working
-        if not started_since(record, started):
-            continue  # an older run, not this flow run's
-        plan = RunPlan(Path(str(record.get("data_dir"))), runs_dir, [], {}, {}, "")
-        context = RunContext(plan, summary.run_id, summary.path, record, print)
-        fail_run(context, failure_of(context, RunInterrupted(reason)))
+        if summary.status != INCOMPLETE or summary.error is not None:
+            continue  # finished, broken, or its process is still working
+        if started_since(summary.record, started):  # else an older run, not this flow run's
+            settle_run(summary, "interrupted", reason, finished_at=isoformat(utc_now()))
 
 
 def started_since(record: dict[str, Any], moment: datetime) -> bool:

@@ -146,16 +146,55 @@ def publish_latest(runs_dir: Path, run_id: str) -> None:
         commit()
 
 
+def _open_log(runs_dir: Path) -> int:
+    """The publication log open for appending (created if missing); ``RunFolderError`` unless it
+    is a regular file of the runs folder (a FIFO, a directory, a symlink are refused)."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+    return open_regular(Path(runs_dir) / PUBLICATIONS_FILE, flags, follow=False)
+
+
+def _write_line(fd: int, entry: dict[str, str]) -> None:
+    os.write(fd, (json.dumps(entry) + "\n").encode("utf-8"))
+    os.fsync(fd)
+
+
 def append_publication(runs_dir: Path, entry: dict[str, str]) -> None:
     """Append one line (one ``write`` in append mode, then fsync); ``RunFolderError`` if the log
     is not a regular file of the runs folder, ``OSError`` if the disk refuses."""
-    path, flags = Path(runs_dir) / PUBLICATIONS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT
-    fd = open_regular(path, flags, follow=False)
+    fd = _open_log(runs_dir)
     try:
-        os.write(fd, (json.dumps(entry) + "\n").encode("utf-8"))
-        os.fsync(fd)
+        _write_line(fd, entry)
     finally:
         os.close(fd)
+
+
+@contextmanager
+def staged_publication(runs_dir: Path, entry: dict[str, str]) -> Iterator[Callable[[], None]]:
+    """A publication as one step: ``LATEST`` naming ``entry["run_id"]`` written beside it and
+    ``entry`` appended to the log; the yielded ``commit()`` renames ``LATEST`` into place.
+    Leaving without committing removes the staged ``LATEST`` and cuts the line off the log
+    again, so ``LATEST`` and the log never disagree. One writer at a time: hold the runs
+    folder's lock. ``RunFolderError`` (the log is not a regular file) or ``OSError``: neither
+    ``LATEST`` nor the log changed."""
+    with staged_latest(runs_dir, entry["run_id"]) as commit_latest:
+        fd = _open_log(runs_dir)
+        end, committed = os.fstat(fd).st_size, False
+
+        def commit() -> None:
+            nonlocal committed
+            commit_latest()
+            committed = True
+
+        try:
+            _write_line(fd, entry)
+            yield commit
+        finally:
+            try:
+                if not committed:
+                    os.ftruncate(fd, end)
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
 
 
 def ordered_bounds(levels: Iterable[float]) -> list[str]:

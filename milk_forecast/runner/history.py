@@ -8,18 +8,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from milk_forecast.run_folder.layout import LATEST, PUBLICATIONS_FILE, RunFolderError
+from milk_forecast.run_folder.layout import LATEST, OUTPUT_FILES, PUBLICATIONS_FILE, RunFolderError
 from milk_forecast.run_folder.metrics import RMSE
 from milk_forecast.run_folder.publication import read_latest, read_publications
 from milk_forecast.run_folder.record import (
     NOT_PUBLISHED_REASON,
     PUBLISHED,
     RUNNING,
+    SUCCEEDED,
     RunSummary,
     data_source,
     is_run_folder,
     list_runs,
 )
+from milk_forecast.run_folder.servable import changed_outputs
 from milk_forecast.run_folder.write import describe_os_error
 from milk_forecast.runner.clock import format_seconds
 from milk_forecast.runner.state import first_line
@@ -134,8 +136,17 @@ def _row(summary: RunSummary, served: bool) -> list[str]:
         inputs_label(record),
         str(headline.get("model", "-")),
         f"{rmse:.2f}" if isinstance(rmse, int | float) else "-",
-        "" if served else _note(record),  # served: published since (--publish)
+        _clip(_changed(summary) or ("" if served else _note(record))),  # served: published since
     ]
+
+
+def _changed(summary: RunSummary) -> str:
+    """What ``--list`` says of a succeeded run whose outputs changed since (the service
+    refuses to serve it); '' when they are as run.json recorded."""
+    if summary.status != SUCCEEDED:
+        return ""
+    changed = changed_outputs(summary.path, summary.record, OUTPUT_FILES)
+    return f"CHANGED since it succeeded: {', '.join(changed)}" if changed else ""
 
 
 def _note(record: dict[str, Any]) -> str:
@@ -143,11 +154,13 @@ def _note(record: dict[str, Any]) -> str:
     error = record.get("error")
     if isinstance(error, dict):
         message = first_line(str(error.get("message", "")))
-        note = f"{error.get('stage', '?')}: {error.get('exception', '?')}: {message}"
-    elif record.get(PUBLISHED) is False and record.get(NOT_PUBLISHED_REASON):
-        note = f"not published: {record[NOT_PUBLISHED_REASON]}"
-    else:
-        return ""
+        return f"{error.get('stage', '?')}: {error.get('exception', '?')}: {message}"
+    if record.get(PUBLISHED) is False and record.get(NOT_PUBLISHED_REASON):
+        return f"not published: {record[NOT_PUBLISHED_REASON]}"
+    return ""
+
+
+def _clip(note: str) -> str:
     return note if len(note) <= NOTE_WIDTH else note[: NOTE_WIDTH - 3] + "..."
 
 

@@ -7,7 +7,9 @@ notebook's imports cell silently, while the current stage runs. papermill takes 
 ``km=``; nbclient then leaves open the client it made, so ``StageKernel`` closes every
 client it made. Kernels use Unix sockets in a private folder (``ipc``), not TCP: a port
 chosen for a kernel could be taken by one of the runner's own connections before the
-kernel binds it ("Address already in use"), failing the stage.
+kernel binds it ("Address already in use"), failing the stage. A kernel ends when the
+runner does, however it ends (ipykernel watches its parent); a runner killed leaves the
+kernels' socket folders, which the next runner on the machine removes.
 """
 
 from __future__ import annotations
@@ -25,7 +27,10 @@ from jupyter_client import AsyncKernelManager
 from jupyter_client.session import Session
 from jupyter_core.utils import run_sync
 
+from milk_forecast.run_folder.record import pid_alive
 from milk_forecast.runner.stages import PROJECT_ROOT, Stage
+
+SOCKETS_PREFIX = "milk-kernel-"  # + the runner's pid: <tmp>/milk-kernel-4242-x1y2z3
 
 
 class StageKernel(AsyncKernelManager):
@@ -55,8 +60,7 @@ def start_kernel(
 ) -> StageKernel:
     """A kernel started in ``cwd`` with ``warmup_code`` queued; returns at once.
     ``output`` takes the kernel process's own stdout and stderr (not cell output)."""
-    # A short private folder (mode 0700): socket paths stay under the 107-byte limit.
-    sockets = Path(tempfile.mkdtemp(prefix="milk-kernel-"))
+    sockets = sockets_folder()
     manager = StageKernel(transport="ipc", connection_file=str(sockets / "kernel.json"))
     streams = {"stdout": output, "stderr": output} if output else {}
     run_sync(manager.start_kernel)(cwd=str(cwd), env=dict(env), **streams)
@@ -70,6 +74,18 @@ def start_kernel(
     if warmup_code.strip():
         warmer.execute(warmup_code, silent=True, store_history=False)
     return manager
+
+
+def sockets_folder(temp: Path | None = None) -> Path:
+    """A new private folder (mode 0700) for a kernel's sockets, short enough for their
+    107-byte limit and named for this process; the folders of processes that are gone
+    (killed before they could remove them) are removed first."""
+    temp = Path(temp or tempfile.gettempdir())
+    for folder in temp.glob(f"{SOCKETS_PREFIX}*-*"):
+        pid = folder.name.removeprefix(SOCKETS_PREFIX).split("-")[0]
+        if pid.isdigit() and not pid_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{SOCKETS_PREFIX}{os.getpid()}-", dir=temp))
 
 
 def imports_cell(notebook: nbformat.NotebookNode) -> str:

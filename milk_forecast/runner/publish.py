@@ -7,12 +7,12 @@ serve (``run_folder.servable``). Every publication is appended to the publicatio
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from milk_forecast.run_folder.layout import (
-    PUBLICATIONS_FILE,
     RUN_ID_EXAMPLE,
     RunFolderError,
     is_valid_run_id,
@@ -21,6 +21,7 @@ from milk_forecast.run_folder.metrics import DRIFT, FORECAST_PATH, TRACK_RECORD
 from milk_forecast.run_folder.publication import PUBLISHED_BY_OPERATOR, PUBLISHED_BY_PIPELINE
 from milk_forecast.run_folder.record import (
     NOT_PUBLISHED_REASON,
+    OUTPUTS,
     PUBLISHED,
     REAL_SOURCE,
     SUCCEEDED,
@@ -29,15 +30,16 @@ from milk_forecast.run_folder.record import (
     data_source,
 )
 from milk_forecast.run_folder.servable import load_servable, read_products
-from milk_forecast.run_folder.write import append_publication, staged_latest
+from milk_forecast.run_folder.write import output_digests, staged_publication
 from milk_forecast.runner.clock import isoformat, utc_now
+from milk_forecast.runner.options import ALLOW_SYNTHETIC_FLAG
 from milk_forecast.runner.plan import served_run
-from milk_forecast.runner.signals import deferred_signals
+from milk_forecast.runner.signals import RunInterrupted, deferred_signals
 from milk_forecast.runner.state import (
     RunContext,
     RunOutcome,
     StageFailure,
-    error_text,
+    error_message,
     fail_run,
     failure_of,
     mark_finished,
@@ -46,15 +48,22 @@ from milk_forecast.runner.state import (
 
 
 class PublishError(ValueError):
-    """A run that cannot be made the served one (unknown, failed, incomplete, unservable)."""
+    """A run that cannot be made the served one (unknown, failed, incomplete, unservable, or
+    synthetic over real)."""
+
+
+class PublicationError(Exception):
+    """``LATEST`` and the publication log could not be written; neither changed."""
 
 
 def complete_run(context: RunContext, *, allow_synthetic_over_real: bool = False) -> RunOutcome:
-    """After the last stage: verify the products, decide publication, write the report, publish."""
+    """After the last stage: verify the products, record their sha256 (run.json ``outputs``),
+    decide publication, write the report, publish."""
     try:
         metrics = read_products(context.run_dir, context.run_dir.parent)[0]
         for key in ("headline", "forecast", FORECAST_PATH, TRACK_RECORD, DRIFT):
             context.record[key] = metrics.get(key)
+        context.record[OUTPUTS] = output_digests(context.run_dir)  # what the run made
         refusal = None
         if not allow_synthetic_over_real:
             refusal = publication_refusal(context.plan.runs_dir, context.record)
@@ -87,28 +96,26 @@ def publication_refusal(runs_dir: Path, record: Mapping[str, Any]) -> str | None
 
 
 def publish_run(context: RunContext) -> RunOutcome:
-    """Write run.json ``succeeded`` and, when published, ``LATEST``, as one step that no
-    SIGINT/SIGTERM splits (``deferred_signals``).
+    """Write run.json ``succeeded`` and, when published, ``LATEST`` and the log's line, as one
+    step that no SIGINT/SIGTERM splits (``publication_step``).
 
-    ``LATEST`` is written beside its place first (taking the disk space), then run.json,
-    then ``LATEST`` is renamed into place: a full disk fails the run before run.json says
-    ``succeeded``. A rename that fails puts run.json back to ``failed``.
+    ``LATEST`` is written beside its place and the line appended first (a full disk, or a log
+    that is not a regular file, fails the run before run.json says ``succeeded``), then
+    run.json, then ``LATEST`` is renamed into place. A rename that fails takes the line back
+    and puts run.json back to ``failed``: ``LATEST`` and the log always agree.
     """
     runs_dir, run_id = context.plan.runs_dir, context.run_id
-    with deferred_signals():
+    if not context.record[PUBLISHED]:
+        context.save()
+        return RunOutcome(SUCCEEDED, run_id, context.run_dir, context.record)
+    with publication_step(run_id) as published:
         try:
-            if not context.record[PUBLISHED]:
+            with staged_publication(runs_dir, publication(run_id, PUBLISHED_BY_PIPELINE)) as commit:
                 context.save()
-                return RunOutcome(SUCCEEDED, run_id, context.run_dir, context.record)
-            with staged_latest(runs_dir, run_id) as commit_latest:
-                context.save()
-                commit_latest()
-        except OSError as exc:
-            return fail_run(context, failure_of(context, exc, "publish"))
-    try:
-        append_publication(runs_dir, publication(run_id, PUBLISHED_BY_PIPELINE))
-    except (OSError, RunFolderError) as exc:  # LATEST already moved: only a warning
-        context.log(f"warning: {runs_dir / PUBLICATIONS_FILE} not updated: {error_text(exc)}")
+                commit()
+        except (OSError, RunFolderError) as exc:
+            return fail_run(context, not_published(exc))
+        published()
     return RunOutcome(SUCCEEDED, run_id, context.run_dir, context.record)
 
 
@@ -116,18 +123,61 @@ def publication(run_id: str, by: str) -> dict[str, str]:
     return {"run_id": run_id, "published_at": isoformat(utc_now()), "by": by}
 
 
-def publish_existing(runs_dir: Path, run_id: str) -> dict[str, str]:
-    """Serve the earlier run ``run_id``; returns the publication logged."""
+@contextmanager
+def publication_step(run_id: str) -> Iterator[Callable[[], None]]:
+    """SIGINT and SIGTERM held back for the block (``deferred_signals``), which calls the
+    yielded ``published()`` once ``run_id`` is published. A stop held back is raised after
+    it as ``RunInterrupted``, in one line saying whether the run was published."""
+    done = False
+
+    def published() -> None:
+        nonlocal done
+        done = True
+
+    try:
+        with deferred_signals():
+            yield published
+    except KeyboardInterrupt as exc:
+        if done:
+            when = f"after run {run_id} was published (LATEST and the log name it)"
+        else:
+            when = f"before run {run_id} was published (LATEST and the log unchanged)"
+        raise RunInterrupted(f"{exc or 'interrupted'}, {when}") from None
+
+
+def not_published(exc: Exception) -> StageFailure:
+    """The failure of a publication that could not be written: LATEST and the log unchanged."""
+    return StageFailure(
+        "publish", "", type(exc).__name__, f"LATEST not replaced: {error_message(exc)}"
+    )
+
+
+def publish_existing(
+    runs_dir: Path, run_id: str, *, allow_synthetic_over_real: bool = False
+) -> dict[str, str] | None:
+    """Serve the earlier run ``run_id``: the publication logged, or None when it is already
+    the served run (nothing written). ``PublishError``: it cannot be served, or it ran on the
+    synthetic sample while the served run was made from real data (unless allowed);
+    ``PublicationError``: LATEST and the log could not be written (neither changed)."""
     if not is_valid_run_id(run_id):
         raise PublishError(f"{run_id!r} is not a run id (like {RUN_ID_EXAMPLE!r})")
     if not (runs_dir / run_id).is_dir():
         raise PublishError(f"there is no run {run_id} in {runs_dir} (see --list)")
     try:
-        load_servable(runs_dir, run_id)
+        servable = load_servable(runs_dir, run_id)
     except RunFolderError as exc:
         raise PublishError(f"run {run_id} cannot be served: {exc}") from None
+    if served_run(runs_dir)[0] == run_id:
+        return None
+    refusal = None if allow_synthetic_over_real else publication_refusal(runs_dir, servable.record)
+    if refusal is not None:
+        raise PublishError(f"run {run_id} not published: {refusal} ({ALLOW_SYNTHETIC_FLAG})")
     entry = publication(run_id, PUBLISHED_BY_OPERATOR)
-    with deferred_signals(), staged_latest(runs_dir, run_id) as commit:
-        commit()
-    append_publication(runs_dir, entry)
+    with publication_step(run_id) as published:
+        try:
+            with staged_publication(runs_dir, entry) as commit:
+                commit()
+        except (OSError, RunFolderError) as exc:
+            raise PublicationError(not_published(exc).message) from None
+        published()
     return entry

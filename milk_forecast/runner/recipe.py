@@ -1,6 +1,7 @@
 """The run recipe: one pipeline run as named steps, the same for every caller.
 
     plan (parameters checked, inputs hashed, fingerprint)
+    -> runs left running by a process that is gone marked failed (abandoned)
     -> skipped when the served run was made from the same fingerprint
     -> start (the run folder and its run.json)
     -> each stage on a kernel started ahead -> complete (verify, publish) | fail
@@ -30,6 +31,7 @@ from milk_forecast.runner.state import (
     StageFailure,
     fail_run,
     failure_of,
+    settle_abandoned,
     start_run,
 )
 
@@ -73,6 +75,8 @@ def run_pipeline(
     """
     steps = steps or RunSteps()
     plan = steps.plan(data_dir, runs_dir, overrides or {}, notebooks_dir)
+    for run_id in settle_abandoned(plan.runs_dir, "the next run"):
+        log(f"run {run_id} was left running by a process that is gone: marked failed (abandoned)")
     served = None if force else served_run_with(plan.runs_dir, plan.fingerprint)
     if served is not None:
         return RunOutcome(SKIPPED, served, plan.runs_dir / served)

@@ -1,7 +1,8 @@
 """A run in progress: its record mirrored to run.json, how it failed, what it came to.
 
 ``fail_run`` marks a run ``failed`` naming the stage, the file and the message, and never
-touches ``LATEST``; ``RunRecordError``: run.json itself cannot be written.
+touches ``LATEST``; ``RunRecordError``: run.json itself cannot be written. ``settle_run``
+marks ``failed`` a run whose process ended without finishing it (``abandoned``).
 """
 
 from __future__ import annotations
@@ -23,16 +24,20 @@ from milk_forecast.data import raw
 from milk_forecast.run_folder.layout import NOTEBOOKS_DIR, REPORT_FILE, RUN_JSON
 from milk_forecast.run_folder.record import (
     FAILED,
+    INCOMPLETE,
     NOT_PUBLISHED_REASON,
     PUBLISHED,
     RUNNING,
     SUCCEEDED,
+    RunSummary,
+    list_runs,
 )
 from milk_forecast.run_folder.write import create_run_dir, describe_os_error, write_run_record
 from milk_forecast.runner.clock import isoformat, utc_now
 from milk_forecast.runner.plan import RunPlan
 
 SKIPPED = "skipped"
+ABANDONED = "abandoned"  # run.json error.exception: its process ended without finishing it
 # The packages whose versions run.json records.
 PACKAGES = ("pandas", "numpy", "scikit-learn", "pyarrow", "papermill", "nbconvert", "matplotlib")
 
@@ -198,6 +203,45 @@ def failure_of(context: RunContext, exc: BaseException, step: str | None = None)
             stage, notebook, "interrupted", message or str(exc) or "run interrupted"
         )
     return StageFailure(stage, notebook, type(exc).__name__, error_message(exc))
+
+
+def settle_run(summary: RunSummary, exception: str, message: str, finished_at: str | None) -> None:
+    """Write ``summary``'s run.json (a run left ``running``) as ``failed``: its running stage
+    failed, ``error`` naming that stage (else ``start``, or ``complete`` after the last one),
+    ``exception`` and ``message``; ``OSError`` if it cannot be written."""
+    record = dict(summary.record)
+    stages = [dict(stage) for stage in record.get("stages") or []]
+    running = stages[-1] if stages and stages[-1].get("status") == RUNNING else None
+    if running is not None:
+        running["status"] = FAILED
+    stage = running["name"] if running else ("complete" if stages else "start")
+    notebook = str(running.get("notebook") or "") if running else ""
+    failure = StageFailure(str(stage), notebook, exception, message)
+    record |= {"stages": stages, "status": FAILED, "finished_at": finished_at}
+    record |= {"error": dataclasses.asdict(failure), PUBLISHED: False, NOT_PUBLISHED_REASON: None}
+    write_run_record(summary.path, record)
+
+
+def settle_abandoned(runs_dir: Path, by: str) -> list[str]:
+    """Mark ``failed`` (``abandoned``) every run of ``runs_dir`` left ``running`` by a process
+    of this host that is gone (``incomplete``), once: the ids settled. ``by`` says who found
+    it. A run of another host is left as it is (whether its process lives is unknown), so is
+    a run.json that cannot be written."""
+    settled = []
+    for summary in list_runs(runs_dir):
+        if summary.status != INCOMPLETE or summary.error is not None:
+            continue  # running, finished, or broken
+        record = summary.record
+        message = (
+            f"its process (pid {record.get('pid')} on {record.get('host')}) ended without "
+            f"finishing the run; marked failed by {by} at {isoformat(utc_now())}"
+        )
+        try:
+            settle_run(summary, ABANDONED, message, finished_at=None)
+        except OSError:  # a read-only runs folder: it stays incomplete
+            continue
+        settled.append(summary.run_id)
+    return settled
 
 
 def write_report(context: RunContext) -> None:

@@ -9,11 +9,14 @@ where a test signals it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +29,7 @@ from optional_prefect import REASON
 
 pytest.importorskip("prefect", reason=REASON)
 
+from fake_runs import dead_pid
 from pipeline_cli import (
     STAGE_PRODUCTS,
     STAGES,
@@ -63,7 +67,7 @@ from milk_forecast.run_folder.metrics import read_metrics
 from milk_forecast.run_folder.publication import read_latest
 from milk_forecast.run_folder.record import FAILED, RUNNING, SUCCEEDED, read_run_record
 from milk_forecast.run_folder.write import write_run_record
-from milk_forecast.runner import execute
+from milk_forecast.runner import execute, kernels
 from milk_forecast.runner.options import EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK
 
 pytestmark = pytest.mark.slow
@@ -314,11 +318,68 @@ def test_a_flow_run_holds_the_runs_folder_and_a_stopped_flow_run_is_failed(
     assert read_latest(runs_dir) is None
 
 
-def dead_pid() -> int:
-    """The pid of a process that has ended (and been reaped)."""
-    process = subprocess.Popen([sys.executable, "-c", "pass"])
-    process.wait()
-    return process.pid
+def descendants(pid: int) -> dict[int, str]:
+    """The processes descended from ``pid``, by pid: their command lines."""
+    parents = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError):  # a process that has just ended
+            stat, command = (entry / "stat").read_text(), (entry / "cmdline").read_bytes()
+            parents[int(entry.name)] = (int(stat.rsplit(")", 1)[1].split()[1]), command)
+    found, frontier = {}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, (ppid, command) in parents.items():
+            if ppid == parent:
+                found[child] = command.replace(b"\0", b" ").decode(errors="replace")
+                frontier.append(child)
+    return found
+
+
+def ends_within(pid: int, seconds: float) -> bool:
+    """Whether process ``pid`` (not a child of this one) ends within ``seconds``."""
+    try:
+        handle = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        return bool(select.select([handle], [], [], seconds)[0])
+    finally:
+        os.close(handle)
+
+
+def test_a_flow_run_killed_hard_leaves_nothing_running_and_is_settled_by_the_next_command(
+    sample_data_dir: Path, tmp_path: Path
+) -> None:
+    """``kill -9`` of the flow's command line on its temporary Prefect server: the server
+    and the kernels end with it, and ``--list`` marks the run it left running failed."""
+    runs_dir = tmp_path / "runs"
+    running = Handshake(tmp_path)
+    env = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "milk_forecast.flows", "run", "--data-dir", sample_data_dir,
+         "--runs-dir", runs_dir, "--notebooks-dir",
+         notebooks_with(tmp_path, "01_extract", running.code)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=PROJECT_ROOT,
+        env=env | NO_TELEMETRY | {"PREFECT_HOME": str(tmp_path / "prefect")},
+    )  # fmt: skip
+    try:
+        running.wait()  # inside the waiting cell: the server and the kernels are up
+        left = descendants(process.pid)
+    finally:
+        process.kill()
+        process.wait()
+    assert any("flows/server.py" in command for command in left.values()), left
+    assert any("ipykernel" in command for command in left.values()), left
+    assert [left[pid] for pid in left if not ends_within(pid, 30)] == []
+    kernels.sockets_folder().rmdir()  # what the next run does first: the killed one's go
+    assert list(Path(tempfile.gettempdir()).glob(f"{kernels.SOCKETS_PREFIX}{process.pid}-*")) == []
+    (run_dir,) = run_folders(runs_dir)
+    assert read_run_record(run_dir)["status"] == RUNNING
+    listing = main("--list", "--runs-dir", runs_dir)
+    assert "01_extract: abandoned" in listing.stdout, listing.stdout
+    assert read_run_record(run_dir)["status"] == FAILED
 
 
 def test_the_hook_of_a_killed_flow_run_fails_its_run_only(tmp_path: Path) -> None:

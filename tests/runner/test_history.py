@@ -4,25 +4,20 @@ import json
 import os
 import re
 import socket
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+import run_factory as factory
+from fake_runs import dead_pid
 
-from milk_forecast.run_folder.layout import RunFolderError
-from milk_forecast.run_folder.write import publish_latest, write_run_record
+from milk_forecast.run_folder.layout import METRICS_FILE, PREDICTIONS_JSON, RunFolderError
+from milk_forecast.run_folder.record import read_run_record
+from milk_forecast.run_folder.write import output_digests, publish_latest, write_run_record
 from milk_forecast.runner.history import format_history, inputs_label, prune_runs
 
 SAMPLE_INPUTS = {"precio_leche.csv": {"sha256": "a" * 64, "bytes": 10}}
 REAL_INPUTS = {"precio_leche.csv": {"sha256": "b" * 64, "bytes": 10}}
-
-
-def dead_pid() -> int:
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
-    return proc.pid
 
 
 def make_run(runs_dir: Path, run_id: str, **record: Any) -> Path:
@@ -239,3 +234,18 @@ def test_a_broken_latest_is_named_by_list_and_stops_prune(tmp_path: Path, kind: 
     with pytest.raises(RunFolderError, match="not pruning"):
         prune_runs(tmp_path, keep=1)
     assert (tmp_path / "20261101T000000Z").is_dir()
+
+
+def test_a_run_whose_outputs_changed_since_it_succeeded_is_flagged(tmp_path: Path) -> None:
+    served = factory.make_run(tmp_path, "20261101T000000Z")
+    kept = factory.make_run(tmp_path, "20261102T000000Z", publish=False)
+    for run_dir in (served, kept):
+        record = read_run_record(run_dir)
+        write_run_record(run_dir, record | {"outputs": output_digests(run_dir)})
+    assert "CHANGED" not in format_history(tmp_path)
+    with (served / PREDICTIONS_JSON).open("a") as predictions:
+        predictions.write(" ")
+    (kept / METRICS_FILE).unlink()
+    table = format_history(tmp_path)
+    assert line_of(table, served.name).endswith("CHANGED since it succeeded: predictions.json")
+    assert line_of(table, kept.name).endswith("CHANGED since it succeeded: metrics.json")

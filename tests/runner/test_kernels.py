@@ -5,6 +5,7 @@ from pathlib import Path
 
 import nbformat
 import papermill
+from fake_runs import dead_pid
 from jupyter_core.utils import run_sync
 
 from milk_forecast.runner import kernels
@@ -80,6 +81,22 @@ def test_kernels_use_unix_sockets_in_a_private_folder_removed_when_stopped(
     finally:
         kernel.stop()
     assert not folder.exists()
+
+
+def test_the_socket_folders_of_a_runner_that_is_gone_are_removed_by_the_next(
+    tmp_path: Path,
+) -> None:
+    """A runner killed (kill -9) cannot remove its kernels' folders: the next one does."""
+    prefix = kernels.SOCKETS_PREFIX
+    gone = tmp_path / f"{prefix}{dead_pid()}-abc123"
+    alive = tmp_path / f"{prefix}{os.getppid()}-abc123"
+    unnamed = tmp_path / f"{prefix}abc123"  # not named for its runner: whose it is is unknown
+    for folder in (gone, alive, unnamed):
+        folder.mkdir()
+        (folder / "kernel.json").write_text("{}")
+    made = kernels.sockets_folder(tmp_path)
+    assert made.name.startswith(f"{prefix}{os.getpid()}-") and made.stat().st_mode & 0o777 == 0o700
+    assert sorted(tmp_path.iterdir()) == sorted([alive, unnamed, made])
 
 
 def run_one_notebook(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ service checks it)."""
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import signal
@@ -12,9 +13,18 @@ from pathlib import Path
 import pytest
 import run_factory as factory
 from fake_runs import started_run
+from pipeline_cli import signal_while_writing
 from run_factory import build_rows, predictions_document
 
-from milk_forecast.run_folder.layout import LATEST, PREDICTIONS_JSON, REPORT_FILE, RUN_JSON
+from milk_forecast.run_folder.layout import (
+    LATEST,
+    METRICS_FILE,
+    OUTPUT_FILES,
+    PREDICTIONS_JSON,
+    PUBLICATIONS_FILE,
+    REPORT_FILE,
+    RUN_JSON,
+)
 from milk_forecast.run_folder.publication import (
     PUBLISHED_BY_OPERATOR,
     PUBLISHED_BY_PIPELINE,
@@ -24,13 +34,20 @@ from milk_forecast.run_folder.publication import (
 from milk_forecast.run_folder.record import (
     FAILED,
     NOT_PUBLISHED_REASON,
+    OUTPUTS,
     PUBLISHED,
     SUCCEEDED,
     read_run_record,
 )
+from milk_forecast.run_folder.servable import changed_outputs
 from milk_forecast.run_folder.write import write_run_record
 from milk_forecast.runner import publish, state
-from milk_forecast.runner.publish import PublishError, complete_run, publish_existing
+from milk_forecast.runner.publish import (
+    PublicationError,
+    PublishError,
+    complete_run,
+    publish_existing,
+)
 from milk_forecast.runner.signals import Interrupts, RunInterrupted
 from milk_forecast.runner.state import RunRecordError
 
@@ -196,7 +213,7 @@ def test_a_full_disk_when_writing_latest_fails_the_run_and_keeps_the_served_one(
     def full(*args: object, **kwargs: object) -> None:
         raise disk_full(latest)
 
-    monkeypatch.setattr(publish, "staged_latest", full)
+    monkeypatch.setattr(publish, "staged_publication", full)
     outcome = complete_run(context)
     record = read_run_record(context.run_dir)
     assert outcome.status == record["status"] == FAILED
@@ -220,8 +237,10 @@ def test_latest_that_cannot_be_renamed_puts_run_json_back_to_failed(
     monkeypatch.setattr(os, "replace", failing_replace)
     outcome = complete_run(context)
     assert outcome.status == FAILED
-    assert read_run_record(context.run_dir)["status"] == FAILED
+    record = read_run_record(context.run_dir)
+    assert record["status"] == FAILED and "LATEST not replaced" in record["error"]["message"]
     assert read_latest(context.plan.runs_dir) is None
+    assert read_publications(context.plan.runs_dir) == ([], [])  # its line was taken back
     assert [p.name for p in context.plan.runs_dir.iterdir() if p.name.startswith(".")] == []
 
 
@@ -278,3 +297,95 @@ def test_products_that_do_not_pass_their_check_fail_the_run(
     assert outcome.status == FAILED and error["stage"] == "verify products"
     assert message in error["message"]
     assert read_latest(context.plan.runs_dir) is None
+
+
+# --- LATEST and the publication log always agree (issue 19 items 1 and 6) -----------------
+
+
+def publish_a_completed_run(tmp_path: Path) -> str:
+    context = started_run(tmp_path)
+    complete_run(context)
+    return context.run_id
+
+
+def publish_an_earlier_run(tmp_path: Path) -> str:
+    factory.make_run(tmp_path / "runs", "20261127T120301Z", publish=False)
+    publish_existing(tmp_path / "runs", "20261127T120301Z")
+    return "20261127T120301Z"
+
+
+@pytest.mark.parametrize("publish_one", [publish_a_completed_run, publish_an_earlier_run])
+@pytest.mark.parametrize("target", [LATEST, PUBLICATIONS_FILE])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_while_publishing_leaves_latest_and_the_log_agreeing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, publish_one, target: str, signum: int
+) -> None:
+    replacing, flushing = signal_while_writing(target, signum)
+    monkeypatch.setattr(os, "replace", replacing)
+    monkeypatch.setattr(os, "fsync", flushing)
+    with Interrupts(), pytest.raises(RunInterrupted) as stopped:
+        publish_one(tmp_path)
+    runs_dir = tmp_path / "runs"
+    run_id = read_latest(runs_dir)
+    assert run_id is not None
+    assert [entry["run_id"] for entry in read_publications(runs_dir)[0]] == [run_id]
+    name = signal.Signals(signum).name
+    assert str(stopped.value) == (
+        f"stopped by {name}, after run {run_id} was published (LATEST and the log name it)"
+    )
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo", "symlink"])
+def test_a_log_that_cannot_be_written_leaves_latest_as_it_was_and_says_so(
+    tmp_path: Path, kind: str
+) -> None:
+    runs_dir = tmp_path / "runs"
+    served = factory.make_run(runs_dir, "20261127T120301Z").name
+    factory.make_run(runs_dir, "20261127T120302Z", publish=False)
+    log = runs_dir / PUBLICATIONS_FILE
+    {"directory": Path.mkdir, "fifo": os.mkfifo, "symlink": lambda p: p.symlink_to(tmp_path)}[kind](
+        log
+    )
+    with pytest.raises(PublicationError, match=rf"^LATEST not replaced: {log}: "):
+        publish_existing(runs_dir, "20261127T120302Z")  # a FIFO does not block it
+    assert read_latest(runs_dir) == served
+    context = started_run(tmp_path)
+    outcome = complete_run(context)
+    assert outcome.status == FAILED and read_latest(runs_dir) == served
+    error = read_run_record(context.run_dir)["error"]
+    assert error["stage"] == "publish" and error["message"].startswith("LATEST not replaced: ")
+    assert str(log) in error["message"]
+
+
+# --- --publish: no surprises (issue 19 item 10) ------------------------------------------
+
+
+def test_a_synthetic_run_is_not_published_over_a_real_one_unless_allowed(tmp_path: Path) -> None:
+    factory.make_run(tmp_path, "20261127T120301Z", synthetic=False)
+    factory.make_run(tmp_path, "20261127T120302Z", synthetic=True, publish=False)
+    with pytest.raises(PublishError, match=r"synthetic.*--allow-synthetic-over-real"):
+        publish_existing(tmp_path, "20261127T120302Z")
+    assert read_latest(tmp_path) == "20261127T120301Z" and read_publications(tmp_path)[0] == []
+    publish_existing(tmp_path, "20261127T120302Z", allow_synthetic_over_real=True)
+    assert read_latest(tmp_path) == "20261127T120302Z"
+
+
+def test_republishing_the_served_run_writes_nothing(tmp_path: Path) -> None:
+    factory.make_run(tmp_path, "20261127T120301Z", publish=False)
+    assert publish_existing(tmp_path, "20261127T120301Z") is not None
+    log = (tmp_path / PUBLICATIONS_FILE).read_bytes()
+    assert publish_existing(tmp_path, "20261127T120301Z") is None
+    assert (tmp_path / PUBLICATIONS_FILE).read_bytes() == log
+
+
+# --- outputs recorded at the end of a run (issue 19 item 11) -------------------------------
+
+
+def test_a_succeeded_run_records_the_sha256_of_its_outputs(tmp_path: Path) -> None:
+    context = started_run(tmp_path)
+    complete_run(context)
+    outputs = read_run_record(context.run_dir)[OUTPUTS]
+    assert set(outputs) == {METRICS_FILE, PREDICTIONS_JSON}  # what the fake run made
+    for name, recorded in outputs.items():
+        assert recorded == hashlib.sha256((context.run_dir / name).read_bytes()).hexdigest()
+    assert not changed_outputs(context.run_dir, read_run_record(context.run_dir), OUTPUT_FILES)

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from fake_runs import Behaviour, fake_notebooks
+from fake_runs import Behaviour, dead_pid, fake_notebooks, left_running
 
 from milk_forecast.run_folder.publication import read_latest
 from milk_forecast.run_folder.record import FAILED, SUCCEEDED, read_run_record
@@ -15,7 +15,7 @@ from milk_forecast.runner import recipe
 from milk_forecast.runner.kernels import StageKernels
 from milk_forecast.runner.plan import RunPlan
 from milk_forecast.runner.stages import STAGE_NAMES, Stage
-from milk_forecast.runner.state import SKIPPED, RunContext, RunOutcome
+from milk_forecast.runner.state import ABANDONED, SKIPPED, RunContext, RunOutcome
 
 
 @pytest.fixture(autouse=True)
@@ -130,3 +130,14 @@ def test_an_interrupted_stage_is_recorded_failed_and_the_interrupt_goes_on(
         "status": FAILED,
     }
     assert read_latest(tmp_path) is None
+
+
+def test_the_next_run_settles_a_run_left_running_by_a_process_that_is_gone(
+    sample_data_dir: Path, tmp_path: Path
+) -> None:
+    abandoned = left_running(tmp_path, "20261101T000000Z", dead_pid())
+    said: list[str] = []
+    recipe.run_pipeline(sample_data_dir, tmp_path, log=said.append, steps=RecordingSteps())
+    error = read_run_record(abandoned)["error"]
+    assert error["exception"] == ABANDONED and "marked failed by the next run" in error["message"]
+    assert f"run {abandoned.name} was left running by a process that is gone" in said[0]

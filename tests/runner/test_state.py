@@ -4,13 +4,15 @@ import dataclasses
 import errno
 import os
 import pickle
+import re
 import signal
+import socket
 from pathlib import Path
 
 import pytest
-from fake_runs import plan_for
+from fake_runs import dead_pid, left_running, plan_for
 
-from milk_forecast.run_folder.layout import REPORT_FILE
+from milk_forecast.run_folder.layout import REPORT_FILE, RUN_JSON
 from milk_forecast.run_folder.publication import read_latest
 from milk_forecast.run_folder.record import FAILED, RUNNING, read_run_record
 from milk_forecast.runner import state
@@ -97,3 +99,35 @@ def test_a_started_run_says_running_with_its_plan(tmp_path: Path) -> None:
     assert record["status"] == RUNNING and record["run_id"] == context.run_dir.name
     assert record["synthetic_sample"] is True and record["fingerprint"] == "fp"
     assert record["pid"] == os.getpid() and "pandas" in record["versions"]
+
+
+# --- runs left running by a process that is gone (issue 19 items 8 and 14) ----------------
+
+
+def test_runs_left_running_by_a_process_that_is_gone_are_settled_once(tmp_path: Path) -> None:
+    pid = dead_pid()
+    in_a_stage = left_running(tmp_path, "20261101T000000Z", pid)
+    before_any = left_running(tmp_path, "20261102T000000Z", pid, stage=None)
+    alive = left_running(tmp_path, "20261103T000000Z", os.getpid())
+    elsewhere = left_running(tmp_path, "20261104T000000Z", pid, host="another-host")
+    untouched = {path: (path / RUN_JSON).read_bytes() for path in (alive, elsewhere)}
+
+    assert state.settle_abandoned(tmp_path, "--list") == [before_any.name, in_a_stage.name]
+    record = read_run_record(in_a_stage)
+    assert record["status"] == FAILED and record["finished_at"] is None
+    assert [s["status"] for s in record["stages"]] == ["succeeded", FAILED]
+    assert record["published"] is False and record["not_published_reason"] is None
+    error = record["error"]
+    assert (error["stage"], error["notebook"], error["exception"]) == (
+        "02_clean",
+        "notebooks/02_clean.ipynb",
+        state.ABANDONED,
+    )
+    assert re.fullmatch(
+        rf"its process \(pid {pid} on {re.escape(socket.gethostname())}\) ended without "
+        r"finishing the run; marked failed by --list at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ",
+        error["message"],
+    )
+    assert read_run_record(before_any)["error"]["stage"] == "start"
+    assert {path: (path / RUN_JSON).read_bytes() for path in untouched} == untouched
+    assert state.settle_abandoned(tmp_path, "--list") == []  # once: they are failed now
