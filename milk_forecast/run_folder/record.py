@@ -73,21 +73,26 @@ def read_run_record(run_dir: Path, root: Path | None = None) -> dict[str, Any]:
     return record
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists; an impossible pid (0, negative, huge) is not alive."""
+    if not 0 < pid <= MAX_PID:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists, under another user
+        return True
+    return True
+
+
 def effective_status(record: dict[str, Any]) -> str:
     """The stored status, except that a ``running`` run whose process is gone (same host,
     no such pid) is incomplete."""
     status, pid = str(record.get("status")), record.get("pid")
     if status != RUNNING or type(pid) is not int or record.get("host") != socket.gethostname():
         return status
-    if not 0 < pid <= MAX_PID:
-        return INCOMPLETE
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return INCOMPLETE
-    except OSError:  # PermissionError: it exists, under another user
-        pass
-    return status
+    return status if pid_alive(pid) else INCOMPLETE
 
 
 @dataclass(frozen=True)
