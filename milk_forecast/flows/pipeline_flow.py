@@ -21,19 +21,13 @@ from prefect.utilities.annotations import quote
 from milk_forecast.data import raw
 from milk_forecast.flows.artifacts import link_file, publish_summary
 from milk_forecast.run_folder.record import INCOMPLETE, NOT_PUBLISHED_REASON, PUBLISHED, list_runs
+from milk_forecast.runner import state as run_state
 from milk_forecast.runner.clock import isoformat, utc_now
 from milk_forecast.runner.kernels import StageKernels
 from milk_forecast.runner.lock import RunsLock
 from milk_forecast.runner.plan import RunPlan
 from milk_forecast.runner.recipe import RunSteps, run_pipeline
 from milk_forecast.runner.stages import NOTEBOOKS_DIR, RUNS_DIR, Stage
-from milk_forecast.runner.state import (
-    SKIPPED,
-    RunContext,
-    RunOutcome,
-    StageFailure,
-    settle_run,
-)
 
 FLOW_NAME = "milk-forecast-pipeline"
 DIRECT = RunSteps()
@@ -52,23 +46,25 @@ def plan_task(
 
 
 @task(**TASK_OPTIONS)
-def stage_task(context: RunContext, stage: Stage, kernels: StageKernels) -> None:
+def stage_task(context: run_state.RunContext, stage: Stage, kernels: StageKernels) -> None:
     """One stage on its kernel (a fresh one on a retry); its executed notebook is linked."""
     try:
         DIRECT.stage(context, stage, kernels)
-    except StageFailure:
+    except run_state.StageFailure:
         link_last_notebook(context)
         raise
     link_last_notebook(context)
 
 
-def link_last_notebook(context: RunContext) -> None:
+def link_last_notebook(context: run_state.RunContext) -> None:
     entry = context.record["stages"][-1]
     link_file(context.run_dir, entry["notebook"], f"executed notebook ({entry['status']})")
 
 
 @task(name="publish", **TASK_OPTIONS)
-def publish_task(context: RunContext, allow_synthetic_over_real: bool) -> RunOutcome:
+def publish_task(
+    context: run_state.RunContext, allow_synthetic_over_real: bool
+) -> run_state.RunOutcome:
     """Verify the products, mark the run succeeded, write its report, publish LATEST."""
     return DIRECT.complete(context, allow_synthetic_over_real)
 
@@ -85,17 +81,19 @@ class PrefectSteps(RunSteps):
     ) -> RunPlan:
         return plan_task(data_dir, runs_dir, dict(overrides), notebooks_dir)
 
-    def stage(self, context: RunContext, stage: Stage, kernels: StageKernels) -> None:
+    def stage(self, context: run_state.RunContext, stage: Stage, kernels: StageKernels) -> None:
         attempts = stage_task.with_options(
             name=stage.name, retries=self.retries, retry_delay_seconds=self.retry_delay
         )
         attempts(quote(context), quote(stage), quote(kernels))
 
-    def complete(self, context: RunContext, allow_synthetic_over_real: bool) -> RunOutcome:
+    def complete(
+        self, context: run_state.RunContext, allow_synthetic_over_real: bool
+    ) -> run_state.RunOutcome:
         return publish_task(quote(context), allow_synthetic_over_real)
 
 
-def outcome_summary(outcome: RunOutcome) -> dict[str, Any]:
+def outcome_summary(outcome: run_state.RunOutcome) -> dict[str, Any]:
     """The flow's result: what happened, to which run, with its figures (JSON-ready)."""
     summary = {"status": outcome.status, "run_id": outcome.run_id, "run_dir": str(outcome.run_dir)}
     for key in ("synthetic_sample", "headline", "forecast", PUBLISHED, NOT_PUBLISHED_REASON):
@@ -116,7 +114,7 @@ def fail_abandoned_runs(flow: Any, flow_run: Any, state: Any) -> None:
         if summary.status != INCOMPLETE or summary.error is not None:
             continue  # finished, broken, or its process is still working
         if started_since(summary.record, started):  # else an older run, not this flow run's
-            settle_run(summary, "interrupted", reason, finished_at=isoformat(utc_now()))
+            run_state.settle_run(summary, "interrupted", reason, finished_at=isoformat(utc_now()))
 
 
 def started_since(record: dict[str, Any], moment: datetime) -> bool:
@@ -162,7 +160,7 @@ def milk_forecast_pipeline(
             allow_synthetic_over_real=allow_synthetic_over_real,
             steps=PrefectSteps(stage_retries, stage_retry_delay),
         )
-    if outcome.status == SKIPPED:
+    if outcome.status == run_state.SKIPPED:
         logger.info(f"{outcome.nothing_to_do()}; force=True reruns")
     elif outcome.failure is not None:
         raise outcome.failure

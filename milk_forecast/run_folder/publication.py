@@ -10,29 +10,24 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from milk_forecast.run_folder import layout
 from milk_forecast.run_folder.files import excerpt, open_regular, read_bounded
-from milk_forecast.run_folder.layout import (
-    LATEST,
-    PUBLICATIONS_FILE,
-    RunFolderError,
-    is_valid_run_id,
-)
 
 MAX_LATEST_BYTES = 64
 
 
 def read_latest(runs_dir: Path) -> str | None:
     """The run id ``LATEST`` names; None when there is none; else ``RunFolderError``."""
-    path = Path(runs_dir) / LATEST
+    path = Path(runs_dir) / layout.LATEST
     if not os.path.lexists(path):
         return None
     data = read_bounded(path, MAX_LATEST_BYTES, follow=False)
     try:
         run_id = data.decode("utf-8").strip()
     except UnicodeDecodeError:
-        raise RunFolderError(f"{path}: not UTF-8 text (starts {excerpt(data)})") from None
-    if not is_valid_run_id(run_id):
-        raise RunFolderError(f"{path}: holds {excerpt(run_id)}, which is not a run id")
+        raise layout.RunFolderError(f"{path}: not UTF-8 text (starts {excerpt(data)})") from None
+    if not layout.is_valid_run_id(run_id):
+        raise layout.RunFolderError(f"{path}: holds {excerpt(run_id)}, which is not a run id")
     return run_id
 
 
@@ -50,7 +45,11 @@ def _entry(line: str) -> dict[str, str] | None:
     except (ValueError, RecursionError, TypeError, KeyError):
         return None
     by = entry.get("by")
-    if not is_valid_run_id(entry.get("run_id")) or not isinstance(by, str) or len(by) > MAX_BY:
+    if (
+        not layout.is_valid_run_id(entry.get("run_id"))
+        or not isinstance(by, str)
+        or len(by) > MAX_BY
+    ):
         return None
     return {"run_id": entry["run_id"], "published_at": f"{moment:{TIME_FORMAT}}", "by": by}
 
@@ -58,12 +57,12 @@ def _entry(line: str) -> dict[str, str] | None:
 def read_publications(runs_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
     """The log's entries, oldest first by time, and a note per line skipped; reads the newest
     ``MAX_LOG_BYTES`` only (saying so), never follows a symlink, never blocks."""
-    path = Path(runs_dir) / PUBLICATIONS_FILE
+    path = Path(runs_dir) / layout.PUBLICATIONS_FILE
     try:
         fd = open_regular(path, follow=False)
     except FileNotFoundError:
         return [], []
-    except RunFolderError as exc:
+    except layout.RunFolderError as exc:
         return [], [str(exc)]
     try:
         size = os.fstat(fd).st_size

@@ -18,41 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from milk_forecast.run_folder import layout
+from milk_forecast.run_folder import metrics as m
+from milk_forecast.run_folder import predictions as p
 from milk_forecast.run_folder.files import excerpt, is_number, open_regular
-from milk_forecast.run_folder.layout import (
-    LATEST,
-    MONTH,
-    OUTPUT_FILES,
-    PUBLICATIONS_FILE,
-    RUN_ID_FORMAT,
-    RUN_JSON,
-    UNIT,
-    RunFolderError,
-    run_dir_for,
-)
-from milk_forecast.run_folder.metrics import (
-    CALIBRATION,
-    CALIBRATION_MONTHS,
-    COVERAGE,
-    FORECAST_PATH,
-    MEAN_WIDTH,
-    read_metrics,
-)
-from milk_forecast.run_folder.predictions import (
-    FORECAST_HORIZON,
-    HORIZON,
-    LOWER,
-    MODEL,
-    PREDICTED,
-    REASON,
-    UPPER,
-    check_levels,
-    interval_column,
-    is_month_text,
-    level_label,
-    next_month,
-    read_predictions_json,
-)
 from milk_forecast.run_folder.servable import digest
 
 
@@ -114,30 +83,30 @@ def write_json_atomic(path: Path, payload: Any, indent: int | None = 2) -> None:
 def create_run_dir(runs_dir: Path, now: datetime) -> tuple[str, Path]:
     """Create a new, empty run folder named for ``now``; unique even within one second."""
     runs_dir.mkdir(parents=True, exist_ok=True)
-    stamp = now.astimezone(UTC).strftime(RUN_ID_FORMAT)
+    stamp = now.astimezone(UTC).strftime(layout.RUN_ID_FORMAT)
     for suffix in [""] + [f"-{n:02d}" for n in range(1, 100)]:
         try:
             (runs_dir / (stamp + suffix)).mkdir()
         except FileExistsError:
             continue
         return stamp + suffix, runs_dir / (stamp + suffix)
-    raise RunFolderError(f"more than 100 runs started in {stamp} under {runs_dir}")
+    raise layout.RunFolderError(f"more than 100 runs started in {stamp} under {runs_dir}")
 
 
 def output_digests(run_dir: Path) -> dict[str, str]:
     """The sha256 of each output the run folder holds (``layout.OUTPUT_FILES``), for run.json."""
-    digests = {name: digest(Path(run_dir) / name) for name in OUTPUT_FILES}
+    digests = {name: digest(Path(run_dir) / name) for name in layout.OUTPUT_FILES}
     return {name: value for name, value in digests.items() if value is not None}
 
 
 def write_run_record(run_dir: Path, record: dict[str, Any]) -> None:
-    write_json_atomic(Path(run_dir) / RUN_JSON, record)
+    write_json_atomic(Path(run_dir) / layout.RUN_JSON, record)
 
 
 def staged_latest(runs_dir: Path, run_id: str) -> AbstractContextManager[Callable[[], None]]:
     """``LATEST`` naming ``run_id``, written beside it now; ``commit()`` renames it into place."""
-    run_dir_for(runs_dir, run_id)  # validates the id
-    return staged_text(Path(runs_dir) / LATEST, run_id + "\n")
+    layout.run_dir_for(runs_dir, run_id)  # validates the id
+    return staged_text(Path(runs_dir) / layout.LATEST, run_id + "\n")
 
 
 def publish_latest(runs_dir: Path, run_id: str) -> None:
@@ -150,7 +119,7 @@ def _open_log(runs_dir: Path) -> int:
     """The publication log open for appending (created if missing); ``RunFolderError`` unless it
     is a regular file of the runs folder (a FIFO, a directory, a symlink are refused)."""
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
-    return open_regular(Path(runs_dir) / PUBLICATIONS_FILE, flags, follow=False)
+    return open_regular(Path(runs_dir) / layout.PUBLICATIONS_FILE, flags, follow=False)
 
 
 def _write_line(fd: int, entry: dict[str, str]) -> None:
@@ -201,74 +170,82 @@ def ordered_bounds(levels: Iterable[float]) -> list[str]:
     """The bounds and the prediction, from the widest lower bound to the widest upper."""
     ascending = sorted(levels)
     return [
-        *(interval_column(LOWER, level) for level in reversed(ascending)),
-        PREDICTED,
-        *(interval_column(UPPER, level) for level in ascending),
+        *(p.interval_column(p.LOWER, level) for level in reversed(ascending)),
+        p.PREDICTED,
+        *(p.interval_column(p.UPPER, level) for level in ascending),
     ]
 
 
 def number_at(path: Path, row: Mapping[str, Any], key: str, where: str) -> float:
     value = row.get(key)
     if not is_number(value):
-        raise RunFolderError(f"{path}: {where}{key} is {excerpt(value)}, not a finite number")
+        raise layout.RunFolderError(
+            f"{path}: {where}{key} is {excerpt(value)}, not a finite number"
+        )
     return float(value)
 
 
 def check_bounds(path: Path, row: Any, levels: list[float], where: str) -> None:
     """``row`` holds the prediction and every level's bounds, finite and ordered."""
     if not isinstance(row, dict):
-        raise RunFolderError(f"{path}: {where} must be an object")
+        raise layout.RunFolderError(f"{path}: {where} must be an object")
     values = [number_at(path, row, key, f"{where}.") for key in ordered_bounds(levels)]
     if values != sorted(values):
-        raise RunFolderError(f"{path}: {where} bounds are not ordered: {values}")
+        raise layout.RunFolderError(f"{path}: {where} bounds are not ordered: {values}")
 
 
 def _check_path(path: Path, rows: Any, levels: list[float]) -> None:
     """1 to 12 rows of consecutive months, horizons 1.., ordered bounds, a model, a reason."""
-    if not isinstance(rows, list) or not 1 <= len(rows) <= FORECAST_HORIZON:
-        raise RunFolderError(f"{path}: {FORECAST_PATH} must hold 1 to {FORECAST_HORIZON} rows")
+    if not isinstance(rows, list) or not 1 <= len(rows) <= p.FORECAST_HORIZON:
+        raise layout.RunFolderError(
+            f"{path}: {m.FORECAST_PATH} must hold 1 to {p.FORECAST_HORIZON} rows"
+        )
     expected = None
     for index, row in enumerate(rows, start=1):
-        where = f"{FORECAST_PATH}[{index - 1}]"
-        if not isinstance(row, dict) or not is_month_text(row.get(MONTH)):
-            raise RunFolderError(f"{path}: {where} needs a month YYYY-MM")
-        if expected is not None and row[MONTH] != expected:
-            raise RunFolderError(f"{path}: {where} is {row[MONTH]}, expected {expected}")
-        if row.get(HORIZON) != index or isinstance(row.get(HORIZON), bool):
-            raise RunFolderError(
-                f"{path}: {where}.horizon is {excerpt(row.get(HORIZON))}, expected {index}"
+        where = f"{m.FORECAST_PATH}[{index - 1}]"
+        if not isinstance(row, dict) or not p.is_month_text(row.get(layout.MONTH)):
+            raise layout.RunFolderError(f"{path}: {where} needs a month YYYY-MM")
+        if expected is not None and row[layout.MONTH] != expected:
+            raise layout.RunFolderError(
+                f"{path}: {where} is {row[layout.MONTH]}, expected {expected}"
             )
-        if not isinstance(row.get(MODEL), str) or not isinstance(row.get(REASON), str):
-            raise RunFolderError(f"{path}: {where} needs a model and a reason (texts)")
+        if row.get(p.HORIZON) != index or isinstance(row.get(p.HORIZON), bool):
+            raise layout.RunFolderError(
+                f"{path}: {where}.horizon is {excerpt(row.get(p.HORIZON))}, expected {index}"
+            )
+        if not isinstance(row.get(p.MODEL), str) or not isinstance(row.get(p.REASON), str):
+            raise layout.RunFolderError(f"{path}: {where} needs a model and a reason (texts)")
         check_bounds(path, row, levels, where)
-        expected = next_month(row[MONTH])
+        expected = p.next_month(row[layout.MONTH])
 
 
 def _check_calibration(path: Path, block: Any, levels: list[float]) -> None:
     """A ``YYYY-MM..YYYY-MM`` window, a method, and per horizon and level a coverage in
     [0, 1], a mean width >= 0 and a number of months >= 1."""
     if not isinstance(block, dict) or not isinstance(block.get("horizons"), dict):
-        raise RunFolderError(f"{path}: {CALIBRATION} must be an object with 'horizons'")
+        raise layout.RunFolderError(f"{path}: {m.CALIBRATION} must be an object with 'horizons'")
     window = block.get("window")
-    if not isinstance(window, str) or not all(map(is_month_text, window.split(".."))):
-        raise RunFolderError(
-            f"{path}: {CALIBRATION}.window is {excerpt(window)}, not YYYY-MM..YYYY-MM"
+    if not isinstance(window, str) or not all(map(p.is_month_text, window.split(".."))):
+        raise layout.RunFolderError(
+            f"{path}: {m.CALIBRATION}.window is {excerpt(window)}, not YYYY-MM..YYYY-MM"
         )
     if not isinstance(block.get("method"), str):
-        raise RunFolderError(f"{path}: {CALIBRATION}.method must be a text")
+        raise layout.RunFolderError(f"{path}: {m.CALIBRATION}.method must be a text")
     for horizon, by_level in block["horizons"].items():
-        where = f"{CALIBRATION}.horizons.{horizon}"
+        where = f"{m.CALIBRATION}.horizons.{horizon}"
         if not horizon.isdigit() or not isinstance(by_level, dict):
-            raise RunFolderError(f"{path}: {where}: expected a horizon in months and an object")
-        for label in map(level_label, levels):
+            raise layout.RunFolderError(
+                f"{path}: {where}: expected a horizon in months and an object"
+            )
+        for label in map(p.level_label, levels):
             entry = by_level.get(label)
             if not isinstance(entry, dict):
-                raise RunFolderError(f"{path}: {where} lacks level {label!r}")
-            coverage = number_at(path, entry, COVERAGE, f"{where}.{label}.")
-            width = number_at(path, entry, MEAN_WIDTH, f"{where}.{label}.")
-            months = entry.get(CALIBRATION_MONTHS)
+                raise layout.RunFolderError(f"{path}: {where} lacks level {label!r}")
+            coverage = number_at(path, entry, m.COVERAGE, f"{where}.{label}.")
+            width = number_at(path, entry, m.MEAN_WIDTH, f"{where}.{label}.")
+            months = entry.get(m.CALIBRATION_MONTHS)
             if not 0 <= coverage <= 1 or width < 0 or not isinstance(months, int) or months < 1:
-                raise RunFolderError(
+                raise layout.RunFolderError(
                     f"{path}: {where}.{label}: coverage {coverage}, width {width}, months "
                     f"{excerpt(months)}: expected a coverage in [0, 1], a width >= 0, months >= 1"
                 )
@@ -277,18 +254,18 @@ def _check_calibration(path: Path, block: Any, levels: list[float]) -> None:
 def write_metrics(path: Path, metrics: dict[str, Any]) -> None:
     """Write ``metrics.json``: its forecast, ``forecast_path`` and ``calibration`` (when
     present) checked first, NaN refused, then read back through ``read_metrics``."""
-    levels = check_levels(path, metrics.get("interval_levels"))
+    levels = p.check_levels(path, metrics.get("interval_levels"))
     check_bounds(path, metrics.get("forecast"), levels, "forecast")
-    if FORECAST_PATH in metrics:
-        _check_path(path, metrics[FORECAST_PATH], levels)
-    if CALIBRATION in metrics:
-        _check_calibration(path, metrics[CALIBRATION], levels)
+    if m.FORECAST_PATH in metrics:
+        _check_path(path, metrics[m.FORECAST_PATH], levels)
+    if m.CALIBRATION in metrics:
+        _check_calibration(path, metrics[m.CALIBRATION], levels)
     write_text_atomic(path, json.dumps(metrics, indent=2, allow_nan=False) + "\n")
-    read_metrics(path)
+    m.read_metrics(path)
 
 
 def write_predictions_json(path: Path, levels: list[float], rows: list[dict[str, Any]]) -> None:
     """Write the document, then read it back through ``read_predictions_json``."""
-    document = {"unit": UNIT, "interval_levels": list(levels), "rows": rows}
+    document = {"unit": layout.UNIT, "interval_levels": list(levels), "rows": rows}
     write_text_atomic(path, json.dumps(document, allow_nan=False) + "\n")
-    read_predictions_json(path)
+    p.read_predictions_json(path)

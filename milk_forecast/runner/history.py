@@ -8,19 +8,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from milk_forecast.run_folder import record as run_record
 from milk_forecast.run_folder.layout import LATEST, OUTPUT_FILES, PUBLICATIONS_FILE, RunFolderError
 from milk_forecast.run_folder.metrics import RMSE
 from milk_forecast.run_folder.publication import read_latest, read_publications
-from milk_forecast.run_folder.record import (
-    NOT_PUBLISHED_REASON,
-    PUBLISHED,
-    RUNNING,
-    SUCCEEDED,
-    RunSummary,
-    data_source,
-    is_run_folder,
-    list_runs,
-)
 from milk_forecast.run_folder.servable import changed_outputs
 from milk_forecast.run_folder.write import describe_os_error
 from milk_forecast.runner.clock import format_seconds
@@ -34,7 +25,7 @@ _COLUMNS = ("", "run_id", "status", "duration", "data", "model", RMSE, "note")
 
 def format_history(runs_dir: Path) -> str:
     """The runs under ``runs_dir`` newest first, one line each; ``*`` marks the served run."""
-    runs = list_runs(runs_dir)
+    runs = run_record.list_runs(runs_dir)
     if not runs:
         return f"No runs yet in {runs_dir}: start one with `python run_pipeline.py`."
     try:
@@ -78,8 +69,12 @@ def prune_runs(runs_dir: Path, keep: int) -> list[str]:
     except RunFolderError as exc:
         raise RunFolderError(f"not pruning: the served run is unknown: {exc}") from None
     removed = []
-    for summary in list_runs(runs_dir)[keep:]:
-        if summary.run_id == latest or summary.status == RUNNING or not is_run_folder(summary.path):
+    for summary in run_record.list_runs(runs_dir)[keep:]:
+        if (
+            summary.run_id == latest
+            or summary.status == run_record.RUNNING
+            or not run_record.is_run_folder(summary.path)
+        ):
             continue
         doomed = summary.path.with_name(f".{summary.run_id}.deleting")
         try:
@@ -96,7 +91,7 @@ def prune_runs(runs_dir: Path, keep: int) -> list[str]:
 
 def inputs_label(record: dict[str, Any]) -> str:
     """``synthetic_sample`` or ``real``, plus 8 hex digits of a hash of the inputs' sha256s."""
-    kind = data_source(record.get("synthetic_sample"))
+    kind = run_record.data_source(record.get("synthetic_sample"))
     inputs = record.get("inputs") or {}
     if not inputs:
         return kind
@@ -121,7 +116,7 @@ def duration_seconds(record: dict[str, Any]) -> float | None:
     return float(sum(numbers)) if numbers else None
 
 
-def _row(summary: RunSummary, served: bool) -> list[str]:
+def _row(summary: run_record.RunSummary, served: bool) -> list[str]:
     record, mark = summary.record, SERVED_MARK if served else ""
     if summary.error is not None:
         return [mark, summary.run_id, "broken", "-", "-", "-", "-", summary.error]
@@ -140,10 +135,10 @@ def _row(summary: RunSummary, served: bool) -> list[str]:
     ]
 
 
-def _changed(summary: RunSummary) -> str:
+def _changed(summary: run_record.RunSummary) -> str:
     """What ``--list`` says of a succeeded run whose outputs changed since (the service
     refuses to serve it); '' when they are as run.json recorded."""
-    if summary.status != SUCCEEDED:
+    if summary.status != run_record.SUCCEEDED:
         return ""
     changed = changed_outputs(summary.path, summary.record, OUTPUT_FILES)
     return f"CHANGED since it succeeded: {', '.join(changed)}" if changed else ""
@@ -155,8 +150,8 @@ def _note(record: dict[str, Any]) -> str:
     if isinstance(error, dict):
         message = first_line(str(error.get("message", "")))
         return f"{error.get('stage', '?')}: {error.get('exception', '?')}: {message}"
-    if record.get(PUBLISHED) is False and record.get(NOT_PUBLISHED_REASON):
-        return f"not published: {record[NOT_PUBLISHED_REASON]}"
+    if record.get(run_record.PUBLISHED) is False and record.get(run_record.NOT_PUBLISHED_REASON):
+        return f"not published: {record[run_record.NOT_PUBLISHED_REASON]}"
     return ""
 
 

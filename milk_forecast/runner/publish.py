@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from milk_forecast.run_folder import record as run_record
 from milk_forecast.run_folder.layout import (
     RUN_ID_EXAMPLE,
     RunFolderError,
@@ -19,32 +20,13 @@ from milk_forecast.run_folder.layout import (
 )
 from milk_forecast.run_folder.metrics import DRIFT, FORECAST_PATH, TRACK_RECORD
 from milk_forecast.run_folder.publication import PUBLISHED_BY_OPERATOR, PUBLISHED_BY_PIPELINE
-from milk_forecast.run_folder.record import (
-    NOT_PUBLISHED_REASON,
-    OUTPUTS,
-    PUBLISHED,
-    REAL_SOURCE,
-    SUCCEEDED,
-    SYNTHETIC_KEY,
-    SYNTHETIC_SOURCE,
-    data_source,
-)
 from milk_forecast.run_folder.servable import load_servable, read_products
 from milk_forecast.run_folder.write import output_digests, staged_publication
+from milk_forecast.runner import state as run_state
 from milk_forecast.runner.clock import isoformat, utc_now
 from milk_forecast.runner.options import ALLOW_SYNTHETIC_FLAG
 from milk_forecast.runner.plan import served_run
 from milk_forecast.runner.signals import RunInterrupted, deferred_signals
-from milk_forecast.runner.state import (
-    RunContext,
-    RunOutcome,
-    StageFailure,
-    error_message,
-    fail_run,
-    failure_of,
-    mark_finished,
-    write_report,
-)
 
 
 class PublishError(ValueError):
@@ -56,27 +38,31 @@ class PublicationError(Exception):
     """``LATEST`` and the publication log could not be written; neither changed."""
 
 
-def complete_run(context: RunContext, *, allow_synthetic_over_real: bool = False) -> RunOutcome:
+def complete_run(
+    context: run_state.RunContext, *, allow_synthetic_over_real: bool = False
+) -> run_state.RunOutcome:
     """After the last stage: verify the products, record their sha256 (run.json ``outputs``),
     decide publication, write the report, publish."""
     try:
         metrics = read_products(context.run_dir, context.run_dir.parent)[0]
         for key in ("headline", "forecast", FORECAST_PATH, TRACK_RECORD, DRIFT):
             context.record[key] = metrics.get(key)
-        context.record[OUTPUTS] = output_digests(context.run_dir)  # what the run made
+        context.record[run_record.OUTPUTS] = output_digests(context.run_dir)  # what the run made
         refusal = None
         if not allow_synthetic_over_real:
             refusal = publication_refusal(context.plan.runs_dir, context.record)
-        mark_finished(context, SUCCEEDED)
-        context.record[PUBLISHED] = refusal is None
-        context.record[NOT_PUBLISHED_REASON] = refusal
-        write_report(context)
+        run_state.mark_finished(context, run_record.SUCCEEDED)
+        context.record[run_record.PUBLISHED] = refusal is None
+        context.record[run_record.NOT_PUBLISHED_REASON] = refusal
+        run_state.write_report(context)
     except RunFolderError as exc:
-        return fail_run(context, StageFailure("verify products", "", type(exc).__name__, str(exc)))
+        return run_state.fail_run(
+            context, run_state.StageFailure("verify products", "", type(exc).__name__, str(exc))
+        )
     except OSError as exc:
-        return fail_run(context, failure_of(context, exc, "complete"))
+        return run_state.fail_run(context, run_state.failure_of(context, exc, "complete"))
     except BaseException as exc:  # interrupted: never leave "running"
-        fail_run(context, failure_of(context, exc, "complete"))
+        run_state.fail_run(context, run_state.failure_of(context, exc, "complete"))
         raise
     return publish_run(context)
 
@@ -84,10 +70,10 @@ def complete_run(context: RunContext, *, allow_synthetic_over_real: bool = False
 def publication_refusal(runs_dir: Path, record: Mapping[str, Any]) -> str | None:
     """Why a succeeded run must not replace the served one, or None to publish it: a
     forgotten ``--data-dir`` or mount must not put made-up prices online."""
-    if data_source(record.get(SYNTHETIC_KEY)) != SYNTHETIC_SOURCE:
+    if run_record.data_source(record.get(run_record.SYNTHETIC_KEY)) != run_record.SYNTHETIC_SOURCE:
         return None
     served_id, served = served_run(runs_dir)
-    if data_source(served.get(SYNTHETIC_KEY)) != REAL_SOURCE:
+    if run_record.data_source(served.get(run_record.SYNTHETIC_KEY)) != run_record.REAL_SOURCE:
         return None
     return (
         f"it ran on the synthetic sample, and the served run {served_id} was made from "
@@ -95,7 +81,7 @@ def publication_refusal(runs_dir: Path, record: Mapping[str, Any]) -> str | None
     )
 
 
-def publish_run(context: RunContext) -> RunOutcome:
+def publish_run(context: run_state.RunContext) -> run_state.RunOutcome:
     """Write run.json ``succeeded`` and, when published, ``LATEST`` and the log's line, as one
     step that no SIGINT/SIGTERM splits (``publication_step``).
 
@@ -105,18 +91,18 @@ def publish_run(context: RunContext) -> RunOutcome:
     and puts run.json back to ``failed``: ``LATEST`` and the log always agree.
     """
     runs_dir, run_id = context.plan.runs_dir, context.run_id
-    if not context.record[PUBLISHED]:
+    if not context.record[run_record.PUBLISHED]:
         context.save()
-        return RunOutcome(SUCCEEDED, run_id, context.run_dir, context.record)
+        return run_state.RunOutcome(run_record.SUCCEEDED, run_id, context.run_dir, context.record)
     with publication_step(run_id) as published:
         try:
             with staged_publication(runs_dir, publication(run_id, PUBLISHED_BY_PIPELINE)) as commit:
                 context.save()
                 commit()
         except (OSError, RunFolderError) as exc:
-            return fail_run(context, not_published(exc))
+            return run_state.fail_run(context, not_published(exc))
         published()
-    return RunOutcome(SUCCEEDED, run_id, context.run_dir, context.record)
+    return run_state.RunOutcome(run_record.SUCCEEDED, run_id, context.run_dir, context.record)
 
 
 def publication(run_id: str, by: str) -> dict[str, str]:
@@ -145,10 +131,10 @@ def publication_step(run_id: str) -> Iterator[Callable[[], None]]:
         raise RunInterrupted(f"{exc or 'interrupted'}, {when}") from None
 
 
-def not_published(exc: Exception) -> StageFailure:
+def not_published(exc: Exception) -> run_state.StageFailure:
     """The failure of a publication that could not be written: LATEST and the log unchanged."""
-    return StageFailure(
-        "publish", "", type(exc).__name__, f"LATEST not replaced: {error_message(exc)}"
+    return run_state.StageFailure(
+        "publish", "", type(exc).__name__, f"LATEST not replaced: {run_state.error_message(exc)}"
     )
 
 

@@ -18,22 +18,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from milk_forecast.run_folder.layout import KERNEL_LOG
+from milk_forecast.runner import state as run_state
 from milk_forecast.runner.execute import run_stage
 from milk_forecast.runner.kernels import StageKernels
 from milk_forecast.runner.plan import RunPlan, plan_run, served_run_with
 from milk_forecast.runner.publish import complete_run
 from milk_forecast.runner.stages import NOTEBOOKS_DIR, Stage
-from milk_forecast.runner.state import (
-    SKIPPED,
-    Log,
-    RunContext,
-    RunOutcome,
-    StageFailure,
-    fail_run,
-    failure_of,
-    settle_abandoned,
-    start_run,
-)
 
 
 class RunSteps:
@@ -45,14 +35,16 @@ class RunSteps:
     ) -> RunPlan:
         return plan_run(data_dir, runs_dir, overrides, notebooks_dir)
 
-    def stage(self, context: RunContext, stage: Stage, kernels: StageKernels) -> None:
+    def stage(self, context: run_state.RunContext, stage: Stage, kernels: StageKernels) -> None:
         kernel = kernels.take(stage)
         try:
             run_stage(context, stage, kernel)
         finally:
             kernel.stop()
 
-    def complete(self, context: RunContext, allow_synthetic_over_real: bool) -> RunOutcome:
+    def complete(
+        self, context: run_state.RunContext, allow_synthetic_over_real: bool
+    ) -> run_state.RunOutcome:
         return complete_run(context, allow_synthetic_over_real=allow_synthetic_over_real)
 
 
@@ -63,10 +55,10 @@ def run_pipeline(
     *,
     force: bool = False,
     notebooks_dir: Path = NOTEBOOKS_DIR,
-    log: Log = print,
+    log: run_state.Log = print,
     allow_synthetic_over_real: bool = False,
     steps: RunSteps | None = None,
-) -> RunOutcome:
+) -> run_state.RunOutcome:
     """Run the four stages once; a failing stage is an outcome, not an exception.
 
     Raises ``PipelineError`` for bad parameters or notebooks (before anything is written),
@@ -75,21 +67,21 @@ def run_pipeline(
     """
     steps = steps or RunSteps()
     plan = steps.plan(data_dir, runs_dir, overrides or {}, notebooks_dir)
-    for run_id in settle_abandoned(plan.runs_dir, "the next run"):
+    for run_id in run_state.settle_abandoned(plan.runs_dir, "the next run"):
         log(f"run {run_id} was left running by a process that is gone: marked failed (abandoned)")
     served = None if force else served_run_with(plan.runs_dir, plan.fingerprint)
     if served is not None:
-        return RunOutcome(SKIPPED, served, plan.runs_dir / served)
-    context = start_run(plan, log)
+        return run_state.RunOutcome(run_state.SKIPPED, served, plan.runs_dir / served)
+    context = run_state.start_run(plan, log)
     try:
         with StageKernels(plan.stages, context.run_dir / KERNEL_LOG) as kernels:
             for stage in plan.stages:
                 steps.stage(context, stage, kernels)
-    except StageFailure as failure:
-        return fail_run(context, failure)
+    except run_state.StageFailure as failure:
+        return run_state.fail_run(context, failure)
     except OSError as exc:  # a full disk, a file that vanished: the run failed
-        return fail_run(context, failure_of(context, exc))
+        return run_state.fail_run(context, run_state.failure_of(context, exc))
     except BaseException as exc:  # KeyboardInterrupt, RunInterrupted: never leave "running"
-        fail_run(context, failure_of(context, exc))
+        run_state.fail_run(context, run_state.failure_of(context, exc))
         raise
     return steps.complete(context, allow_synthetic_over_real)

@@ -21,17 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from milk_forecast.data import raw
+from milk_forecast.run_folder import record as run_record
 from milk_forecast.run_folder.layout import NOTEBOOKS_DIR, REPORT_FILE, RUN_JSON
-from milk_forecast.run_folder.record import (
-    FAILED,
-    INCOMPLETE,
-    NOT_PUBLISHED_REASON,
-    PUBLISHED,
-    RUNNING,
-    SUCCEEDED,
-    RunSummary,
-    list_runs,
-)
 from milk_forecast.run_folder.write import create_run_dir, describe_os_error, write_run_record
 from milk_forecast.runner.clock import isoformat, utc_now
 from milk_forecast.runner.plan import RunPlan
@@ -85,7 +76,7 @@ class RunOutcome:
 
     @property
     def ok(self) -> bool:
-        return self.status in (SUCCEEDED, SKIPPED)
+        return self.status in (run_record.SUCCEEDED, SKIPPED)
 
     def nothing_to_do(self) -> str:
         """What a skipped run says: which served run was made from the same fingerprint."""
@@ -97,7 +88,9 @@ class RunOutcome:
     @property
     def unpublished(self) -> bool:
         """Whether the run succeeded but was deliberately not published (the record says why)."""
-        return self.status == SUCCEEDED and self.record.get(PUBLISHED) is False
+        return (
+            self.status == run_record.SUCCEEDED and self.record.get(run_record.PUBLISHED) is False
+        )
 
 
 @dataclass
@@ -132,7 +125,7 @@ def start_run(plan: RunPlan, log: Log = print) -> RunContext:
         ) from exc
     record = {
         "run_id": run_id,
-        "status": RUNNING,
+        "status": run_record.RUNNING,
         "started_at": isoformat(utc_now()),
         "finished_at": None,
         "pid": os.getpid(),
@@ -147,8 +140,8 @@ def start_run(plan: RunPlan, log: Log = print) -> RunContext:
         "headline": None,
         "forecast": None,
         "error": None,
-        PUBLISHED: None,
-        NOT_PUBLISHED_REASON: None,
+        run_record.PUBLISHED: None,
+        run_record.NOT_PUBLISHED_REASON: None,
     }
     context = RunContext(plan, run_id, run_dir, record, log)
     context.save()
@@ -173,19 +166,19 @@ def mark_finished(context: RunContext, status: str, error: dict[str, Any] | None
     context.record["status"] = status
     context.record["finished_at"] = isoformat(utc_now())
     context.record["error"] = error
-    if status != SUCCEEDED:
-        context.record[PUBLISHED] = False
-        context.record[NOT_PUBLISHED_REASON] = None
+    if status != run_record.SUCCEEDED:
+        context.record[run_record.PUBLISHED] = False
+        context.record[run_record.NOT_PUBLISHED_REASON] = None
 
 
 def fail_run(context: RunContext, failure: StageFailure) -> RunOutcome:
     """Mark the run (and its running stage) failed with ``failure``; LATEST is not touched."""
-    if context.record["stages"] and context.record["stages"][-1]["status"] == RUNNING:
-        context.record["stages"][-1]["status"] = FAILED
-    mark_finished(context, FAILED, dataclasses.asdict(failure))
+    if context.record["stages"] and context.record["stages"][-1]["status"] == run_record.RUNNING:
+        context.record["stages"][-1]["status"] = run_record.FAILED
+    mark_finished(context, run_record.FAILED, dataclasses.asdict(failure))
     context.save()
     write_report(context)
-    return RunOutcome(FAILED, context.run_id, context.run_dir, context.record, failure)
+    return RunOutcome(run_record.FAILED, context.run_id, context.run_dir, context.record, failure)
 
 
 def failure_of(context: RunContext, exc: BaseException, step: str | None = None) -> StageFailure:
@@ -193,7 +186,7 @@ def failure_of(context: RunContext, exc: BaseException, step: str | None = None)
     ``start``). A stop (any exception that is not an ``Exception``: Ctrl-C, an orchestrator's
     termination signal) is ``interrupted``, naming the signal when ``exc`` carries its number."""
     stages = context.record["stages"]
-    running = stages[-1]["name"] if stages and stages[-1]["status"] == RUNNING else None
+    running = stages[-1]["name"] if stages and stages[-1]["status"] == run_record.RUNNING else None
     stage = running or step or "start"
     notebook = str(context.run_dir / NOTEBOOKS_DIR / f"{stage}.ipynb") if running else ""
     if not isinstance(exc, Exception):
@@ -205,20 +198,26 @@ def failure_of(context: RunContext, exc: BaseException, step: str | None = None)
     return StageFailure(stage, notebook, type(exc).__name__, error_message(exc))
 
 
-def settle_run(summary: RunSummary, exception: str, message: str, finished_at: str | None) -> None:
+def settle_run(
+    summary: run_record.RunSummary, exception: str, message: str, finished_at: str | None
+) -> None:
     """Write ``summary``'s run.json (a run left ``running``) as ``failed``: its running stage
     failed, ``error`` naming that stage (else ``start``, or ``complete`` after the last one),
     ``exception`` and ``message``; ``OSError`` if it cannot be written."""
     record = dict(summary.record)
     stages = [dict(stage) for stage in record.get("stages") or []]
-    running = stages[-1] if stages and stages[-1].get("status") == RUNNING else None
+    running = stages[-1] if stages and stages[-1].get("status") == run_record.RUNNING else None
     if running is not None:
-        running["status"] = FAILED
+        running["status"] = run_record.FAILED
     stage = running["name"] if running else ("complete" if stages else "start")
     notebook = str(running.get("notebook") or "") if running else ""
     failure = StageFailure(str(stage), notebook, exception, message)
-    record |= {"stages": stages, "status": FAILED, "finished_at": finished_at}
-    record |= {"error": dataclasses.asdict(failure), PUBLISHED: False, NOT_PUBLISHED_REASON: None}
+    record |= {"stages": stages, "status": run_record.FAILED, "finished_at": finished_at}
+    record |= {
+        "error": dataclasses.asdict(failure),
+        run_record.PUBLISHED: False,
+        run_record.NOT_PUBLISHED_REASON: None,
+    }
     write_run_record(summary.path, record)
 
 
@@ -228,8 +227,8 @@ def settle_abandoned(runs_dir: Path, by: str) -> list[str]:
     it. A run of another host is left as it is (whether its process lives is unknown), so is
     a run.json that cannot be written."""
     settled = []
-    for summary in list_runs(runs_dir):
-        if summary.status != INCOMPLETE or summary.error is not None:
+    for summary in run_record.list_runs(runs_dir):
+        if summary.status != run_record.INCOMPLETE or summary.error is not None:
             continue  # running, finished, or broken
         record = summary.record
         message = (
