@@ -50,7 +50,11 @@ from milk_forecast.run_folder.predictions import (
 from milk_forecast.run_folder.predictions import REASON as REASON_KEY
 from milk_forecast.run_folder.publication import PUBLICATION_KEYS
 from milk_forecast.run_folder.record import FAILED, RUNNING, SUCCEEDED
-from milk_forecast.run_folder.write import ordered_bounds, publish_latest, write_run_record
+from milk_forecast.run_folder.write import (
+    ordered_bounds,
+    staged_latest,
+    write_run_record,
+)
 
 MODEL_NAME = "ridge_lags"
 FORECAST_MODEL = "seasonal_drift"
@@ -283,3 +287,15 @@ def make_unservable(path: Path, kind: str, outside: Path) -> None:
     elif kind == "symlink_out":
         outside.write_bytes(data)
         path.symlink_to(outside)
+
+
+def publish_latest(runs_dir: Path, run_id: str) -> None:
+    """Point LATEST at ``run_id`` (no log line), as the runner's writer does."""
+    with staged_latest(runs_dir, run_id) as commit:
+        commit()
+
+
+def log_publication(runs_dir: Path, entry: dict[str, str]) -> None:
+    """Append ``entry`` to the publication log, as a line of its writer."""
+    with (Path(runs_dir) / PUBLICATIONS_FILE).open("a", encoding="utf-8") as log:
+        log.write(json.dumps(entry) + "\n")

@@ -25,6 +25,7 @@ from run_factory import (
     make_run,
     make_unservable,
     month_range,
+    publish_latest,
     write_publications,
 )
 from starlette.routing import Mount, Route
@@ -43,7 +44,6 @@ from milk_forecast.run_folder.metrics import read_metrics
 from milk_forecast.run_folder.predictions import FORECAST_HORIZON
 from milk_forecast.run_folder.record import FAILED, read_run_record
 from milk_forecast.run_folder.servable import Servable
-from milk_forecast.run_folder.write import publish_latest
 from milk_forecast.service import history, page, state
 from milk_forecast.service.answers import SERVICE_NAME
 from milk_forecast.service.endpoints import OPENAPI

@@ -37,14 +37,14 @@ from pipeline_cli import (
     start_cli,
 )
 from pipeline_cli import command as pipeline_command
-from run_factory import make_history, make_run
+from run_factory import make_history, make_run, publish_latest
 
 import run_pipeline
 from milk_forecast.data import sample as sample_data
 from milk_forecast.run_folder.layout import LATEST, PUBLICATIONS_FILE
 from milk_forecast.run_folder.publication import read_latest, read_publications
 from milk_forecast.run_folder.record import FAILED, INCOMPLETE, effective_status, read_run_record
-from milk_forecast.run_folder.write import publish_latest, write_run_record
+from milk_forecast.run_folder.write import write_run_record
 from milk_forecast.runner import state
 from milk_forecast.runner.options import (
     EXIT_FAILED,

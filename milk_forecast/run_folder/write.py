@@ -109,34 +109,6 @@ def staged_latest(runs_dir: Path, run_id: str) -> AbstractContextManager[Callabl
     return staged_text(Path(runs_dir) / layout.LATEST, run_id + "\n")
 
 
-def publish_latest(runs_dir: Path, run_id: str) -> None:
-    """Point ``LATEST`` at ``run_id`` atomically: readers see the old id or the new one."""
-    with staged_latest(runs_dir, run_id) as commit:
-        commit()
-
-
-def _open_log(runs_dir: Path) -> int:
-    """The publication log open for appending (created if missing); ``RunFolderError`` unless it
-    is a regular file of the runs folder (a FIFO, a directory, a symlink are refused)."""
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
-    return open_regular(Path(runs_dir) / layout.PUBLICATIONS_FILE, flags, follow=False)
-
-
-def _write_line(fd: int, entry: dict[str, str]) -> None:
-    os.write(fd, (json.dumps(entry) + "\n").encode("utf-8"))
-    os.fsync(fd)
-
-
-def append_publication(runs_dir: Path, entry: dict[str, str]) -> None:
-    """Append one line (one ``write`` in append mode, then fsync); ``RunFolderError`` if the log
-    is not a regular file of the runs folder, ``OSError`` if the disk refuses."""
-    fd = _open_log(runs_dir)
-    try:
-        _write_line(fd, entry)
-    finally:
-        os.close(fd)
-
-
 @contextmanager
 def staged_publication(runs_dir: Path, entry: dict[str, str]) -> Iterator[Callable[[], None]]:
     """A publication as one step: ``LATEST`` naming ``entry["run_id"]`` written beside it and
@@ -145,8 +117,9 @@ def staged_publication(runs_dir: Path, entry: dict[str, str]) -> Iterator[Callab
     again, so ``LATEST`` and the log never disagree. One writer at a time: hold the runs
     folder's lock. ``RunFolderError`` (the log is not a regular file) or ``OSError``: neither
     ``LATEST`` nor the log changed."""
+    path, flags = Path(runs_dir) / layout.PUBLICATIONS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT
     with staged_latest(runs_dir, entry["run_id"]) as commit_latest:
-        fd = _open_log(runs_dir)
+        fd = open_regular(path, flags, follow=False)  # never a FIFO, a directory, a symlink
         end, committed = os.fstat(fd).st_size, False
 
         def commit() -> None:
@@ -155,7 +128,8 @@ def staged_publication(runs_dir: Path, entry: dict[str, str]) -> Iterator[Callab
             committed = True
 
         try:
-            _write_line(fd, entry)
+            os.write(fd, (json.dumps(entry) + "\n").encode("utf-8"))  # one write, appended
+            os.fsync(fd)
             yield commit
         finally:
             try:

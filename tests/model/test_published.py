@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from run_factory import log_publication
 
 from milk_forecast.model import published
 from milk_forecast.model.published import publication_history, published_forecasts
 from milk_forecast.run_folder.layout import PREDICTIONS_JSON, PUBLICATIONS_FILE, RUN_JSON
-from milk_forecast.run_folder.write import append_publication, write_run_record
+from milk_forecast.run_folder.write import write_run_record
 
 
 def make_run(
@@ -39,9 +40,7 @@ def make_run(
 
 
 def publish(runs_dir: Path, run_id: str, by: str) -> None:
-    append_publication(
-        runs_dir, {"run_id": run_id, "published_at": "2026-06-01T00:00:00Z", "by": by}
-    )
+    log_publication(runs_dir, {"run_id": run_id, "published_at": "2026-06-01T00:00:00Z", "by": by})
 
 
 def test_history_counts_runs_before_the_log_then_the_log(tmp_path: Path) -> None:
@@ -88,7 +87,7 @@ def test_each_run_is_read_once_at_its_last_publication(
     log = [(first, "2026-06-01T00:00:00Z"), (second, "2026-06-02T00:00:00Z")]
     log += [(first, "2026-06-03T00:00:00Z")] * 300  # republished, the line duplicated
     for run_id, at in log:
-        append_publication(tmp_path, {"run_id": run_id, "published_at": at, "by": "publish"})
+        log_publication(tmp_path, {"run_id": run_id, "published_at": at, "by": "publish"})
     reads: list[str] = []
     read = published.forecast_rows
     monkeypatch.setattr(published, "forecast_rows", lambda d: reads.append(d.name) or read(d))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from blocking import finishes
+from run_factory import publish_latest
 
 from milk_forecast.run_folder.files import (
     excerpt,
@@ -17,7 +18,6 @@ from milk_forecast.run_folder.files import (
     too_deep,
 )
 from milk_forecast.run_folder.layout import RunFolderError
-from milk_forecast.run_folder.write import publish_latest
 
 
 def refusal(call: object, *args: object) -> str:

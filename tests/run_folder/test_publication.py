@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 from blocking import finishes
+from run_factory import log_publication, publish_latest
 
 from milk_forecast.run_folder import publication
 from milk_forecast.run_folder.layout import LATEST, PUBLICATIONS_FILE, RunFolderError
 from milk_forecast.run_folder.publication import read_latest, read_publications
-from milk_forecast.run_folder.write import append_publication, publish_latest
+from milk_forecast.run_folder.write import staged_publication
 
 RUN_A = "20261127T120301Z"
 
@@ -77,7 +78,7 @@ def entry(run_id: str, by: str = "pipeline") -> dict[str, str]:
 
 
 def test_append_then_read_back_skipping_a_torn_line(tmp_path: Path) -> None:
-    append_publication(tmp_path, entry("20261127T120301Z"))
+    log_publication(tmp_path, entry("20261127T120301Z"))
     with (tmp_path / PUBLICATIONS_FILE).open("a") as handle:
         handle.write('{"run_id": "20261127T1203')  # a crash mid-append
     entries, notes = read_publications(tmp_path)
@@ -103,7 +104,7 @@ def test_a_log_over_the_limit_is_read_from_its_newest_end(
 ) -> None:
     monkeypatch.setattr(publication, "MAX_LOG_BYTES", 1000)
     for second in range(30):  # about 80 bytes a line: 2.4 kB
-        append_publication(tmp_path, entry(f"20261127T1203{second:02d}Z"))
+        log_publication(tmp_path, entry(f"20261127T1203{second:02d}Z"))
     entries, notes = read_publications(tmp_path)
     assert entries[-1]["run_id"] == "20261127T120329Z"
     assert 10 <= len(entries) < 13 and "only its newest end is read" in notes[0]
@@ -123,13 +124,19 @@ def test_a_log_that_is_not_a_regular_file_is_refused_by_the_writer_and_noted_by_
     )
     ((entries, notes),) = finishes(lambda: read_publications(path.parent))
     assert entries == [] and PUBLICATIONS_FILE in notes[0]
-    (refused,) = finishes(lambda: append_publication(path.parent, entry("20261127T120301Z")))
+
+    def publish() -> None:
+        with staged_publication(path.parent, entry("20261127T120301Z")) as commit:
+            commit()
+
+    (refused,) = finishes(publish)
     assert isinstance(refused, RunFolderError) and PUBLICATIONS_FILE in str(refused)
     assert outside.read_text() == ""
 
 
 def test_each_line_is_one_json_object(tmp_path: Path) -> None:
-    append_publication(tmp_path, entry("20261127T120301Z", "publish"))
+    with staged_publication(tmp_path, entry("20261127T120301Z", "publish")) as commit:
+        commit()
     line = (tmp_path / PUBLICATIONS_FILE).read_text()
     assert line.endswith("\n") and json.loads(line) == entry("20261127T120301Z", "publish")
 
@@ -148,13 +155,9 @@ def test_a_publication_time_that_is_not_a_utc_timestamp_is_skipped(
 
 
 def test_a_long_by_is_skipped_and_entries_come_in_time_order(tmp_path: Path) -> None:
-    append_publication(
-        tmp_path, entry("20261127T120302Z") | {"published_at": "2026-11-28T00:00:00Z"}
-    )
-    append_publication(
-        tmp_path, entry("20261127T120301Z") | {"published_at": "2026-11-27T00:00:00Z"}
-    )
-    append_publication(tmp_path, entry("20261127T120303Z", by="x" * 41))
+    log_publication(tmp_path, entry("20261127T120302Z") | {"published_at": "2026-11-28T00:00:00Z"})
+    log_publication(tmp_path, entry("20261127T120301Z") | {"published_at": "2026-11-27T00:00:00Z"})
+    log_publication(tmp_path, entry("20261127T120303Z", by="x" * 41))
     entries, notes = read_publications(tmp_path)
     assert [e["run_id"] for e in entries] == ["20261127T120301Z", "20261127T120302Z"]
     assert len(notes) == 1

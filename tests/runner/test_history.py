@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 import run_factory as factory
 from fake_runs import dead_pid
+from run_factory import publish_latest
 
 from milk_forecast.run_folder.layout import METRICS_FILE, PREDICTIONS_JSON, RunFolderError
 from milk_forecast.run_folder.record import read_run_record
-from milk_forecast.run_folder.write import output_digests, publish_latest, write_run_record
+from milk_forecast.run_folder.write import output_digests, write_run_record
 from milk_forecast.runner.history import format_history, inputs_label, prune_runs
 
 SAMPLE_INPUTS = {"precio_leche.csv": {"sha256": "a" * 64, "bytes": 10}}

@@ -5,9 +5,10 @@ import os
 from pathlib import Path
 
 import pytest
+from run_factory import publish_latest
 
 from milk_forecast.data.columns import PRICE_FILE
-from milk_forecast.run_folder.write import publish_latest, write_run_record
+from milk_forecast.run_folder.write import write_run_record
 from milk_forecast.runner import plan
 from milk_forecast.runner.stages import PipelineError
 

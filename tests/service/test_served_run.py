@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from run_factory import build_rows, make_run
+from run_factory import build_rows, make_run, publish_latest
 
 from milk_forecast.run_folder.layout import METRICS_FILE, PREDICTIONS_JSON, RUN_JSON
 from milk_forecast.run_folder.layout import RunFolderError as RefusedError
 from milk_forecast.run_folder.servable import load_servable
-from milk_forecast.run_folder.write import publish_latest
 from milk_forecast.service.answers import ApiError
 from milk_forecast.service.served_run import ServedRun, price
 

@@ -6,10 +6,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from run_factory import make_run
+from run_factory import make_run, publish_latest
 
 from milk_forecast.run_folder.layout import LATEST, PREDICTIONS_JSON
-from milk_forecast.run_folder.write import publish_latest
 from milk_forecast.service.answers import ApiError
 from milk_forecast.service.state import MAX_WAIT, State
 
