@@ -49,11 +49,12 @@ def short_text(value: Any) -> str | None:
 
 
 def flat_object(value: Any) -> dict[str, Any] | None:
-    """The scalar entries of an object from a run's files (texts bounded); None if no object."""
+    """A run file's object, scalars only (texts bounded, floats rounded to 0.01); None if none."""
     if not isinstance(value, dict):
         return None
     scalars = [(k, v) for k, v in value.items() if v is None or isinstance(v, int | float | str)]
-    return {sanitize(k, 40): short_text(v) or v for k, v in scalars[:MAX_KEYS]}
+    rounded = [(k, round(v, 2) if isinstance(v, float) else short_text(v) or v) for k, v in scalars]
+    return {sanitize(k, 40): v for k, v in rounded[:MAX_KEYS]}
 
 
 def mapping(value: Any, key: str) -> Mapping[str, Any]:

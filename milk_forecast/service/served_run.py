@@ -46,11 +46,8 @@ class ServedRun:
     """A servable run's summary (for ``/``), page part and answers; never changed."""
 
     def __init__(self, run: Servable) -> None:
-        levels, rows, record = (
-            run.predictions["interval_levels"],
-            run.predictions["rows"],
-            run.record,
-        )
+        levels, rows = run.predictions["interval_levels"], run.predictions["rows"]
+        record = run.record
         answers = [prediction(row, run.run_id, levels) for row in rows]
         path = [answer for answer in answers if answer["kind"] == p.FORECAST]
         path_months = [row[MONTH] for row in rows if row[p.KIND] == p.FORECAST] or [None]
