@@ -13,7 +13,7 @@ from starlette.templating import Jinja2Templates
 
 from milk_forecast.run_folder import layout
 from milk_forecast.run_folder import predictions as p
-from milk_forecast.run_folder.files import is_number, read_bounded, sanitize
+from milk_forecast.run_folder.files import read_bounded, sanitize
 from milk_forecast.run_folder.metrics import DRIFT, RMSE, TRACK_RECORD, walk_forward_key
 from milk_forecast.run_folder.servable import Servable
 from milk_forecast.service.answers import SERVICE_NAME, mapping
@@ -26,10 +26,6 @@ PAGE_HORIZONS = (1, 3, 6, 12)
 MAX_RUNS_SHOWN, MAX_PUBLICATIONS_SHOWN = 50, 10
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 TEMPLATES.env.trim_blocks = TEMPLATES.env.lstrip_blocks = True
-TEMPLATES.env.filters.update(
-    number=lambda value: f"{value:,.1f}" if is_number(value) else "-",
-    share=lambda value: f"{value:.0%}" if is_number(value) else "-",
-)
 
 
 def chart(run_dir: Path, name: str) -> dict[str, str]:

@@ -3,6 +3,8 @@ negotiation of GET / (browsers get the page, API clients JSON)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from milk_forecast.service import answers
@@ -51,6 +53,24 @@ def test_dumps_is_compact_utf8_json() -> None:
 def test_echo_shortens_and_strips_control_characters() -> None:
     echoed = answers.echo("a\x00b\nc\x1b[31m" + "x" * 500)
     assert echoed.startswith("a?b?c?[31m") and echoed.endswith("...") and len(echoed) <= 43
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (330.1824, 330.18),
+        (330.185001, 330.19),
+        (None, None),
+        (2.0, 2.0),
+        (7, 7),
+        (
+            {"rmse": [6.7349, {"mae": 4.6538}], "model": "m"},
+            {"rmse": [6.73, {"mae": 4.65}], "model": "m"},
+        ),
+    ],
+)
+def test_rounded_rounds_every_float_to_cents(value: Any, expected: Any) -> None:
+    assert answers.rounded(value) == expected
 
 
 def test_flat_object_keeps_bounded_scalars_only_and_rounds_fractions() -> None:
