@@ -78,7 +78,9 @@ def test_the_top_links_back_to_the_page_lists_the_stages_and_summarises_the_fore
     record = {"status": "succeeded", "headline": HEADLINE, "forecast_path": FORECAST_PATH}
     html = build_report(run_dir, record).read_text(encoding="utf-8")
     assert 'href="/dashboard"' in html
-    links = re.findall(r'href="#((?:forecast|stage)-[^"]+)"', html)  # (nbconvert links headings too)
+    links = re.findall(
+        r'href="#((?:forecast|stage)-[^"]+)"', html
+    )  # (nbconvert links headings too)
     assert links == ["forecast-summary", "stage-01_extract", "stage-02_clean"]
     assert all(f'id="{target}"' in html for target in links)
     assert ">Notebook 01_extract</a>" in html  # a stage by its notebook's title
