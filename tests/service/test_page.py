@@ -154,6 +154,17 @@ def test_each_drift_status_has_its_banner(
     assert shown in render(runs_dir, drift=drift)
 
 
+def test_without_a_known_price_the_page_shows_no_last_price_nor_change(
+    runs_dir: Path, run_dir: Path
+) -> None:
+    rows = build_rows(levels=(0.8,))
+    for row in rows:
+        row["actual_clp_per_l"] = None if row["kind"] == "in_sample" else 0.0
+    text = render(runs_dir, rows=rows)
+    assert 'id="forecast-value"' in text and 'id="last-price"' not in text
+    assert 'id="change"' not in text
+
+
 def test_malformed_optional_blocks_leave_the_page_standing(runs_dir: Path, run_dir: Path) -> None:
     text = render(runs_dir, evaluations=[1], track_record={"horizons": {"1": 5}}, drift="x")
     assert 'id="forecast-value"' in text and "Nothing is scored yet" in text
