@@ -24,12 +24,10 @@ import sys
 from collections.abc import Callable, Sequence
 from contextlib import redirect_stdout
 from pathlib import Path
-from typing import Any
 
 from milk_forecast.data import raw
-from milk_forecast.run_folder.layout import UNIT, RunFolderError
+from milk_forecast.run_folder.layout import RunFolderError
 from milk_forecast.run_folder.metrics import DRIFT, DRIFT_WARNING, FORECAST_PATH, TRACK_RECORD
-from milk_forecast.run_folder.predictions import PREDICTED
 from milk_forecast.run_folder.record import NOT_PUBLISHED_REASON
 from milk_forecast.runner import history, options, schedule, stages
 from milk_forecast.runner.clock import SystemClock
@@ -103,15 +101,22 @@ def summarize(outcome: RunOutcome) -> None:
     seconds = sum(stage["seconds"] or 0 for stage in record["stages"])
     print(f"run {outcome.run_id} succeeded in {seconds:.1f} s on {data}")
     print(f"  folder: {outcome.run_dir}")
-    print(f"  headline: {format_headline(record.get('headline') or {})}")
-    if record.get("forecast"):
-        print(f"  forecast: {format_forecast(record['forecast'])}")
-    shown = [row for row in record.get(FORECAST_PATH) or [] if row.get("horizon") in (1, 3, 6, 12)]
-    if shown:
-        print("  path, months ahead:")
-        for row in shown:
-            print(f"    {row['horizon']:>2}: {format_forecast(row, details=False)}")
-    if TRACK_RECORD in record:
+    from milk_forecast.runner.report import backtest_words, forecast_words  # loaded by the run
+
+    path = record.get(FORECAST_PATH) or []
+    if path:
+        print(f"  next month, {path[0]['month']}: {forecast_words(path[0])}")
+        print(f"    model: {path[0].get('model')}\n    why: {path[0].get('reason')}")
+    if backtest := backtest_words(record.get("headline") or {}):
+        print(f"  backtest: {backtest}")
+    if shown := [row for row in path if row.get("horizon") in (1, 3, 6, 12)]:
+        print("  forecast path, months ahead:")
+    for row in shown:
+        print(f"    {row['horizon']:>2}: {row['month']}: {forecast_words(row)}")
+    if path and not (record.get(TRACK_RECORD) or {}).get("horizons"):
+        first = path[0]["month"]
+        print(f"  track record: nothing scored yet; the first score comes with the first run whose data include the price of {first}")  # fmt: skip
+    elif TRACK_RECORD in record:
         from milk_forecast.model import track_record  # scipy: only when there is one to show
 
         print(f"  track record: {track_record.describe_track_record(record[TRACK_RECORD])}")
@@ -126,28 +131,6 @@ def summarize(outcome: RunOutcome) -> None:
             f"rerun with {options.ALLOW_SYNTHETIC_FLAG}.",
             file=sys.stderr,
         )
-
-
-def format_headline(headline: dict[str, Any]) -> str:
-    """``rmse_clp_per_l=6.73, ... (model, evaluation)``: the figures, then what they describe."""
-    figures = {k: v for k, v in headline.items() if isinstance(v, int | float)}
-    about = [str(v) for k, v in headline.items() if k not in figures]
-    shown = ", ".join(f"{k}={v:.2f}" for k, v in figures.items())
-    return f"{shown} ({', '.join(about)})" if about else shown
-
-
-def format_forecast(forecast: dict[str, Any], details: bool = True) -> str:
-    """``2020-05: 330.18 CLP/L, 80% 321.43..339.18``, plus the model and the reason (``details``)."""
-    text = f"{forecast.get('month')}: {forecast.get(PREDICTED, float('nan')):.2f} {UNIT}"
-    for key, lower in forecast.items():
-        if key.startswith("lower_"):  # lower_80_clp_per_l: the 80% interval
-            upper = forecast.get(key.replace("lower_", "upper_"), float("nan"))
-            text += f", {key.split('_')[1]}% {lower:.2f}..{upper:.2f}"
-    if details and forecast.get("model"):
-        text += f"\n            by {forecast['model']}"
-    if details and forecast.get("reason"):
-        text += f"\n            because {forecast['reason']}"
-    return text
 
 
 def make_run_once(args: argparse.Namespace, outcomes: list[RunOutcome]) -> Callable[[], bool]:

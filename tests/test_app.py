@@ -824,15 +824,17 @@ def test_the_dashboard_is_always_the_page(page_client: TestClient, accept: str) 
 def test_the_page_shows_the_served_forecast(page_client: TestClient) -> None:
     forecast = page_client.get("/api/forecast", params={"horizon": 1}).json()
     text = assert_page(page_client.get("/dashboard"))
-    assert f'id="forecast-value">{forecast["prediction"]:,.2f} CLP/L<' in text
-    assert text.count('src="data:image/svg+xml;base64,') == 2
+    assert f'id="forecast-value">{forecast["prediction"]:,.1f} CLP/L<' in text
+    assert text.count('src="data:image/svg+xml;base64,') == 1  # nothing scored: no track chart
 
 
 def test_the_page_refers_to_no_other_host(page_client: TestClient, runs_dir: Path) -> None:
     write_publications(runs_dir, [(RUN_A, "2026-11-27T12:04:00Z", "https://evil.example/x")])
     text = assert_page(page_client.get("/dashboard"))
     targets = re.findall(r'(?:src|href|action)\s*=\s*"([^"]*)"', text)
-    assert targets and all(t.startswith(("/", "data:")) and not t.startswith("//") for t in targets)
+    assert targets and all(
+        t.startswith(("/", "data:", "#")) and not t.startswith("//") for t in targets
+    )
     assert "<script" not in text and "<style" not in text and " style=" not in text
     assert '<link rel="stylesheet" href="/static/page.css">' in text
 

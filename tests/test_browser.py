@@ -28,9 +28,10 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from pipeline_cli import cli
+from pipeline_cli import STAGES, cli
 
 from milk_forecast.run_folder.layout import REPORT_FILE, UNIT
+from milk_forecast.run_folder.predictions import FORECAST_HORIZON
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -183,34 +184,81 @@ def chart_images(page: Any) -> list[dict[str, Any]]:
     )
 
 
+def first_screen_bottom(page: Any, selector: str) -> float:
+    """Where ``selector`` ends, in CSS pixels from the top of the page as first shown."""
+    box = page.locator(selector).first.bounding_box()
+    assert box is not None, f"{selector} is not shown"
+    return box["y"] + box["height"]
+
+
+def check_chart_shows_its_forecast_end(page: Any, image: str, first_screen: bool = True) -> None:
+    """The chart ``image`` (in a box that may scroll) is shown at a readable width, its right
+    part (the forecast months and their fan: the right 30%) inside its box from the start,
+    and (``first_screen``) at least half of it on the first screen."""
+    shown = page.eval_on_selector(
+        image,
+        "i => { const r = i.getBoundingClientRect(), b = i.parentElement.getBoundingClientRect();"
+        " return {left: r.left, right: r.right, width: r.width, top: r.top, height: r.height,"
+        " boxLeft: b.left, boxRight: b.right, boxWidth: b.width}; }",
+    )
+    assert shown["width"] >= min(600, shown["boxWidth"] - 1), shown  # not a thumbnail
+    assert shown["right"] <= shown["boxRight"] + 1, shown  # its right end is shown
+    assert max(shown["left"], shown["boxLeft"]) <= shown["left"] + 0.7 * shown["width"], shown
+    if first_screen:
+        assert shown["top"] + shown["height"] / 2 <= page.viewport_size["height"], shown
+
+
+def check_no_sideways_scroll(page: Any) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"], "the page overflows sideways"
+
+
+def size_name(page: Any) -> str:
+    return next(key for key, size in WIDTHS.items() if size[0] == page.viewport_size["width"])
+
+
 @pytest.mark.parametrize("visit", list(WIDTHS), indirect=True)
-def test_the_page_renders_the_forecast_and_both_charts(visit: Visit, base_url: str) -> None:
+def test_the_first_screen_shows_next_month_its_ranges_the_last_price_the_change_and_the_fan(
+    visit: Visit, base_url: str
+) -> None:
     forecast = get_json(base_url + "/api/forecast?horizon=1")
     response = visit.page.goto(base_url + "/")
     assert response.status == 200
     assert response.headers["content-type"].startswith("text/html")
     assert "default-src 'none'" in response.headers["content-security-policy"]
     figure = visit.page.text_content("#forecast-value")
-    assert figure == f"{forecast['prediction']:,.2f} {UNIT}"
-    assert visit.page.text_content("#forecast-month") == (
-        f"{forecast['year']:04d}-{forecast['month']:02d}"
+    assert figure.endswith(f" {UNIT}")
+    assert float(figure.split()[0].replace(",", "")) == pytest.approx(
+        forecast["prediction"], abs=0.051
     )
+    month = f"{forecast['year']:04d}-{forecast['month']:02d}"
+    assert visit.page.get_attribute("#forecast-month time", "datetime") == month
+    assert "% likely between" in visit.page.text_content("#forecast-ranges")
+    assert " CLP/L in " in visit.page.text_content("#last-price")
+    assert visit.page.text_content("#change").startswith(("+", "-"))
+    height = visit.page.viewport_size["height"]
+    for selector in ("#forecast-value", "#forecast-ranges", "#last-price", "#change", "#why"):
+        assert first_screen_bottom(visit.page, selector) <= height, f"{selector} below the fold"
+    check_chart_shows_its_forecast_end(visit.page, "#forecast img.chart")
     images = chart_images(visit.page)
-    assert len(images) == 2, images
+    assert images, "no chart"
     for image in images:
         assert image["complete"] and image["width"] > 0 and image["height"] > 0, image
         assert image["shown"] > 0, image
-    width = visit.page.evaluate("document.documentElement.scrollWidth")
-    assert width <= visit.page.viewport_size["width"], "the page overflows sideways"
-    name = next(key for key, size in WIDTHS.items() if size[0] == visit.page.viewport_size["width"])
+    check_no_sideways_scroll(visit.page)
     ARTIFACTS.mkdir(exist_ok=True)
-    visit.page.screenshot(path=str(ARTIFACTS / f"page-{name}.png"), full_page=True)
+    visit.page.screenshot(path=str(ARTIFACTS / f"page-{size_name(visit.page)}.png"))
+    visit.page.screenshot(
+        path=str(ARTIFACTS / f"page-{size_name(visit.page)}-full.png"), full_page=True
+    )
     assert visit.errors == []
     assert visit.elsewhere == []
 
 
-@pytest.mark.parametrize("visit", ["laptop"], indirect=True)
-def test_the_served_runs_report_link_opens_its_report(visit: Visit, base_url: str) -> None:
+@pytest.mark.parametrize("visit", list(WIDTHS), indirect=True)
+def test_the_report_opens_from_the_page_lists_its_stages_and_leads_back(
+    visit: Visit, base_url: str
+) -> None:
     served = get_json(base_url + "/ready")["run_id"]
     visit.page.goto(base_url + "/dashboard")
     link = visit.page.locator(f'a[href="/runs/{served}/{REPORT_FILE}"]')
@@ -220,12 +268,26 @@ def test_the_served_runs_report_link_opens_its_report(visit: Visit, base_url: st
     assert response.status == 200
     assert response.headers["content-type"].startswith("text/html")
     assert "sandbox" in response.headers["content-security-policy"]
-    assert served in visit.page.text_content("body")
-    assert visit.page.locator("table").count() > 0
-    images = visit.page.eval_on_selector_all(
-        "img", "images => images.map(i => i.complete && i.naturalWidth > 0)"
+    page, height = visit.page, visit.page.viewport_size["height"]
+    assert served in page.text_content("h1")
+    assert first_screen_bottom(page, 'a[href="/dashboard"]') <= height  # the way back
+    targets = page.eval_on_selector_all(
+        'a[href^="#forecast-"], a[href^="#stage-"]', "links => links.map(a => a.hash.slice(1))"
     )
+    assert targets == ["forecast-summary", *(f"stage-{stage}" for stage in STAGES)]
+    tops = [page.locator(f"#{target}").bounding_box()["y"] for target in targets]
+    assert tops == sorted(tops)  # the summary first, then each stage in order
+    check_chart_shows_its_forecast_end(page, "#forecast-summary ~ div img", first_screen=False)
+    assert page.locator("table.path tbody tr").count() == FORECAST_HORIZON
+    images = page.eval_on_selector_all("img", "images => images.map(i => i.complete && i.naturalWidth > 0)")  # fmt: skip
     assert images and all(images), images
+    check_no_sideways_scroll(page)
     ARTIFACTS.mkdir(exist_ok=True)
-    visit.page.screenshot(path=str(ARTIFACTS / "report-laptop.png"))
+    page.screenshot(path=str(ARTIFACTS / f"report-{size_name(page)}.png"))
+    page.click(f'a[href="#stage-{STAGES[-1]}"]')  # the contents lead to the stage
+    box = page.locator(f"#stage-{STAGES[-1]}").bounding_box()
+    assert -1 < box["y"] < height, box  # scrolled to it
+    with page.expect_navigation() as navigation:
+        page.click('a[href="/dashboard"]')
+    assert navigation.value.status == 200 and page.locator("#forecast-value").count() == 1
     assert visit.elsewhere == []

@@ -65,7 +65,12 @@ def test_sample_run_succeeds_and_says_it_is_synthetic(sample_run) -> None:
     assert "SYNTHETIC SAMPLE" in stdout
     for stage in STAGES:
         assert f"{stage} done in" in stdout
-    assert "headline:" in stdout and "rmse_clp_per_l=" in stdout
+    first = read_run_record(sample_run.run_dir)["forecast_path"][0]["month"]
+    assert f"  next month, {first}: " in stdout and "% likely between " in stdout
+    assert "    model: " in stdout and "    why: " in stdout
+    assert "  backtest: on past data, one month ahead, it missed by " in stdout
+    assert f"whose data include the price of {first}" in stdout  # a first run: nothing scored
+    assert "rmse_clp_per_l" not in stdout  # figures in words, not the files' keys
     assert "IPKernelApp" not in stdout + sample_run.stderr  # kernel noise goes to kernels.log
 
 
@@ -313,22 +318,34 @@ def test_a_corrupt_input_fails_in_extract_naming_file_and_column(
     assert read_latest(tmp_path / "runs") is None
 
 
-def test_summary_lines_show_figures_then_what_they_describe() -> None:
-    headline = {"model": "m", "evaluation": "walk_forward", "rmse_clp_per_l": 6.734, "r2": 0.9}
-    assert (
-        run_pipeline.format_headline(headline) == "rmse_clp_per_l=6.73, r2=0.90 (m, walk_forward)"
-    )
-    forecast = {
-        "month": "2020-05",
-        "predicted_clp_per_l": 330.18,
-        "lower_80_clp_per_l": 321.4,
-        "upper_80_clp_per_l": 339.2,
-        "model": "m",
-        "reason": "why",
-    }
-    lines = run_pipeline.format_forecast(forecast).splitlines()
-    assert lines[0] == "2020-05: 330.18 CLP/L, 80% 321.40..339.20"
-    assert lines[1].strip() == "by m" and lines[2].strip() == "because why"
+def test_the_summary_says_the_forecast_its_ranges_why_and_how_it_did_in_words(capsys) -> None:
+    row = {"month": "2020-05", "horizon": 1, "predicted_clp_per_l": 330.18, "model": "m"}
+    row |= {"lower_80_clp_per_l": 321.44, "upper_80_clp_per_l": 339.16, "reason": "Why so."}
+    headline = {"rmse_clp_per_l": 6.734, "mae_clp_per_l": 4.65, "mape_pct": 1.77, "r2": 0.9}
+    record = {"stages": [], "forecast_path": [row], "headline": headline}
+    scored = {"horizons": {"1": {"count": 6, "rmse_clp_per_l": 7.1, "inside": {"80": 0.83}}}}
+    for track, said in [
+        ({"runs": 0, "horizons": {}}, "nothing scored yet; the first score comes with the first "
+         "run whose data include the price of 2020-05"),
+        (scored, "published 1-month forecasts so far: 6"),
+    ]:  # fmt: skip
+        outcome = state.RunOutcome(
+            "succeeded", "R", Path("runs/R"), record | {"track_record": track}
+        )
+        run_pipeline.summarize(outcome)
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[2:6] == [
+            "  next month, 2020-05: 330.2 CLP/L; 80% likely between 321.4 and 339.2",
+            "    model: m",
+            "    why: Why so.",
+            "  backtest: on past data, one month ahead, it missed by 6.7 CLP/L typically (root "
+            "mean squared error), 4.7 CLP/L on average, about 2% of the price",
+        ]
+        assert lines[6:8] == [
+            "  forecast path, months ahead:",
+            "     1: 2020-05: 330.2 CLP/L; 80% likely between 321.4 and 339.2",
+        ]
+        assert lines[8].startswith(f"  track record: {said}")
 
 
 def test_the_flag_to_publish_a_synthetic_run_anyway_is_documented() -> None:

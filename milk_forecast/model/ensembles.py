@@ -15,6 +15,13 @@ from milk_forecast.model.history import SEASON, History
 
 COMBINED = "horizon_combination"
 MIN_HISTORY = 60  # months of price a path candidate learns from at least
+# The path candidates' families in words, by class (``describe``); others by their name.
+FAMILIES = {
+    "RecursiveRidge": "seasonal regressions",
+    "SeasonalAR": "seasonal autoregressions",
+    "Arima": "seasonal ARIMA",
+    "SeasonalDrift": "seasonal drift",
+}
 
 
 class AdaptiveChoice(Forecaster):
@@ -126,37 +133,34 @@ class Combination(Forecaster):
         return self.path_[:horizon].copy()
 
     def describe(self, h: int) -> tuple[str, str]:
-        """The model and the reason of the forecast at horizon ``h``: the candidate with the
-        largest weight; the scoring window, the largest weights, how rainfall was held."""
-        weights, history = self.weights_[h - 1], self.history_
-        names = [c.name for c in self.candidates]
-        order = [i for i in np.argsort(-weights)[:3] if weights[i] > 0]
-        largest = ", ".join(f"{names[i]} {weights[i]:.2f}" for i in order)
-        targets = f"{history.months[-self.window]:%Y-%m}..{history.months[-1]:%Y-%m}"
-        top_weight = int(np.argmax(weights))
-        model = f"{self.name}: largest weight {names[top_weight]} ({weights[top_weight]:.2f})"
+        """The model and the reason of the forecast at horizon ``h``, in words: how many
+        candidates weigh and which family weighs most; how they were weighed; the rainfall."""
+        weights, history, shares = self.weights_[h - 1], self.history_, dict[str, float]()
+        for candidate, weight in zip(self.candidates, weights, strict=True):
+            family = FAMILIES.get(type(candidate).__name__, candidate.name)
+            shares[family] = shares.get(family, 0.0) + weight
+        family = max(shares, key=shares.__getitem__)
+        most = "mostly" if shares[family] >= 0.5 else "led by"
+        model = f"weighted mix of {int((weights > 0).sum())} models, {most} {family} ({shares[family]:.0%})"
         reason = (
-            f"inverse-MSE^{self.power:g} combination of {int((weights > 0).sum())} candidates "
-            f"scored on their last {self.window} forecasts at h={h} (targets {targets}); "
-            f"largest weights: {largest}; {rain_reason(history)}"
-        )  # fmt: skip
+            f"Each model counts more the better it forecast {h} months ahead over the last "
+            f"{self.window} months ({history.months[-self.window]:%Y-%m} to "
+            f"{history.months[-1]:%Y-%m}); {rain_reason(history)}."
+        )
         return model, reason
 
 
 def rain_reason(history: History) -> str:
     """How the path candidates handle the rainfall of ``history``, in words."""
     if history.rain_end < SEASON - 1:
-        return "no usable rainfall: the rain candidates cannot be fit and get no weight"
+        return "there is too little rainfall data, so the models using it get no weight"
     end, lag = f"{history.months[history.rain_end]:%Y-%m}", history.rain_lag
+    total = f"keep the rainfall total of the 12 months to {end} for every later month"
     if lag == 0:
-        return (
-            f"rainfall observed through {end}, as the price; months after it hold the last "
-            "complete 12-month rainfall sum (future rain unknown)"
-        )
+        return f"rainfall ahead is unknown, so the models using it {total}"
     return (
-        f"rainfall ends {end}, {lag} month(s) before the price: rain inputs hold the last "
-        f"complete 12-month sum ({history.months[history.rain_end - SEASON + 1]:%Y-%m}..{end}) "
-        f"for every later month; the backtest applies the same {lag}-month lag at each origin"
+        f"rainfall data end {end}, {lag} month(s) before the price, so the models using it "
+        f"{total}, and their backtest applied the same delay"
     )
 
 

@@ -43,6 +43,7 @@ from milk_forecast.run_folder.predictions import (
 
 CHOSEN = "adaptive_seasonal_ridge"
 PRICE_ONLY = "adaptive_seasonal_ridge_price_only"
+INPUT_WORDS = {"price": "past prices", "rain": "rainfall"}  # a one-step ridge's inputs
 MIN_ONE_STEP_HISTORY = 36  # months from history_start to the first one-step forecast
 CALIBRATION_METHOD = (
     "each origin's interval at horizon h is predicted * exp(+-q), q the level-quantile of the "
@@ -107,27 +108,41 @@ def serving_one_step(
     pools: dict[str, AdaptiveChoice], history: History, w: Windows
 ) -> tuple[AdaptiveChoice, str, str]:
     """The pool serving the next month (all candidates if each can forecast it, else the
-    price-only ones), fitted, with the model and the reason shown."""
-    window = f"{shift(w.forecast, -w.gap - w.length + 1):%Y-%m}..{shift(w.forecast, -w.gap):%Y-%m}"
-    everyone = pools[CHOSEN]
-    if np.isfinite(walk(everyone.candidates, history, [history.last], 1, 0)).all():
-        name = CHOSEN
-        reason = f"all inputs available through {w.last:%Y-%m}: lowest one-step RMSE over {window} among all candidates"
-    else:
-        rain_end = (
-            f"{history.months[history.rain_end]:%Y-%m}" if history.rain_end >= 0 else "nowhere"
-        )
-        name = PRICE_ONLY
-        reason = (
-            f"rainfall ends {rain_end}, the forecast of {w.forecast:%Y-%m} needs it through {w.last:%Y-%m}: "
-            f"fallback to the price-history-only candidates, lowest one-step RMSE over {window}"
-        )
+    price-only ones), fitted, with the model and the reason shown, in words."""
+    first, last = shift(w.forecast, -w.gap - w.length + 1), shift(w.forecast, -w.gap)
+    pool = pools[CHOSEN]
+    why = f"Of the {len(pool.candidates)} seasonal regressions"
+    if not np.isfinite(walk(pool.candidates, history, [history.last], 1, 0)).all():
+        rain = "missing"
+        if history.rain_end >= 0:
+            rain = f"known only through {history.months[history.rain_end]:%Y-%m}"
         if PRICE_ONLY not in pools:
             raise TrainingError(
-                f"forecast of {w.forecast:%Y-%m}: {reason}, but input_sets has no price-only set"
+                f"forecast of {w.forecast:%Y-%m}: rainfall is {rain}, it needs rainfall through "
+                f"{w.last:%Y-%m}, but input_sets has no price-only set"
             )
-    fitted = pools[name].clone().fit(history)
-    return fitted, f"{name}: {fitted.chosen.name}", reason  # fmt: skip
+        pool = pools[PRICE_ONLY]
+        why = (
+            f"Rainfall is {rain} and this forecast needs it through {w.last:%Y-%m}, so only "
+            f"the {len(pool.candidates)} regressions on past prices alone competed; of them"
+        )
+    fitted = pool.clone().fit(history)
+    reason = (
+        f"{why}, this one forecast one month ahead best over the {w.length} months from "
+        f"{first:%Y-%m} to {last:%Y-%m}."
+    )
+    return fitted, plain_name(fitted.chosen), reason
+
+
+def plain_name(ridge: OneStepRidge) -> str:
+    """A one-step ridge in words: ``seasonal regression on rainfall (weights halve every 2
+    years back)``."""
+    inputs = " and ".join(INPUT_WORDS.get(name, name) for name in ridge.inputs)
+    years = ridge.half_life_years
+    weights = (
+        "all years weigh the same" if years is None else f"weights halve every {years:g} years back"
+    )
+    return f"seasonal regression on {inputs} ({weights})"
 
 
 def train(series: pd.DataFrame, features: pd.DataFrame, params: TrainParams) -> TrainingResult:
@@ -189,7 +204,7 @@ def one_step_backtest(
     """The month after each origin as forecast by ``pool``, intervals from its own errors,
     ``model`` the candidate chosen for it."""
     lag = pool.replay_lag(history)
-    chosen = [pool.clone().fit(history.up_to(o, lag)).chosen.name for o in origins]
+    chosen = [plain_name(pool.clone().fit(history.up_to(o, lag)).chosen) for o in origins]
     rows = pool.backtest(history, origins, [1], levels, window)
     return rows.drop(columns=[HORIZON, ORIGIN]).assign(**{KIND: BACKTEST, MODEL: chosen})
 
@@ -201,4 +216,4 @@ def in_sample(pool: AdaptiveChoice, history: History) -> pd.DataFrame:
     frame = pd.DataFrame(
         {MONTH: history.months[positions], PREDICTED: np.exp(model.in_sample(positions))}
     )
-    return frame.dropna().assign(**{KIND: IN_SAMPLE, MODEL: model.name})
+    return frame.dropna().assign(**{KIND: IN_SAMPLE, MODEL: plain_name(model)})

@@ -49,11 +49,20 @@ def short_text(value: Any) -> str | None:
 
 
 def flat_object(value: Any) -> dict[str, Any] | None:
-    """The scalar entries of an object from a run's files (texts bounded); None if no object."""
+    """A run file's object, scalars only (texts bounded, floats rounded); None if none."""
     if not isinstance(value, dict):
         return None
     scalars = [(k, v) for k, v in value.items() if v is None or isinstance(v, int | float | str)]
-    return {sanitize(k, 40): short_text(v) or v for k, v in scalars[:MAX_KEYS]}
+    return {sanitize(k, 40): short_text(v) or rounded(v) for k, v in scalars[:MAX_KEYS]}
+
+
+def rounded(value: Any) -> Any:
+    """``value`` with every float in it rounded to 0.01, as prices and errors are served."""
+    if isinstance(value, float):
+        return round(value, 2)
+    if isinstance(value, dict):
+        return {key: rounded(item) for key, item in value.items()}
+    return [rounded(item) for item in value] if isinstance(value, list) else value
 
 
 def mapping(value: Any, key: str) -> Mapping[str, Any]:

@@ -13,7 +13,7 @@ from starlette.templating import Jinja2Templates
 
 from milk_forecast.run_folder import layout
 from milk_forecast.run_folder import predictions as p
-from milk_forecast.run_folder.files import is_number, read_bounded, sanitize
+from milk_forecast.run_folder.files import read_bounded, sanitize
 from milk_forecast.run_folder.metrics import DRIFT, RMSE, TRACK_RECORD, walk_forward_key
 from milk_forecast.run_folder.servable import Servable
 from milk_forecast.service.answers import SERVICE_NAME, mapping
@@ -26,10 +26,6 @@ PAGE_HORIZONS = (1, 3, 6, 12)
 MAX_RUNS_SHOWN, MAX_PUBLICATIONS_SHOWN = 50, 10
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 TEMPLATES.env.trim_blocks = TEMPLATES.env.lstrip_blocks = True
-TEMPLATES.env.filters.update(
-    number=lambda value: f"{value:,.2f}" if is_number(value) else "-",
-    share=lambda value: f"{value:.0%}" if is_number(value) else "-",
-)
 
 
 def chart(run_dir: Path, name: str) -> dict[str, str]:
@@ -46,27 +42,29 @@ def chart(run_dir: Path, name: str) -> dict[str, str]:
 
 
 def run_part(run: Servable, summary: Mapping[str, Any]) -> dict[str, Any]:
-    """What the page shows of a run (its ``summary`` included)."""
+    """What the page shows of a run (its ``summary`` included); ``served``: the model listed
+    first at each horizon, the one serving it."""
     levels, metrics, sides = run.predictions["interval_levels"], run.metrics, (p.LOWER, p.UPPER)
-    evaluations = mapping(metrics, "evaluations")
+    evaluations, rows = mapping(metrics, "evaluations"), run.predictions["rows"]
     scores = [mapping(evaluations.get(walk_forward_key(h)), "models") for h in PAGE_HORIZONS]
-    models = dict.fromkeys([summary["headline"].get("model"), *(m for s in scores for m in s)])
+    track = mapping(mapping(metrics, TRACK_RECORD), "horizons").items()
     return {
         **summary,
         "levels": [p.level_label(level) for level in levels],
         "path": [
             row | {"bounds": [[row.get(p.interval_column(s, v)) for s in sides] for v in levels]}
-            for row in run.predictions["rows"]
+            for row in rows
             if row[p.KIND] == p.FORECAST
         ],
+        "last": next((row for row in reversed(rows) if row.get(p.ACTUAL) is not None), None),
         "charts": {name: chart(run.run_dir, name) for name in layout.CHART_FILES},
         "drift": mapping(metrics, DRIFT),
-        "track": {
-            h: scored
-            for h, scored in mapping(mapping(metrics, TRACK_RECORD), "horizons").items()
-            if isinstance(scored, Mapping)
-        },
-        "backtest": [(m, [mapping(s, m).get(RMSE) for s in scores]) for m in models if m],
+        "track": {h: scored for h, scored in track if isinstance(scored, Mapping)},
+        "served": [next(iter(s), None) for s in scores],
+        "backtest": [
+            (m, [mapping(s, m).get(RMSE) for s in scores])
+            for m in dict.fromkeys(m for s in scores for m in s)
+        ],
     }
 
 

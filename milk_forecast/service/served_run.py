@@ -11,18 +11,14 @@ from milk_forecast.run_folder.layout import MONTH, UNIT
 from milk_forecast.run_folder.record import data_source
 from milk_forecast.run_folder.servable import Servable
 from milk_forecast.service import page
-from milk_forecast.service.answers import ApiError, dumps, flat_object, short_text
-
-
-def price(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)
+from milk_forecast.service.answers import ApiError, dumps, flat_object, rounded, short_text
 
 
 def prediction(row: Mapping[str, Any], run_id: str, levels: Sequence[float]) -> dict[str, Any]:
     """The /api/predict answer of one predictions.json row (intervals by level)."""
     sides = (p.LOWER, p.UPPER)
     interval = {
-        p.level_label(level): {side: price(row[p.interval_column(side, level)]) for side in sides}
+        p.level_label(level): {side: rounded(row[p.interval_column(side, level)]) for side in sides}
         for level in levels
         if row.get(p.interval_column(p.LOWER, level)) is not None
     }
@@ -30,9 +26,9 @@ def prediction(row: Mapping[str, Any], run_id: str, levels: Sequence[float]) -> 
     return {
         "year": int(month[:4]),
         "month": int(month[5:]),
-        "prediction": price(row[p.PREDICTED]),
+        "prediction": rounded(row[p.PREDICTED]),
         "unit": UNIT,
-        "actual": price(row.get(p.ACTUAL)),
+        "actual": rounded(row.get(p.ACTUAL)),
         "kind": row[p.KIND],
         "horizon": row.get(p.HORIZON),
         "interval": interval or None,
@@ -46,11 +42,8 @@ class ServedRun:
     """A servable run's summary (for ``/``), page part and answers; never changed."""
 
     def __init__(self, run: Servable) -> None:
-        levels, rows, record = (
-            run.predictions["interval_levels"],
-            run.predictions["rows"],
-            run.record,
-        )
+        levels, rows = run.predictions["interval_levels"], run.predictions["rows"]
+        record = run.record
         answers = [prediction(row, run.run_id, levels) for row in rows]
         path = [answer for answer in answers if answer["kind"] == p.FORECAST]
         path_months = [row[MONTH] for row in rows if row[p.KIND] == p.FORECAST] or [None]

@@ -107,8 +107,14 @@ def test_predictions_hold_the_backtest_and_the_twelve_month_path(result):
         path[REASON].notna().all() and frame.loc[frame["kind"] != "forecast", REASON].isna().all()
     )
     assert path[ACTUAL].isna().all()
-    assert path["model"].iloc[0].startswith(training.CHOSEN)
-    assert path["model"].iloc[1:].str.startswith(COMBINED).all()
+    assert path["model"].iloc[0].startswith("seasonal regression on ")
+    assert path[REASON].iloc[0].startswith("Of the ")  # every one-step ridge competed
+    assert (
+        path["model"]
+        .iloc[1:]
+        .str.fullmatch(r"weighted mix of \d+ models, (mostly|led by) .+ \(\d+%\)")
+        .all()
+    )
 
 
 def ordered(frame: pd.DataFrame, levels=LEVELS) -> bool:
@@ -159,16 +165,17 @@ def test_calibration_and_backtest_use_no_price_after_their_origin(result):
 def test_rainfall_ending_early_still_gives_twelve_horizons_and_says_so():
     out = train(without_rain_after(synthetic_monthly(), "2020-01"))
     forecast = out.metrics["forecast"]
-    assert forecast["model"].startswith(training.PRICE_ONLY + ": seasonal_ridge[price, ")
-    assert "rainfall ends 2020-01" in forecast["reason"]
+    assert forecast["model"].startswith("seasonal regression on past prices (")
+    assert forecast["reason"].startswith("Rainfall is known only through 2020-01 and this")
+    assert "regressions on past prices alone competed" in forecast["reason"]
     fitted = out.predictions[out.predictions["kind"] == "in_sample"]
-    assert fitted["model"].str.startswith("seasonal_ridge[price, ").all()
+    assert fitted["model"].str.startswith("seasonal regression on past prices (").all()
     path = out.metrics[FORECAST_PATH]
     assert [row[HORIZON] for row in path] == list(range(1, 13))
     assert all(np.isfinite(row[PREDICTED]) for row in path)
     for row in path[1:]:
-        assert "rainfall ends 2020-01, 3 month(s) before the price" in row["reason"]
-        assert "hold the last complete 12-month sum" in row["reason"]
+        assert "rainfall data end 2020-01, 3 month(s) before the price" in row["reason"]
+        assert "keep the rainfall total of the 12 months to 2020-01" in row["reason"]
 
 
 def no_history(result: training.TrainingResult) -> track_record.TrackRecord:

@@ -3,6 +3,8 @@ negotiation of GET / (browsers get the page, API clients JSON)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from milk_forecast.service import answers
@@ -53,10 +55,29 @@ def test_echo_shortens_and_strips_control_characters() -> None:
     assert echoed.startswith("a?b?c?[31m") and echoed.endswith("...") and len(echoed) <= 43
 
 
-def test_flat_object_keeps_bounded_scalars_only() -> None:
-    value = {"rmse": 6.7, "model": "m" * 5000, "nested": {"a": 1}, "list": [1], "ok": None}
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (330.1824, 330.18),
+        (330.185001, 330.19),
+        (None, None),
+        (2.0, 2.0),
+        (7, 7),
+        (
+            {"rmse": [6.7349, {"mae": 4.6538}], "model": "m"},
+            {"rmse": [6.73, {"mae": 4.65}], "model": "m"},
+        ),
+    ],
+)
+def test_rounded_rounds_every_float_to_cents(value: Any, expected: Any) -> None:
+    assert answers.rounded(value) == expected
+
+
+def test_flat_object_keeps_bounded_scalars_only_and_rounds_fractions() -> None:
+    value = {"rmse": 6.733294876750234, "model": "m" * 5000, "nested": {"a": 1}, "list": [1]}
     long_text = "m" * (answers.MAX_TEXT - 3) + "..."
-    assert answers.flat_object(value) == {"rmse": 6.7, "model": long_text, "ok": None}
+    expected = {"rmse": 6.73, "model": long_text, "ok": None, "runs": 3}
+    assert answers.flat_object(value | {"ok": None, "runs": 3}) == expected
     assert answers.flat_object([1, 2]) is None
     assert len(answers.flat_object({str(n): n for n in range(500)})) == answers.MAX_KEYS
 

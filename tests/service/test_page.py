@@ -33,12 +33,14 @@ SCRIPTED_SVG = b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</scrip
 
 
 def metrics(**blocks: Any) -> dict[str, Any]:
-    """A metrics.json with a backtest at 1 and 3 months, a track record and a drift warning."""
+    """A metrics.json with a backtest at 1 and 3 months (each lists the model serving it
+    first), a track record and a drift warning."""
     document = build_metrics(build_rows(levels=(0.8,)), model="ours", levels=(0.8,))
+    rmse = [{"rmse_clp_per_l": value} for value in (6.734, 7.5, 11.24, 9.1, 12.0)]
     document["evaluations"] = {
-        "walk_forward": {"models": {"ours": {"rmse_clp_per_l": 6.73}, "naive": {"rmse_clp_per_l": 11.24}}},
-        "walk_forward_h3": {"models": {"ours": {"rmse_clp_per_l": 9.1}}},
-    }  # fmt: skip
+        "walk_forward": {"models": {"ours": rmse[0], "combo": rmse[1], "naive": rmse[2]}},
+        "walk_forward_h3": {"models": {"combo": rmse[3], "naive": rmse[4]}},
+    }
     document["track_record"] = {
         "horizons": {"1": {"count": 6, "rmse_clp_per_l": 7.5, "mae_clp_per_l": 5.0, "inside": {"80": 0.83}}}
     }  # fmt: skip
@@ -75,20 +77,61 @@ def run_dir(runs_dir: Path) -> Path:
     return add_page_files(make_run(runs_dir, RUN_A))
 
 
-def test_the_page_shows_forecast_path_backtest_track_record_drift_and_runs(
+def test_the_first_part_shows_next_month_its_ranges_the_last_price_the_change_and_why(
     runs_dir: Path, run_dir: Path
 ) -> None:
     text = render(runs_dir)
-    first = next(row for row in build_rows() if row["kind"] == "forecast")
-    assert f'id="forecast-value">{first["predicted_clp_per_l"]:,.2f} CLP/L<' in text
-    assert 'id="forecast-month">2020-05<' in text and "2021-04" in text
-    assert f"{first['lower_80_clp_per_l']:,.2f} – {first['upper_80_clp_per_l']:,.2f}" in text
-    assert re.search(r"<strong>ours</strong> \(served\)</td><td>6.73</td><td>9.10</td>", text)
-    assert "<td>naive</td><td>11.24</td><td>-</td>" in text
+    rows = build_rows(levels=(0.8,))
+    first = next(row for row in rows if row["kind"] == "forecast")
+    last = rows[rows.index(first) - 1]
+    assert f'id="forecast-value">{first["predicted_clp_per_l"]:,.1f} CLP/L<' in text
+    assert '<time datetime="2020-05">May 2020</time>' in text.split('id="forecast-value"')[0]
+    low, high = first["lower_80_clp_per_l"], first["upper_80_clp_per_l"]
+    assert f"80% likely between <b>{low:,.1f}</b> and <b>{high:,.1f}</b>" in text
+    shown = f'{last["actual_clp_per_l"]:,.1f} CLP/L in <time datetime="2020-04">April 2020</time>'
+    assert f'id="last-price">{shown}<' in text
+    change = first["predicted_clp_per_l"] - last["actual_clp_per_l"]
+    percent = 100 * change / last["actual_clp_per_l"]
+    assert f'id="change">{change:+.1f} CLP/L ({percent:+.0f}%)<' in text
+    assert f"<b>Model:</b> {first['model']}. <b>Why:</b> {first['reason']}" in text
+    assert text.index('id="forecast-value"') < text.index("data:image/svg+xml")  # then the chart
+
+
+def test_the_page_shows_path_backtest_track_record_drift_and_runs(
+    runs_dir: Path, run_dir: Path
+) -> None:
+    text = render(runs_dir)
+    assert '<time datetime="2021-04">April 2021</time>' in text  # the path's last month
     assert "Drift warning: recent RMSE 12 is above 9.7" in text and ">83%<" in text
     assert f'href="/runs/{RUN_A}/report.html"' in text
     assert "SYNTHETIC" not in text
     assert text.count('src="data:image/svg+xml;base64,') == 2
+
+
+def test_the_backtest_marks_the_model_serving_each_horizon(runs_dir: Path, run_dir: Path) -> None:
+    text = render(runs_dir)
+    served = '<td class="served"><b>{} ●</b></td>'
+    assert f"<td>ours</td>{served.format('6.7')}<td>-</td><td>-</td><td>-</td></tr>" in text
+    assert f"<td>combo</td><td>7.5</td>{served.format('9.1')}<td>-</td><td>-</td></tr>" in text
+    assert "<td>naive</td><td>11.2</td><td>12.0</td><td>-</td><td>-</td></tr>" in text
+
+
+def test_model_keys_are_named_in_words(runs_dir: Path, run_dir: Path) -> None:
+    models = {"walk_forward": {"models": {"persistence": {"rmse_clp_per_l": 11.0}}}}
+    text = render(runs_dir, evaluations=models)
+    assert "<td>Baseline: the last price</td>" in text and ">persistence<" not in text
+
+
+def test_a_first_run_says_nothing_is_scored_yet_and_when_the_first_score_comes(
+    runs_dir: Path, run_dir: Path
+) -> None:
+    drift = {"status": "not_enough_history", "window": 6, "scored": 0, "rule": "chi-square"}
+    text = render(runs_dir, track_record={"runs": 0, "horizons": {}}, drift=drift)
+    assert "Nothing is scored yet" in text
+    assert 'include the price of <time datetime="2020-05">May 2020</time>' in text
+    assert "waiting for 6 scored one-month forecasts (0 so far)" in text
+    assert "<summary>How the drift check works</summary>chi-square" in text  # folded away
+    assert text.count('src="data:image/svg+xml;base64,') == 1  # no placeholder chart
 
 
 def test_a_synthetic_run_says_so(runs_dir: Path, run_dir: Path) -> None:
@@ -99,8 +142,8 @@ def test_a_synthetic_run_says_so(runs_dir: Path, run_dir: Path) -> None:
     ("drift", "shown"),
     [
         ({"status": "ok"}, "No drift"),
-        ({"status": "not_enough_history", "rule": "six months"}, "not enough published"),
-        ({"status": "odd", "rule": "r"}, "Drift check: odd (r)"),
+        ({"status": "not_enough_history", "window": 6}, "waiting for 6 scored"),
+        ({"status": "odd", "rule": "r"}, "Drift check: odd."),
         ([1, 2], "not computed by this run"),
         ({"status": "warning", "reasons": 5}, "Drift warning: <"),
     ],
@@ -111,9 +154,21 @@ def test_each_drift_status_has_its_banner(
     assert shown in render(runs_dir, drift=drift)
 
 
+def test_without_a_known_price_the_page_shows_no_last_price_nor_change(
+    runs_dir: Path, run_dir: Path
+) -> None:
+    rows = build_rows(levels=(0.8,))
+    for row in rows:
+        row["actual_clp_per_l"] = None if row["kind"] == "in_sample" else 0.0
+    text = render(runs_dir, rows=rows)
+    assert 'id="forecast-value"' in text and 'id="last-price"' not in text
+    assert 'id="change"' not in text
+
+
 def test_malformed_optional_blocks_leave_the_page_standing(runs_dir: Path, run_dir: Path) -> None:
     text = render(runs_dir, evaluations=[1], track_record={"horizons": {"1": 5}}, drift="x")
-    assert 'id="forecast-value"' in text and 'id="backtest"' in text
+    assert 'id="forecast-value"' in text and "Nothing is scored yet" in text
+    assert "not computed by this run" in text and 'id="backtest"' not in text
 
 
 def test_text_from_the_run_folder_is_escaped(runs_dir: Path, run_dir: Path) -> None:
@@ -132,17 +187,6 @@ def test_charts_are_data_images_so_their_scripts_never_run(runs_dir: Path, run_d
     targets = re.findall(r'(?:src|href)\s*=\s*"([^"]*)"', text)
     assert all(t.startswith(("/", "data:", "#")) and not t.startswith("//") for t in targets)
     assert "<style" not in text and " style=" not in text  # the style sheet is /static/page.css
-
-
-def test_a_placeholder_track_chart_fits_a_phone_and_a_real_one_scrolls(
-    runs_dir: Path, run_dir: Path
-) -> None:
-    text = render(runs_dir, track_record={"horizons": {}})
-    assert re.findall(r'<img class="([^"]+)"', text) == ["chart", "chart fits"]
-    assert text.count("Scroll the chart sideways") == 1
-    text = render(runs_dir)
-    assert re.findall(r'<img class="([^"]+)"', text) == ["chart", "chart"]
-    assert text.count("Scroll the chart sideways") == 2
 
 
 def break_chart(path: Path, kind: str, outside: Path) -> None:
@@ -189,7 +233,7 @@ def test_the_publications_are_shown_newest_first(runs_dir: Path, run_dir: Path) 
     log = [(RUN_A, "2026-11-28T12:04:00Z", "pipeline"), (RUN_A, "2026-11-29T09:00:00Z", "publish")]
     write_publications(runs_dir, log)
     text = render(runs_dir)
-    assert text.index("2026-11-29T09:00:00Z") < text.index("2026-11-28T12:04:00Z")
+    assert text.index("2026-11-29 09:00 UTC") < text.index("2026-11-28 12:04 UTC")
 
 
 def test_without_a_run_the_page_says_why_and_lists_the_runs(runs_dir: Path) -> None:

@@ -13,7 +13,7 @@ from milk_forecast.run_folder.layout import METRICS_FILE, PREDICTIONS_JSON, RUN_
 from milk_forecast.run_folder.layout import RunFolderError as RefusedError
 from milk_forecast.run_folder.servable import load_servable
 from milk_forecast.service.answers import ApiError
-from milk_forecast.service.served_run import ServedRun, price
+from milk_forecast.service.served_run import ServedRun
 
 RUN_A = "20261127T120301Z"
 
@@ -38,13 +38,6 @@ def test_one_body_per_row_prices_rounded_to_cents(runs_dir: Path) -> None:
             assert body["interval"]["95"]["lower"] == round(row["lower_95_clp_per_l"], 2)
     summary = served.summary
     assert (summary["first_month"], summary["last_month"]) == (rows[0]["month"], rows[-1]["month"])
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"), [(330.1824, 330.18), (330.185001, 330.19), (None, None), (2.0, 2.0)]
-)
-def test_price_is_rounded_to_cents(value: float | None, expected: float | None) -> None:
-    assert price(value) == expected
 
 
 def test_the_usual_query_strings_map_to_the_bodies(runs_dir: Path) -> None:
