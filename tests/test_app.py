@@ -655,6 +655,7 @@ def test_a_broken_latest_at_start_up_still_starts_and_answers_503(
 def test_a_refused_run_is_served_once_repaired_and_published_again(
     client: TestClient, runs_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    client.get("/api/runs")  # waits for the start-up refresh: the next look is not lost
     broken = make_run(runs_dir, RUN_B, publish=False)
     document = (broken / PREDICTIONS_JSON).read_text()
     (broken / PREDICTIONS_JSON).write_text(document.replace('"kind"', '"knid"', 1))

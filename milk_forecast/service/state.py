@@ -66,8 +66,9 @@ class State:
 
     def refresh(self) -> None:
         """Reload, rescan, render the page if what it shows changed; a call during another
-        returns at once."""
+        returns at once, and the next request looks at LATEST again."""
         if not self._refreshing.acquire(blocking=False):
+            self._next["look"] = self.clock()
             return
         try:
             self.reload()

@@ -180,6 +180,35 @@ def test_a_refresh_during_another_returns_at_once(runs_dir: Path) -> None:
     assert state.run.run_id == RUN_A
 
 
+def test_a_look_during_a_refresh_is_not_lost(runs_dir: Path) -> None:
+    """LATEST written while a history refresh runs: the next request looks again at once."""
+    make_run(runs_dir, RUN_A)
+    now = [0.0]
+    state = State(runs_dir, 10.0, clock=lambda: now[0])
+    state.reload()
+    entered, release = threading.Event(), threading.Event()
+    real_scan = state.index.scan
+
+    def slow_scan() -> None:
+        entered.set()
+        release.wait(10)
+        real_scan()
+
+    state.index.scan = slow_scan  # type: ignore[method-assign]
+    first = threading.Thread(target=state.refresh)
+    first.start()
+    assert entered.wait(10)
+    make_run(runs_dir, RUN_B)  # published while the first refresh scans
+    now[0] = 10.0
+    assert state.due("look") and state.changed()
+    state.refresh()  # busy: returns at once
+    release.set()
+    first.join(10)
+    assert state.due("look")  # not in another 10 s: now
+    state.refresh()
+    assert state.run.run_id == RUN_B
+
+
 def paced(rate: float, now: list[float]) -> State:
     return State(Path("unused"), 1.0, rate, clock=lambda: now[0])
 
