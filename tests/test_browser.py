@@ -240,6 +240,10 @@ def test_the_first_screen_shows_next_month_its_ranges_the_last_price_the_change_
     for selector in ("#forecast-value", "#forecast-ranges", "#last-price", "#change", "#why"):
         assert first_screen_bottom(visit.page, selector) <= height, f"{selector} below the fold"
     check_chart_shows_its_forecast_end(visit.page, "#forecast img.chart")
+    drawn_for_phones = visit.page.eval_on_selector(
+        "#forecast img.chart", "i => i.currentSrc !== i.src"
+    )
+    assert drawn_for_phones == (size_name(visit.page) == "phone")  # the 12-month phone chart
     images = chart_images(visit.page)
     assert images, "no chart"
     for image in images:
