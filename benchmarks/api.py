@@ -1,7 +1,8 @@
 """The API's speed, memory and start-up, each side by side with a baseline on this machine.
 
 1. Throughput and p99 of /api/predict against a plain Starlette JSON endpoint
-   (/bench/plain, mounted with ``MILK_BENCH_PLAIN=1``) in the same server process,
+   (/bench/plain, a bare Starlette app beside ours: benchmarks/side_by_side.py) in the
+   same server process,
    loaded at the same time by two wrk (1 thread, 8 connections each), so that both see
    the same machine. /api/predict is measured with its /metrics instrumentation on
    (every request counted by route and status, its latency observed); /bench/plain is
@@ -112,8 +113,8 @@ def server_argv(app: str, port: int) -> list[str]:
     return [sys.executable, "-m", *argv]
 
 
-def start_server(runs_dir: Path, port: int, app: str = "app:app") -> subprocess.Popen:
-    env = {**os.environ, "RUNS_DIR": str(runs_dir), "MILK_BENCH_PLAIN": "1"}
+def start_server(runs_dir: Path, port: int, app: str = "side_by_side:app") -> subprocess.Popen:
+    env = {**os.environ, "RUNS_DIR": str(runs_dir)}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "benchmarks")])
     return subprocess.Popen(server_argv(app, port), cwd=ROOT, env=env)
 

@@ -13,4 +13,9 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "alive"})
 
 
+async def plain(request: Request) -> JSONResponse:
+    """The throughput baseline (benchmarks/side_by_side.py): a bare JSON endpoint."""
+    return JSONResponse({"status": "ok"})
+
+
 app = Starlette(routes=[Route("/health", health)])

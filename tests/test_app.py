@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import re
@@ -315,19 +314,8 @@ def test_runs_list_and_detail(client: TestClient, runs_dir: Path) -> None:
     assert detail["metrics"]["unit"] == "CLP/L"
 
 
-def test_bench_route_is_off_by_default(client: TestClient) -> None:
+def test_no_bench_route_in_the_served_app(client: TestClient) -> None:
     assert client.get("/bench/plain").status_code == 404
-
-
-def test_bench_route_is_mounted_on_request(monkeypatch: pytest.MonkeyPatch, runs_dir: Path) -> None:
-    monkeypatch.setenv("MILK_BENCH_PLAIN", "1")
-    fresh = importlib.reload(app)  # the route table is built when app.py is imported
-    try:
-        with TestClient(fresh.app) as client:
-            assert client.get("/bench/plain").json() == {"status": "ok"}
-    finally:
-        monkeypatch.delenv("MILK_BENCH_PLAIN")
-        importlib.reload(app)
 
 
 # --- errors ----------------------------------------------------------------------------------

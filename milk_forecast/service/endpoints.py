@@ -17,7 +17,7 @@ import yaml
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from milk_forecast.run_folder.files import open_bounded
 from milk_forecast.run_folder.layout import REPORT_FILE, UNIT, RunFolderError
@@ -226,8 +226,3 @@ async def metrics(request: Request) -> Response:
 
 async def openapi(request: Request) -> Response:
     return answer(OPENAPI_BODY)
-
-
-async def plain(request: Request) -> Response:
-    """The baseline of benchmarks/api.py: a bare Starlette JSON endpoint (MILK_BENCH_PLAIN=1)."""
-    return JSONResponse({"status": "ok"})

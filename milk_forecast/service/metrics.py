@@ -93,12 +93,12 @@ class CountRequests:
     """ASGI middleware: counts each request in the app's ``Metrics`` under its route's
     template (``unmatched`` for none); one that raised counts as a 500."""
 
-    def __init__(self, app: Any, skip: tuple[str, ...] = ()) -> None:
-        self.app, self.skip = app, skip
+    def __init__(self, app: Any) -> None:
+        self.app = app
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         metrics = scope.get("state", {}).get("metrics")
-        if scope["type"] != "http" or metrics is None or scope["path"] in self.skip:
+        if scope["type"] != "http" or metrics is None:
             return await self.app(scope, receive, send)
         started, status = time.perf_counter(), 500
 
