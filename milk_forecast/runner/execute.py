@@ -1,15 +1,21 @@
-"""One stage: its notebook executed by papermill's standard engine into the run folder.
+"""One stage: its notebook executed by papermill into the run folder.
 
-Any failure becomes a ``StageFailure`` naming the notebook, the cell and the exception.
+A run folder holds no absolute path, so it can be moved: the kernel runs in the folder of
+the executed notebook, whose injected ``run_dir`` and ``data_dir`` are relative to it,
+and ``RunFolderEngine`` (papermill's nbclient engine) records relative paths in the
+notebook's metadata. Any failure becomes a ``StageFailure`` naming the notebook, the cell
+and the exception.
 """
 
 from __future__ import annotations
 
+import os
 import time
-from pathlib import Path
+from typing import Any
 
 import nbformat
 import papermill
+from papermill.engines import NBClientEngine, papermill_engines
 
 from milk_forecast.data.raw import data_label
 from milk_forecast.run_folder.layout import NOTEBOOKS_DIR
@@ -26,8 +32,7 @@ def run_stage(context: RunContext, stage: Stage, kernel: StageKernel | None) -> 
     """
     step = f"[{context.plan.stages.index(stage) + 1}/{len(context.plan.stages)}]"
     context.log(f"{step} {stage.name} ...")
-    notebook = f"{NOTEBOOKS_DIR}/{stage.notebook.name}"
-    entry = {"name": stage.name, "notebook": notebook, "status": RUNNING, "seconds": None}
+    entry = {"name": stage.name, "notebook": executed(stage), "status": RUNNING, "seconds": None}
     context.record["stages"].append(entry)
     context.save()
     started = time.perf_counter()
@@ -44,8 +49,29 @@ def run_stage(context: RunContext, stage: Stage, kernel: StageKernel | None) -> 
     context.log(f"{step} {stage.name} done in {entry['seconds']:.1f} s")
 
 
-def banner_text(run_id: str, data_dir: Path, synthetic: bool) -> str:
-    """The first cell of every executed notebook: which run, which data."""
+def executed(stage: Stage) -> str:
+    """The executed notebook of ``stage``, from the run folder."""
+    return f"{NOTEBOOKS_DIR}/{stage.notebook.name}"
+
+
+class RunFolderEngine(NBClientEngine):
+    """papermill's nbclient engine, recording in the notebook's metadata the source
+    notebook's name and the executed one's path from the run folder (papermill would
+    record absolute paths, and the whole source when given a notebook, as here)."""
+
+    @classmethod
+    def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
+        name = os.path.basename(nb_man.output_path)
+        nb_man.nb.metadata.papermill.update(input_path=name, output_path=f"{NOTEBOOKS_DIR}/{name}")
+        return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+
+
+papermill_engines.register("run-folder", RunFolderEngine)
+
+
+def banner_text(run_id: str, data_dir: str, synthetic: bool) -> str:
+    """The first cell of every executed notebook: which run, which data (``data_dir``: from
+    the notebook's folder)."""
     text = f"> Executed as run `{run_id}` on **{data_label(synthetic)}** from `{data_dir}`."
     if synthetic:
         text += " Pass `--data-dir` (or put the real CSVs in `data/`) to train the real model."
@@ -54,12 +80,16 @@ def banner_text(run_id: str, data_dir: Path, synthetic: bool) -> str:
 
 def execute_stage(context: RunContext, stage: Stage, kernel: StageKernel | None) -> None:
     """The notebook, its parameters injected and a banner first, into ``run_dir/notebooks``
-    on ``kernel`` (None: papermill starts one, in this process's folder)."""
-    output = context.run_dir / NOTEBOOKS_DIR / stage.notebook.name
-    parameters = {"run_dir": str(context.run_dir), **context.record["parameters"][stage.name]}
+    on ``kernel``, started in that folder (``kernels.StageKernels``)."""
+    output = context.run_dir / executed(stage)
+    data_dir = os.path.relpath(context.plan.data_dir, output.parent)
+    # The run folder through the runs folder, whose publication log 04_train reads at
+    # ``run_dir.parent``: "../../<run_id>", not "..".
+    run_dir = os.path.join(os.pardir, os.pardir, context.run_dir.name)
+    parameters = {"run_dir": run_dir, **context.record["parameters"][stage.name]}
     if "data_dir" in stage.parameters:
-        parameters["data_dir"] = str(context.plan.data_dir)
-    banner = banner_text(context.run_id, context.plan.data_dir, context.record["synthetic_sample"])
+        parameters["data_dir"] = data_dir
+    banner = banner_text(context.run_id, data_dir, context.record["synthetic_sample"])
     try:
         notebook = nbformat.read(stage.notebook, as_version=4)
         notebook.cells.insert(
@@ -69,8 +99,9 @@ def execute_stage(context: RunContext, stage: Stage, kernel: StageKernel | None)
             notebook,
             output,
             parameters=parameters,
+            engine_name="run-folder",
             progress_bar=False,
-            km=kernel,  # started in the notebook's folder (``kernels.StageKernels``)
+            km=kernel,
         )
     except papermill.PapermillExecutionError as exc:
         raise StageFailure(

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from milk_forecast.run_folder.layout import KERNEL_LOG
 from milk_forecast.runner.execute import run_stage
 from milk_forecast.runner.kernels import StageKernels
 from milk_forecast.runner.plan import RunPlan, plan_run, served_run_with
@@ -78,7 +77,7 @@ def run_pipeline(
         return RunOutcome(SKIPPED, served, plan.runs_dir / served)
     context = start_run(plan, log)
     try:
-        with StageKernels(plan.stages, context.run_dir / KERNEL_LOG) as kernels:
+        with StageKernels(plan.stages, context.run_dir) as kernels:
             for stage in plan.stages:
                 steps.stage(context, stage, kernels)
     except StageFailure as failure:
