@@ -90,11 +90,15 @@ def test_make_lab_serves_on_lab_port_prints_the_url_and_opens_no_browser(
     project_root: Path, tmp_path: Path
 ) -> None:
     port = free_port()
+    command = make_command(project_root, "lab", f"LAB_PORT={port}")
+    env = quiet_environment(tmp_path)
+    planned = subprocess.run([*command, "--dry-run"], capture_output=True, text=True, env=env)
+    assert "pip" not in planned.stdout, "make lab would install into this test's virtualenv"
     process = subprocess.Popen(
-        make_command(project_root, "lab", f"LAB_PORT={port}"),
+        command,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        env=quiet_environment(tmp_path),
+        env=env,
         start_new_session=True,  # its own process group: stopped whole
     )
     try:

@@ -128,13 +128,21 @@ def test_a_run_folder_holds_no_absolute_path(sample_run) -> None:
     assert not {name: match[0] for name, match in found.items() if match}
 
 
+def snapshot(folder: Path) -> dict[Path, tuple[int, bytes]]:
+    """Every file of ``folder``: when it was last written and what it holds."""
+    files = (path for path in folder.rglob("*") if path.is_file())
+    return {
+        path.relative_to(folder): (path.stat().st_mtime_ns, path.read_bytes()) for path in files
+    }
+
+
 @pytest.mark.slow
 def test_an_executed_notebook_rerun_by_hand_from_a_moved_run_folder_changes_nothing(
     sample_run, tmp_path: Path
 ) -> None:
     moved = tmp_path / "elsewhere" / sample_run.run_dir.name
     shutil.copytree(sample_run.run_dir, moved)
-    before = {path: path.read_bytes() for path in moved.rglob("*") if path.is_file()}
+    before = snapshot(moved), snapshot(sample_run.run_dir)
     for name in ("01_extract", "04_train"):  # the stage that reads the data, the last one
         nb = nbformat.read(moved / "notebooks" / f"{name}.ipynb", as_version=4)
         client = NotebookClient(nb, timeout=300, kernel_name="python3")
@@ -142,4 +150,4 @@ def test_an_executed_notebook_rerun_by_hand_from_a_moved_run_folder_changes_noth
             client.execute(cwd=str(moved / "notebooks"), env=kernel_environment())
         assert refused.value.ename == "ParameterError"
         assert f"'run_dir': '../../{moved.name}' is the folder of run" in refused.value.evalue
-    assert {path: path.read_bytes() for path in moved.rglob("*") if path.is_file()} == before
+    assert (snapshot(moved), snapshot(sample_run.run_dir)) == before  # nothing written anywhere

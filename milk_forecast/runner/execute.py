@@ -1,10 +1,9 @@
 """One stage: its notebook executed by papermill into the run folder.
 
-A run folder holds no absolute path, so it can be moved: the kernel runs in the folder of
-the executed notebook, whose injected ``run_dir`` and ``data_dir`` are relative to it,
-and ``RunFolderEngine`` (papermill's nbclient engine) records relative paths in the
-notebook's metadata. Any failure becomes a ``StageFailure`` naming the notebook, the cell
-and the exception.
+A run folder holds no absolute path (it can be moved): the kernel runs in the executed
+notebook's folder, the paths injected are relative to it, and ``RunFolderEngine`` records
+relative ones in the metadata. Any failure becomes a ``StageFailure`` naming the
+notebook, the cell and the exception.
 """
 
 from __future__ import annotations
@@ -32,7 +31,8 @@ def run_stage(context: RunContext, stage: Stage, kernel: StageKernel | None) -> 
     """
     step = f"[{context.plan.stages.index(stage) + 1}/{len(context.plan.stages)}]"
     context.log(f"{step} {stage.name} ...")
-    entry = {"name": stage.name, "notebook": executed(stage), "status": RUNNING, "seconds": None}
+    notebook = f"{NOTEBOOKS_DIR}/{stage.notebook.name}"
+    entry = {"name": stage.name, "notebook": notebook, "status": RUNNING, "seconds": None}
     context.record["stages"].append(entry)
     context.save()
     started = time.perf_counter()
@@ -47,11 +47,6 @@ def run_stage(context: RunContext, stage: Stage, kernel: StageKernel | None) -> 
         if entry["status"] != RUNNING:  # a stop is recorded by the caller (``fail_run``)
             context.save()
     context.log(f"{step} {stage.name} done in {entry['seconds']:.1f} s")
-
-
-def executed(stage: Stage) -> str:
-    """The executed notebook of ``stage``, from the run folder."""
-    return f"{NOTEBOOKS_DIR}/{stage.notebook.name}"
 
 
 class RunFolderEngine(NBClientEngine):
@@ -81,11 +76,9 @@ def banner_text(run_id: str, data_dir: str, synthetic: bool) -> str:
 def execute_stage(context: RunContext, stage: Stage, kernel: StageKernel | None) -> None:
     """The notebook, its parameters injected and a banner first, into ``run_dir/notebooks``
     on ``kernel``, started in that folder (``kernels.StageKernels``)."""
-    output = context.run_dir / executed(stage)
+    output = context.run_dir / NOTEBOOKS_DIR / stage.notebook.name
     data_dir = os.path.relpath(context.plan.data_dir, output.parent)
-    # The run folder through the runs folder, whose publication log 04_train reads at
-    # ``run_dir.parent``: "../../<run_id>", not "..".
-    run_dir = os.path.join(os.pardir, os.pardir, context.run_dir.name)
+    run_dir = f"../../{context.run_id}"  # not "..": run_dir.parent is the runs folder
     parameters = {"run_dir": run_dir, **context.record["parameters"][stage.name]}
     if "data_dir" in stage.parameters:
         parameters["data_dir"] = data_dir

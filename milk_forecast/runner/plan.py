@@ -99,14 +99,12 @@ def check_windows(data_dir: Path, values: Mapping[str, Any]) -> None:
 
 def describe_inputs(data_dir: Path) -> dict[str, dict[str, Any]]:
     """sha256 and size of each raw input; one that cannot be read is a ``PipelineError``."""
-    described = {}
-    for name in RAW_FILES:
-        path = data_dir / name
-        try:
-            described[name] = raw.file_digest(path)
-        except OSError as exc:
-            raise PipelineError(f"input {path} cannot be read ({describe_os_error(exc)})") from None
-    return described
+    try:
+        return {name: raw.file_digest(data_dir / name) for name in RAW_FILES}
+    except OSError as exc:
+        raise PipelineError(
+            f"input {exc.filename} cannot be read ({describe_os_error(exc)})"
+        ) from None
 
 
 def served_run(runs_dir: Path) -> tuple[str | None, dict[str, Any]]:
