@@ -30,7 +30,7 @@ from milk_forecast.runner.stages import (
     resolve_parameters,
 )
 
-TRAIN_STAGE = "04_train"  # the stage whose windows must fit the data
+TRAIN_STAGE = "04_train"  # whose windows must fit the data
 
 
 @dataclass(frozen=True)
@@ -66,35 +66,27 @@ def check_request(
 ) -> tuple[list[Stage], dict[str, dict[str, Any]]]:
     """The stages and their resolved parameters, or a ``PipelineError`` (exit code 2) for
     what no kernel needs to find: a data folder without the three raw files, a ``-p`` value
-    breaking its rule, windows the data cannot hold."""
-    if not data_dir.is_dir():
-        raise PipelineError(f"data folder {data_dir} does not exist")
+    breaking its rule, 04_train's windows outside the priced months (resolved as it does)."""
     missing = [name for name in RAW_FILES if not (data_dir / name).is_file()]
     if missing:
         raise PipelineError(
-            f"data folder {data_dir} lacks {', '.join(missing)} (the three raw inputs: "
-            f"{', '.join(RAW_FILES)})"
+            f"data folder {data_dir} lacks {', '.join(missing)} "
+            f"(it must hold {', '.join(RAW_FILES)})"
         )
     stages = load_stages(notebooks_dir)
     parameters = resolve_parameters(stages, overrides)
-    check_windows(data_dir, parameters.get(TRAIN_STAGE, {}))
-    return stages, parameters
-
-
-def check_windows(data_dir: Path, values: Mapping[str, Any]) -> None:
-    """04_train's windows against the priced months of ``data_dir``, resolved as it does;
-    a price file that cannot be read is 01_extract's to report."""
     try:
         prices, _ = parse_price_table(raw.read_raw_csv(data_dir / PRICE_FILE))
-        resolve(TrainParams.from_values(values), prices)
+        resolve(TrainParams.from_values(parameters[TRAIN_STAGE]), prices)
     except WindowError as exc:
         span = f"{prices[MONTH].min():%Y-%m}..{prices[MONTH].max():%Y-%m}"
         path = data_dir / PRICE_FILE
         raise PipelineError(
             f"the parameters do not fit the prices of {path} ({span}): {exc}"
         ) from None
-    except (OSError, ValueError):  # unreadable, or no price at all
+    except (OSError, ValueError):  # a price file that cannot be read: 01_extract says why
         pass
+    return stages, parameters
 
 
 def describe_inputs(data_dir: Path) -> dict[str, dict[str, Any]]:
