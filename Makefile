@@ -67,11 +67,11 @@ format: $(DEV_STAMP)  ## apply ruff's formatting and safe fixes
 serve: $(STAMP)  ## the API on http://127.0.0.1:8000/dashboard (PORT=8080: another port)
 	$(VENV)/bin/uvicorn app:app --host 127.0.0.1 --port $(PORT) $(SERVE_FLAGS)
 
-lab: $(STAMP)  ## JupyterLab on notebooks/ at port 8888 (LAB_PORT=...); prints the URL to open
+lab: $(STAMP)  ## JupyterLab at notebooks/ (runs/ too) on port 8888 (LAB_PORT=...); prints the URL
 	@token=$${JUPYTER_TOKEN:-$$($(PY) -c 'import secrets; print(secrets.token_hex(24))')}; \
-	echo "JupyterLab: open http://$(if $(filter 0.0.0.0,$(LAB_IP)),127.0.0.1,$(LAB_IP)):$(LAB_PORT)/lab?token=$$token"; \
+	echo "JupyterLab: open http://$(if $(filter 0.0.0.0,$(LAB_IP)),127.0.0.1,$(LAB_IP)):$(LAB_PORT)/lab/tree/notebooks?token=$$token"; \
 	JUPYTER_TOKEN=$$token PYTHONPATH=$(CURDIR) exec $(VENV)/bin/jupyter lab \
-		--notebook-dir=notebooks --no-browser --ip=$(LAB_IP) --port=$(LAB_PORT) --port-retries=0 \
+		--notebook-dir=$(CURDIR) --no-browser --ip=$(LAB_IP) --port=$(LAB_PORT) --port-retries=0 \
 		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 bench: $(STAMP)  ## pipeline and API benchmarks (real data from ../shared/data)

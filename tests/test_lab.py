@@ -103,7 +103,7 @@ def test_make_lab_serves_on_lab_port_prints_the_url_and_opens_no_browser(
     )
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
-        printed = rf"JupyterLab: open (http://127\.0\.0\.1:{port}/lab\?token=\w+)"
+        printed = rf"JupyterLab: open (http://127\.0\.0\.1:{port}/lab/tree/notebooks\?token=\w+)"
         url = watch(
             process, lambda text: (found := re.search(printed, text)) and found[1], deadline
         )
@@ -114,6 +114,12 @@ def test_make_lab_serves_on_lab_port_prints_the_url_and_opens_no_browser(
         )
         with urllib.request.urlopen(status, timeout=30) as answer:
             assert {"started", "kernels", "connections"} <= set(json.load(answer))
+        contents = status.full_url.replace("/api/status", "/api/contents/notebooks")
+        with urllib.request.urlopen(
+            urllib.request.Request(contents, headers=status.headers)
+        ) as listing:
+            names = {item["name"] for item in json.load(listing)["content"]}
+        assert "01_extract.ipynb" in names  # the lab is rooted at the project: runs/ is there too
         with urllib.request.urlopen(url, timeout=30) as page:  # the URL printed opens the lab
             assert page.status == 200 and b"JupyterLab" in page.read()
     finally:
