@@ -18,6 +18,13 @@ PYTEST_WORKERS ?= 2
 # The served HTTP surface (README); the same flags in compose.yaml and the Dockerfile.
 SERVE_FLAGS := --http httptools --timeout-keep-alive 5 --limit-concurrency 200 --ws none \
 	--no-access-log
+# `make serve PORT=8080` (or `PORT=8080 make serve`): the API's port on 127.0.0.1.
+PORT ?= 8000
+# `make lab`: JupyterLab on LAB_PORT (exactly: busy is an error), no browser opened; it
+# prints the URL to open (its token: JUPYTER_TOKEN, else a new one). As root (a container,
+# a CI machine) it adds --allow-root. LAB_IP=0.0.0.0 to reach it from outside a container.
+LAB_PORT ?= 8888
+LAB_IP ?= 127.0.0.1
 
 .PHONY: venv run test lint format serve lab bench sample clean-notebooks help
 
@@ -57,11 +64,15 @@ format: $(DEV_STAMP)  ## apply ruff's formatting and safe fixes
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-serve: $(STAMP)  ## serve the newest succeeded run on http://127.0.0.1:8000
-	$(VENV)/bin/uvicorn app:app --host 127.0.0.1 --port 8000 $(SERVE_FLAGS)
+serve: $(STAMP)  ## the API on http://127.0.0.1:8000/dashboard (PORT=8080: another port)
+	$(VENV)/bin/uvicorn app:app --host 127.0.0.1 --port $(PORT) $(SERVE_FLAGS)
 
-lab: $(STAMP)  ## open the notebooks in JupyterLab (their kernels import this checkout's package)
-	PYTHONPATH=$(CURDIR) $(VENV)/bin/jupyter lab --notebook-dir=notebooks
+lab: $(STAMP)  ## JupyterLab at notebooks/ (runs/ too) on port 8888 (LAB_PORT=...); prints the URL
+	@token=$${JUPYTER_TOKEN:-$$($(PY) -c 'import secrets; print(secrets.token_hex(24))')}; \
+	echo "JupyterLab: open http://$(if $(filter 0.0.0.0,$(LAB_IP)),127.0.0.1,$(LAB_IP)):$(LAB_PORT)/lab/tree/notebooks?token=$$token"; \
+	JUPYTER_TOKEN=$$token PYTHONPATH=$(CURDIR) exec $(VENV)/bin/jupyter lab \
+		--notebook-dir=$(CURDIR) --no-browser --ip=$(LAB_IP) --port=$(LAB_PORT) --port-retries=0 \
+		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 bench: $(STAMP)  ## pipeline and API benchmarks (real data from ../shared/data)
 	$(PY) benchmarks/pipeline.py

@@ -29,7 +29,7 @@ from milk_forecast.data import raw
 from milk_forecast.run_folder.layout import RunFolderError
 from milk_forecast.run_folder.metrics import DRIFT, DRIFT_WARNING, FORECAST_PATH, TRACK_RECORD
 from milk_forecast.run_folder.record import NOT_PUBLISHED_REASON
-from milk_forecast.runner import history, options, schedule, stages
+from milk_forecast.runner import history, options, plan, schedule, stages
 from milk_forecast.runner.clock import SystemClock
 from milk_forecast.runner.lock import LockError, LockHeldError, RunsLock
 from milk_forecast.runner.output import PipeSafe
@@ -257,8 +257,8 @@ def run(
             removed = history.prune_runs(args.runs_dir, args.keep)
         print(f"removed {len(removed)} run(s): {', '.join(removed) or '-'}")
         return options.EXIT_OK
-    # Fail fast on bad parameters, before any run starts.
-    stages.resolve_parameters(stages.load_stages(args.notebooks_dir), args.overrides)
+    # Fail fast on missing data files, bad parameters or windows, before any run starts.
+    plan.check_request(args.data_dir, args.overrides, args.notebooks_dir)
     print(f"data: {args.data_dir} ({raw.data_label(raw.is_synthetic(args.data_dir))})")
     outcomes: list[RunOutcome] = []
     run_once = make_run_once(args, outcomes)

@@ -14,9 +14,12 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Self
 
 from milk_forecast.run_folder.files import excerpt
+from milk_forecast.run_folder.layout import RUN_JSON, RunFolderError
+from milk_forecast.run_folder.record import RUNNING, effective_status, read_run_record
 
 
 class ParameterError(ValueError):
@@ -36,10 +39,6 @@ def parameter(default: Any, rule: Rule) -> Any:
     return dataclasses.field(default=default, metadata={"rule": rule})
 
 
-def _bound(value: float | None, infinity: str) -> str:
-    return infinity if value is None else str(value)
-
-
 def number(low: float, high: float | None = None) -> Rule:
     """A finite number strictly between ``low`` and ``high`` (None: no upper bound)."""
 
@@ -47,7 +46,7 @@ def number(low: float, high: float | None = None) -> Rule:
         real = isinstance(value, int | float) and not isinstance(value, bool)
         return real and math.isfinite(value) and low < value and (high is None or value < high)
 
-    return Rule(f"a finite number in ({low}, {_bound(high, 'inf')})", inside)
+    return Rule(f"a finite number in ({low}, {'inf' if high is None else high})", inside)
 
 
 def integer(low: int, high: int) -> Rule:
@@ -69,16 +68,19 @@ def is_month(value: Any) -> bool:
 MONTH_TEXT = Rule("a month written YYYY-MM", is_month)
 
 
-def sequence_of(item: Rule) -> Rule:
-    """A list or tuple of at least one value, distinct values, each following ``item``."""
+def sequence_of(
+    item: Rule, most: int | None = None, same: Callable[[Any], object] = repr, alike: str = ""
+) -> Rule:
+    """A list or tuple of 1 to ``most`` values (None: no limit), each following ``item``,
+    no two alike: the same ``same(value)`` (``alike`` says how, in words)."""
 
     def accepts(value: Any) -> bool:
-        if not isinstance(value, list | tuple) or not value:
+        if not isinstance(value, list | tuple) or not 0 < len(value) <= (most or len(value)):
             return False
-        distinct = len({repr(v) for v in value}) == len(value)
-        return distinct and all(item.accepts(v) for v in value)
+        return all(item.accepts(v) for v in value) and len(set(map(same, value))) == len(value)
 
-    return Rule(f"a list of at least 1 distinct value(s), each {item.text}", accepts)
+    count = f"1 to {most}" if most else "at least 1"
+    return Rule(f"a list of {count} distinct value(s){alike}, each {item.text}", accepts)
 
 
 def one_of(*choices: Any) -> Rule:
@@ -114,3 +116,24 @@ class Parameters:
         """An instance from the values of the fields found in ``values`` (a notebook's globals)."""
         names = {field.name for field in dataclasses.fields(cls)}  # type: ignore[arg-type]
         return cls(**{name: value for name, value in values.items() if name in names})
+
+
+def stage_run_dir(run_dir: str | Path) -> Path:
+    """``run_dir`` as a folder a stage may write in: a scratch folder, or the run the
+    pipeline is running now. A finished run's folder is refused (an executed notebook
+    rerun by hand from its run folder): nothing changes a run after the runner made it."""
+    folder = Path(run_dir)
+    if not (folder / RUN_JSON).exists():
+        return folder
+    try:
+        status = effective_status(read_run_record(folder))
+    except RunFolderError:
+        status = "its run.json is unreadable"
+    if status == RUNNING:
+        return folder
+    raise ParameterError(
+        f"parameter 'run_dir': {excerpt(str(run_dir), 60)} is the folder of run "
+        f"{folder.resolve().name} ({status}), and running a notebook by hand must not change "
+        "a run: set run_dir to a scratch folder (the committed notebooks write to runs/manual), "
+        "or work on a copy of the run folder without its run.json"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -68,7 +69,9 @@ def fake_notebooks(
     behaviours = {"04_train": write_products, **(behaviours or {})}
 
     def execute_notebook(notebook: object, output: str, parameters: dict, **kwargs: object):
-        behaviours.get(Path(output).stem, lambda run_dir: None)(Path(parameters["run_dir"]))
+        # run_dir is given from the executed notebook's folder: ../../<run_id>
+        run_dir = Path(os.path.normpath(Path(output).parent / parameters["run_dir"]))
+        behaviours.get(Path(output).stem, lambda run_dir: None)(run_dir)
 
     monkeypatch.setattr(execute.papermill, "execute_notebook", execute_notebook)
     monkeypatch.setattr(

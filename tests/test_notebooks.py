@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import re
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import nbformat
 import papermill
 import pytest
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 from milk_forecast.data.raw import SAMPLE_DIR
 from milk_forecast.model.outputs import read_predictions
@@ -109,3 +111,43 @@ def test_the_committed_notebooks_run_by_hand_in_order_and_04_reads_only_03s_outp
     read_metrics(manual / METRICS_FILE)
     predictions = read_predictions(manual / PREDICTIONS_FILE)
     assert predictions[KIND].iloc[-1] == FORECAST
+
+
+def test_a_run_folder_holds_no_absolute_path(sample_run) -> None:
+    """run.json, inputs.json, the executed notebooks (parameters, banner, outputs, papermill's
+    metadata), the report: no path of the runs folder or of the data as it was on this
+    machine, so the run folder can be moved. Relative paths (``../../data/sample``) are fine."""
+    absolute = re.compile(
+        rb"(?<![.\w])("
+        + rb"|".join(re.escape(str(p).encode()) for p in (sample_run.runs_dir, SAMPLE_DIR))
+        + rb")"
+    )
+    files = [path for path in sample_run.run_dir.rglob("*") if path.is_file()]
+    assert len(files) > 20
+    found = {path.name: absolute.search(path.read_bytes()) for path in files}
+    assert not {name: match[0] for name, match in found.items() if match}
+
+
+def snapshot(folder: Path) -> dict[Path, tuple[int, bytes]]:
+    """Every file of ``folder``: when it was last written and what it holds."""
+    files = (path for path in folder.rglob("*") if path.is_file())
+    return {
+        path.relative_to(folder): (path.stat().st_mtime_ns, path.read_bytes()) for path in files
+    }
+
+
+@pytest.mark.slow
+def test_an_executed_notebook_rerun_by_hand_from_a_moved_run_folder_changes_nothing(
+    sample_run, tmp_path: Path
+) -> None:
+    moved = tmp_path / "elsewhere" / sample_run.run_dir.name
+    shutil.copytree(sample_run.run_dir, moved)
+    before = snapshot(moved), snapshot(sample_run.run_dir)
+    for name in ("01_extract", "04_train"):  # the stage that reads the data, the last one
+        nb = nbformat.read(moved / "notebooks" / f"{name}.ipynb", as_version=4)
+        client = NotebookClient(nb, timeout=300, kernel_name="python3")
+        with pytest.raises(CellExecutionError) as refused:  # as "Run all" in Jupyter does
+            client.execute(cwd=str(moved / "notebooks"), env=kernel_environment())
+        assert refused.value.ename == "ParameterError"
+        assert f"'run_dir': '../../{moved.name}' is the folder of run" in refused.value.evalue
+    assert (snapshot(moved), snapshot(sample_run.run_dir)) == before  # nothing written anywhere

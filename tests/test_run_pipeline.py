@@ -101,7 +101,7 @@ def test_executed_notebooks_carry_the_injected_parameters_and_the_banner(sample_
     for stage in STAGES:
         notebook = nbformat.read(run_dir / "notebooks" / f"{stage}.ipynb", as_version=4)
         assert "SYNTHETIC SAMPLE" in notebook.cells[0].source
-        assert notebook.metadata.papermill.parameters["run_dir"] == str(run_dir)
+        assert notebook.metadata.papermill.parameters["run_dir"] == f"../../{run_dir.name}"
         errors = [
             o for c in notebook.cells for o in c.get("outputs", []) if o.output_type == "error"
         ]
@@ -192,6 +192,7 @@ def test_a_failing_notebook_fails_the_run_and_keeps_the_served_model(
     assert record["status"] == "failed"
     assert record["error"]["stage"] == "01_extract" and record["error"]["exception"] == "ValueError"
     assert isinstance(record["error"]["cell"], int)
+    assert record["error"]["notebook"] == "notebooks/01_extract.ipynb"  # the folder can move
     assert (failed / "notebooks" / "01_extract.ipynb").is_file()
     assert not (failed / "notebooks" / "02_clean.ipynb").exists()
 

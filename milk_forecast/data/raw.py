@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import re
 from collections.abc import Callable, Sequence
 from datetime import date
@@ -204,12 +205,14 @@ def file_digest(path: Path) -> dict[str, Any]:
     return {"sha256": sha256, "bytes": Path(path).stat().st_size}
 
 
-def describe_inputs(data_dir: Path, tables: dict[str, pd.DataFrame]) -> dict[str, dict]:
-    """``inputs.json``: per raw file its absolute path, sha256, bytes and rows."""
+def describe_inputs(data_dir: Path, tables: dict[str, pd.DataFrame], run_dir: Path) -> dict:
+    """``inputs.json``: per raw file its path from ``run_dir`` (no absolute path: a run
+    folder can be moved), sha256, bytes and rows."""
     described = {}
     for name, frame in tables.items():
-        path = (Path(data_dir) / name).resolve()
-        described[name] = {"path": str(path), **file_digest(path), "rows": len(frame)}
+        path = Path(data_dir) / name
+        where = os.path.relpath(path, run_dir)
+        described[name] = {"path": where, **file_digest(path), "rows": len(frame)}
     return described
 
 

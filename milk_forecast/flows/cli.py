@@ -26,7 +26,8 @@ from contextlib import nullcontext, redirect_stdout
 from pathlib import Path
 from typing import Any
 
-from milk_forecast.runner import lock, options, schedule, stages
+from milk_forecast.data import raw
+from milk_forecast.runner import lock, options, plan, schedule, stages
 from milk_forecast.runner.output import PipeSafe
 from milk_forecast.runner.signals import Interrupts
 from milk_forecast.runner.state import SKIPPED, RunOutcome
@@ -85,14 +86,13 @@ def flow_parameters(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def check_parameters(args: argparse.Namespace) -> None:
-    """Fail fast, before Prefect starts: unknown or invalid -p values, a missing data folder."""
-    notebooks = args.notebooks_dir or stages.NOTEBOOKS_DIR
-    options.existing_folder("--notebooks-dir", notebooks)
-    stages.resolve_parameters(
-        stages.load_stages(notebooks), options.parameter_overrides(args.parameter)
+    """Fail fast, before Prefect starts: a data folder without the raw files, unknown or
+    invalid -p values, windows the data cannot hold."""
+    notebooks = options.existing_folder(
+        "--notebooks-dir", args.notebooks_dir or stages.NOTEBOOKS_DIR
     )
-    if args.data_dir is not None:
-        options.existing_folder("--data-dir", args.data_dir)
+    data = options.existing_folder("--data-dir", args.data_dir or raw.default_data_dir())
+    plan.check_request(data, options.parameter_overrides(args.parameter), notebooks)
     if args.runs_dir is not None:
         options.runs_folder("--runs-dir", args.runs_dir, create=True)
 

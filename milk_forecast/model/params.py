@@ -15,8 +15,14 @@ from milk_forecast.parameters import (
     parameter,
     sequence_of,
 )
+from milk_forecast.run_folder.predictions import level_label
 
 MONTH_OR_NONE = none_or(MONTH_TEXT)
+# Each interval level is two columns of every prediction row and a band of every chart.
+MAX_INTERVAL_LEVELS = 20
+INTERVAL_LEVELS = sequence_of(
+    number(0, 1), MAX_INTERVAL_LEVELS, level_label, " (as percents to 10 digits)"
+)
 
 
 @dataclass(frozen=True)
@@ -40,7 +46,7 @@ class TrainParams(Parameters):
         (("price",), ("rain",), ("price", "rain")),
         sequence_of(sequence_of(one_of("price", "rain"))),
     )
-    interval_levels: tuple[float, ...] = parameter((0.8, 0.95), sequence_of(number(0, 1)))
+    interval_levels: tuple[float, ...] = parameter((0.8, 0.95), INTERVAL_LEVELS)
     interval_window: int = parameter(36, integer(2, 240))
     calibration_months: int = parameter(75, integer(1, 600))
     combination_window: int = parameter(60, integer(2, 240))

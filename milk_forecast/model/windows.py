@@ -14,6 +14,9 @@ from milk_forecast.run_folder.layout import MONTH, SERIES_FILE
 
 DEFAULT_LENGTH = 24  # months of the backtest and of the first selection window by default
 ORDER = ("history_start", "selection_start", "selection_end", "backtest_start", "backtest_end")
+# Bounds strictly before the next: the selection ends before the backtest starts, and the
+# backtest holds two months or more (the R2 of one month is undefined).
+STRICTLY_BEFORE = ("selection_end", "backtest_start")
 
 
 class WindowError(ValueError):
@@ -87,7 +90,7 @@ def resolve(params: TrainParams, monthly: pd.DataFrame) -> Windows:
     ts.setdefault("selection_end", shift(ts["backtest_start"], -1))
     ts.setdefault("selection_start", shift(ts["selection_end"], 1 - DEFAULT_LENGTH))
     for before, after in itertools.pairwise(ORDER):
-        if ts[before] > ts[after] or (before == "selection_end" and ts[before] >= ts[after]):
+        if ts[before] > ts[after] or (before in STRICTLY_BEFORE and ts[before] == ts[after]):
             raise WindowError(
                 f"windows: {before}={ts[before]:%Y-%m} must come before {after}={ts[after]:%Y-%m}"
                 f"{described(given)}"

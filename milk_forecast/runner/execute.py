@@ -1,15 +1,20 @@
-"""One stage: its notebook executed by papermill's standard engine into the run folder.
+"""One stage: its notebook executed by papermill into the run folder.
 
-Any failure becomes a ``StageFailure`` naming the notebook, the cell and the exception.
+A run folder holds no absolute path (it can be moved): the kernel runs in the executed
+notebook's folder, the paths injected are relative to it, and ``RunFolderEngine`` records
+relative ones in the metadata. Any failure becomes a ``StageFailure`` naming the
+notebook, the cell and the exception.
 """
 
 from __future__ import annotations
 
+import os
 import time
-from pathlib import Path
+from typing import Any
 
 import nbformat
 import papermill
+from papermill.engines import NBClientEngine, papermill_engines
 
 from milk_forecast.data.raw import data_label
 from milk_forecast.run_folder.layout import NOTEBOOKS_DIR
@@ -44,8 +49,24 @@ def run_stage(context: RunContext, stage: Stage, kernel: StageKernel | None) -> 
     context.log(f"{step} {stage.name} done in {entry['seconds']:.1f} s")
 
 
-def banner_text(run_id: str, data_dir: Path, synthetic: bool) -> str:
-    """The first cell of every executed notebook: which run, which data."""
+class RunFolderEngine(NBClientEngine):
+    """papermill's nbclient engine, recording in the notebook's metadata the source
+    notebook's name and the executed one's path from the run folder (papermill would
+    record absolute paths, and the whole source when given a notebook, as here)."""
+
+    @classmethod
+    def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
+        name = os.path.basename(nb_man.output_path)
+        nb_man.nb.metadata.papermill.update(input_path=name, output_path=f"{NOTEBOOKS_DIR}/{name}")
+        return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+
+
+papermill_engines.register("run-folder", RunFolderEngine)
+
+
+def banner_text(run_id: str, data_dir: str, synthetic: bool) -> str:
+    """The first cell of every executed notebook: which run, which data (``data_dir``: from
+    the notebook's folder)."""
     text = f"> Executed as run `{run_id}` on **{data_label(synthetic)}** from `{data_dir}`."
     if synthetic:
         text += " Pass `--data-dir` (or put the real CSVs in `data/`) to train the real model."
@@ -54,12 +75,14 @@ def banner_text(run_id: str, data_dir: Path, synthetic: bool) -> str:
 
 def execute_stage(context: RunContext, stage: Stage, kernel: StageKernel | None) -> None:
     """The notebook, its parameters injected and a banner first, into ``run_dir/notebooks``
-    on ``kernel`` (None: papermill starts one, in this process's folder)."""
+    on ``kernel``, started in that folder (``kernels.StageKernels``)."""
     output = context.run_dir / NOTEBOOKS_DIR / stage.notebook.name
-    parameters = {"run_dir": str(context.run_dir), **context.record["parameters"][stage.name]}
+    data_dir = os.path.relpath(context.plan.data_dir, output.parent)
+    run_dir = f"../../{context.run_id}"  # not "..": run_dir.parent is the runs folder
+    parameters = {"run_dir": run_dir, **context.record["parameters"][stage.name]}
     if "data_dir" in stage.parameters:
-        parameters["data_dir"] = str(context.plan.data_dir)
-    banner = banner_text(context.run_id, context.plan.data_dir, context.record["synthetic_sample"])
+        parameters["data_dir"] = data_dir
+    banner = banner_text(context.run_id, data_dir, context.record["synthetic_sample"])
     try:
         notebook = nbformat.read(stage.notebook, as_version=4)
         notebook.cells.insert(
@@ -69,8 +92,9 @@ def execute_stage(context: RunContext, stage: Stage, kernel: StageKernel | None)
             notebook,
             output,
             parameters=parameters,
+            engine_name="run-folder",
             progress_bar=False,
-            km=kernel,  # started in the notebook's folder (``kernels.StageKernels``)
+            km=kernel,
         )
     except papermill.PapermillExecutionError as exc:
         raise StageFailure(

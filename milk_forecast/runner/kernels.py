@@ -27,6 +27,7 @@ from jupyter_client import AsyncKernelManager
 from jupyter_client.session import Session
 from jupyter_core.utils import run_sync
 
+from milk_forecast.run_folder.layout import KERNEL_LOG, NOTEBOOKS_DIR
 from milk_forecast.run_folder.record import pid_alive
 from milk_forecast.runner.stages import PROJECT_ROOT, Stage
 
@@ -108,14 +109,17 @@ def kernel_environment(environ: Mapping[str, str] = os.environ) -> dict[str, str
 class StageKernels:
     """Kernels for a run's stages, each started (and warmed up) two stages ahead.
 
-    ``with StageKernels(stages, log) as kernels:``, then ``kernels.take(stage)`` for each
-    stage in order and ``kernel.stop()`` after it; the kernels left are stopped when the
-    block ends. ``log``: the file the kernel processes' own output goes to.
+    ``with StageKernels(stages, run_dir) as kernels:``, then ``kernels.take(stage)`` for
+    each stage in order and ``kernel.stop()`` after it; the kernels left are stopped when
+    the block ends. Each kernel runs in the run's ``notebooks/`` folder, as Jupyter runs a
+    notebook in its own folder (the paths the stages get are relative to it); what the
+    kernel processes print goes to the run's ``kernels.log``.
     """
 
-    def __init__(self, stages: Sequence[Stage], log: Path) -> None:
+    def __init__(self, stages: Sequence[Stage], run_dir: Path) -> None:
         self.stages = list(stages)
-        self._log_path = log
+        self._folder = run_dir / NOTEBOOKS_DIR
+        self._log_path = run_dir / KERNEL_LOG
         self._log: IO[str] | None = None
         self._ready: dict[str, StageKernel] = {}
 
@@ -138,6 +142,6 @@ class StageKernels:
             if later.name not in self._ready:
                 warmup = imports_cell(nbformat.read(later.notebook, as_version=4))
                 self._ready[later.name] = start_kernel(
-                    later.notebook.parent, warmup, self._log, kernel_environment()
+                    self._folder, warmup, self._log, kernel_environment()
                 )
         return self._ready.pop(stage.name)

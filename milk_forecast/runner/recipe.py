@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from milk_forecast.run_folder.layout import KERNEL_LOG
 from milk_forecast.runner import state as run_state
 from milk_forecast.runner.execute import run_stage
 from milk_forecast.runner.kernels import StageKernels
@@ -74,7 +73,7 @@ def run_pipeline(
         return run_state.RunOutcome(run_state.SKIPPED, served, plan.runs_dir / served)
     context = run_state.start_run(plan, log)
     try:
-        with StageKernels(plan.stages, context.run_dir / KERNEL_LOG) as kernels:
+        with StageKernels(plan.stages, context.run_dir) as kernels:
             for stage in plan.stages:
                 steps.stage(context, stage, kernels)
     except run_state.StageFailure as failure:

@@ -130,7 +130,7 @@ def start_run(plan: RunPlan, log: Log = print) -> RunContext:
         "finished_at": None,
         "pid": os.getpid(),
         "host": socket.gethostname(),
-        "data_dir": str(plan.data_dir),
+        "data_dir": os.path.relpath(plan.data_dir, run_dir),  # a run folder can be moved
         "synthetic_sample": raw.is_synthetic(plan.data_dir),
         "parameters": plan.parameters,
         "inputs": plan.inputs,
@@ -175,7 +175,9 @@ def fail_run(context: RunContext, failure: StageFailure) -> RunOutcome:
     """Mark the run (and its running stage) failed with ``failure``; LATEST is not touched."""
     if context.record["stages"] and context.record["stages"][-1]["status"] == run_record.RUNNING:
         context.record["stages"][-1]["status"] = run_record.FAILED
-    mark_finished(context, run_record.FAILED, dataclasses.asdict(failure))
+    error = dataclasses.asdict(failure)  # its notebook from the run folder, which can move
+    error["notebook"] = failure.notebook and os.path.relpath(failure.notebook, context.run_dir)
+    mark_finished(context, run_record.FAILED, error)
     context.save()
     write_report(context)
     return RunOutcome(run_record.FAILED, context.run_id, context.run_dir, context.record, failure)

@@ -204,9 +204,10 @@ def test_sha256_and_describe_inputs(tmp_path: Path) -> None:
     path = write(tmp_path, PRICE_FILE, PRICE_OK)
     expected = hashlib.sha256(PRICE_OK.encode()).hexdigest()
     assert raw.file_digest(path) == {"sha256": expected, "bytes": len(PRICE_OK.encode())}
-    described = raw.describe_inputs(tmp_path, {PRICE_FILE: raw.read_raw_csv(path)})
+    run_dir = tmp_path / "runs" / "20261127T120301Z"
+    described = raw.describe_inputs(tmp_path, {PRICE_FILE: raw.read_raw_csv(path)}, run_dir)
     assert described[PRICE_FILE] == {
-        "path": str(path.resolve()),
+        "path": f"../../{PRICE_FILE}",  # from the run folder: it can be moved
         "sha256": expected,
         "bytes": len(PRICE_OK.encode()),
         "rows": 2,
@@ -245,7 +246,7 @@ def test_is_synthetic(tmp_path: Path) -> None:
 
 def test_check_inputs_json(tmp_path: Path) -> None:
     tables = raw.read_raw_inputs(write_all(tmp_path / "data"))
-    inputs = raw.describe_inputs(tmp_path / "data", tables)
+    inputs = raw.describe_inputs(tmp_path / "data", tables, tmp_path)
     path = tmp_path / INPUTS_FILE
     path.write_text(json.dumps(inputs))
     raw.check_inputs_json(path, tables)

@@ -138,7 +138,8 @@ def test_stage_kernels_start_two_ahead_and_give_a_retried_stage_a_fresh_kernel(
     tmp_path: Path,
 ) -> None:
     stages = load_stages()[:3]
-    with kernels.StageKernels(stages, tmp_path / "kernels.log") as stage_kernels:
+    (tmp_path / "notebooks").mkdir()  # a run folder: its kernels run in notebooks/
+    with kernels.StageKernels(stages, tmp_path) as stage_kernels:
         first = stage_kernels.take(stages[0])
         ahead = dict(stage_kernels._ready)
         assert set(ahead) == {stages[1].name, stages[2].name}
