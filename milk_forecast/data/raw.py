@@ -20,32 +20,16 @@ from typing import Any
 
 import pandas as pd
 
+from milk_forecast.data import columns as cols
 from milk_forecast.data.checks import StageOutputError, check_columns, check_written
-from milk_forecast.data.columns import (
-    BANK_FILE,
-    BANK_SERIES,
-    INPUT_KEYS,
-    MONTH_NAMES,
-    PRICE_FILE,
-    RAIN_DATE,
-    RAIN_FILE,
-    RAIN_REGIONS,
-    RAW_FILES,
-    SYNTHETIC_MARKER,
-)
+from milk_forecast.run_folder import record as run_record
 from milk_forecast.run_folder.files import read_json_object
 from milk_forecast.run_folder.layout import RunFolderError
-from milk_forecast.run_folder.record import (
-    REAL_SOURCE,
-    SYNTHETIC_SOURCE,
-    UNKNOWN_SOURCE,
-    data_source,
-)
 
 FILE_ROLES = {
-    PRICE_FILE: "the monthly milk producer price",
-    RAIN_FILE: "the monthly rainfall by region",
-    BANK_FILE: "the central bank monthly series",
+    cols.PRICE_FILE: "the monthly milk producer price",
+    cols.RAIN_FILE: "the monthly rainfall by region",
+    cols.BANK_FILE: "the central bank monthly series",
 }
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -161,17 +145,17 @@ def _check_values(
 
 def _check_parseable(path: Path, rows: list[tuple[int, list[str]]]) -> None:
     """The per-file value checks: only what no cleaning could recover from."""
-    if path.name == PRICE_FILE:
+    if path.name == cols.PRICE_FILE:
         _check_values(path, rows, "Anio", re.compile(r"\d{4}").fullmatch, "an integer year (YYYY)")
-        months = " ".join(MONTH_NAMES)
-        _check_values(path, rows, "Mes", MONTH_NAMES.__contains__, f"one of {months}")
+        months = " ".join(cols.MONTH_NAMES)
+        _check_values(path, rows, "Mes", cols.MONTH_NAMES.__contains__, f"one of {months}")
         _check_values(path, rows, "Precio_leche", is_number, "a number")
-    elif path.name == RAIN_FILE:
-        _check_values(path, rows, RAIN_DATE, is_iso_date, "a date YYYY-MM-DD")
-        for region in RAIN_REGIONS:
+    elif path.name == cols.RAIN_FILE:
+        _check_values(path, rows, cols.RAIN_DATE, is_iso_date, "a date YYYY-MM-DD")
+        for region in cols.RAIN_REGIONS:
             _check_values(path, rows, region, lambda v: v == "" or is_number(v), "a number")
-    elif path.name == BANK_FILE:
-        for series in BANK_SERIES:
+    elif path.name == cols.BANK_FILE:
+        for series in cols.BANK_SERIES:
             _check_values(
                 path, rows, series, is_bank_value, "digits and dots only (or a placeholder)"
             )
@@ -182,7 +166,7 @@ def read_raw_csv(path: Path) -> pd.DataFrame:
     path = Path(path)
     rows = _read_rows(path)
     header = rows[0][1]
-    required = RAW_FILES.get(path.name, ())
+    required = cols.RAW_FILES.get(path.name, ())
     _check_delimiter(path, header, required)
     _check_shape(path, rows)
     _check_required(path, header, required)
@@ -194,8 +178,10 @@ def read_raw_inputs(data_dir: Path) -> dict[str, pd.DataFrame]:
     """The three raw inputs of ``data_dir``, keyed by file name."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
-        raise RawDataError(f"{data_dir}: data dir not found; it must hold {', '.join(RAW_FILES)}")
-    return {name: read_raw_csv(data_dir / name) for name in RAW_FILES}
+        raise RawDataError(
+            f"{data_dir}: data dir not found; it must hold {', '.join(cols.RAW_FILES)}"
+        )
+    return {name: read_raw_csv(data_dir / name) for name in cols.RAW_FILES}
 
 
 def file_digest(path: Path) -> dict[str, Any]:
@@ -251,7 +237,9 @@ def check_inputs_json(path: Path, tables: dict[str, pd.DataFrame]) -> dict[str, 
     except RunFolderError as exc:
         raise StageOutputError(str(exc)) from None
     for name, entry in inputs.items():
-        missing = [key for key in INPUT_KEYS if not isinstance(entry, dict) or key not in entry]
+        missing = [
+            key for key in cols.INPUT_KEYS if not isinstance(entry, dict) or key not in entry
+        ]
         if missing:
             raise StageOutputError(f"{path}: {name!r} lacks key(s) {missing}")
     if sorted(inputs) != sorted(tables):
@@ -265,25 +253,25 @@ def check_inputs_json(path: Path, tables: dict[str, pd.DataFrame]) -> dict[str, 
 
 
 DATA_LABELS = {
-    SYNTHETIC_SOURCE: "SYNTHETIC SAMPLE (generated, not real prices)",
-    REAL_SOURCE: "real data",
-    UNKNOWN_SOURCE: "data of unknown origin",
+    run_record.SYNTHETIC_SOURCE: "SYNTHETIC SAMPLE (generated, not real prices)",
+    run_record.REAL_SOURCE: "real data",
+    run_record.UNKNOWN_SOURCE: "data of unknown origin",
 }
 
 
 def data_label(synthetic: object) -> str:
     """The data a run used, in words, from run.json's ``synthetic_sample`` flag."""
-    return DATA_LABELS[data_source(synthetic)]
+    return DATA_LABELS[run_record.data_source(synthetic)]
 
 
 def is_synthetic(data_dir: Path) -> bool:
     """Whether ``data_dir`` is a synthetic sample (holds the marker file)."""
-    return (Path(data_dir) / SYNTHETIC_MARKER).is_file()
+    return (Path(data_dir) / cols.SYNTHETIC_MARKER).is_file()
 
 
 def default_data_dir(project_root: Path = PROJECT_ROOT) -> Path:
     """``<root>/data`` when the real files were dropped there, else the synthetic sample."""
     data = Path(project_root) / "data"
-    if all((data / name).is_file() for name in RAW_FILES):
+    if all((data / name).is_file() for name in cols.RAW_FILES):
         return data
     return data / "sample"

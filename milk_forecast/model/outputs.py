@@ -10,12 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from milk_forecast.data.checks import (
-    StageOutputError,
-    check_columns,
-    check_parquet,
-    check_written,
-)
+from milk_forecast.data import checks
 from milk_forecast.model import metrics as mt
 from milk_forecast.model.candidates import BASELINES
 from milk_forecast.model.track_record import TrackRecord, track_record_columns
@@ -28,12 +23,12 @@ from milk_forecast.run_folder.write import write_metrics, write_predictions_json
 
 def read_predictions(path: Path) -> pd.DataFrame:
     """``predictions.parquet``, checked: monthly, sorted, contiguous, predicted, known kinds."""
-    frame = check_parquet(
+    frame = checks.check_parquet(
         path, required=p.PREDICTION_COLUMNS[1:], no_nan=(p.PREDICTED, p.KIND, p.MODEL)
     )
     unknown = sorted(set(frame[p.KIND].astype(str)) - set(p.PREDICTION_KINDS))
     if unknown:
-        raise StageOutputError(
+        raise checks.StageOutputError(
             f"{path}: column 'kind' holds {unknown[0]!r}, expected one of {p.PREDICTION_KINDS}"
         )
     return frame
@@ -175,11 +170,11 @@ def check_outputs(run_dir: Path | str) -> str:
     metrics, document = read_products(run_dir)
     horizons = predictions.loc[predictions[p.KIND] == p.FORECAST, p.HORIZON].tolist()
     if horizons != list(range(1, p.FORECAST_HORIZON + 1)):
-        raise StageOutputError(
+        raise checks.StageOutputError(
             f"{run_dir / layout.PREDICTIONS_FILE}: forecast horizons are {horizons}"
         )
     if len(document["rows"]) != len(predictions):
-        raise StageOutputError(
+        raise checks.StageOutputError(
             f"{run_dir / layout.PREDICTIONS_JSON}: {len(document['rows'])} rows, "
             f"{layout.PREDICTIONS_FILE} has {len(predictions)}"
         )
@@ -189,9 +184,9 @@ def check_outputs(run_dir: Path | str) -> str:
         if key not in metrics
     ]
     if missing:
-        raise StageOutputError(f"{run_dir / layout.METRICS_FILE}: missing {missing}")
-    record = pd.read_parquet(check_written(run_dir / layout.TRACK_RECORD_FILE))
-    check_columns(
+        raise checks.StageOutputError(f"{run_dir / layout.METRICS_FILE}: missing {missing}")
+    record = pd.read_parquet(checks.check_written(run_dir / layout.TRACK_RECORD_FILE))
+    checks.check_columns(
         record, run_dir / layout.TRACK_RECORD_FILE, track_record_columns(metrics["interval_levels"])
     )
     return (
@@ -204,5 +199,5 @@ def check_outputs(run_dir: Path | str) -> str:
 def check_figures(run_dir: Path | str) -> str:
     """The charts the page shows were drawn; returns a one-line summary."""
     for name in layout.CHART_FILES:
-        check_written(Path(run_dir) / layout.FIGURES_DIR / name)
+        checks.check_written(Path(run_dir) / layout.FIGURES_DIR / name)
     return f"{layout.FIGURES_DIR}/: {', '.join(layout.CHART_FILES)} present"

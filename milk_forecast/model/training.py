@@ -27,19 +27,9 @@ from milk_forecast.model.params import TrainParams
 from milk_forecast.model.prototype import prototype_shuffled
 from milk_forecast.model.ridges import OneStepRidge
 from milk_forecast.model.windows import Windows, months_between, resolve, shift
+from milk_forecast.run_folder import predictions as p
 from milk_forecast.run_folder.layout import FEATURES_FILE, MONTH, SERIES_FILE
 from milk_forecast.run_folder.metrics import CALIBRATED_HORIZONS, SHUFFLED
-from milk_forecast.run_folder.predictions import (
-    BACKTEST,
-    FORECAST,
-    FORECAST_HORIZON,
-    HORIZON,
-    IN_SAMPLE,
-    KIND,
-    MODEL,
-    PREDICTED,
-    REASON,
-)
 
 CHOSEN = "adaptive_seasonal_ridge"
 PRICE_ONLY = "adaptive_seasonal_ridge_price_only"
@@ -187,10 +177,10 @@ def forecast_path(
 ) -> pd.DataFrame:
     """The FORECAST_HORIZON months after the history ``served`` was fit on: prediction,
     interval, model and reason (one month ahead: ``model`` and ``reason``)."""
-    path = served.forecast(FORECAST_HORIZON, levels, window).assign(**{KIND: FORECAST})
+    path = served.forecast(p.FORECAST_HORIZON, levels, window).assign(**{p.KIND: p.FORECAST})
     described = [(model, reason)]
-    described += [served.rest_.describe(h) for h in range(2, FORECAST_HORIZON + 1)]
-    path[MODEL], path[REASON] = [m for m, _ in described], [r for _, r in described]
+    described += [served.rest_.describe(h) for h in range(2, p.FORECAST_HORIZON + 1)]
+    path[p.MODEL], path[p.REASON] = [m for m, _ in described], [r for _, r in described]
     return path
 
 
@@ -206,7 +196,7 @@ def one_step_backtest(
     lag = pool.replay_lag(history)
     chosen = [plain_name(pool.clone().fit(history.up_to(o, lag)).chosen) for o in origins]
     rows = pool.backtest(history, origins, [1], levels, window)
-    return rows.drop(columns=[HORIZON, ORIGIN]).assign(**{KIND: BACKTEST, MODEL: chosen})
+    return rows.drop(columns=[p.HORIZON, ORIGIN]).assign(**{p.KIND: p.BACKTEST, p.MODEL: chosen})
 
 
 def in_sample(pool: AdaptiveChoice, history: History) -> pd.DataFrame:
@@ -214,6 +204,6 @@ def in_sample(pool: AdaptiveChoice, history: History) -> pd.DataFrame:
     model = pool.chosen.clone().fit(history)
     positions = np.arange(max(history.start, 1), history.last + 1)
     frame = pd.DataFrame(
-        {MONTH: history.months[positions], PREDICTED: np.exp(model.in_sample(positions))}
+        {MONTH: history.months[positions], p.PREDICTED: np.exp(model.in_sample(positions))}
     )
-    return frame.dropna().assign(**{KIND: IN_SAMPLE, MODEL: plain_name(model)})
+    return frame.dropna().assign(**{p.KIND: p.IN_SAMPLE, p.MODEL: plain_name(model)})

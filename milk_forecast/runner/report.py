@@ -15,13 +15,7 @@ import nbformat
 from nbconvert import HTMLExporter
 
 from milk_forecast.data.raw import data_label
-from milk_forecast.run_folder.layout import (
-    FAN_CHART_FILE,
-    FIGURES_DIR,
-    NOTEBOOKS_DIR,
-    REPORT_FILE,
-    UNIT,
-)
+from milk_forecast.run_folder import layout
 from milk_forecast.run_folder.metrics import FORECAST_PATH, MAE, MAPE, RMSE
 from milk_forecast.run_folder.predictions import PREDICTED
 from milk_forecast.run_folder.record import effective_status
@@ -39,7 +33,7 @@ TEMPLATES = jinja2.Environment(
 def build_report(run_dir: Path, record: dict[str, Any]) -> Path:
     """Write ``<run_dir>/report.html`` from the executed notebooks present and the run's
     record (as it is about to be saved); return its path."""
-    paths = sorted((run_dir / NOTEBOOKS_DIR).glob("*.ipynb"))
+    paths = sorted((run_dir / layout.NOTEBOOKS_DIR).glob("*.ipynb"))
     notebooks = {path.stem: nbformat.read(path, as_version=4) for path in paths}
     stages = {stage.get("name"): stage for stage in record.get("stages", [])}
     merged = nbformat.v4.new_notebook()
@@ -60,7 +54,7 @@ def build_report(run_dir: Path, record: dict[str, Any]) -> Path:
     body, _ = exporter.from_notebook_node(
         merged, resources={"metadata": {"name": f"Run {run_dir.name}"}}
     )
-    target = run_dir / REPORT_FILE
+    target = run_dir / layout.REPORT_FILE
     write_text_atomic(target, body)
     return target
 
@@ -70,7 +64,7 @@ def top(
 ) -> str:
     """templates/report_top.html for this run, without blank lines (they would end the
     markdown cell's HTML block)."""
-    chart = run_dir / FIGURES_DIR / FAN_CHART_FILE
+    chart = run_dir / layout.FIGURES_DIR / layout.FAN_CHART_FILE
     html = TEMPLATES.get_template("report_top.html").render(
         run_id=run_dir.name,
         record=record,
@@ -84,7 +78,7 @@ def top(
         path=record.get(FORECAST_PATH) or [],
         backtest=backtest_words(record.get("headline") or {}),
         chart=base64.b64encode(chart.read_bytes()).decode() if chart.is_file() else None,
-        unit=UNIT,
+        unit=layout.UNIT,
         words=forecast_words,
         bounds=bounds,
     )
@@ -109,7 +103,7 @@ def details(stage: dict[str, Any] | None) -> str:
 def forecast_words(row: dict[str, Any]) -> str:
     """``330.2 CLP/L; 80% likely between 321.8 and 338.8``: a forecast row in words."""
     ranges = [f"{level}% likely between {low:.1f} and {high:.1f}" for level, low, high in bounds(row)]  # fmt: skip
-    return "; ".join([f"{row[PREDICTED]:.1f} {UNIT}", *ranges])
+    return "; ".join([f"{row[PREDICTED]:.1f} {layout.UNIT}", *ranges])
 
 
 def backtest_words(headline: dict[str, Any]) -> str | None:
@@ -117,8 +111,8 @@ def backtest_words(headline: dict[str, Any]) -> str | None:
     if not all(isinstance(headline.get(key), int | float) for key in (RMSE, MAE, MAPE)):
         return None
     return (
-        f"on past data, one month ahead, it missed by {headline[RMSE]:.1f} {UNIT} typically "
-        f"(root mean squared error), {headline[MAE]:.1f} {UNIT} on average, about "
+        f"on past data, one month ahead, it missed by {headline[RMSE]:.1f} {layout.UNIT} typically "
+        f"(root mean squared error), {headline[MAE]:.1f} {layout.UNIT} on average, about "
         f"{headline[MAPE]:.0f}% of the price"
     )
 
