@@ -15,10 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -27,8 +23,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import yaml
 from pipeline_cli import STAGES, cli
+from served import serving
 
 from milk_forecast.run_folder.layout import REPORT_FILE, UNIT
 from milk_forecast.run_folder.predictions import FORECAST_HORIZON
@@ -67,32 +63,6 @@ def require_browser() -> Any:
     return sync_api
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def serve_argv(port: int) -> list[str]:
-    """compose.yaml's api command (the entry point's flags) on a loopback port."""
-    compose = yaml.safe_load((ROOT / "compose.yaml").read_text(encoding="utf-8"))
-    argv = list(compose["services"]["api"]["command"])
-    argv[argv.index("--host") + 1], argv[argv.index("--port") + 1] = "127.0.0.1", str(port)
-    return [sys.executable, "-m", *argv]
-
-
-def wait_ready(base: str, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert server.poll() is None, log.read_text()
-        try:
-            with urllib.request.urlopen(base + "/ready", timeout=2):
-                return
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.1)
-    pytest.fail(f"{base}/ready never answered 200:\n{log.read_text()}")
-
-
 def get_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=5) as response:
         return json.loads(response.read())
@@ -110,23 +80,8 @@ def base_url(sync_api: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     runs_dir = scratch / "runs"
     done = cli("--data-dir", ROOT / "data" / "sample", "--runs-dir", runs_dir)
     assert done.returncode == 0, done.stdout + done.stderr
-    port = free_port()
-    log = scratch / "uvicorn.log"
-    with log.open("w") as output:
-        server = subprocess.Popen(
-            serve_argv(port),
-            cwd=ROOT,
-            env={**os.environ, "RUNS_DIR": str(runs_dir)},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(base, server, log)
+    with serving(runs_dir, scratch / "uvicorn.log") as (base, _):
         yield base
-    finally:
-        server.terminate()
-        server.wait(20)
 
 
 @pytest.fixture(scope="module")

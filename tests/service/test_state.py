@@ -3,6 +3,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -159,9 +161,9 @@ def test_a_refresh_that_fails_is_logged_and_the_run_keeps_serving(
     assert "could not be refreshed" in caplog.text
 
 
-def test_a_refresh_during_another_returns_at_once(runs_dir: Path) -> None:
-    make_run(runs_dir, RUN_A)
-    state = State(runs_dir, 0)
+@contextmanager
+def refresh_in_progress(state: State) -> Iterator[None]:
+    """A refresh in another thread, held in its history scan until the block ends."""
     entered, release = threading.Event(), threading.Event()
     real_scan = state.index.scan
 
@@ -174,9 +176,18 @@ def test_a_refresh_during_another_returns_at_once(runs_dir: Path) -> None:
     first = threading.Thread(target=state.refresh)
     first.start()
     assert entered.wait(10)
-    state.refresh()  # returns while the first one is still scanning
-    release.set()
-    first.join(10)
+    try:
+        yield
+    finally:
+        release.set()
+        first.join(10)
+
+
+def test_a_refresh_during_another_returns_at_once(runs_dir: Path) -> None:
+    make_run(runs_dir, RUN_A)
+    state = State(runs_dir, 0)
+    with refresh_in_progress(state):
+        state.refresh()  # returns while the first one is still scanning
     assert state.run.run_id == RUN_A
 
 
@@ -186,24 +197,11 @@ def test_a_look_during_a_refresh_is_not_lost(runs_dir: Path) -> None:
     now = [0.0]
     state = State(runs_dir, 10.0, clock=lambda: now[0])
     state.reload()
-    entered, release = threading.Event(), threading.Event()
-    real_scan = state.index.scan
-
-    def slow_scan() -> None:
-        entered.set()
-        release.wait(10)
-        real_scan()
-
-    state.index.scan = slow_scan  # type: ignore[method-assign]
-    first = threading.Thread(target=state.refresh)
-    first.start()
-    assert entered.wait(10)
-    make_run(runs_dir, RUN_B)  # published while the first refresh scans
-    now[0] = 10.0
-    assert state.due("look") and state.changed()
-    state.refresh()  # busy: returns at once
-    release.set()
-    first.join(10)
+    with refresh_in_progress(state):
+        make_run(runs_dir, RUN_B)  # published while the first refresh scans
+        now[0] = 10.0
+        assert state.due("look") and state.changed()
+        state.refresh()  # busy: returns at once
     assert state.due("look")  # not in another 10 s: now
     state.refresh()
     assert state.run.run_id == RUN_B
