@@ -19,8 +19,7 @@ SUMMARY_KEY = "milk-forecast-run"
 
 
 def link_file(run_dir: Path, name: str, description: str) -> None:
-    """A link artifact to the run's file ``name`` (when it exists) on the current flow or
-    task run."""
+    """A link artifact to the run's file ``name`` (if any) on the current flow or task run."""
     path = run_dir / name
     if path.is_file():
         link = path.resolve().as_uri()

@@ -1,11 +1,10 @@
 """A temporary Prefect server for one ``run`` that ends with the process that started it.
 
-With no Prefect API configured (PREFECT_API_URL), Prefect starts a temporary server of its
-own; when the process that started it is killed (``kill -9``), that server runs on, an
-orphan. This one is a child reading its standard input, a pipe only the parent holds the
-other end of: however the parent ends, the kernel closes the pipe, the server reads the end
-of it and stops. It runs in a session of its own, so a Ctrl-C in the terminal stops the
-flow run, which then reports its state to a server still up.
+Prefect's own temporary server (no PREFECT_API_URL) runs on, an orphan, when the process
+that started it is killed (``kill -9``). This one is a child reading its standard input, a
+pipe only the parent holds the other end of: however the parent ends, the server reads the
+end of the pipe and stops. It runs in a session of its own, so a Ctrl-C in the terminal
+stops the flow run, which then reports its state to a server still up.
 
     python milk_forecast/flows/server.py FD   # the child: serves on the listening socket FD
 """
@@ -46,7 +45,7 @@ def temporary_server() -> Iterator[str]:
             start_new_session=True,
         )
     try:
-        wait_until_up(url, server, STARTUP_TIMEOUT_S)
+        wait_until_up(url, server)
         with temporary_settings({PREFECT_API_URL: url}):
             yield url
     finally:
@@ -59,23 +58,22 @@ def temporary_server() -> Iterator[str]:
             server.wait()
 
 
-def wait_until_up(url: str, server: subprocess.Popen[bytes], timeout: float) -> None:
-    """Return once the server answers its health check (a connection waits in the socket's
+def wait_until_up(url: str, server: subprocess.Popen[bytes]) -> None:
+    """Return once the server answers its health check (the request waits in the socket's
     queue while it starts); ``ServerError`` if it ends or does not answer in time."""
     try:
-        urllib.request.urlopen(f"{url}/health", timeout=timeout).close()
+        urllib.request.urlopen(f"{url}/health", timeout=STARTUP_TIMEOUT_S).close()
     except OSError as exc:  # HTTPError, URLError, a timeout
         try:
-            ended: int | None = server.wait(1)
+            why = f"it exited with code {server.wait(1)}"
         except subprocess.TimeoutExpired:
-            ended = None
-        why = f"it exited with code {ended}" if ended is not None else str(exc)
+            why = str(exc)
         raise ServerError(f"the temporary Prefect server did not start: {why}") from None
 
 
 def stop_when_parent_ends() -> None:
-    """In the server: wait for the end of standard input (the parent is gone, or done),
-    then stop as on SIGTERM; killed if it has not stopped ``STOP_GRACE_S`` later."""
+    """In the server: at the end of standard input (the parent is gone, or done), stop as on
+    SIGTERM; exit ``STOP_GRACE_S`` later if still there."""
     sys.stdin.buffer.read()
     os.kill(os.getpid(), signal.SIGTERM)
     time.sleep(STOP_GRACE_S)

@@ -40,9 +40,7 @@ def format_seconds(seconds: float) -> str:
 class Clock(Protocol):
     def now(self) -> datetime: ...
 
-    def sleep(self, seconds: float) -> None:
-        """Wait ``seconds`` (may return early when a stop is requested)."""
-        ...
+    def sleep(self, seconds: float) -> None: ...  # may return early once a stop is requested
 
 
 class SystemClock:

@@ -85,9 +85,8 @@ def execute_stage(context: RunContext, stage: Stage, kernel: StageKernel | None)
     banner = banner_text(context.run_id, data_dir, context.record["synthetic_sample"])
     try:
         notebook = nbformat.read(stage.notebook, as_version=4)
-        notebook.cells.insert(
-            0, nbformat.v4.new_markdown_cell(banner, metadata={"tags": ["run-banner"]})
-        )
+        cell = nbformat.v4.new_markdown_cell(banner, metadata={"tags": ["run-banner"]})
+        notebook.cells.insert(0, cell)
         papermill.execute_notebook(
             notebook,
             output,
@@ -107,10 +106,7 @@ def execute_stage(context: RunContext, stage: Stage, kernel: StageKernel | None)
         ) from None
     except Exception as exc:  # kernel died, could not start, notebook unreadable, disk full...
         raise StageFailure(
-            stage=stage.name,
-            notebook=str(output),
-            exception=type(exc).__name__,
-            message=error_message(exc),
+            stage.name, str(output), type(exc).__name__, error_message(exc)
         ) from None
 
 

@@ -21,7 +21,6 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
 def fingerprint(inputs: Mapping[str, Any], code: str, parameters: Mapping[str, Any]) -> str:
-    """sha256 of the inputs' hashes, the code digest and the parameters."""
     payload = json.dumps(
         {"inputs": {k: v["sha256"] for k, v in inputs.items()}, "code": code, "params": parameters},
         sort_keys=True,

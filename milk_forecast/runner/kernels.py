@@ -1,15 +1,12 @@
-"""Kernels started and warmed up ahead of their stage, handed to papermill's own engine.
+"""Kernels started, and their notebook's imports cell run, while the stage before runs.
 
-Starting a kernel and importing pandas, matplotlib and scikit-learn costs about two
-seconds per notebook, more than most stages take (the real-data pipeline: 13 s without
-this, 8.5 s with it). ``StageKernels`` starts a later stage's kernel, which runs that
-notebook's imports cell silently, while the current stage runs. papermill takes it as
-``km=``; nbclient then leaves open the client it made, so ``StageKernel`` closes every
-client it made. Kernels use Unix sockets in a private folder (``ipc``), not TCP: a port
-chosen for a kernel could be taken by one of the runner's own connections before the
-kernel binds it ("Address already in use"), failing the stage. A kernel ends when the
-runner does, however it ends (ipykernel watches its parent); a runner killed leaves the
-kernels' socket folders, which the next runner on the machine removes.
+A kernel and its imports cost about two seconds per notebook, more than most stages take
+(the real-data pipeline: 13 s without this, 8.5 s with it). papermill takes the kernel as
+``km=``; nbclient leaves open the client it made, so ``StageKernel`` closes its clients.
+Kernels use Unix sockets in a private folder, not TCP: a port chosen for a kernel could be
+taken by one of the runner's own connections first ("Address already in use"). A kernel
+ends with the runner, however it ends (ipykernel watches its parent); a runner killed
+leaves its kernels' socket folders, which the next runner on the machine removes.
 """
 
 from __future__ import annotations
@@ -47,7 +44,7 @@ class StageKernel(AsyncKernelManager):
         return client
 
     def stop(self) -> None:
-        """Close every client, stop the kernel now (a dead one is fine), remove its sockets."""
+        """Close every client, stop the kernel (a dead one is fine), remove its sockets."""
         for client in self.clients:
             client.stop_channels()
         self.clients.clear()
@@ -59,16 +56,14 @@ class StageKernel(AsyncKernelManager):
 def start_kernel(
     cwd: Path, warmup_code: str, output: IO[str] | None, env: Mapping[str, str]
 ) -> StageKernel:
-    """A kernel started in ``cwd`` with ``warmup_code`` queued; returns at once.
-    ``output`` takes the kernel process's own stdout and stderr (not cell output)."""
+    """A kernel started in ``cwd`` with ``warmup_code`` queued; returns at once. ``output``
+    takes the kernel process's own stdout and stderr (not cell output)."""
     sockets = sockets_folder()
     manager = StageKernel(transport="ipc", connection_file=str(sockets / "kernel.json"))
     streams = {"stdout": output, "stderr": output} if output else {}
     run_sync(manager.start_kernel)(cwd=str(cwd), env=dict(env), **streams)
-    # A session of its own: clients sharing one session share a socket identity, and
-    # the kernel would ignore papermill's client while this one is connected. It stays
-    # connected until the kernel is stopped: closing it earlier could drop the warm-up
-    # before a booting kernel reads it.
+    # A session of its own, or papermill's client would share its socket identity and be
+    # ignored. It stays connected: closing it could drop the warm-up before the kernel reads it.
     session = Session(key=manager.session.key, signature_scheme=manager.session.signature_scheme)
     warmer = manager.client(session=session)
     warmer.start_channels(iopub=False, stdin=False, hb=False, control=False)
@@ -107,14 +102,10 @@ def kernel_environment(environ: Mapping[str, str] = os.environ) -> dict[str, str
 
 
 class StageKernels:
-    """Kernels for a run's stages, each started (and warmed up) two stages ahead.
-
-    ``with StageKernels(stages, run_dir) as kernels:``, then ``kernels.take(stage)`` for
-    each stage in order and ``kernel.stop()`` after it; the kernels left are stopped when
-    the block ends. Each kernel runs in the run's ``notebooks/`` folder, as Jupyter runs a
-    notebook in its own folder (the paths the stages get are relative to it); what the
-    kernel processes print goes to the run's ``kernels.log``.
-    """
+    """Kernels for a run's stages, each started (and warmed up) two stages ahead, in a
+    ``with`` block that stops those left. Each runs in the run's ``notebooks/`` folder, as
+    Jupyter runs a notebook in its own (the paths the stages get are relative to it); what
+    the kernel processes print goes to the run's ``kernels.log``."""
 
     def __init__(self, stages: Sequence[Stage], run_dir: Path) -> None:
         self.stages = list(stages)

@@ -21,14 +21,12 @@ import shlex
 import socket
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from milk_forecast.run_folder.layout import LOCK_FILE
 from milk_forecast.runner.clock import Clock, SystemClock, isoformat, utc_now
 
-Log = Callable[[str], None]
 MOUNTINFO = Path("/proc/self/mountinfo")
 # Mount options, per file system type, under which locks are kept by the client only.
 LOCAL_ONLY_LOCKS = {
@@ -37,6 +35,7 @@ LOCAL_ONLY_LOCKS = {
     "cifs": ("nobrl",),
     "smb3": ("nobrl",),
 }
+NO_LOCKS = (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS)
 
 
 class LockError(Exception):
@@ -44,17 +43,14 @@ class LockError(Exception):
 
 
 class LockHeldError(LockError):
-    """Another process holds the lock; ``holder`` is its record (None when unreadable)."""
-
-    def __init__(self, message: str, holder: dict[str, Any] | None) -> None:
-        super().__init__(message)
-        self.holder = holder
+    """Another process holds the lock: the message says which."""
 
 
 class RunsLock:
     """The runs folder's lock for the duration of a ``with`` block. ``LockHeldError`` when
-    another process holds it: at once, or with ``wait`` once ``stopped()`` (it tries again
-    every ``poll`` seconds)."""
+    another process holds it: at once, or with ``wait`` once ``stopped()``. A wait tries again
+    every ``poll`` seconds rather than block in ``flock``: a signal caught by another thread
+    (Prefect has several) would not interrupt that call, and nothing could stop the wait."""
 
     def __init__(
         self,
@@ -63,13 +59,12 @@ class RunsLock:
         poll: float = 2.0,
         *,
         command: str | None = None,
-        log: Log = print,
+        log: Callable[[str], None] = print,
         clock: Clock | None = None,
         stopped: Callable[[], bool] = lambda: False,
         mountinfo: Path = MOUNTINFO,
     ) -> None:
-        self.runs_dir = Path(runs_dir)
-        self.path = self.runs_dir / LOCK_FILE
+        self.path = Path(runs_dir) / LOCK_FILE
         self.wait = wait
         self.poll = poll
         self.command = command if command is not None else shlex.join(sys.argv)
@@ -77,7 +72,6 @@ class RunsLock:
         self.clock = clock or SystemClock(stopped)
         self.stopped = stopped
         self.mountinfo = mountinfo
-        self.record: dict[str, Any] | None = None
         self._handle: IO[str] | None = None
 
     def __enter__(self) -> RunsLock:
@@ -88,14 +82,14 @@ class RunsLock:
         self.release()
 
     def acquire(self) -> None:
-        refuse_local_only_locks(self.runs_dir, self.mountinfo)
+        refuse_local_only_locks(self.path.parent, self.mountinfo)
         announced = False
         while not self._try_lock():
-            holder, held_by = holder_of(self.path)
+            held_by = holder_of(self.path)
             if not self.wait:
-                raise LockHeldError(f"{held_by}; wait for it with --wait, or let it finish", holder)
+                raise LockHeldError(f"{held_by}; wait for it with --wait, or let it finish")
             if self.stopped():
-                raise LockHeldError(f"stopped while waiting: {held_by}", holder)
+                raise LockHeldError(f"stopped while waiting: {held_by}")
             if not announced:
                 self.log(f"waiting for the lock: {held_by}")
                 announced = True
@@ -108,10 +102,18 @@ class RunsLock:
             self._handle.truncate(0)
         fcntl.flock(self._handle, fcntl.LOCK_UN)
         self._handle.close()
-        self._handle, self.record = None, None
+        self._handle = None
 
     def _try_lock(self) -> bool:
-        handle = _open_lock_file(self.path)
+        """Whether the lock was free: it is ours now, with our record in the file."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)  # not truncated: a holder's
+        except OSError as exc:
+            raise LockError(
+                f"cannot open the lock file {self.path}: {exc.strerror or exc}"
+            ) from None
+        handle = os.fdopen(fd, "r+", encoding="utf-8")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -120,7 +122,7 @@ class RunsLock:
                 return False
             raise LockError(_cannot_lock(self.path, exc)) from None
         self._handle = handle
-        self.record = {
+        record = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "started_at": isoformat(utc_now()),
@@ -128,24 +130,14 @@ class RunsLock:
         }
         with contextlib.suppress(OSError):  # informative only: a full disk must not stop us
             handle.truncate(0)
-            handle.write(json.dumps(self.record))
+            handle.write(json.dumps(record))
             handle.flush()
         return True
 
 
-def _open_lock_file(path: Path) -> IO[str]:
-    """The lock file opened for writing, created if needed, never truncated by opening."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise LockError(f"cannot open the lock file {path}: {exc.strerror or exc}") from None
-    return os.fdopen(fd, "r+", encoding="utf-8")
-
-
 def _cannot_lock(path: Path, exc: OSError) -> str:
     reason = exc.strerror or str(exc)
-    if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+    if exc.errno in NO_LOCKS:
         return (
             f"cannot lock {path}: the file system of the runs folder does not support "
             f"file locks ({reason}); put the runs folder on a local disk or a shared file "
@@ -154,73 +146,54 @@ def _cannot_lock(path: Path, exc: OSError) -> str:
     return f"cannot lock {path}: {reason}"
 
 
-@dataclass(frozen=True)
-class Mount:
-    """One line of ``/proc/self/mountinfo`` (see proc(5)): where, which file system, options."""
-
-    point: str
-    fs_type: str
-    source: str
-    options: frozenset[str]
-
-
-def parse_mount(line: str) -> Mount | None:
-    fields = line.split()
-    if "-" not in fields[6:]:
+def mount_of(path: Path, mountinfo: Path) -> tuple[str, str, str, set[str]] | None:
+    """The innermost mount holding ``path``, as ``mountinfo`` (proc(5)) lists it: its mount
+    point, file system type, source and options; None when unknown (not Linux)."""
+    try:
+        lines = mountinfo.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
         return None
-    separator = fields.index("-", 6)
-    if len(fields) < separator + 4:
-        return None
-    fs_type, source, super_options = fields[separator + 1 : separator + 4]
-    # A space, tab, newline or backslash in the mount point is an octal escape (``\040``).
-    point = re.sub(r"\\([0-7]{3})", lambda match: chr(int(match.group(1), 8)), fields[4])
-    return Mount(point, fs_type, source, frozenset(f"{fields[5]},{super_options}".split(",")))
+    mount = None
+    for line in lines:  # ID PARENT DEV ROOT POINT OPTIONS [OPTIONAL...] - TYPE SOURCE OPTIONS
+        before, _, after = line.partition(" - ")
+        fields, fs_fields = before.split(), after.split()
+        if len(fields) < 6 or len(fs_fields) < 3:
+            continue
+        # A space, tab, newline or backslash in the mount point is an octal escape (``\040``).
+        point = re.sub(r"\\([0-7]{3})", lambda match: chr(int(match.group(1), 8)), fields[4])
+        # Of two mounts on one point, the later hides the earlier.
+        if path.is_relative_to(point) and (mount is None or len(point) >= len(mount[0])):
+            options = {*fields[5].split(","), *fs_fields[2].split(",")}
+            mount = (point, fs_fields[0], fs_fields[1], options)
+    return mount
 
 
 def refuse_local_only_locks(runs_dir: Path, mountinfo: Path = MOUNTINFO) -> None:
     """LockError when the runs folder is on a mount whose locks other machines never see."""
-    try:
-        lines = mountinfo.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:  # not Linux, or /proc not mounted: nothing to tell
-        return
     resolved = runs_dir.resolve()  # the runs folder may not exist yet: its nearest parent
-    target = next(path for path in (resolved, *resolved.parents) if path.exists())
-    holding = [m for m in map(parse_mount, lines) if m and target.is_relative_to(m.point)]
-    # The innermost mount; of two on one point, the later (it hides the other).
-    mount = max(reversed(holding), key=lambda m: len(m.point), default=None)
+    mount = mount_of(next(p for p in (resolved, *resolved.parents) if p.exists()), mountinfo)
     if mount is None:
         return
-    for option in LOCAL_ONLY_LOCKS.get(mount.fs_type, ()):
-        if option in mount.options:
+    point, fs_type, source, options = mount
+    for option in LOCAL_ONLY_LOCKS.get(fs_type, ()):
+        if option in options:
             raise LockError(
                 f"cannot lock {runs_dir / LOCK_FILE} safely: the runs folder is on "
-                f"{mount.fs_type} mount {mount.point} ({mount.source}) with {option!r}, "
-                "so its locks are local to this machine and a pipeline on another machine "
-                "sharing the folder would not see them; remount without it (NFS: the default "
-                "local_lock=none with the lock service; CIFS: without nobrl) or use a local disk"
+                f"{fs_type} mount {point} ({source}) with {option!r}, so its locks are local "
+                "to this machine and a pipeline on another machine sharing the folder would "
+                "not see them; remount without it (NFS: the default local_lock=none with the "
+                "lock service; CIFS: without nobrl) or use a local disk"
             )
 
 
-def read_lock(path: Path) -> dict[str, Any] | None:
-    """The holder record in the lock file; None when there is none (free, or being written)."""
+def holder_of(path: Path) -> str:
+    """Who holds the lock, in words, from its record in the file: pid, host, since, command."""
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError):  # ValueError: not UTF-8, not JSON
-        return None
-    return record if isinstance(record, dict) else None
-
-
-def holder_of(path: Path) -> tuple[dict[str, Any] | None, str]:
-    """The holder's record and who holds the lock, in words: pid, host, since, command."""
-    holder = read_lock(path)
-    if holder is None:
-        return None, (
-            f"runs folder {path.parent} is locked by another process (its record in {path} "
-            "is being written or unreadable)"
+        holder = json.loads(path.read_text(encoding="utf-8"))
+        who = (
+            f"pid {holder['pid']} on host {holder['host']} since {holder['started_at']} "
+            f"(command: {holder['command']})"
         )
-    text = (
-        f"runs folder {path.parent} is locked by pid {holder.get('pid')} on host "
-        f"{holder.get('host')} since {holder.get('started_at')} "
-        f"(command: {holder.get('command')})"
-    )
-    return holder, text
+    except (OSError, ValueError, TypeError, KeyError):  # being written, or not a record
+        who = f"another process (its record in {path} is being written or unreadable)"
+    return f"runs folder {path.parent} is locked by {who}"

@@ -1,8 +1,7 @@
 """Publishing: a run that just completed, or an earlier one (``--publish RUN_ID``, a rollback).
 
 A run on the synthetic sample never replaces a served run made from real data unless asked
-to. ``publish_existing`` checks a run exactly as the service checks a run it is about to
-serve (``run_folder.servable``). Every publication is appended to the publication log.
+to; an earlier run is checked exactly as the service checks a run it is about to serve.
 """
 
 from __future__ import annotations
@@ -13,11 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from milk_forecast.run_folder import record as run_record
-from milk_forecast.run_folder.layout import (
-    RUN_ID_EXAMPLE,
-    RunFolderError,
-    is_valid_run_id,
-)
+from milk_forecast.run_folder.layout import RUN_ID_EXAMPLE, RunFolderError, is_valid_run_id
 from milk_forecast.run_folder.metrics import DRIFT, FORECAST_PATH, TRACK_RECORD
 from milk_forecast.run_folder.publication import PUBLISHED_BY_OPERATOR, PUBLISHED_BY_PIPELINE
 from milk_forecast.run_folder.servable import load_servable, read_products
@@ -51,7 +46,7 @@ def complete_run(
         refusal = None
         if not allow_synthetic_over_real:
             refusal = publication_refusal(context.plan.runs_dir, context.record)
-        run_state.mark_finished(context, run_record.SUCCEEDED)
+        run_state.mark_finished(context.record, run_record.SUCCEEDED)
         context.record[run_record.PUBLISHED] = refusal is None
         context.record[run_record.NOT_PUBLISHED_REASON] = refusal
         run_state.write_report(context)
@@ -90,19 +85,19 @@ def publish_run(context: run_state.RunContext) -> run_state.RunOutcome:
     run.json, then ``LATEST`` is renamed into place. A rename that fails takes the line back
     and puts run.json back to ``failed``: ``LATEST`` and the log always agree.
     """
-    runs_dir, run_id = context.plan.runs_dir, context.run_id
     if not context.record[run_record.PUBLISHED]:
         context.save()
-        return run_state.RunOutcome(run_record.SUCCEEDED, run_id, context.run_dir, context.record)
-    with publication_step(run_id) as published:
+        return context.outcome(run_record.SUCCEEDED)
+    entry = publication(context.run_id, PUBLISHED_BY_PIPELINE)
+    with publication_step(context.run_id) as published:
         try:
-            with staged_publication(runs_dir, publication(run_id, PUBLISHED_BY_PIPELINE)) as commit:
+            with staged_publication(context.plan.runs_dir, entry) as commit:
                 context.save()
                 commit()
         except (OSError, RunFolderError) as exc:
             return run_state.fail_run(context, not_published(exc))
         published()
-    return run_state.RunOutcome(run_record.SUCCEEDED, run_id, context.run_dir, context.record)
+    return context.outcome(run_record.SUCCEEDED)
 
 
 def publication(run_id: str, by: str) -> dict[str, str]:

@@ -2,14 +2,12 @@
 
     plan (parameters checked, inputs hashed, fingerprint)
     -> runs left running by a process that is gone marked failed (abandoned)
-    -> skipped when the served run was made from the same fingerprint
-    -> start (the run folder and its run.json)
+    -> skipped when the served run has the same fingerprint | start (folder, run.json)
     -> each stage on a kernel started ahead -> complete (verify, publish) | fail
 
 ``run_pipeline.py`` calls it once or on ``--schedule``; the Prefect flow passes ``RunSteps``
 that run each step as a task, as papermill takes an engine. A run that fails at any step
-(an OS error such as a full disk included) is marked ``failed`` in its run.json and never
-touches ``LATEST``, so the model being served stays the last good one.
+(a full disk included) is marked ``failed`` and never touches ``LATEST``.
 """
 
 from __future__ import annotations
@@ -59,11 +57,8 @@ def run_pipeline(
     steps: RunSteps | None = None,
 ) -> run_state.RunOutcome:
     """Run the four stages once; a failing stage is an outcome, not an exception.
-
-    Raises ``PipelineError`` for bad parameters or notebooks (before anything is written),
-    ``RunRecordError`` when the run folder or its run.json cannot be written, and
-    ``KeyboardInterrupt`` (after recording the run failed) when interrupted.
-    """
+    ``PipelineError``: bad parameters or notebooks (nothing written); ``RunRecordError``: the
+    run folder or run.json cannot be written; ``KeyboardInterrupt`` once the run is failed."""
     steps = steps or RunSteps()
     plan = steps.plan(data_dir, runs_dir, overrides or {}, notebooks_dir)
     for run_id in run_state.settle_abandoned(plan.runs_dir, "the next run"):

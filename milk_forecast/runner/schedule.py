@@ -1,7 +1,6 @@
 """Run the pipeline now and then at every time of a cron expression (UTC), with retries.
 
-``cronsim`` parses and steps the expressions; our messages name the field at fault. The
-clock and the stop are injected so tests drive the loop without waiting.
+``cronsim`` parses and steps the expressions; our messages name the field at fault.
 """
 
 from __future__ import annotations
@@ -73,7 +72,12 @@ def run_with_retries(
     from ``run_once`` is a failed attempt (logged with its class and message)."""
     attempts = retries + 1
     for attempt in range(1, attempts + 1):
-        if _attempt(run_once, log):
+        try:
+            ok = bool(run_once())
+        except Exception as exc:  # one broken run must not end a schedule
+            log(f"run raised {type(exc).__name__}: {exc}")
+            ok = False
+        if ok:
             if attempt > 1:
                 log(f"attempt {attempt}/{attempts} succeeded")
             return True
@@ -131,11 +135,3 @@ def sleep_until(due: datetime, clock: Clock, stopped: Stopped) -> bool:
             return True
         clock.sleep(min(remaining, MAX_WAIT_SLICE_S))
     return False
-
-
-def _attempt(run_once: RunOnce, log: Log) -> bool:
-    try:
-        return bool(run_once())
-    except Exception as exc:  # one broken run must not end a schedule
-        log(f"run raised {type(exc).__name__}: {exc}")
-        return False

@@ -7,6 +7,7 @@ marks ``failed`` a run whose process ended without finishing it (``abandoned``).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import importlib
 import os
@@ -113,6 +114,9 @@ class RunContext:
                 f"({describe_os_error(exc)}); it may not show the run's true state"
             ) from exc
 
+    def outcome(self, status: str, failure: StageFailure | None = None) -> RunOutcome:
+        return RunOutcome(status, self.run_id, self.run_dir, self.record, failure)
+
 
 def start_run(plan: RunPlan, log: Log = print) -> RunContext:
     """Create the run folder and its run.json (status ``running``)."""
@@ -161,43 +165,48 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def mark_finished(context: RunContext, status: str, error: dict[str, Any] | None = None) -> None:
-    """The record's final status, end time and error, in memory only (``save`` writes it)."""
-    context.record["status"] = status
-    context.record["finished_at"] = isoformat(utc_now())
-    context.record["error"] = error
+def running_stage(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The record's last stage entry when it is still ``running``."""
+    stages = record.get("stages") or []
+    return stages[-1] if stages and stages[-1].get("status") == run_record.RUNNING else None
+
+
+def mark_finished(record: dict[str, Any], status: str, failure: StageFailure | None = None) -> None:
+    """The record's final status, end time and error, in memory only (``save`` writes it);
+    a failure fails the stage still running too."""
+    stage = running_stage(record)
+    if failure is not None and stage is not None:
+        stage["status"] = run_record.FAILED
+    record["status"] = status
+    record["finished_at"] = isoformat(utc_now())
+    record["error"] = dataclasses.asdict(failure) if failure is not None else None
     if status != run_record.SUCCEEDED:
-        context.record[run_record.PUBLISHED] = False
-        context.record[run_record.NOT_PUBLISHED_REASON] = None
+        record[run_record.PUBLISHED] = False
+        record[run_record.NOT_PUBLISHED_REASON] = None
 
 
 def fail_run(context: RunContext, failure: StageFailure) -> RunOutcome:
     """Mark the run (and its running stage) failed with ``failure``; LATEST is not touched."""
-    if context.record["stages"] and context.record["stages"][-1]["status"] == run_record.RUNNING:
-        context.record["stages"][-1]["status"] = run_record.FAILED
-    error = dataclasses.asdict(failure)  # its notebook from the run folder, which can move
-    error["notebook"] = failure.notebook and os.path.relpath(failure.notebook, context.run_dir)
-    mark_finished(context, run_record.FAILED, error)
+    notebook = failure.notebook and os.path.relpath(failure.notebook, context.run_dir)
+    failure = dataclasses.replace(failure, notebook=notebook)  # the run folder can move
+    mark_finished(context.record, run_record.FAILED, failure)
     context.save()
     write_report(context)
-    return RunOutcome(run_record.FAILED, context.run_id, context.run_dir, context.record, failure)
+    return context.outcome(run_record.FAILED, failure)
 
 
 def failure_of(context: RunContext, exc: BaseException, step: str | None = None) -> StageFailure:
     """The failure of a run stopped by ``exc`` in the stage running (else ``step``, else
     ``start``). A stop (any exception that is not an ``Exception``: Ctrl-C, an orchestrator's
     termination signal) is ``interrupted``, naming the signal when ``exc`` carries its number."""
-    stages = context.record["stages"]
-    running = stages[-1]["name"] if stages and stages[-1]["status"] == run_record.RUNNING else None
-    stage = running or step or "start"
+    running = running_stage(context.record)
+    stage = running["name"] if running else (step or "start")
     notebook = str(context.run_dir / NOTEBOOKS_DIR / f"{stage}.ipynb") if running else ""
-    if not isinstance(exc, Exception):
-        number = getattr(exc, "signal", None)
-        message = f"stopped by {signal.Signals(number).name}" if isinstance(number, int) else ""
-        return StageFailure(
-            stage, notebook, "interrupted", message or str(exc) or "run interrupted"
-        )
-    return StageFailure(stage, notebook, type(exc).__name__, error_message(exc))
+    if isinstance(exc, Exception):
+        return StageFailure(stage, notebook, type(exc).__name__, error_message(exc))
+    number = getattr(exc, "signal", None)
+    message = f"stopped by {signal.Signals(number).name}" if isinstance(number, int) else ""
+    return StageFailure(stage, notebook, "interrupted", message or str(exc) or "run interrupted")
 
 
 def settle_run(
@@ -206,28 +215,19 @@ def settle_run(
     """Write ``summary``'s run.json (a run left ``running``) as ``failed``: its running stage
     failed, ``error`` naming that stage (else ``start``, or ``complete`` after the last one),
     ``exception`` and ``message``; ``OSError`` if it cannot be written."""
-    record = dict(summary.record)
-    stages = [dict(stage) for stage in record.get("stages") or []]
-    running = stages[-1] if stages and stages[-1].get("status") == run_record.RUNNING else None
-    if running is not None:
-        running["status"] = run_record.FAILED
-    stage = running["name"] if running else ("complete" if stages else "start")
+    record = copy.deepcopy(summary.record)
+    running = running_stage(record)
+    stage = running["name"] if running else ("complete" if record.get("stages") else "start")
     notebook = str(running.get("notebook") or "") if running else ""
-    failure = StageFailure(str(stage), notebook, exception, message)
-    record |= {"stages": stages, "status": run_record.FAILED, "finished_at": finished_at}
-    record |= {
-        "error": dataclasses.asdict(failure),
-        run_record.PUBLISHED: False,
-        run_record.NOT_PUBLISHED_REASON: None,
-    }
+    mark_finished(record, run_record.FAILED, StageFailure(str(stage), notebook, exception, message))
+    record["finished_at"] = finished_at
     write_run_record(summary.path, record)
 
 
 def settle_abandoned(runs_dir: Path, by: str) -> list[str]:
-    """Mark ``failed`` (``abandoned``) every run of ``runs_dir`` left ``running`` by a process
-    of this host that is gone (``incomplete``), once: the ids settled. ``by`` says who found
-    it. A run of another host is left as it is (whether its process lives is unknown), so is
-    a run.json that cannot be written."""
+    """Mark ``failed`` (``abandoned``) the runs left ``running`` by a process of this host
+    that is gone (``incomplete``): the ids settled. ``by`` says who found them. A run of
+    another host (whether its process lives is unknown) and a read-only run.json are left."""
     settled = []
     for summary in run_record.list_runs(runs_dir):
         if summary.status != run_record.INCOMPLETE or summary.error is not None:
@@ -252,7 +252,8 @@ def write_report(context: RunContext) -> None:
     try:
         report.build_report(context.run_dir, context.record)
     except Exception as exc:
-        context.log(f"warning: {context.run_dir / REPORT_FILE} not written: {error_text(exc)}")
+        where = context.run_dir / REPORT_FILE
+        context.log(f"warning: {where} not written: {type(exc).__name__}: {error_message(exc)}")
 
 
 def error_message(exc: BaseException) -> str:
@@ -262,10 +263,5 @@ def error_message(exc: BaseException) -> str:
     return first_line(str(exc)) or repr(exc)
 
 
-def error_text(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {error_message(exc)}"
-
-
 def first_line(text: str) -> str:
-    lines = [line for line in str(text).strip().splitlines() if line.strip()]
-    return lines[0] if lines else ""
+    return next((line for line in str(text).strip().splitlines() if line.strip()), "")

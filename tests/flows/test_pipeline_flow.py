@@ -1,10 +1,11 @@
 """The pipeline flow against a temporary local Prefect server (no network), on the sample data.
 
-One server for the module (``prefect_test_harness`` takes seconds to start) and one
-full flow run, whose 02_clean fails at its first attempt and is retried; the session's
-``sample_run`` is the CLI's run to compare it with. The CLI (``run_pipeline.py``) and the
-flow's own command line run in this process, or as a subprocess talking to the server
-where a test signals it.
+One server for the module, the flow command line's own (``flows.server``), in a Prefect home
+of its own: its database, which takes most of a first start, also serves the command line's
+servers started here. One full flow run, whose 02_clean fails at its first attempt and is
+retried; the session's ``sample_run`` is the CLI's run to compare it with. The CLI
+(``run_pipeline.py``) and the flow's own command line run in this process, or as a
+subprocess where a test signals it.
 """
 
 from __future__ import annotations
@@ -48,14 +49,14 @@ from prefect.client.schemas.filters import (
     LogFilter,
     LogFilterTaskRunId,
 )
+from prefect.events.worker import EventsWorker
 from prefect.logging.handlers import APILogWorker
-from prefect.settings import PREFECT_API_URL
-from prefect.testing.utilities import prefect_test_harness
 from run_factory import make_run
 
 from milk_forecast.flows import cli as flow_cli
 from milk_forecast.flows.artifacts import SUMMARY_KEY
 from milk_forecast.flows.pipeline_flow import fail_abandoned_runs, milk_forecast_pipeline
+from milk_forecast.flows.server import temporary_server
 from milk_forecast.model.outputs import read_predictions
 from milk_forecast.run_folder.layout import (
     METRICS_FILE,
@@ -73,21 +74,20 @@ from milk_forecast.runner.options import EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK
 pytestmark = pytest.mark.slow
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-NO_TELEMETRY = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
 
 
 @pytest.fixture(scope="module", autouse=True)
-def prefect_api() -> Iterator[str]:
-    """A temporary Prefect server and database for the whole module."""
-    previous = {key: os.environ.get(key) for key in NO_TELEMETRY}
-    os.environ.update(NO_TELEMETRY)
-    with prefect_test_harness(server_startup_timeout=180):
-        yield PREFECT_API_URL.value()
-    for key, value in previous.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A temporary Prefect server for the whole module, as this process's Prefect API: its
+    URL. Its home (``PREFECT_HOME``, so its database) is the module's, for every server the
+    flow's command line starts here."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PREFECT_HOME", str(tmp_path_factory.mktemp("prefect-home")))
+        patch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        with temporary_server() as url:
+            yield url
+            APILogWorker.drain_all()  # what is still queued, before the server stops
+            EventsWorker.drain_all()
 
 
 def run_flow(data_dir: Path, runs_dir: Path, **parameters: Any) -> Any:
@@ -362,7 +362,7 @@ def test_a_flow_run_killed_hard_leaves_nothing_running_and_is_settled_by_the_nex
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         cwd=PROJECT_ROOT,
-        env=env | NO_TELEMETRY | {"PREFECT_HOME": str(tmp_path / "prefect")},
+        env=env,
     )  # fmt: skip
     try:
         running.wait()  # inside the waiting cell: the server and the kernels are up
