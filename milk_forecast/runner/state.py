@@ -188,8 +188,8 @@ def mark_finished(record: dict[str, Any], status: str, failure: StageFailure | N
 def fail_run(context: RunContext, failure: StageFailure) -> RunOutcome:
     """Mark the run (and its running stage) failed with ``failure``; LATEST is not touched."""
     notebook = failure.notebook and os.path.relpath(failure.notebook, context.run_dir)
-    failure = dataclasses.replace(failure, notebook=notebook)  # the run folder can move
-    mark_finished(context.record, run_record.FAILED, failure)
+    recorded = dataclasses.replace(failure, notebook=notebook)  # the run folder can move
+    mark_finished(context.record, run_record.FAILED, recorded)
     context.save()
     write_report(context)
     return context.outcome(run_record.FAILED, failure)
