@@ -1,7 +1,8 @@
 """Milk price forecast: the notebook pipeline's logic and the prediction service.
 
-Layers, one subpackage each: ``data`` (raw inputs, cleaning, features, the synthetic
-sample), ``model`` (metrics, models, backtests, training), ``runner`` (the stages run
-by papermill, run folders, lock, schedule, history, report) and ``service`` (what the
-API serves). Names shared between them live in ``contracts``.
+Layers, one subpackage each, each importing only those before it: ``run_folder`` (the
+format of runs/, standard library only), ``data`` (raw inputs, cleaning, features, the
+synthetic sample), ``model`` (candidates, backtests, training), ``runner`` (the stages run
+by papermill), ``flows`` (the Prefect flow) and ``service`` (what the API serves, reading
+runs/ through ``run_folder`` only).
 """

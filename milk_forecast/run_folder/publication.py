@@ -44,14 +44,10 @@ def _entry(line: str) -> dict[str, str] | None:
         moment = datetime.strptime(entry["published_at"], TIME_FORMAT)
     except (ValueError, RecursionError, TypeError, KeyError):
         return None
-    by = entry.get("by")
-    if (
-        not layout.is_valid_run_id(entry.get("run_id"))
-        or not isinstance(by, str)
-        or len(by) > MAX_BY
-    ):
+    run_id, by = entry.get("run_id"), entry.get("by")
+    if not layout.is_valid_run_id(run_id) or not isinstance(by, str) or len(by) > MAX_BY:
         return None
-    return {"run_id": entry["run_id"], "published_at": f"{moment:{TIME_FORMAT}}", "by": by}
+    return {"run_id": run_id, "published_at": f"{moment:{TIME_FORMAT}}", "by": by}
 
 
 def read_publications(runs_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:

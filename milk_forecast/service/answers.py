@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from milk_forecast.run_folder.files import sanitize
+from milk_forecast.run_folder.files import excerpt, sanitize
 from milk_forecast.run_folder.layout import RUN_ID_EXAMPLE, is_valid_run_id
 
 SERVICE_NAME = "milk-price-forecast"
@@ -71,17 +71,13 @@ def mapping(value: Any, key: str) -> Mapping[str, Any]:
     return found if isinstance(found, Mapping) else {}
 
 
-def echo(text: str) -> str:
-    return sanitize(text, 43)
-
-
 def parse_int(name: str, values: list[str], low: int, high: int) -> int:
     """The one integer in ``values`` within ``low..high``, else a 422 naming ``name``."""
     allowed = f"integer from {low} to {high}"
     if len(values) != 1:
         problem = f"{name} is missing" if not values else f"{name} is given {len(values)} times"
     elif not _INTEGER.fullmatch(values[0]) or not low <= int(values[0]) <= high:
-        problem = f"{name}={echo(values[0])!r} is not an {allowed}"
+        problem = f"{name}={excerpt(values[0])} is not an {allowed}"
     else:
         return int(values[0])
     message = f"{problem}; expected an {allowed}"
@@ -90,7 +86,7 @@ def parse_int(name: str, values: list[str], low: int, high: int) -> int:
 
 def check_run_id(run_id: str) -> None:
     if not is_valid_run_id(run_id):
-        message = f"{echo(run_id)!r} is not a run id: run ids look like {RUN_ID_EXAMPLE!r}"
+        message = f"{excerpt(run_id)} is not a run id: run ids look like {RUN_ID_EXAMPLE!r}"
         raise ApiError(404, "unknown_run", message)
 
 
@@ -120,7 +116,7 @@ async def error_answer(request: Request, exc: Exception) -> Response:
     headers = None
     if isinstance(exc, HTTPException):
         code, headers = HTTP_CODES.get(exc.status_code, "http_error"), exc.headers
-        where = f"{echo(request.method)} {echo(request.scope['path'])}"
+        where = sanitize(f"{request.method} {request.scope['path']}", 90)
         exc = ApiError(exc.status_code, code, f"{exc.detail}: {where}")
     elif not isinstance(exc, ApiError):
         message = f"unexpected {type(exc).__name__}; see the server log"

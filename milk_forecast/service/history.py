@@ -89,11 +89,9 @@ class RunIndex:
         """The /api/runs/{run_id} body: its run.json and metrics.json; 404 for unknown ids."""
         self.check_known(run_id)
         run_dir = self.runs_dir / run_id
-        summary = record.summary_of(run_dir)
+        summary, metrics_file = record.summary_of(run_dir), run_dir / layout.METRICS_FILE
         try:
-            metrics = read_json_object(
-                run_dir / layout.METRICS_FILE, MAX_METRICS_BYTES, self.runs_dir
-            )
+            metrics = read_json_object(metrics_file, MAX_METRICS_BYTES, self.runs_dir)
         except layout.RunFolderError:
             metrics = None
         answer = {"run_id": run_id, "status": summary.status, "served": run_id == served_id}
