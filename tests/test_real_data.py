@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -211,3 +212,20 @@ def test_windows_follow_a_price_file_cut_earlier(
     path = result.metrics[FORECAST_PATH]
     assert path[0]["month"] == f"{pd.Timestamp(cut) + pd.DateOffset(months=1):%Y-%m}"
     assert [row["horizon"] for row in path] == list(range(1, 13))
+
+
+def test_the_readmes_current_forecast_is_the_real_datas(
+    trained: training.TrainingResult, project_root: Path
+):
+    """README's "The current forecast" table: each month's figures as a run prints them."""
+    table = re.findall(
+        r"^\| ([0-9]{4}-[0-9]{2}) \(.*?\) \| (.+?) \| (.+?) – (.+?) \| (.+?) – (.+?) \|$",
+        (project_root / "README.md").read_text(encoding="utf-8"),
+        re.MULTILINE,
+    )
+    path = {row["month"]: row for row in trained.metrics[FORECAST_PATH]}
+    columns = ("predicted", "lower_80", "upper_80", "lower_95", "upper_95")
+    assert len(table) == 4
+    for month, *figures in table:
+        expected = [f"{path[month][f'{column}_clp_per_l']:.1f}" for column in columns]
+        assert figures == expected, month
