@@ -312,6 +312,11 @@ def test_runs_list_and_detail(client: TestClient, runs_dir: Path) -> None:
     detail = assert_documented(client.get(f"/api/runs/{RUN_B}"), "/api/runs/{run_id}")
     assert detail["run"]["status"] == FAILED
     assert detail["metrics"]["unit"] == "CLP/L"
+    metrics = json.loads((runs_dir / RUN_A / METRICS_FILE).read_text())
+    metrics["headline"]["rmse_clp_per_l"] = 6.733294876750234
+    (runs_dir / RUN_A / METRICS_FILE).write_text(json.dumps(metrics))
+    served = client.get(f"/api/runs/{RUN_A}").json()["metrics"]["headline"]
+    assert served["rmse_clp_per_l"] == 6.73  # prices and errors in CLP/L as the API serves them
 
 
 def test_no_bench_route_in_the_served_app(client: TestClient) -> None:

@@ -17,6 +17,7 @@ from milk_forecast.run_folder.layout import RUN_ID_EXAMPLE, is_valid_run_id
 
 SERVICE_NAME = "milk-price-forecast"
 MAX_TEXT, MAX_KEYS = 500, 50
+PRICE_SUFFIX = "_clp_per_l"
 MAX_ACCEPT = 1024  # characters of an Accept header read; the rest is ignored
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 _INTEGER = re.compile(r"-?0*[0-9]{1,6}")  # zero-padding is allowed, as month=04 is
@@ -63,6 +64,16 @@ def rounded(value: Any) -> Any:
     if isinstance(value, dict):
         return {key: rounded(item) for key, item in value.items()}
     return [rounded(item) for item in value] if isinstance(value, list) else value
+
+
+def prices_rounded(value: Any, key: str = "") -> Any:
+    """``value`` with the floats under a ``*_clp_per_l`` key (prices and errors in CLP/L)
+    rounded to 0.01, nothing else changed: a run's files as /api/runs/{run_id} serves them."""
+    if isinstance(value, float) and key.endswith(PRICE_SUFFIX):
+        return round(value, 2)
+    if isinstance(value, dict):
+        return {name: prices_rounded(item, name) for name, item in value.items()}
+    return [prices_rounded(item, key) for item in value] if isinstance(value, list) else value
 
 
 def mapping(value: Any, key: str) -> Mapping[str, Any]:

@@ -30,6 +30,7 @@ from milk_forecast.service.answers import (
     dumps,
     parse_int,
     prefers_html,
+    prices_rounded,
 )
 from milk_forecast.service.metrics import Metrics
 from milk_forecast.service.served_run import ServedRun
@@ -161,8 +162,8 @@ async def runs_list(request: Request) -> Response:
 async def run_detail(request: Request) -> Response:
     request.scope["state"]["state"].index.check_known(request.path_params["run_id"])
     state, run_id = await paced(request), request.path_params["run_id"]
-    body = await run_in_threadpool(state.index.detail_body, run_id, state.run and state.run.run_id)
-    return answer(body)
+    detail = await run_in_threadpool(state.index.detail, run_id, state.run and state.run.run_id)
+    return answer(dumps(prices_rounded(detail)))
 
 
 class Streamed(StreamingResponse):

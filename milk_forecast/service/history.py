@@ -85,8 +85,8 @@ class RunIndex:
         if not record.is_run_folder(self.runs_dir / run_id):
             raise ApiError(404, "unknown_run", f"there is no run {run_id} in the runs folder")
 
-    def detail_body(self, run_id: str, served_id: str | None) -> bytes:
-        """The /api/runs/{run_id} body: its run.json and metrics.json; 404 for unknown ids."""
+    def detail(self, run_id: str, served_id: str | None) -> dict[str, Any]:
+        """What /api/runs/{run_id} answers: its run.json and metrics.json; 404 for unknown ids."""
         self.check_known(run_id)
         run_dir = self.runs_dir / run_id
         summary, metrics_file = record.summary_of(run_dir), run_dir / layout.METRICS_FILE
@@ -95,5 +95,4 @@ class RunIndex:
         except layout.RunFolderError:
             metrics = None
         answer = {"run_id": run_id, "status": summary.status, "served": run_id == served_id}
-        answer |= {"run": summary.record or None, "metrics": metrics, "error": summary.error}
-        return dumps(answer)
+        return answer | {"run": summary.record or None, "metrics": metrics, "error": summary.error}

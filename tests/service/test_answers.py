@@ -70,6 +70,21 @@ def test_rounded_rounds_every_float_to_cents(value: Any, expected: Any) -> None:
     assert answers.rounded(value) == expected
 
 
+def test_prices_rounded_rounds_prices_and_errors_in_clp_only() -> None:
+    metrics = {
+        "headline": {"rmse_clp_per_l": 6.733294876750234, "r2": 0.9151234567},
+        "path": [{"predicted_clp_per_l": 330.18240958, "horizon": 1}],
+        "widths_clp_per_l": [9.87654, None],
+        "coverage": 0.7466666,
+    }
+    assert answers.prices_rounded(metrics) == {
+        "headline": {"rmse_clp_per_l": 6.73, "r2": 0.9151234567},
+        "path": [{"predicted_clp_per_l": 330.18, "horizon": 1}],
+        "widths_clp_per_l": [9.88, None],
+        "coverage": 0.7466666,
+    }
+
+
 def test_flat_object_keeps_bounded_scalars_only_and_rounds_fractions() -> None:
     value = {"rmse": 6.733294876750234, "model": "m" * 5000, "nested": {"a": 1}, "list": [1]}
     long_text = "m" * (answers.MAX_TEXT - 3) + "..."
