@@ -16,14 +16,8 @@ from milk_forecast.data.checks import StageOutputError
 from milk_forecast.data.columns import BANK_FILE, RESCALED_COLUMNS
 from milk_forecast.run_folder.layout import MONTH
 
-# rescaled_cells.parquet: the column types of RESCALED_COLUMNS.
-RESCALED_TYPES = dict(
-    zip(
-        RESCALED_COLUMNS,
-        ["str", "int64", "datetime64[ns]", "str", "str", "int64", "float64"],
-        strict=True,
-    )
-)
+# rescaled_cells.parquet: the type of each of RESCALED_COLUMNS.
+RESCALED_TYPES = ["str", "int64", "datetime64[ns]", "str", "str", "int64", "float64"]
 
 
 def lost_zero_factors(digits: pd.Series) -> pd.Series:
@@ -80,7 +74,7 @@ def restore_lost_zeros(
     listed = (
         pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=RESCALED_COLUMNS)
     )
-    return clean, listed.astype(RESCALED_TYPES)
+    return clean, listed.astype(dict(zip(RESCALED_COLUMNS, RESCALED_TYPES, strict=True)))
 
 
 def check_rescaled_cells(rescaled: pd.DataFrame, monthly: pd.DataFrame, path: Path | str) -> None:
