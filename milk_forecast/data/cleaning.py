@@ -73,10 +73,8 @@ def _log(file: str, values: pd.Series, reasons: pd.Series | str) -> pd.DataFrame
 
 
 def _dropped_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    found = [part for part in parts if len(part)]
-    frame = (
-        pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=cols.DROPPED_COLUMNS)
-    )
+    found = [part for part in parts if len(part)] or [pd.DataFrame(columns=cols.DROPPED_COLUMNS)]
+    frame = pd.concat(found, ignore_index=True)
     return frame.astype({"file": "str", "row": "int64", "value": "str", "reason": "str"})
 
 

@@ -58,22 +58,17 @@ def restore_lost_zeros(
         if not rescaled.any():
             continue
         clean.loc[rescaled, name] = clean.loc[rescaled, name] * factors[rescaled].to_numpy()
-        parts.append(
-            pd.DataFrame(
-                {
-                    "file": BANK_FILE,
-                    "row": kept.index[rescaled],
-                    MONTH: clean.loc[rescaled, MONTH].to_numpy(),
-                    "column": source,
-                    "value": kept.loc[rescaled, source].to_numpy(),
-                    "factor": factors[rescaled].to_numpy(),
-                    "rescaled": clean.loc[rescaled, name].to_numpy(),
-                }
-            )
-        )
-    listed = (
-        pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=RESCALED_COLUMNS)
-    )
+        cells = {
+            "file": BANK_FILE,
+            "row": kept.index[rescaled],
+            MONTH: clean.loc[rescaled, MONTH].to_numpy(),
+            "column": source,
+            "value": kept.loc[rescaled, source].to_numpy(),
+            "factor": factors[rescaled].to_numpy(),
+            "rescaled": clean.loc[rescaled, name].to_numpy(),
+        }
+        parts.append(pd.DataFrame(cells))
+    listed = pd.concat(parts or [pd.DataFrame(columns=RESCALED_COLUMNS)], ignore_index=True)
     return clean, listed.astype(dict(zip(RESCALED_COLUMNS, RESCALED_TYPES, strict=True)))
 
 
