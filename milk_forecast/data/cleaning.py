@@ -22,8 +22,7 @@ from milk_forecast.data import parsing
 from milk_forecast.data.lost_zeros import restore_lost_zeros
 from milk_forecast.run_folder.layout import MONTH
 
-# Source column -> clean column. Indices lost their decimal point (``parsing.index_values``),
-# the PIB* their dots (``parsing.dotted_integers``).
+# Source column -> clean column (the parsers: see ``parse_central_bank_table``).
 RAIN_SOURCE_COLUMNS = {region: cols.rain_column(region) for region in cols.RAIN_REGIONS}
 INDEX_SOURCE_COLUMNS = {name: name.lower() for name in [*cols.IMACEC_COLUMNS, cols.IVCM_COLUMN]}
 PIB_SOURCE_COLUMNS = {name: name.lower() for name in cols.PIB_COLUMNS}

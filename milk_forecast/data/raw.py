@@ -200,18 +200,11 @@ def describe_inputs(data_dir: Path, tables: dict[str, pd.DataFrame], run_dir: Pa
 
 def summary_table(inputs: dict[str, dict], tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per raw file: rows, columns, bytes and a short sha256, for display."""
-    return pd.DataFrame(
-        [
-            {
-                "file": name,
-                "rows": info["rows"],
-                "columns": tables[name].shape[1],
-                "bytes": info["bytes"],
-                "sha256": info["sha256"][:12],
-            }
-            for name, info in inputs.items()
-        ]
-    )
+    rows = [
+        (name, info["rows"], tables[name].shape[1], info["bytes"], info["sha256"][:12])
+        for name, info in inputs.items()
+    ]
+    return pd.DataFrame(rows, columns=["file", "rows", "columns", "bytes", "sha256"])
 
 
 def check_raw_parquet(path: Path, expected: pd.DataFrame) -> None:
