@@ -28,6 +28,7 @@ INDEX_SOURCE_COLUMNS = {name: name.lower() for name in [*cols.IMACEC_COLUMNS, co
 PIB_SOURCE_COLUMNS = {name: name.lower() for name in cols.PIB_COLUMNS}
 
 YEAR, MONTH_NAME, PRICE = cols.PRICE_COLUMNS  # "Anio", "Mes", "Precio_leche"
+Months = tuple[pd.Timestamp, pd.Timestamp]  # the first and last month kept
 
 # Every logged reason starts with one of these (see ``reason_kind``).
 DUPLICATE_PERIOD = "duplicate period"
@@ -88,11 +89,7 @@ def _text_columns(raw: pd.DataFrame, file: str, columns: Sequence[str]) -> pd.Da
 
 
 def _periods(
-    text: pd.DataFrame,
-    file: str,
-    periods: parsing.Parsed,
-    shown: pd.Series,
-    months: tuple[pd.Timestamp, pd.Timestamp] | None,
+    text: pd.DataFrame, file: str, periods: parsing.Parsed, shown: pd.Series, months: Months | None
 ) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     """Rows with a valid, unique period (sorted, within ``months``) and the log of the others;
     ``periods``: each row's month and the errors, ``shown``: each row's period as logged."""
@@ -148,11 +145,9 @@ def _parse_cells(
 
 
 def parse_price_table(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``precio_leche.csv`` (Anio, Mes, Precio_leche) -> (month + price, dropped rows).
-
-    Rows with an unknown month name, a duplicated month (the first is kept) or a price that
-    is missing or unreadable are dropped and logged; rows are sorted by month.
-    """
+    """``precio_leche.csv`` (Anio, Mes, Precio_leche) -> (month + price, dropped rows). Rows
+    with an unknown month name, a duplicated month (the first is kept) or a price that is
+    missing or unreadable are dropped and logged; rows are sorted by month."""
     text = _text_columns(raw, cols.PRICE_FILE, list(cols.PRICE_COLUMNS))
     periods = parsing.spanish_months(text[YEAR], text[MONTH_NAME])
     kept, log = _periods(text, cols.PRICE_FILE, periods, text[YEAR] + " " + text[MONTH_NAME], None)
@@ -166,7 +161,7 @@ def parse_price_table(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def parse_rainfall_table(
-    raw: pd.DataFrame, months: tuple[pd.Timestamp, pd.Timestamp] | None = None
+    raw: pd.DataFrame, months: Months | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``precipitaciones.csv`` (date + 8 regions, unsorted) -> (month + RAIN_COLUMNS, dropped)."""
     text = _text_columns(raw, cols.RAIN_FILE, [cols.RAIN_DATE, *RAIN_SOURCE_COLUMNS])
@@ -177,14 +172,12 @@ def parse_rainfall_table(
 
 
 def parse_central_bank_table(
-    raw: pd.DataFrame, months: tuple[pd.Timestamp, pd.Timestamp] | None = None
+    raw: pd.DataFrame, months: Months | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """``banco_central.csv`` -> (month + BANK_COLUMNS, dropped rows, rescaled cells).
-
-    ``Periodo`` like ``2013-03-01 00:00:00 UTC``; malformed periods are dropped, duplicated
-    periods keep their first row, rows are sorted. Indices go through ``index_values``,
-    the ``PIB*`` series through ``dotted_integers`` and then ``restore_lost_zeros``.
-    """
+    """``banco_central.csv`` -> (month + BANK_COLUMNS, dropped rows, rescaled cells). ``Periodo``
+    like ``2013-03-01 00:00:00 UTC``; malformed periods are dropped, duplicated periods keep
+    their first row, rows are sorted. Indices go through ``index_values``, the ``PIB*``
+    series through ``dotted_integers`` and then ``restore_lost_zeros``."""
     text = _text_columns(raw, cols.BANK_FILE, [cols.BANK_PERIOD, *cols.BANK_SERIES])
     periods = text[cols.BANK_PERIOD]
     kept, log = _periods(text, cols.BANK_FILE, parsing.month_starts(periods), periods, months)
@@ -204,9 +197,9 @@ def merge_monthly(price: pd.DataFrame, rain: pd.DataFrame, bank: pd.DataFrame) -
     from a source are NaN in its columns (a month absent everywhere is an all-NaN row);
     series that end before the price stay NaN at the end: nothing is filled in.
     """
-    if price[cols.PRICE_COLUMN].notna().sum() == 0:
-        raise CleaningError(f"{cols.PRICE_FILE}: no month with a price, nothing to merge")
     priced = price.loc[price[cols.PRICE_COLUMN].notna(), MONTH]
+    if priced.empty:
+        raise CleaningError(f"{cols.PRICE_FILE}: no month with a price, nothing to merge")
     months = pd.date_range(priced.min(), priced.max(), freq="MS")
     monthly = pd.DataFrame({MONTH: months.astype("datetime64[ns]")})
     for file, source, columns in [
@@ -223,10 +216,8 @@ def merge_monthly(price: pd.DataFrame, rain: pd.DataFrame, bank: pd.DataFrame) -
 
 
 def clean_inputs(raw: dict[str, pd.DataFrame]) -> CleanResult:
-    """Parse the three raw tables (keyed by file name) and merge them by month.
-
-    Rain and central bank rows outside the price months are dropped and logged.
-    """
+    """Parse the three raw tables (keyed by file name) and merge them by month; rain and
+    central bank rows outside the price months are dropped and logged."""
     missing = [file for file in cols.RAW_FILES if file not in raw]
     if missing:
         raise CleaningError(f"raw inputs: missing table(s) {', '.join(map(repr, missing))}")
