@@ -170,20 +170,17 @@ def business_cycle(rng: np.random.Generator, months: pd.DatetimeIndex) -> np.nda
     return ar1(rng, len(months), 0.92, 0.006) + shocks
 
 
-def price_trend(months: pd.DatetimeIndex) -> np.ndarray:
-    """Trend level (CLP/L): fast inflation in the 1980s, slower growth afterwards."""
-    knots, levels = zip(*PRICE_KNOTS, strict=True)
-    return np.exp(np.interp(decimal_years(months), knots, np.log(levels)))
-
-
 def simulate_price(
     rng: np.random.Generator, months: pd.DatetimeIndex, anomaly: np.ndarray, cycle: np.ndarray
 ) -> np.ndarray:
-    """Price (CLP/L): trend x season, nudged by last month's rain and activity, AR noise."""
+    """Price (CLP/L): trend (fast inflation in the 1980s, slower growth afterwards) x season,
+    nudged by last month's rain and activity, AR noise."""
+    knots, levels = zip(*PRICE_KNOTS, strict=True)
+    trend = np.exp(np.interp(decimal_years(months), knots, np.log(levels)))
     season = np.array(PRICE_SEASON)[np.asarray(months.month) - 1]
     drivers = RAIN_EFFECT * lag1(anomaly) + CYCLE_EFFECT * lag1(cycle)
     noise = ar1(rng, len(months), 0.7, 0.015)
-    return np.round(price_trend(months) * np.exp(season + drivers + noise), 2)
+    return np.round(trend * np.exp(season + drivers + noise), 2)
 
 
 def simulate_activity(
