@@ -185,7 +185,7 @@ def parse_central_bank_table(
         kept, cols.BANK_FILE, INDEX_SOURCE_COLUMNS, parsing.index_values
     )
     gdp, gdp_log = _parse_cells(kept, cols.BANK_FILE, PIB_SOURCE_COLUMNS, parsing.dotted_integers)
-    gdp, rescaled = restore_lost_zeros(kept, gdp, cols.PIB_COLUMNS)
+    gdp, rescaled = restore_lost_zeros(kept, gdp)
     clean = pd.concat([indices, gdp.drop(columns=MONTH)], axis=1)[[MONTH, *cols.BANK_COLUMNS]]
     return clean, _dropped_frame(log + index_log + gdp_log), rescaled
 

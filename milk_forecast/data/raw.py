@@ -226,9 +226,8 @@ def check_inputs_json(path: Path, tables: dict[str, pd.DataFrame]) -> dict[str, 
     except RunFolderError as exc:
         raise StageOutputError(str(exc)) from None
     for name, entry in inputs.items():
-        missing = [
-            key for key in cols.INPUT_KEYS if not isinstance(entry, dict) or key not in entry
-        ]
+        keys = entry if isinstance(entry, dict) else {}
+        missing = [key for key in cols.INPUT_KEYS if key not in keys]
         if missing:
             raise StageOutputError(f"{path}: {name!r} lacks key(s) {missing}")
     if sorted(inputs) != sorted(tables):

@@ -342,13 +342,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.check:
         problems = sample_differences(args.out, args.seed)
-        for problem in problems:
-            print(problem, file=sys.stderr)
         if problems:
-            print(
-                f"regenerate with: python -m milk_forecast.data.sample --out {args.out}",
-                file=sys.stderr,
-            )
+            hint = f"regenerate with: python -m milk_forecast.data.sample --out {args.out}"
+            print(*problems, hint, sep="\n", file=sys.stderr)
             return 1
         print(f"{args.out}: up to date")
         return 0
