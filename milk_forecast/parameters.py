@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any, Self
 
 from milk_forecast.run_folder.files import excerpt
 from milk_forecast.run_folder.layout import RUN_JSON, RunFolderError
+from milk_forecast.run_folder.predictions import is_month_text
 from milk_forecast.run_folder.record import RUNNING, effective_status, read_run_record
 
 
@@ -61,11 +61,7 @@ def integer(low: int, high: int) -> Rule:
 BOOLEAN = Rule("true or false", lambda value: isinstance(value, bool))
 
 
-def is_month(value: Any) -> bool:
-    return isinstance(value, str) and bool(re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", value))
-
-
-MONTH_TEXT = Rule("a month written YYYY-MM", is_month)
+MONTH_TEXT = Rule("a month written YYYY-MM", is_month_text)
 
 
 def sequence_of(

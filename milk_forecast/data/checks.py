@@ -1,7 +1,5 @@
-"""Checks that a stage runs on what it wrote, before the next stage reads it.
-
-Every error names the file, so a failed run says which product is wrong.
-"""
+"""Checks that a stage runs on what it wrote, before the next stage reads it. Every error names
+the file, so a failed run says which product is wrong."""
 
 from __future__ import annotations
 
@@ -81,13 +79,9 @@ def check_no_nan(frame: pd.DataFrame, path: Path | str, columns: Iterable[str]) 
 
 
 def check_parquet(
-    path: Path | str,
-    required: Iterable[str] = (),
-    no_nan: Iterable[str] = (),
-    contiguous: bool = True,
+    path: Path | str, required: Iterable[str] = (), no_nan: Iterable[str] = ()
 ) -> pd.DataFrame:
-    """Read back a monthly parquet product and check it; returns the frame."""
-    path = check_written(path)
-    frame = pd.read_parquet(path)
-    check_monthly(frame, path, required, no_nan, contiguous)
+    """Read back a monthly parquet product and check it (contiguous months); returns the frame."""
+    frame = pd.read_parquet(check_written(path))
+    check_monthly(frame, path, required, no_nan)
     return frame

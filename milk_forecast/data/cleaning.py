@@ -22,11 +22,13 @@ from milk_forecast.data import parsing
 from milk_forecast.data.lost_zeros import restore_lost_zeros
 from milk_forecast.run_folder.layout import MONTH
 
+# Source column -> clean column (the parsers: see ``parse_central_bank_table``).
 RAIN_SOURCE_COLUMNS = {region: cols.rain_column(region) for region in cols.RAIN_REGIONS}
-# Indices whose decimal point was lost (``parsing.index_values``); the PIB* lost their dots.
-INDEX_SOURCE_COLUMNS = [*cols.IMACEC_COLUMNS, cols.IVCM_COLUMN]
+INDEX_SOURCE_COLUMNS = {name: name.lower() for name in [*cols.IMACEC_COLUMNS, cols.IVCM_COLUMN]}
+PIB_SOURCE_COLUMNS = {name: name.lower() for name in cols.PIB_COLUMNS}
 
 YEAR, MONTH_NAME, PRICE = cols.PRICE_COLUMNS  # "Anio", "Mes", "Precio_leche"
+Months = tuple[pd.Timestamp, pd.Timestamp]  # the first and last month kept
 
 # Every logged reason starts with one of these (see ``reason_kind``).
 DUPLICATE_PERIOD = "duplicate period"
@@ -57,13 +59,13 @@ class CleanResult:
     rescaled: pd.DataFrame
 
 
-def _log(file: str, rows: pd.Index, values: pd.Series, reasons: pd.Series | str) -> pd.DataFrame:
-    """Log entries: ``file``, the CSV lines ``rows``, the values shown, the reasons."""
+def _log(file: str, values: pd.Series, reasons: pd.Series | str) -> pd.DataFrame:
+    """Log entries: ``file``, the CSV lines (the index of ``values``), the values, the reasons."""
     if not isinstance(reasons, str):
         reasons = np.asarray(reasons, dtype="object")
     columns = {
         "file": file,
-        "row": np.asarray(rows, dtype="int64"),
+        "row": np.asarray(values.index, dtype="int64"),
         "value": np.asarray(values, dtype="object"),
         "reason": reasons,
     }
@@ -71,10 +73,8 @@ def _log(file: str, rows: pd.Index, values: pd.Series, reasons: pd.Series | str)
 
 
 def _dropped_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    found = [part for part in parts if len(part)]
-    frame = (
-        pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=cols.DROPPED_COLUMNS)
-    )
+    found = [part for part in parts if len(part)] or [pd.DataFrame(columns=cols.DROPPED_COLUMNS)]
+    frame = pd.concat(found, ignore_index=True)
     return frame.astype({"file": "str", "row": "int64", "value": "str", "reason": "str"})
 
 
@@ -89,16 +89,12 @@ def _text_columns(raw: pd.DataFrame, file: str, columns: Sequence[str]) -> pd.Da
 
 
 def _periods(
-    text: pd.DataFrame,
-    file: str,
-    periods: parsing.Parsed,
-    shown: pd.Series,
-    months: tuple[pd.Timestamp, pd.Timestamp] | None,
+    text: pd.DataFrame, file: str, periods: parsing.Parsed, shown: pd.Series, months: Months | None
 ) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     """Rows with a valid, unique period (sorted, within ``months``) and the log of the others;
     ``periods``: each row's month and the errors, ``shown``: each row's period as logged."""
     parsed, errors = periods
-    log = [_log(file, errors.index, shown[errors.index], errors)]
+    log = [_log(file, shown[errors.index], errors)]
     kept = text[parsed.notna()].assign(**{MONTH: parsed[parsed.notna()]})
 
     duplicate = kept[MONTH].duplicated(keep="first")
@@ -106,9 +102,8 @@ def _periods(
         lines = pd.Series(kept.index, index=kept.index)
         first = lines.groupby(kept[MONTH]).transform("first")[duplicate]
         columns = list(text.columns)
-        same = (kept.loc[duplicate, columns].to_numpy() == kept.loc[first, columns].to_numpy()).all(
-            axis=1
-        )
+        this, that = kept.loc[duplicate, columns].to_numpy(), kept.loc[first, columns].to_numpy()
+        same = (this == that).all(axis=1)
         reasons = (
             f"{DUPLICATE_PERIOD} "
             + kept.loc[duplicate, MONTH].dt.strftime("%Y-%m")
@@ -117,7 +112,7 @@ def _periods(
             + "), "
             + np.where(same, "identical to it", "its values differ")
         )
-        log.append(_log(file, reasons.index, shown[reasons.index], reasons))
+        log.append(_log(file, shown[reasons.index], reasons))
     kept = kept[~duplicate].sort_values(MONTH, kind="stable")
 
     if months is not None:
@@ -126,7 +121,7 @@ def _periods(
             (kept[MONTH] < first_month, f"{BEFORE_RANGE} {first_month:%Y-%m}"),
             (kept[MONTH] > last_month, f"{AFTER_RANGE} {last_month:%Y-%m}"),
         ]:
-            log.append(_log(file, kept.index[outside], shown[kept.index[outside]], reason))
+            log.append(_log(file, shown[kept.index[outside]], reason))
         kept = kept[kept[MONTH].between(first_month, last_month)]
     return kept, log
 
@@ -145,65 +140,52 @@ def _parse_cells(
         values, errors = parse(kept[source], name)
         clean[name] = values.to_numpy(dtype="float64")
         reasons = f"{UNREADABLE_VALUE}: " + errors + f"; {consequence}"
-        log.append(_log(file, errors.index, kept.loc[errors.index, source], reasons))
+        log.append(_log(file, kept.loc[errors.index, source], reasons))
     return clean.reset_index(drop=True), log
 
 
 def parse_price_table(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``precio_leche.csv`` (Anio, Mes, Precio_leche) -> (month + price, dropped rows).
-
-    Rows with an unknown month name, a duplicated month (the first is kept) or a price that
-    is missing or unreadable are dropped and logged; rows are sorted by month.
-    """
+    """``precio_leche.csv`` (Anio, Mes, Precio_leche) -> (month + price, dropped rows). Rows
+    with an unknown month name, a duplicated month (the first is kept) or a price that is
+    missing or unreadable are dropped and logged; rows are sorted by month."""
     text = _text_columns(raw, cols.PRICE_FILE, list(cols.PRICE_COLUMNS))
     periods = parsing.spanish_months(text[YEAR], text[MONTH_NAME])
     kept, log = _periods(text, cols.PRICE_FILE, periods, text[YEAR] + " " + text[MONTH_NAME], None)
     clean, cell_log = _parse_cells(
         kept, cols.PRICE_FILE, {PRICE: cols.PRICE_COLUMN}, parsing.decimals, "row dropped"
     )
-    empty = kept.index[kept[PRICE] == ""]
-    log.append(
-        _log(cols.PRICE_FILE, empty, pd.Series("", index=empty), f"{MISSING_PRICE}: row dropped")
-    )
+    empty = kept.loc[kept[PRICE] == "", PRICE]
+    log.append(_log(cols.PRICE_FILE, empty, f"{MISSING_PRICE}: row dropped"))
     clean = clean[clean[cols.PRICE_COLUMN].notna()].reset_index(drop=True)
     return clean, _dropped_frame(log + cell_log)
 
 
 def parse_rainfall_table(
-    raw: pd.DataFrame, months: tuple[pd.Timestamp, pd.Timestamp] | None = None
+    raw: pd.DataFrame, months: Months | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``precipitaciones.csv`` (date + 8 regions, unsorted) -> (month + RAIN_COLUMNS, dropped)."""
     text = _text_columns(raw, cols.RAIN_FILE, [cols.RAIN_DATE, *RAIN_SOURCE_COLUMNS])
-    kept, log = _periods(
-        text,
-        cols.RAIN_FILE,
-        parsing.month_starts(text[cols.RAIN_DATE]),
-        text[cols.RAIN_DATE],
-        months,
-    )
+    dates = text[cols.RAIN_DATE]
+    kept, log = _periods(text, cols.RAIN_FILE, parsing.month_starts(dates), dates, months)
     clean, cell_log = _parse_cells(kept, cols.RAIN_FILE, RAIN_SOURCE_COLUMNS, parsing.decimals)
     return clean, _dropped_frame(log + cell_log)
 
 
 def parse_central_bank_table(
-    raw: pd.DataFrame, months: tuple[pd.Timestamp, pd.Timestamp] | None = None
+    raw: pd.DataFrame, months: Months | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """``banco_central.csv`` -> (month + BANK_COLUMNS, dropped rows, rescaled cells).
-
-    ``Periodo`` like ``2013-03-01 00:00:00 UTC``; malformed periods are dropped, duplicated
-    periods keep their first row, rows are sorted. Indices go through ``index_values``,
-    the ``PIB*`` series through ``dotted_integers`` and then ``restore_lost_zeros``.
-    """
+    """``banco_central.csv`` -> (month + BANK_COLUMNS, dropped rows, rescaled cells). ``Periodo``
+    like ``2013-03-01 00:00:00 UTC``; malformed periods are dropped, duplicated periods keep
+    their first row, rows are sorted. Indices go through ``index_values``, the ``PIB*``
+    series through ``dotted_integers`` and then ``restore_lost_zeros``."""
     text = _text_columns(raw, cols.BANK_FILE, [cols.BANK_PERIOD, *cols.BANK_SERIES])
-    periods = parsing.month_starts(text[cols.BANK_PERIOD])
-    kept, log = _periods(text, cols.BANK_FILE, periods, text[cols.BANK_PERIOD], months)
+    periods = text[cols.BANK_PERIOD]
+    kept, log = _periods(text, cols.BANK_FILE, parsing.month_starts(periods), periods, months)
     indices, index_log = _parse_cells(
-        kept, cols.BANK_FILE, {c: c.lower() for c in INDEX_SOURCE_COLUMNS}, parsing.index_values
+        kept, cols.BANK_FILE, INDEX_SOURCE_COLUMNS, parsing.index_values
     )
-    gdp, gdp_log = _parse_cells(
-        kept, cols.BANK_FILE, {c: c.lower() for c in cols.PIB_COLUMNS}, parsing.dotted_integers
-    )
-    gdp, rescaled = restore_lost_zeros(kept, gdp, cols.PIB_COLUMNS)
+    gdp, gdp_log = _parse_cells(kept, cols.BANK_FILE, PIB_SOURCE_COLUMNS, parsing.dotted_integers)
+    gdp, rescaled = restore_lost_zeros(kept, gdp)
     clean = pd.concat([indices, gdp.drop(columns=MONTH)], axis=1)[[MONTH, *cols.BANK_COLUMNS]]
     return clean, _dropped_frame(log + index_log + gdp_log), rescaled
 
@@ -215,9 +197,9 @@ def merge_monthly(price: pd.DataFrame, rain: pd.DataFrame, bank: pd.DataFrame) -
     from a source are NaN in its columns (a month absent everywhere is an all-NaN row);
     series that end before the price stay NaN at the end: nothing is filled in.
     """
-    if price[cols.PRICE_COLUMN].notna().sum() == 0:
-        raise CleaningError(f"{cols.PRICE_FILE}: no month with a price, nothing to merge")
     priced = price.loc[price[cols.PRICE_COLUMN].notna(), MONTH]
+    if priced.empty:
+        raise CleaningError(f"{cols.PRICE_FILE}: no month with a price, nothing to merge")
     months = pd.date_range(priced.min(), priced.max(), freq="MS")
     monthly = pd.DataFrame({MONTH: months.astype("datetime64[ns]")})
     for file, source, columns in [
@@ -234,13 +216,9 @@ def merge_monthly(price: pd.DataFrame, rain: pd.DataFrame, bank: pd.DataFrame) -
 
 
 def clean_inputs(raw: dict[str, pd.DataFrame]) -> CleanResult:
-    """Parse the three raw tables (keyed by file name) and merge them by month.
-
-    Rain and central bank rows outside the price months are dropped and logged.
-    """
-    missing = [
-        file for file in (cols.PRICE_FILE, cols.RAIN_FILE, cols.BANK_FILE) if file not in raw
-    ]
+    """Parse the three raw tables (keyed by file name) and merge them by month; rain and
+    central bank rows outside the price months are dropped and logged."""
+    missing = [file for file in cols.RAW_FILES if file not in raw]
     if missing:
         raise CleaningError(f"raw inputs: missing table(s) {', '.join(map(repr, missing))}")
     price, price_dropped = parse_price_table(raw[cols.PRICE_FILE])

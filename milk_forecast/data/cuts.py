@@ -17,14 +17,14 @@ from pathlib import Path
 
 from milk_forecast.data.columns import PRICE_COLUMNS, PRICE_FILE, RAW_FILES, SYNTHETIC_MARKER
 from milk_forecast.data.parsing import SPANISH_MONTHS
-from milk_forecast.parameters import is_month
+from milk_forecast.run_folder.predictions import is_month_text
 
 YEAR, MONTH_NAME, _ = PRICE_COLUMNS
 
 
 def write_cut(data_dir: Path, out_dir: Path, last_month: str) -> Path:
     """Copy ``data_dir`` into ``out_dir`` with the price rows after ``last_month`` removed."""
-    if not is_month(last_month):
+    if not is_month_text(last_month):
         raise ValueError(f"last month {last_month!r} is not a month written YYYY-MM")
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in [*RAW_FILES, SYNTHETIC_MARKER]:

@@ -42,11 +42,9 @@ def build_features(monthly: pd.DataFrame) -> pd.DataFrame:
     past = monthly[SERIES_COLUMNS].astype("float64").shift(1)
     window = past.rolling(WINDOW_MONTHS, min_periods=MIN_WINDOW_MONTHS)
     parts = {"_lag1": past, "_mean3": window.mean(), "_std3": window.std(ddof=1)}
-    features = pd.concat([frame.add_suffix(suffix) for suffix, frame in parts.items()], axis=1)[
-        FEATURE_COLUMNS
-    ]
+    features = pd.concat([frame.add_suffix(suffix) for suffix, frame in parts.items()], axis=1)
     head = monthly[[MONTH, TARGET]].reset_index(drop=True)
-    return pd.concat([head, features.reset_index(drop=True)], axis=1)
+    return pd.concat([head, features[FEATURE_COLUMNS].reset_index(drop=True)], axis=1)
 
 
 def feature_columns(frame: pd.DataFrame) -> list[str]:
@@ -55,10 +53,8 @@ def feature_columns(frame: pd.DataFrame) -> list[str]:
 
 
 def series_availability(features: pd.DataFrame) -> pd.DataFrame:
-    """Per series: first and last month with all its features, latest start first.
-
-    Shows which series limit the usable range.
-    """
+    """Per series: first and last month with all its features, latest start first (the series
+    that limit the usable range)."""
     rows = []
     for series in SERIES_COLUMNS:
         names = [f"{series}{suffix}" for suffix in FEATURE_SUFFIXES]

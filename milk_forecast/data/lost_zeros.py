@@ -1,11 +1,9 @@
 """The ``PIB_*`` cells that lost trailing zeros in the central bank export, rescaled by the
 data README's rule (``lost_zero_factors``: ``55059326`` becomes ``550593260``) and listed
-in ``rescaled_cells.parquet`` (02_clean), which ``check_rescaled_cells`` checks.
-"""
+in ``rescaled_cells.parquet`` (02_clean), which ``check_rescaled_cells`` checks."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -13,17 +11,11 @@ import pandas as pd
 
 from milk_forecast.data import checks
 from milk_forecast.data.checks import StageOutputError
-from milk_forecast.data.columns import BANK_FILE, RESCALED_COLUMNS
+from milk_forecast.data.columns import BANK_FILE, PIB_COLUMNS, RESCALED_COLUMNS
 from milk_forecast.run_folder.layout import MONTH
 
-# rescaled_cells.parquet: the column types of RESCALED_COLUMNS.
-RESCALED_TYPES = dict(
-    zip(
-        RESCALED_COLUMNS,
-        ["str", "int64", "datetime64[ns]", "str", "str", "int64", "float64"],
-        strict=True,
-    )
-)
+# rescaled_cells.parquet: the type of each of RESCALED_COLUMNS.
+RESCALED_TYPES = ["str", "int64", "datetime64[ns]", "str", "str", "int64", "float64"]
 
 
 def lost_zero_factors(digits: pd.Series) -> pd.Series:
@@ -45,42 +37,33 @@ def lost_zero_factors(digits: pd.Series) -> pd.Series:
     return factors
 
 
-def restore_lost_zeros(
-    kept: pd.DataFrame, clean: pd.DataFrame, columns: Sequence[str]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``clean`` with the ``PIB_*`` cells that lost trailing zeros rescaled, and the list of them.
-
-    ``kept``: the raw text of the same rows (CSV lines as index), ``columns``: the source
-    columns, rescaled into their lower-case clean columns (see ``lost_zero_factors``).
-    """
-    clean = clean.copy()
+def restore_lost_zeros(kept: pd.DataFrame, gdp: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``gdp`` (the ``PIB_*`` series parsed into their lower-case columns) with the cells that
+    lost trailing zeros rescaled (``lost_zero_factors``), and the list of those cells.
+    ``kept``: the raw text of the same rows, CSV lines as index."""
+    gdp = gdp.copy()
     parts = []
-    for source in columns:
+    for source in PIB_COLUMNS:
         name = source.lower()
         digits = kept[source].str.replace(".", "", regex=False).str.lstrip("0").str.len()
-        digits = digits.where(clean[name].notna().to_numpy(), 0)
+        digits = digits.where(gdp[name].notna().to_numpy(), 0)
         factors = lost_zero_factors(digits)
         rescaled = (factors > 1).to_numpy()
         if not rescaled.any():
             continue
-        clean.loc[rescaled, name] = clean.loc[rescaled, name] * factors[rescaled].to_numpy()
-        parts.append(
-            pd.DataFrame(
-                {
-                    "file": BANK_FILE,
-                    "row": kept.index[rescaled],
-                    MONTH: clean.loc[rescaled, MONTH].to_numpy(),
-                    "column": source,
-                    "value": kept.loc[rescaled, source].to_numpy(),
-                    "factor": factors[rescaled].to_numpy(),
-                    "rescaled": clean.loc[rescaled, name].to_numpy(),
-                }
-            )
-        )
-    listed = (
-        pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=RESCALED_COLUMNS)
-    )
-    return clean, listed.astype(RESCALED_TYPES)
+        gdp.loc[rescaled, name] = gdp.loc[rescaled, name] * factors[rescaled].to_numpy()
+        cells = {
+            "file": BANK_FILE,
+            "row": kept.index[rescaled],
+            MONTH: gdp.loc[rescaled, MONTH].to_numpy(),
+            "column": source,
+            "value": kept.loc[rescaled, source].to_numpy(),
+            "factor": factors[rescaled].to_numpy(),
+            "rescaled": gdp.loc[rescaled, name].to_numpy(),
+        }
+        parts.append(pd.DataFrame(cells))
+    listed = pd.concat(parts or [pd.DataFrame(columns=RESCALED_COLUMNS)], ignore_index=True)
+    return gdp, listed.astype(dict(zip(RESCALED_COLUMNS, RESCALED_TYPES, strict=True)))
 
 
 def check_rescaled_cells(rescaled: pd.DataFrame, monthly: pd.DataFrame, path: Path | str) -> None:

@@ -78,10 +78,8 @@ def index_values(text: pd.Series, column: str) -> Parsed:
     integer_digits = np.where(good.str.startswith("1"), 3, 2)
     values = pd.Series(np.nan, index=cells.index, dtype="float64")
     values[good.index] = good.astype("float64") / 10.0 ** (good.str.len() - integer_digits)
-    starts_with_0 = _messages(
-        cells[zero[zero].index], column, "starts with 0: not a plausible index"
-    )
-    return values, _errors(errors, starts_with_0)
+    zero_first = _messages(cells[zero.index[zero]], column, "starts with 0: not a plausible index")
+    return values, _errors(errors, zero_first)
 
 
 def decimals(text: pd.Series, column: str) -> Parsed:

@@ -38,6 +38,8 @@ SAMPLE_DIR = PROJECT_ROOT / "data" / "sample"
 OTHER_DELIMITERS = {";": "';'", "\t": "a tab", "|": "'|'"}
 MAX_INPUTS_BYTES = 64 * 1024
 
+Rows = list[tuple[int, list[str]]]  # a CSV file's rows with their 1-based line numbers
+
 
 class RawDataError(ValueError):
     """A raw input file that is missing, malformed or holds unreadable values."""
@@ -68,8 +70,8 @@ def is_iso_date(text: str) -> bool:
     return True
 
 
-def _read_rows(path: Path) -> list[tuple[int, list[str]]]:
-    """The file's rows with their 1-based line numbers, after the file-level checks."""
+def _read_rows(path: Path) -> Rows:
+    """The file's rows, after the file-level checks."""
     if not path.is_file():
         role = FILE_ROLES.get(path.name, "a raw input")
         raise RawDataError(
@@ -96,17 +98,15 @@ def _read_rows(path: Path) -> list[tuple[int, list[str]]]:
 
 
 def _check_delimiter(path: Path, header: list[str], required: Sequence[str]) -> None:
-    if len(header) > 1 or len(required) < 2:
-        return
     for delimiter, name in OTHER_DELIMITERS.items():
-        if delimiter in header[0]:
+        if len(header) == 1 and len(required) > 1 and delimiter in header[0]:
             raise RawDataError(
                 f"{path}: the header parses as a single column; the file seems to use {name} "
                 f"as delimiter, ',' is expected"
             )
 
 
-def _check_shape(path: Path, rows: list[tuple[int, list[str]]]) -> None:
+def _check_shape(path: Path, rows: Rows) -> None:
     width = len(rows[0][1])
     for line, row in rows[1:]:
         if len(row) != width:
@@ -126,11 +126,7 @@ def _check_required(path: Path, header: list[str], required: Sequence[str]) -> N
 
 
 def _check_values(
-    path: Path,
-    rows: list[tuple[int, list[str]]],
-    column: str,
-    is_valid: Callable[[str], object],
-    expected: str,
+    path: Path, rows: Rows, column: str, is_valid: Callable[[str], object], expected: str
 ) -> None:
     """Raise on the first value of ``column`` that ``is_valid`` rejects, naming line and value."""
     index = rows[0][1].index(column)
@@ -143,7 +139,7 @@ def _check_values(
         )
 
 
-def _check_parseable(path: Path, rows: list[tuple[int, list[str]]]) -> None:
+def _check_parseable(path: Path, rows: Rows) -> None:
     """The per-file value checks: only what no cleaning could recover from."""
     if path.name == cols.PRICE_FILE:
         _check_values(path, rows, "Anio", re.compile(r"\d{4}").fullmatch, "an integer year (YYYY)")
@@ -204,18 +200,11 @@ def describe_inputs(data_dir: Path, tables: dict[str, pd.DataFrame], run_dir: Pa
 
 def summary_table(inputs: dict[str, dict], tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per raw file: rows, columns, bytes and a short sha256, for display."""
-    return pd.DataFrame(
-        [
-            {
-                "file": name,
-                "rows": info["rows"],
-                "columns": tables[name].shape[1],
-                "bytes": info["bytes"],
-                "sha256": info["sha256"][:12],
-            }
-            for name, info in inputs.items()
-        ]
-    )
+    rows = [
+        (name, info["rows"], tables[name].shape[1], info["bytes"], info["sha256"][:12])
+        for name, info in inputs.items()
+    ]
+    return pd.DataFrame(rows, columns=["file", "rows", "columns", "bytes", "sha256"])
 
 
 def check_raw_parquet(path: Path, expected: pd.DataFrame) -> None:
@@ -237,9 +226,8 @@ def check_inputs_json(path: Path, tables: dict[str, pd.DataFrame]) -> dict[str, 
     except RunFolderError as exc:
         raise StageOutputError(str(exc)) from None
     for name, entry in inputs.items():
-        missing = [
-            key for key in cols.INPUT_KEYS if not isinstance(entry, dict) or key not in entry
-        ]
+        keys = entry if isinstance(entry, dict) else {}
+        missing = [key for key in cols.INPUT_KEYS if key not in keys]
         if missing:
             raise StageOutputError(f"{path}: {name!r} lacks key(s) {missing}")
     if sorted(inputs) != sorted(tables):
@@ -272,6 +260,5 @@ def is_synthetic(data_dir: Path) -> bool:
 def default_data_dir(project_root: Path = PROJECT_ROOT) -> Path:
     """``<root>/data`` when the real files were dropped there, else the synthetic sample."""
     data = Path(project_root) / "data"
-    if all((data / name).is_file() for name in cols.RAW_FILES):
-        return data
-    return data / "sample"
+    real = all((data / name).is_file() for name in cols.RAW_FILES)
+    return data if real else data / "sample"

@@ -30,14 +30,12 @@ MALFORMED_PERIOD = "2020-13-01 00:00:00 UTC"
 IMACEC_SPAN = ("1996-01-01", "2020-10-01")
 PIB_SPAN = ("2013-01-01", "2020-09-01")
 IVCM_SPAN = ("2014-01-01", "2020-10-01")
+COPPER_SPAN = ("1970-01-01", "2020-11-01")
+DOLLAR_SPAN = ("1982-08-01", "2020-11-01")
+CARS_SPAN = ("2009-01-01", "2020-11-01")
 COPPER = "Precio_del_cobre_refinado_BML_dolareslibra"
 DOLLAR = "Tipo_de_cambio_del_dolar_observado_diario"
 CARS = "Ventas_autos_nuevos"
-OTHER_SPANS = {
-    COPPER: ("1970-01-01", "2020-11-01"),
-    DOLLAR: ("1982-08-01", "2020-11-01"),
-    CARS: ("2009-01-01", "2020-11-01"),
-}
 # Cells holding the placeholder "a" instead of a value, as a few cells of the real export do.
 PLACEHOLDER = "a"
 PLACEHOLDER_CELLS = (
@@ -94,16 +92,11 @@ RAIN_PEAK = tuple(np.linspace(1.45, 0.75, 8))
 RAIN_SHAPE = tuple(np.linspace(0.7, 2.5, 8))
 SOUTH = ("Biobio", "La_Araucania", "Los_Rios")
 # Business cycle shocks (log): the 2009 recession, the 2019 unrest, the 2020 pandemic.
+PANDEMIC_SHOCKS = (-0.14, -0.15, -0.12, -0.1, -0.08, -0.05, -0.03, -0.02)  # 2020-04..2020-11
 CYCLE_SHOCKS = {
     **dict.fromkeys(pd.date_range("2008-12-01", "2009-09-01", freq="MS"), -0.03),
     **dict.fromkeys(pd.date_range("2019-10-01", "2019-12-01", freq="MS"), -0.03),
-    **dict(
-        zip(
-            pd.date_range("2020-04-01", "2020-11-01", freq="MS"),
-            (-0.14, -0.15, -0.12, -0.1, -0.08, -0.05, -0.03, -0.02),
-            strict=True,
-        )
-    ),
+    **dict(zip(pd.date_range("2020-04-01", periods=8, freq="MS"), PANDEMIC_SHOCKS, strict=True)),
 }
 ACTIVITY_SEASON = (0.0, -0.05, 0.03, 0.0, 0.0, -0.02, -0.01, 0.0, -0.03, 0.01, 0.0, 0.04)
 RETAIL_SEASON = (0.0, -0.05, 0.01, -0.02, 0.0, -0.03, 0.0, 0.0, -0.02, 0.0, 0.02, 0.08)
@@ -177,20 +170,17 @@ def business_cycle(rng: np.random.Generator, months: pd.DatetimeIndex) -> np.nda
     return ar1(rng, len(months), 0.92, 0.006) + shocks
 
 
-def price_trend(months: pd.DatetimeIndex) -> np.ndarray:
-    """Trend level (CLP/L): fast inflation in the 1980s, slower growth afterwards."""
-    knots, levels = zip(*PRICE_KNOTS, strict=True)
-    return np.exp(np.interp(decimal_years(months), knots, np.log(levels)))
-
-
 def simulate_price(
     rng: np.random.Generator, months: pd.DatetimeIndex, anomaly: np.ndarray, cycle: np.ndarray
 ) -> np.ndarray:
-    """Price (CLP/L): trend x season, nudged by last month's rain and activity, AR noise."""
+    """Price (CLP/L): trend (fast inflation in the 1980s, slower growth afterwards) x season,
+    nudged by last month's rain and activity, AR noise."""
+    knots, levels = zip(*PRICE_KNOTS, strict=True)
+    trend = np.exp(np.interp(decimal_years(months), knots, np.log(levels)))
     season = np.array(PRICE_SEASON)[np.asarray(months.month) - 1]
     drivers = RAIN_EFFECT * lag1(anomaly) + CYCLE_EFFECT * lag1(cycle)
     noise = ar1(rng, len(months), 0.7, 0.015)
-    return np.round(price_trend(months) * np.exp(season + drivers + noise), 2)
+    return np.round(trend * np.exp(season + drivers + noise), 2)
 
 
 def simulate_activity(
@@ -259,19 +249,18 @@ def bank_columns(rng: np.random.Generator, cycle: np.ndarray) -> dict[str, list[
     def index_fmt(value: float) -> str:
         return export_format.broken_number(float(np.clip(value, *INDEX_RANGE)))
 
+    def cents(value: float) -> str:
+        return export_format.plain_number(value, 2)
+
     columns = {cols.BANK_PERIOD: [f"{month:%Y-%m-%d} 00:00:00 UTC" for month in months]}
     for i, name in enumerate(cols.IMACEC_COLUMNS):
         columns[name] = column(imacec[:, i], IMACEC_SPAN, index_fmt)
     for i, name in enumerate(cols.PIB_COLUMNS):
         columns[name] = column(pib[:, i], PIB_SPAN, export_format.broken_integer)
-    columns[COPPER] = column(
-        copper, OTHER_SPANS[COPPER], lambda v: export_format.plain_number(v, 2)
-    )
-    columns[DOLLAR] = column(
-        dollar, OTHER_SPANS[DOLLAR], lambda v: export_format.plain_number(v, 2)
-    )
+    columns[COPPER] = column(copper, COPPER_SPAN, cents)
+    columns[DOLLAR] = column(dollar, DOLLAR_SPAN, cents)
     columns[cols.IVCM_COLUMN] = column(ivcm, IVCM_SPAN, index_fmt)
-    columns[CARS] = column(cars, OTHER_SPANS[CARS], lambda v: str(round(v)))
+    columns[CARS] = column(cars, CARS_SPAN, lambda v: str(round(v)))
     for name, month in PLACEHOLDER_CELLS:
         columns[name][months.get_loc(month)] = PLACEHOLDER
     for name, month, zeros in LOST_ZERO_CELLS:
@@ -319,14 +308,11 @@ def expected_files(seed: int = DEFAULT_SEED) -> dict[str, bytes]:
 
 def write_sample(out_dir: Path = SAMPLE_DIR, seed: int = DEFAULT_SEED) -> list[Path]:
     """Write the sample and its ``SYNTHETIC`` marker into ``out_dir``; returns the paths."""
-    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, content in expected_files(seed).items():
-        path = out_dir / name
-        path.write_bytes(content)
-        paths.append(path)
-    return paths
+    files = expected_files(seed)
+    for name, content in files.items():
+        (out_dir / name).write_bytes(content)
+    return [out_dir / name for name in files]
 
 
 def sample_differences(out_dir: Path = SAMPLE_DIR, seed: int = DEFAULT_SEED) -> list[str]:
@@ -356,13 +342,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.check:
         problems = sample_differences(args.out, args.seed)
-        for problem in problems:
-            print(problem, file=sys.stderr)
         if problems:
-            print(
-                f"regenerate with: python -m milk_forecast.data.sample --out {args.out}",
-                file=sys.stderr,
-            )
+            hint = f"regenerate with: python -m milk_forecast.data.sample --out {args.out}"
+            print(*problems, hint, sep="\n", file=sys.stderr)
             return 1
         print(f"{args.out}: up to date")
         return 0
