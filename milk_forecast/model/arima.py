@@ -12,6 +12,7 @@ within 0.2 CLP/L of the fully converged CSS optimum at 12 months on the real dat
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Self
 
 import numpy as np
@@ -86,13 +87,13 @@ def levenberg_marquardt(
     return x
 
 
+@dataclass(eq=False, repr=False)
 class Arima(Forecaster):
     """ARIMA(p,0,q)(0,1,1)[12] with drift on the log price, ``iterations`` LM steps."""
 
-    def __init__(self, p: int = 1, q: int = 1, iterations: int = 2) -> None:
-        self.p = p
-        self.q = q
-        self.iterations = iterations
+    p: int = 1
+    q: int = 1
+    iterations: int = 2
 
     @property
     def name(self) -> str:

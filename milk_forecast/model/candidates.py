@@ -7,6 +7,7 @@ naive, seasonal drift); ``path_candidates``, the 27 the combination weighs (READ
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Self
 
 import numpy as np
@@ -17,10 +18,10 @@ from milk_forecast.model.history import SEASON, History
 from milk_forecast.model.ridges import MIN_PATH_MONTHS, RecursiveRidge, lag
 
 
+@dataclass(eq=False, repr=False)
 class SeasonalAR(Forecaster):
-    def __init__(self, p: int = 1, seasonal_lags: tuple[int, ...] = (12,)) -> None:
-        self.p = p
-        self.seasonal_lags = seasonal_lags
+    p: int = 1
+    seasonal_lags: tuple[int, ...] = (12,)
 
     @property
     def name(self) -> str:

@@ -6,6 +6,7 @@ The candidates' forecasts at earlier origins come from ``walk``: computed once, 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Self
 
 import numpy as np
@@ -24,6 +25,7 @@ FAMILIES = {
 }
 
 
+@dataclass(eq=False, repr=False)
 class AdaptiveChoice(Forecaster):
     """One month ahead: the candidate with the lowest RMSE (log) over its last ``window``
     one-step errors whose target is ``gap`` months or more before the month forecast (gap 1:
@@ -31,18 +33,10 @@ class AdaptiveChoice(Forecaster):
 
     horizons = 1
     replays_rain_lag = False  # the one-step ridges need the rainfall up to the month before
-
-    def __init__(
-        self,
-        candidates: Sequence[Forecaster] = (),
-        window: int = 24,
-        gap: int = 1,
-        name: str = "adaptive_choice",
-    ) -> None:
-        self.candidates = candidates
-        self.window = window
-        self.gap = gap
-        self.name = name
+    candidates: Sequence[Forecaster] = ()
+    window: int = 24
+    gap: int = 1
+    name: str = "adaptive_choice"
 
     def fit(self, history: History) -> Self:
         origin = history.last
@@ -73,6 +67,7 @@ class AdaptiveChoice(Forecaster):
         return self.forecasts_[self.choice_ : self.choice_ + 1]
 
 
+@dataclass(eq=False, repr=False)
 class Combination(Forecaster):
     """At each horizon h, the weighted mean in log of the candidates' forecasts, weights
     ``(min MSE / MSE_c) ** power``, ``MSE_c`` candidate c's mean squared log error over its
@@ -80,17 +75,10 @@ class Combination(Forecaster):
     forecast or a complete record). Candidates are scored with the rain lag the history
     shows at its end, so the track records measure what the live path does."""
 
-    def __init__(
-        self,
-        candidates: Sequence[Forecaster] = (),
-        window: int = 60,
-        power: float = 2.0,
-        name: str = COMBINED,
-    ) -> None:
-        self.candidates = candidates
-        self.window = window
-        self.power = power
-        self.name = name
+    candidates: Sequence[Forecaster] = ()
+    window: int = 60
+    power: float = 2.0
+    name: str = COMBINED
 
     def fit(self, history: History) -> Self:
         names = [c.name for c in self.candidates]
@@ -164,12 +152,12 @@ def rain_reason(history: History) -> str:
     )
 
 
+@dataclass(eq=False, repr=False)
 class ByHorizon(Forecaster):
     """``first`` one month ahead, ``rest`` beyond, each with its own past errors."""
 
-    def __init__(self, first: Forecaster, rest: Forecaster) -> None:
-        self.first = first
-        self.rest = rest
+    first: Forecaster
+    rest: Forecaster
 
     @property
     def name(self) -> str:

@@ -1,18 +1,17 @@
 """The contract every forecaster keeps, in scikit-learn's manner, and the walk-forward.
 
-Parameters are declared in ``__init__`` and only stored there; ``fit(history)`` sets
-attributes ending in ``_``; ``predict(h)`` gives the log price 1..h months ahead.
-``walk`` computes each forecaster's path once per (forecaster, months seen) and keeps it in
-the history's ``Memo``, as ``Pipeline(memory=...)`` keeps fitted steps: ensembles score
-their candidates on it and every interval (``half_widths``) is sized from it.
+Parameters are the fields of a ``dataclass(eq=False, repr=False)``: forecasters compare by
+identity and show as ``__repr__`` does. ``fit(history)`` sets attributes ending in ``_``;
+``predict(h)`` gives the log price 1..h months ahead. ``walk`` keeps every path in the
+history's ``Memo``, as ``Pipeline(memory=...)`` keeps fitted steps: ensembles score their
+candidates on it and every interval (``half_widths``) is sized from it.
 """
 
 from __future__ import annotations
 
-import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from functools import cache
+from dataclasses import fields, is_dataclass
 from typing import Any, Self
 
 import numpy as np
@@ -131,12 +130,9 @@ class Forecaster(ABC):
         return rows.drop(columns=ORIGIN)
 
 
-@cache
 def param_names(cls: type[Forecaster]) -> tuple[str, ...]:
-    """The parameters of ``cls.__init__`` (none if the class declares no ``__init__``)."""
-    if cls.__init__ is object.__init__:
-        return ()
-    return tuple(inspect.signature(cls.__init__).parameters)[1:]
+    """The parameters of ``cls``: its dataclass fields (none if it is no dataclass)."""
+    return tuple(field.name for field in fields(cls)) if is_dataclass(cls) else ()
 
 
 def _key(value: Any) -> Any:

@@ -43,10 +43,7 @@ def calibration_block(
     for h, part in rows.groupby(p.HORIZON, sort=True):
         horizons[str(h)] = {}
         for level in levels:
-            lower, upper = (
-                part[p.interval_column(p.LOWER, level)],
-                part[p.interval_column(p.UPPER, level)],
-            )
+            lower, upper = (part[p.interval_column(side, level)] for side in (p.LOWER, p.UPPER))
             horizons[str(h)][p.level_label(level)] = {
                 m.COVERAGE: mt.coverage(part[p.ACTUAL], lower, upper),
                 m.MEAN_WIDTH: float((upper - lower).mean()),
@@ -178,17 +175,13 @@ def check_outputs(run_dir: Path | str) -> str:
             f"{run_dir / layout.PREDICTIONS_JSON}: {len(document['rows'])} rows, "
             f"{layout.PREDICTIONS_FILE} has {len(predictions)}"
         )
-    missing = [
-        key
-        for key in (m.FORECAST_PATH, m.CALIBRATION, m.TRACK_RECORD, m.DRIFT)
-        if key not in metrics
-    ]
+    added = (m.FORECAST_PATH, m.CALIBRATION, m.TRACK_RECORD, m.DRIFT)  # beyond read_metrics'
+    missing = [key for key in added if key not in metrics]
     if missing:
         raise checks.StageOutputError(f"{run_dir / layout.METRICS_FILE}: missing {missing}")
-    record = pd.read_parquet(checks.check_written(run_dir / layout.TRACK_RECORD_FILE))
-    checks.check_columns(
-        record, run_dir / layout.TRACK_RECORD_FILE, track_record_columns(metrics["interval_levels"])
-    )
+    track_path = run_dir / layout.TRACK_RECORD_FILE
+    record = pd.read_parquet(checks.check_written(track_path))
+    checks.check_columns(record, track_path, track_record_columns(metrics["interval_levels"]))
     return (
         f"{layout.PREDICTIONS_FILE} and {layout.PREDICTIONS_JSON}: {len(predictions)} months, "
         f"{len(horizons)} forecast months; {layout.METRICS_FILE}: walk-forward RMSE "

@@ -5,10 +5,8 @@ years old weighing ``0.5 ** (a / half_life_years)`` (``None``: equal weights).
 Inputs of month t, with y(t) = log p(t) - log p(t-12): ``price`` = y(t-1), the price's
 change over the last year; ``rain`` = log(1 + rainfall of the 8 regions over t-12..t-1), a
 drought gauge; ``acc3`` = y(t-1) - y(t-4), a seasonally adjusted momentum (paths only).
-``OneStepRidge`` forecasts the next month, ages counting from it. ``RecursiveRidge`` a
-path, each predicted month feeding the inputs of the next, ages counting from the origin;
-rainfall not observed (the future, or rain data ending early) holds the last complete
-12-month sum. Each family fits its members at one origin together (``fit_predict_many``).
+``OneStepRidge`` forecasts the next month, ages counting from it; ``RecursiveRidge`` a
+path, ages counting from the origin. Each family fits its members together.
 """
 
 from __future__ import annotations
@@ -16,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Self
+from typing import ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -48,20 +46,14 @@ def rain_inputs(history: History) -> np.ndarray:
     return np.log1p(out)
 
 
+@dataclass(eq=False, repr=False)
 class Ridge(Forecaster):
     """What both ridges declare: inputs, the weights' half-life and the penalty."""
 
-    known_inputs: tuple[str, ...]
-
-    def __init__(
-        self,
-        inputs: tuple[str, ...] = ("price",),
-        half_life_years: float | None = None,
-        alpha: float = 1.0,
-    ) -> None:
-        self.inputs = inputs
-        self.half_life_years = half_life_years
-        self.alpha = alpha
+    known_inputs: ClassVar[tuple[str, ...]]
+    inputs: tuple[str, ...] = ("price",)
+    half_life_years: float | None = None
+    alpha: float = 1.0
 
     @property
     def name(self) -> str:
@@ -99,22 +91,14 @@ class Design:
         return np.column_stack([self.inputs[name] for name in inputs])
 
 
+@dataclass(eq=False, repr=False)
 class OneStepRidge(Ridge):
     """``held_out``: months (``YYYY-MM``) never learnt from, e.g. a split's test months."""
 
     known_inputs = ONE_STEP_INPUTS
     horizons = 1
     replays_rain_lag = False  # it needs the rainfall up to the month before
-
-    def __init__(
-        self,
-        inputs: tuple[str, ...] = ("price",),
-        half_life_years: float | None = None,
-        alpha: float = 1.0,
-        held_out: tuple[str, ...] = (),
-    ) -> None:
-        super().__init__(inputs, half_life_years, alpha)
-        self.held_out = held_out
+    held_out: tuple[str, ...] = ()
 
     def fit(self, history: History) -> Self:
         fit_one_step([self], history)
@@ -276,7 +260,7 @@ def held_rain(history: History) -> float:
 
 def recursive_paths(steps: Steps, history: History, horizon: int) -> np.ndarray:
     """Log-price paths (ridges, horizon): each forecast month feeds the inputs of the next;
-    rain not observed holds the last complete 12-month sum."""
+    rainfall not observed (the future, or rain data ending early) holds ``held_rain``."""
     origin, count = history.last, len(steps.usable)
     rain_in, held = rain_inputs(history), held_rain(history)
     path = np.empty((count, LOOKBACK + horizon))

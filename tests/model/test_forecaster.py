@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Self
 
 import numpy as np
@@ -19,14 +20,13 @@ from milk_forecast.run_folder.predictions import HORIZON, PREDICTED, interval_co
 FITS: list[tuple[str, pd.Timestamp, int]] = []  # (forecaster, last month seen, rain_end)
 
 
+@dataclass(eq=False, repr=False)
 class LastPrice(Forecaster):
     """The last price seen plus ``offsets[h - 1]`` at each horizon; NaN from the ``missing``
     origins (positions). Records every fit."""
 
-    def __init__(self, offsets: tuple[float, ...] = (0.0,) * 12, missing: tuple[int, ...] = ()):
-        self.offsets = offsets
-        self.missing = missing
-
+    offsets: tuple[float, ...] = (0.0,) * 12
+    missing: tuple[int, ...] = ()
     name = "last_price"
 
     def fit(self, history: History) -> Self:
