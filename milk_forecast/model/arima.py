@@ -91,6 +91,7 @@ def levenberg_marquardt(
 class Arima(Forecaster):
     """ARIMA(p,0,q)(0,1,1)[12] with drift on the log price, ``iterations`` LM steps."""
 
+    family = "seasonal ARIMA"
     p: int = 1
     q: int = 1
     iterations: int = 2

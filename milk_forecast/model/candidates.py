@@ -20,6 +20,7 @@ from milk_forecast.model.ridges import MIN_PATH_MONTHS, RecursiveRidge, lag
 
 @dataclass(eq=False, repr=False)
 class SeasonalAR(Forecaster):
+    family = "seasonal autoregressions"
     p: int = 1
     seasonal_lags: tuple[int, ...] = (12,)
 
@@ -56,6 +57,7 @@ class SeasonalAR(Forecaster):
 
 class SeasonalDrift(Forecaster):
     name = "seasonal_drift"
+    family = "seasonal drift"
 
     def fit(self, history: History) -> Self:
         lp, calendar = history.log_price, history.calendar

@@ -16,13 +16,6 @@ from milk_forecast.model.history import SEASON, History
 
 COMBINED = "horizon_combination"
 MIN_HISTORY = 60  # months of price a path candidate learns from at least
-# The path candidates' families in words, by class (``describe``); others by their name.
-FAMILIES = {
-    "RecursiveRidge": "seasonal regressions",
-    "SeasonalAR": "seasonal autoregressions",
-    "Arima": "seasonal ARIMA",
-    "SeasonalDrift": "seasonal drift",
-}
 
 
 @dataclass(eq=False, repr=False)
@@ -125,7 +118,7 @@ class Combination(Forecaster):
         candidates weigh and which family weighs most; how they were weighed; the rainfall."""
         weights, history, shares = self.weights_[h - 1], self.history_, dict[str, float]()
         for candidate, weight in zip(self.candidates, weights, strict=True):
-            family = FAMILIES.get(type(candidate).__name__, candidate.name)
+            family = candidate.family or candidate.name
             shares[family] = shares.get(family, 0.0) + weight
         family = max(shares, key=shares.__getitem__)
         most = "mostly" if shares[family] >= 0.5 else "led by"

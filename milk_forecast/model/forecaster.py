@@ -12,6 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import fields, is_dataclass
+from functools import cached_property
 from typing import Any, Self
 
 import numpy as np
@@ -35,6 +36,7 @@ class Forecaster(ABC):
     situation); False: rainfall as recorded."""
 
     name: str
+    family: str | None = None  # its kind, in the words of the reasons shown to users
     horizons: int = p.FORECAST_HORIZON
     replays_rain_lag: bool = True
 
@@ -45,13 +47,11 @@ class Forecaster(ABC):
         """An unfitted copy, with ``changes`` to its parameters."""
         return type(self)(**(self.get_params() | changes))
 
-    @property
+    @cached_property
     def key(self) -> tuple:
-        """Class and parameters: what the memo knows a forecaster by (computed once)."""
-        if "_key" not in self.__dict__:
-            params = self.get_params().items()
-            self._key = (type(self).__qualname__, *((n, _key(v)) for n, v in params))
-        return self._key
+        """Class and parameters: what the memo knows a forecaster by."""
+        params = self.get_params().items()
+        return (type(self).__qualname__, *((n, _key(v)) for n, v in params))
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{name}={value!r}" for name, value in self.get_params().items())

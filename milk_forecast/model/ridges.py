@@ -180,6 +180,7 @@ class Steps:
 
 class RecursiveRidge(Ridge):
     known_inputs = PATH_INPUTS
+    family = "seasonal regressions"
 
     def fit(self, history: History) -> Self:
         self.steps_ = fit_steps([self], history)

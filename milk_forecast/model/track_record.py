@@ -147,13 +147,9 @@ class TrackRecord:
 
     def metrics(self) -> dict[str, Any]:
         """What goes into metrics.json: ``track_record`` and ``drift``."""
-        runs = self.rows[RUN_ID].nunique() if len(self.rows) else 0
-        origins = sorted(self.rows[ORIGIN]) if len(self.rows) else []
-        block = {
-            "runs": int(runs),
-            "origins": f"{origins[0]:%Y-%m}..{origins[-1]:%Y-%m}" if origins else None,
-            "horizons": self.summary,
-        }
+        rows = self.rows
+        origins = f"{rows[ORIGIN].min():%Y-%m}..{rows[ORIGIN].max():%Y-%m}" if len(rows) else None
+        block = {"runs": int(rows[RUN_ID].nunique()), "origins": origins, "horizons": self.summary}
         return {m.TRACK_RECORD: block, m.DRIFT: self.drift}
 
 
