@@ -99,7 +99,6 @@ class History:
         return pd.date_range(self.months[0], periods=count, freq="MS")[positions]
 
     def price_by_month(self) -> pd.Series:
-        """The observed price (CLP/L) by month."""
         return pd.Series(self.price, index=self.months)
 
     def prices_at(self, positions: np.ndarray) -> np.ndarray:

@@ -159,7 +159,6 @@ def evaluate(
     promised_rmse: float,
     levels: tuple[float, ...],
 ) -> TrackRecord:
-    """Score ``published`` against ``price``, summarise it and check for drift."""
     rows = score(published, price, levels)
     return TrackRecord(rows, summarize(rows, levels), drift_status(rows, promised_rmse, levels))
 

@@ -38,13 +38,11 @@ def months_between(start: pd.Timestamp, end: pd.Timestamp) -> int:
 
 @dataclass(frozen=True)
 class Windows:
-    """The windows as months.
-
-    ``selection``: the first selection window (it slides one month per month forecast,
-    ``gap`` months before it); ``backtest``: the months of the one-step walk-forward, and
-    the month after each origin of the per-horizon backtest; ``calibration``: the origins
-    whose intervals are scored; ``interval_window``: how many past errors size an interval.
-    """
+    """The windows as months: ``selection``, the first selection window (it slides one month
+    per month forecast, ``gap`` months before it); ``backtest``, the months of the one-step
+    walk-forward and the month after each origin of the per-horizon backtest;
+    ``calibration``, the origins whose intervals are scored; ``interval_window``, how many
+    past errors size an interval."""
 
     history_start: pd.Timestamp
     selection: pd.DatetimeIndex
