@@ -128,14 +128,13 @@ class Arima(Forecaster):
         shocks = list(np.concatenate([np.zeros(p), residuals(par, w, p, q)]))
         centred = list(w - mu)
         path = list(log_price[-SEASON:])
-        out = np.empty(horizon)
-        for k in range(horizon):
+        for _ in range(horizon):
             step = sum(phi[i] * centred[-1 - i] for i in range(p))
             step += sum(ma[j] * shocks[-j] for j in range(1, len(ma)))
             centred.append(step)
             shocks.append(0.0)
             path.append(path[-SEASON] + step + mu)
-            out[k] = path[-1]
+        out = np.array(path[SEASON:])
         if not np.isfinite(out).all() or np.abs(out - log_price[-1]).max() > MAX_LOG_DISTANCE:
             return nothing
         return out

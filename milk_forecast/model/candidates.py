@@ -46,13 +46,11 @@ class SeasonalAR(Forecaster):
         y = lp - lag(lp, SEASON)
         changes = list(y[origin - max(lags) + 1 : origin + 1])
         levels = list(lp[origin - SEASON + 1 : origin + 1])
-        out = np.empty(horizon)
-        for k in range(horizon):
+        for _ in range(horizon):
             change = float(np.dot([changes[-j] for j in lags], self.coef_[:-1]) + self.coef_[-1])
             changes.append(change)
             levels.append(levels[-SEASON] + change)
-            out[k] = levels[-1]
-        return out
+        return np.array(levels[SEASON:])
 
 
 class SeasonalDrift(Forecaster):

@@ -41,7 +41,9 @@ class Forecaster(ABC):
     replays_rain_lag: bool = True
 
     def get_params(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in param_names(type(self))}
+        """Its parameters: its dataclass fields (none if it is no dataclass)."""
+        names = [field.name for field in fields(self)] if is_dataclass(self) else []
+        return {name: getattr(self, name) for name in names}
 
     def clone(self, **changes: Any) -> Self:
         """An unfitted copy, with ``changes`` to its parameters."""
@@ -128,11 +130,6 @@ class Forecaster(ABC):
             raise ForecastError(f"{self.name}: forecast before fit")
         rows = self.backtest(history, [history.last], range(1, horizon + 1), levels, window)
         return rows.drop(columns=ORIGIN)
-
-
-def param_names(cls: type[Forecaster]) -> tuple[str, ...]:
-    """The parameters of ``cls``: its dataclass fields (none if it is no dataclass)."""
-    return tuple(field.name for field in fields(cls)) if is_dataclass(cls) else ()
 
 
 def _key(value: Any) -> Any:

@@ -61,9 +61,8 @@ def build_metrics(
     levels: Sequence[float],
 ) -> dict[str, Any]:
     """The ``metrics.json`` payload (contracts.md)."""
-    headline = {
-        k: v for k, v in evaluations[m.WALK_FORWARD]["models"][headline_model].items() if k != m.MSE
-    }
+    scores = evaluations[m.WALK_FORWARD]["models"][headline_model]
+    headline = {key: value for key, value in scores.items() if key != m.MSE}
     bounds = [p.interval_column(side, level) for level in levels for side in (p.LOWER, p.UPPER)]
     shown = [layout.MONTH, p.HORIZON, p.PREDICTED, *bounds, p.MODEL, p.REASON]
     forecast_path = [{key: json_value(row[key]) for key in shown} for _, row in path.iterrows()]
