@@ -105,12 +105,11 @@ def json_value(value: Any) -> Any:
 def write_outputs(
     metrics: dict[str, Any],
     predictions: pd.DataFrame,
-    run_dir: Path | str,
+    run_dir: Path,
     track: TrackRecord,
 ) -> list[Path]:
     """Write ``metrics.json``, ``predictions.parquet``, ``predictions.json`` and
     ``track_record.parquet`` (its summary and the drift check go into metrics.json)."""
-    run_dir = Path(run_dir)
     metrics = {**metrics, **track.metrics()}
     track.rows.to_parquet(run_dir / layout.TRACK_RECORD_FILE, index=False)
     write_metrics(run_dir / layout.METRICS_FILE, metrics)
@@ -157,11 +156,10 @@ def coverage_table(metrics: dict[str, Any]) -> pd.DataFrame:
     return frame.rename_axis(p.HORIZON)
 
 
-def check_outputs(run_dir: Path | str) -> str:
+def check_outputs(run_dir: Path) -> str:
     """Read back what ``write_outputs`` wrote, through the contract readers, and check the
     path is there: FORECAST_HORIZON forecast rows, horizons 1.., the same rows as JSON and
     ``forecast_path`` in the metrics. Returns a one-line summary; raises naming the file."""
-    run_dir = Path(run_dir)
     predictions = read_predictions(run_dir / layout.PREDICTIONS_FILE)
     metrics, document = read_products(run_dir)
     horizons = predictions.loc[predictions[p.KIND] == p.FORECAST, p.HORIZON].tolist()
@@ -188,8 +186,8 @@ def check_outputs(run_dir: Path | str) -> str:
     )
 
 
-def check_figures(run_dir: Path | str) -> str:
+def check_figures(run_dir: Path) -> str:
     """The charts the page shows were drawn; returns a one-line summary."""
     for name in layout.CHART_FILES:
-        checks.check_written(Path(run_dir) / layout.FIGURES_DIR / name)
+        checks.check_written(run_dir / layout.FIGURES_DIR / name)
     return f"{layout.FIGURES_DIR}/: {', '.join(layout.CHART_FILES)} present"
