@@ -90,7 +90,6 @@ class Forecaster(ABC):
     ) -> pd.DataFrame:
         """The forecasts from ``origins`` at ``horizons``, horizon by horizon: origin, month,
         horizon, actual and predicted (CLP/L)."""
-        origins = np.asarray(origins, dtype=int)
         frames = [
             pd.DataFrame(
                 {

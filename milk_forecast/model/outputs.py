@@ -103,10 +103,7 @@ def json_value(value: Any) -> Any:
 
 
 def write_outputs(
-    metrics: dict[str, Any],
-    predictions: pd.DataFrame,
-    run_dir: Path,
-    track: TrackRecord,
+    metrics: dict[str, Any], predictions: pd.DataFrame, run_dir: Path, track: TrackRecord
 ) -> list[Path]:
     """Write ``metrics.json``, ``predictions.parquet``, ``predictions.json`` and
     ``track_record.parquet`` (its summary and the drift check go into metrics.json)."""

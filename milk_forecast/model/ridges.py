@@ -48,8 +48,7 @@ def rain_inputs(history: History) -> np.ndarray:
 
 @dataclass(eq=False, repr=False)
 class Ridge(Forecaster):
-    """What both ridges declare: inputs (checked on creation), the weights' half-life and the
-    penalty."""
+    """Both ridges' parameters: inputs (checked on creation), the weights' half-life, the penalty."""
 
     known_inputs: ClassVar[tuple[str, ...]]
     inputs: tuple[str, ...] = ("price",)

@@ -1,5 +1,4 @@
-"""The track record: the forecasts that were served, and how they turned out (scores, their
-summary and the drift warning).
+"""The track record: the forecasts served, and how they turned out (scores, summary, drift).
 
 A backtest says how the model *would* have done; the track record says how the forecasts
 we actually published did, scored against the prices known now. They are found through the
@@ -74,9 +73,8 @@ def published_forecasts(runs_dir: Path, log: Log = print) -> pd.DataFrame:
         except layout.RunFolderError as exc:
             log(f"track record: run {entry['run_id']} left out: {exc}")
             continue
-        frames.append(
-            forecasts.assign(**{RUN_ID: entry["run_id"], PUBLISHED_AT: entry["published_at"]})
-        )
+        published = {RUN_ID: entry["run_id"], PUBLISHED_AT: entry["published_at"]}
+        frames.append(forecasts.assign(**published))
     if not frames:
         return pd.DataFrame(columns=[RUN_ID, PUBLISHED_AT, ORIGIN, layout.MONTH, p.HORIZON])
     return pd.concat(frames, ignore_index=True)
@@ -221,10 +219,7 @@ class TrackRecord:
 
 
 def evaluate(
-    published: pd.DataFrame,
-    price: pd.Series,
-    promised_rmse: float,
-    levels: tuple[float, ...],
+    published: pd.DataFrame, price: pd.Series, promised_rmse: float, levels: tuple[float, ...]
 ) -> TrackRecord:
     rows = score(published, price, levels)
     return TrackRecord(rows, summarize(rows, levels), drift_status(rows, promised_rmse, levels))
