@@ -12,6 +12,7 @@ within 0.2 CLP/L of the fully converged CSS optimum at 12 months on the real dat
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Self
 
 import numpy as np
@@ -86,13 +87,14 @@ def levenberg_marquardt(
     return x
 
 
+@dataclass(eq=False, repr=False)
 class Arima(Forecaster):
     """ARIMA(p,0,q)(0,1,1)[12] with drift on the log price, ``iterations`` LM steps."""
 
-    def __init__(self, p: int = 1, q: int = 1, iterations: int = 2) -> None:
-        self.p = p
-        self.q = q
-        self.iterations = iterations
+    family = "seasonal ARIMA"
+    p: int = 1
+    q: int = 1
+    iterations: int = 2
 
     @property
     def name(self) -> str:
@@ -126,14 +128,13 @@ class Arima(Forecaster):
         shocks = list(np.concatenate([np.zeros(p), residuals(par, w, p, q)]))
         centred = list(w - mu)
         path = list(log_price[-SEASON:])
-        out = np.empty(horizon)
-        for k in range(horizon):
+        for _ in range(horizon):
             step = sum(phi[i] * centred[-1 - i] for i in range(p))
             step += sum(ma[j] * shocks[-j] for j in range(1, len(ma)))
             centred.append(step)
             shocks.append(0.0)
             path.append(path[-SEASON] + step + mu)
-            out[k] = path[-1]
+        out = np.array(path[SEASON:])
         if not np.isfinite(out).all() or np.abs(out - log_price[-1]).max() > MAX_LOG_DISTANCE:
             return nothing
         return out

@@ -7,6 +7,7 @@ naive, seasonal drift); ``path_candidates``, the 27 the combination weighs (READ
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Self
 
 import numpy as np
@@ -17,10 +18,11 @@ from milk_forecast.model.history import SEASON, History
 from milk_forecast.model.ridges import MIN_PATH_MONTHS, RecursiveRidge, lag
 
 
+@dataclass(eq=False, repr=False)
 class SeasonalAR(Forecaster):
-    def __init__(self, p: int = 1, seasonal_lags: tuple[int, ...] = (12,)) -> None:
-        self.p = p
-        self.seasonal_lags = seasonal_lags
+    family = "seasonal autoregressions"
+    p: int = 1
+    seasonal_lags: tuple[int, ...] = (12,)
 
     @property
     def name(self) -> str:
@@ -44,17 +46,16 @@ class SeasonalAR(Forecaster):
         y = lp - lag(lp, SEASON)
         changes = list(y[origin - max(lags) + 1 : origin + 1])
         levels = list(lp[origin - SEASON + 1 : origin + 1])
-        out = np.empty(horizon)
-        for k in range(horizon):
+        for _ in range(horizon):
             change = float(np.dot([changes[-j] for j in lags], self.coef_[:-1]) + self.coef_[-1])
             changes.append(change)
             levels.append(levels[-SEASON] + change)
-            out[k] = levels[-1]
-        return out
+        return np.array(levels[SEASON:])
 
 
 class SeasonalDrift(Forecaster):
     name = "seasonal_drift"
+    family = "seasonal drift"
 
     def fit(self, history: History) -> Self:
         lp, calendar = history.log_price, history.calendar

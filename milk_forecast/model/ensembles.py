@@ -6,6 +6,7 @@ The candidates' forecasts at earlier origins come from ``walk``: computed once, 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Self
 
 import numpy as np
@@ -15,15 +16,9 @@ from milk_forecast.model.history import SEASON, History
 
 COMBINED = "horizon_combination"
 MIN_HISTORY = 60  # months of price a path candidate learns from at least
-# The path candidates' families in words, by class (``describe``); others by their name.
-FAMILIES = {
-    "RecursiveRidge": "seasonal regressions",
-    "SeasonalAR": "seasonal autoregressions",
-    "Arima": "seasonal ARIMA",
-    "SeasonalDrift": "seasonal drift",
-}
 
 
+@dataclass(eq=False, repr=False)
 class AdaptiveChoice(Forecaster):
     """One month ahead: the candidate with the lowest RMSE (log) over its last ``window``
     one-step errors whose target is ``gap`` months or more before the month forecast (gap 1:
@@ -31,18 +26,10 @@ class AdaptiveChoice(Forecaster):
 
     horizons = 1
     replays_rain_lag = False  # the one-step ridges need the rainfall up to the month before
-
-    def __init__(
-        self,
-        candidates: Sequence[Forecaster] = (),
-        window: int = 24,
-        gap: int = 1,
-        name: str = "adaptive_choice",
-    ) -> None:
-        self.candidates = candidates
-        self.window = window
-        self.gap = gap
-        self.name = name
+    candidates: Sequence[Forecaster] = ()
+    window: int = 24
+    gap: int = 1
+    name: str = "adaptive_choice"
 
     def fit(self, history: History) -> Self:
         origin = history.last
@@ -73,6 +60,7 @@ class AdaptiveChoice(Forecaster):
         return self.forecasts_[self.choice_ : self.choice_ + 1]
 
 
+@dataclass(eq=False, repr=False)
 class Combination(Forecaster):
     """At each horizon h, the weighted mean in log of the candidates' forecasts, weights
     ``(min MSE / MSE_c) ** power``, ``MSE_c`` candidate c's mean squared log error over its
@@ -80,17 +68,10 @@ class Combination(Forecaster):
     forecast or a complete record). Candidates are scored with the rain lag the history
     shows at its end, so the track records measure what the live path does."""
 
-    def __init__(
-        self,
-        candidates: Sequence[Forecaster] = (),
-        window: int = 60,
-        power: float = 2.0,
-        name: str = COMBINED,
-    ) -> None:
-        self.candidates = candidates
-        self.window = window
-        self.power = power
-        self.name = name
+    candidates: Sequence[Forecaster] = ()
+    window: int = 60
+    power: float = 2.0
+    name: str = COMBINED
 
     def fit(self, history: History) -> Self:
         names = [c.name for c in self.candidates]
@@ -137,7 +118,7 @@ class Combination(Forecaster):
         candidates weigh and which family weighs most; how they were weighed; the rainfall."""
         weights, history, shares = self.weights_[h - 1], self.history_, dict[str, float]()
         for candidate, weight in zip(self.candidates, weights, strict=True):
-            family = FAMILIES.get(type(candidate).__name__, candidate.name)
+            family = candidate.family or candidate.name
             shares[family] = shares.get(family, 0.0) + weight
         family = max(shares, key=shares.__getitem__)
         most = "mostly" if shares[family] >= 0.5 else "led by"
@@ -164,12 +145,12 @@ def rain_reason(history: History) -> str:
     )
 
 
+@dataclass(eq=False, repr=False)
 class ByHorizon(Forecaster):
     """``first`` one month ahead, ``rest`` beyond, each with its own past errors."""
 
-    def __init__(self, first: Forecaster, rest: Forecaster) -> None:
-        self.first = first
-        self.rest = rest
+    first: Forecaster
+    rest: Forecaster
 
     @property
     def name(self) -> str:

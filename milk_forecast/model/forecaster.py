@@ -1,18 +1,18 @@
 """The contract every forecaster keeps, in scikit-learn's manner, and the walk-forward.
 
-Parameters are declared in ``__init__`` and only stored there; ``fit(history)`` sets
-attributes ending in ``_``; ``predict(h)`` gives the log price 1..h months ahead.
-``walk`` computes each forecaster's path once per (forecaster, months seen) and keeps it in
-the history's ``Memo``, as ``Pipeline(memory=...)`` keeps fitted steps: ensembles score
-their candidates on it and every interval (``half_widths``) is sized from it.
+Parameters are the fields of a ``dataclass(eq=False, repr=False)``: forecasters compare by
+identity and show as ``__repr__`` does. ``fit(history)`` sets attributes ending in ``_``;
+``predict(h)`` gives the log price 1..h months ahead. ``walk`` keeps every path in the
+history's ``Memo``, as ``Pipeline(memory=...)`` keeps fitted steps: ensembles score their
+candidates on it and every interval (``half_widths``) is sized from it.
 """
 
 from __future__ import annotations
 
-import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from functools import cache
+from dataclasses import fields, is_dataclass
+from functools import cached_property
 from typing import Any, Self
 
 import numpy as np
@@ -36,23 +36,24 @@ class Forecaster(ABC):
     situation); False: rainfall as recorded."""
 
     name: str
+    family: str | None = None  # its kind, in the words of the reasons shown to users
     horizons: int = p.FORECAST_HORIZON
     replays_rain_lag: bool = True
 
     def get_params(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in param_names(type(self))}
+        """Its parameters: its dataclass fields (none if it is no dataclass)."""
+        names = [field.name for field in fields(self)] if is_dataclass(self) else []
+        return {name: getattr(self, name) for name in names}
 
     def clone(self, **changes: Any) -> Self:
         """An unfitted copy, with ``changes`` to its parameters."""
         return type(self)(**(self.get_params() | changes))
 
-    @property
+    @cached_property
     def key(self) -> tuple:
-        """Class and parameters: what the memo knows a forecaster by (computed once)."""
-        if "_key" not in self.__dict__:
-            params = self.get_params().items()
-            self._key = (type(self).__qualname__, *((n, _key(v)) for n, v in params))
-        return self._key
+        """Class and parameters: what the memo knows a forecaster by."""
+        params = self.get_params().items()
+        return (type(self).__qualname__, *((n, _key(v)) for n, v in params))
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{name}={value!r}" for name, value in self.get_params().items())
@@ -89,7 +90,6 @@ class Forecaster(ABC):
     ) -> pd.DataFrame:
         """The forecasts from ``origins`` at ``horizons``, horizon by horizon: origin, month,
         horizon, actual and predicted (CLP/L)."""
-        origins = np.asarray(origins, dtype=int)
         frames = [
             pd.DataFrame(
                 {
@@ -129,14 +129,6 @@ class Forecaster(ABC):
             raise ForecastError(f"{self.name}: forecast before fit")
         rows = self.backtest(history, [history.last], range(1, horizon + 1), levels, window)
         return rows.drop(columns=ORIGIN)
-
-
-@cache
-def param_names(cls: type[Forecaster]) -> tuple[str, ...]:
-    """The parameters of ``cls.__init__`` (none if the class declares no ``__init__``)."""
-    if cls.__init__ is object.__init__:
-        return ()
-    return tuple(inspect.signature(cls.__init__).parameters)[1:]
 
 
 def _key(value: Any) -> Any:

@@ -95,15 +95,10 @@ class History:
 
     def months_at(self, positions: np.ndarray) -> pd.DatetimeIndex:
         """The months at ``positions`` (>= 0), also after the series."""
-        after = int(np.max(positions)) - self.last
-        months = self.months
-        if after > 0:
-            later = pd.date_range(self.month_at(self.last + 1), periods=after, freq="MS")
-            months = months.append(later)
-        return months[positions]
+        count = max(int(np.max(positions)) + 1, len(self.months))
+        return pd.date_range(self.months[0], periods=count, freq="MS")[positions]
 
     def price_by_month(self) -> pd.Series:
-        """The observed price (CLP/L) by month."""
         return pd.Series(self.price, index=self.months)
 
     def prices_at(self, positions: np.ndarray) -> np.ndarray:

@@ -23,10 +23,8 @@ def _pair(actual: ArrayLike, predicted: ArrayLike) -> tuple[np.ndarray, np.ndarr
     if a.size == 0:
         raise MetricsError("no value to evaluate: actual is empty")
     for name, values in (("actual", a), ("predicted", p)):
-        if not np.isfinite(values).all():
-            raise MetricsError(
-                f"{name} has {int((~np.isfinite(values)).sum())} non-finite value(s)"
-            )
+        if missing := int((~np.isfinite(values)).sum()):
+            raise MetricsError(f"{name} has {missing} non-finite value(s)")
     return a, p
 
 

@@ -43,10 +43,7 @@ def calibration_block(
     for h, part in rows.groupby(p.HORIZON, sort=True):
         horizons[str(h)] = {}
         for level in levels:
-            lower, upper = (
-                part[p.interval_column(p.LOWER, level)],
-                part[p.interval_column(p.UPPER, level)],
-            )
+            lower, upper = (part[p.interval_column(side, level)] for side in (p.LOWER, p.UPPER))
             horizons[str(h)][p.level_label(level)] = {
                 m.COVERAGE: mt.coverage(part[p.ACTUAL], lower, upper),
                 m.MEAN_WIDTH: float((upper - lower).mean()),
@@ -64,9 +61,8 @@ def build_metrics(
     levels: Sequence[float],
 ) -> dict[str, Any]:
     """The ``metrics.json`` payload (contracts.md)."""
-    headline = {
-        k: v for k, v in evaluations[m.WALK_FORWARD]["models"][headline_model].items() if k != m.MSE
-    }
+    scores = evaluations[m.WALK_FORWARD]["models"][headline_model]
+    headline = {key: value for key, value in scores.items() if key != m.MSE}
     bounds = [p.interval_column(side, level) for level in levels for side in (p.LOWER, p.UPPER)]
     shown = [layout.MONTH, p.HORIZON, p.PREDICTED, *bounds, p.MODEL, p.REASON]
     forecast_path = [{key: json_value(row[key]) for key in shown} for _, row in path.iterrows()]
@@ -107,14 +103,10 @@ def json_value(value: Any) -> Any:
 
 
 def write_outputs(
-    metrics: dict[str, Any],
-    predictions: pd.DataFrame,
-    run_dir: Path | str,
-    track: TrackRecord,
+    metrics: dict[str, Any], predictions: pd.DataFrame, run_dir: Path, track: TrackRecord
 ) -> list[Path]:
     """Write ``metrics.json``, ``predictions.parquet``, ``predictions.json`` and
     ``track_record.parquet`` (its summary and the drift check go into metrics.json)."""
-    run_dir = Path(run_dir)
     metrics = {**metrics, **track.metrics()}
     track.rows.to_parquet(run_dir / layout.TRACK_RECORD_FILE, index=False)
     write_metrics(run_dir / layout.METRICS_FILE, metrics)
@@ -161,11 +153,10 @@ def coverage_table(metrics: dict[str, Any]) -> pd.DataFrame:
     return frame.rename_axis(p.HORIZON)
 
 
-def check_outputs(run_dir: Path | str) -> str:
+def check_outputs(run_dir: Path) -> str:
     """Read back what ``write_outputs`` wrote, through the contract readers, and check the
     path is there: FORECAST_HORIZON forecast rows, horizons 1.., the same rows as JSON and
     ``forecast_path`` in the metrics. Returns a one-line summary; raises naming the file."""
-    run_dir = Path(run_dir)
     predictions = read_predictions(run_dir / layout.PREDICTIONS_FILE)
     metrics, document = read_products(run_dir)
     horizons = predictions.loc[predictions[p.KIND] == p.FORECAST, p.HORIZON].tolist()
@@ -178,17 +169,13 @@ def check_outputs(run_dir: Path | str) -> str:
             f"{run_dir / layout.PREDICTIONS_JSON}: {len(document['rows'])} rows, "
             f"{layout.PREDICTIONS_FILE} has {len(predictions)}"
         )
-    missing = [
-        key
-        for key in (m.FORECAST_PATH, m.CALIBRATION, m.TRACK_RECORD, m.DRIFT)
-        if key not in metrics
-    ]
+    added = (m.FORECAST_PATH, m.CALIBRATION, m.TRACK_RECORD, m.DRIFT)  # beyond read_metrics'
+    missing = [key for key in added if key not in metrics]
     if missing:
         raise checks.StageOutputError(f"{run_dir / layout.METRICS_FILE}: missing {missing}")
-    record = pd.read_parquet(checks.check_written(run_dir / layout.TRACK_RECORD_FILE))
-    checks.check_columns(
-        record, run_dir / layout.TRACK_RECORD_FILE, track_record_columns(metrics["interval_levels"])
-    )
+    track_path = run_dir / layout.TRACK_RECORD_FILE
+    record = pd.read_parquet(checks.check_written(track_path))
+    checks.check_columns(record, track_path, track_record_columns(metrics["interval_levels"]))
     return (
         f"{layout.PREDICTIONS_FILE} and {layout.PREDICTIONS_JSON}: {len(predictions)} months, "
         f"{len(horizons)} forecast months; {layout.METRICS_FILE}: walk-forward RMSE "
@@ -196,8 +183,8 @@ def check_outputs(run_dir: Path | str) -> str:
     )
 
 
-def check_figures(run_dir: Path | str) -> str:
+def check_figures(run_dir: Path) -> str:
     """The charts the page shows were drawn; returns a one-line summary."""
     for name in layout.CHART_FILES:
-        checks.check_written(Path(run_dir) / layout.FIGURES_DIR / name)
+        checks.check_written(run_dir / layout.FIGURES_DIR / name)
     return f"{layout.FIGURES_DIR}/: {', '.join(layout.CHART_FILES)} present"

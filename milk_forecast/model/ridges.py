@@ -5,10 +5,8 @@ years old weighing ``0.5 ** (a / half_life_years)`` (``None``: equal weights).
 Inputs of month t, with y(t) = log p(t) - log p(t-12): ``price`` = y(t-1), the price's
 change over the last year; ``rain`` = log(1 + rainfall of the 8 regions over t-12..t-1), a
 drought gauge; ``acc3`` = y(t-1) - y(t-4), a seasonally adjusted momentum (paths only).
-``OneStepRidge`` forecasts the next month, ages counting from it. ``RecursiveRidge`` a
-path, each predicted month feeding the inputs of the next, ages counting from the origin;
-rainfall not observed (the future, or rain data ending early) holds the last complete
-12-month sum. Each family fits its members at one origin together (``fit_predict_many``).
+``OneStepRidge`` forecasts the next month, ages counting from it; ``RecursiveRidge`` a
+path, ages counting from the origin. Each family fits its members together.
 """
 
 from __future__ import annotations
@@ -16,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Self
+from typing import ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -48,27 +46,21 @@ def rain_inputs(history: History) -> np.ndarray:
     return np.log1p(out)
 
 
+@dataclass(eq=False, repr=False)
 class Ridge(Forecaster):
-    """What both ridges declare: inputs, the weights' half-life and the penalty."""
+    """Both ridges' parameters: inputs (checked on creation), the weights' half-life, the penalty."""
 
-    known_inputs: tuple[str, ...]
-
-    def __init__(
-        self,
-        inputs: tuple[str, ...] = ("price",),
-        half_life_years: float | None = None,
-        alpha: float = 1.0,
-    ) -> None:
-        self.inputs = inputs
-        self.half_life_years = half_life_years
-        self.alpha = alpha
+    known_inputs: ClassVar[tuple[str, ...]]
+    inputs: tuple[str, ...] = ("price",)
+    half_life_years: float | None = None
+    alpha: float = 1.0
 
     @property
     def name(self) -> str:
         half_life = "none" if self.half_life_years is None else f"{self.half_life_years:g}y"
         return f"seasonal_ridge[{'+'.join(self.inputs)}, half-life {half_life}]"
 
-    def check_inputs(self) -> None:
+    def __post_init__(self) -> None:
         unknown = sorted(set(self.inputs) - set(self.known_inputs))
         if unknown or not self.inputs:
             raise ForecastError(
@@ -99,22 +91,14 @@ class Design:
         return np.column_stack([self.inputs[name] for name in inputs])
 
 
+@dataclass(eq=False, repr=False)
 class OneStepRidge(Ridge):
     """``held_out``: months (``YYYY-MM``) never learnt from, e.g. a split's test months."""
 
     known_inputs = ONE_STEP_INPUTS
     horizons = 1
     replays_rain_lag = False  # it needs the rainfall up to the month before
-
-    def __init__(
-        self,
-        inputs: tuple[str, ...] = ("price",),
-        half_life_years: float | None = None,
-        alpha: float = 1.0,
-        held_out: tuple[str, ...] = (),
-    ) -> None:
-        super().__init__(inputs, half_life_years, alpha)
-        self.held_out = held_out
+    held_out: tuple[str, ...] = ()
 
     def fit(self, history: History) -> Self:
         fit_one_step([self], history)
@@ -150,7 +134,6 @@ def fit_one_step(ridges: Sequence[OneStepRidge], history: History) -> None:
     learnt = (positions >= history.start) & (positions <= history.last)
     shared: dict[tuple, tuple[np.ndarray, ...]] = {}
     for ridge in ridges:
-        ridge.check_inputs()
         if (ridge.inputs, ridge.held_out) not in shared:
             raw_all = design.matrix(ridge.inputs)
             rows = learnt & np.isfinite(design.target) & np.isfinite(raw_all).all(axis=1)
@@ -196,6 +179,7 @@ class Steps:
 
 class RecursiveRidge(Ridge):
     known_inputs = PATH_INPUTS
+    family = "seasonal regressions"
 
     def fit(self, history: History) -> Self:
         self.steps_ = fit_steps([self], history)
@@ -219,8 +203,6 @@ def fit_steps(ridges: Sequence[RecursiveRidge], history: History) -> Steps:
     use gets a zero row and column and a unit diagonal, so its coefficient is 0. Inputs
     are standardised on the ridge's training rows (rain rows end with the rain).
     """
-    for ridge in ridges:
-        ridge.check_inputs()
     lp, origin = history.log_price, history.last
     t = np.arange(max(history.start, LOOKBACK), origin + 1)
     y = lp - lag(lp, SEASON)
@@ -276,7 +258,7 @@ def held_rain(history: History) -> float:
 
 def recursive_paths(steps: Steps, history: History, horizon: int) -> np.ndarray:
     """Log-price paths (ridges, horizon): each forecast month feeds the inputs of the next;
-    rain not observed holds the last complete 12-month sum."""
+    rainfall not observed (the future, or rain data ending early) holds ``held_rain``."""
     origin, count = history.last, len(steps.usable)
     rain_in, held = rain_inputs(history), held_rain(history)
     path = np.empty((count, LOOKBACK + horizon))

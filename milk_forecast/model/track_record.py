@@ -1,15 +1,19 @@
-"""How the published forecasts turned out: scores, their summary and the drift warning.
+"""The track record: the forecasts served, and how they turned out (scores, summary, drift).
 
 A backtest says how the model *would* have done; the track record says how the forecasts
-we actually published did (``published.published_forecasts``), scored against the prices
-known now. When several runs share an origin, the one published last counts: that is what
-was being served. The drift warning never blocks publishing.
+we actually published did, scored against the prices known now. They are found through the
+publication log; runs that succeeded before the log existed count as published when they
+finished, unless the log holds their publication by the pipeline. When several runs share
+an origin, the one published last counts: that is what was being served. The drift warning
+never blocks publishing.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,9 +21,11 @@ import pandas as pd
 from scipy import stats
 
 from milk_forecast.model.forecaster import ORIGIN
+from milk_forecast.run_folder import layout
 from milk_forecast.run_folder import metrics as m
 from milk_forecast.run_folder import predictions as p
-from milk_forecast.run_folder.layout import MONTH, UNIT
+from milk_forecast.run_folder.publication import PUBLISHED_BY_PIPELINE, read_publications
+from milk_forecast.run_folder.record import SUCCEEDED, list_runs, read_run_record
 
 RUN_ID = "run_id"
 PUBLISHED_AT = "published_at"
@@ -27,6 +33,65 @@ ERROR = "error_clp_per_l"
 # Drift rule: the last DRIFT_WINDOW one-month errors, each test at DRIFT_ALPHA.
 DRIFT_WINDOW = 6
 DRIFT_ALPHA = 0.05
+Log = Callable[[str], None]
+SHOWN_NOTES = 5  # of the log's skipped lines, the first are shown, the others counted
+
+
+def publication_history(runs_dir: Path, log: Log = print) -> list[dict[str, Any]]:
+    """Every publication, oldest first: the runs that succeeded before the log, then the log."""
+    entries, notes = read_publications(runs_dir)
+    for note in notes[:SHOWN_NOTES]:
+        log(f"publication log: {note}")
+    if len(notes) > SHOWN_NOTES:
+        log(f"publication log: {len(notes) - SHOWN_NOTES} more line(s) skipped, not shown")
+    first = min((e["published_at"] for e in entries), default=None)
+    logged = {e["run_id"] for e in entries if e["by"] == PUBLISHED_BY_PIPELINE}
+    earlier = [
+        {
+            "run_id": s.run_id,
+            "published_at": s.record["finished_at"],
+            "by": "pipeline (before the log)",
+        }
+        for s in reversed(list_runs(runs_dir))
+        if s.status == SUCCEEDED
+        and s.run_id not in logged
+        and isinstance(s.record.get("finished_at"), str)
+        and (first is None or s.record["finished_at"] < first)
+    ]
+    return sorted(earlier, key=lambda e: e["published_at"]) + entries
+
+
+def published_forecasts(runs_dir: Path, log: Log = print) -> pd.DataFrame:
+    """The forecast rows of every published run, with its id, origin and last publication time
+    (the one that counts; each run is read once however often the log names it); a run no
+    longer succeeded with readable predictions is left out with a line saying why."""
+    history, frames = publication_history(runs_dir, log), []
+    last = {entry["run_id"]: index for index, entry in enumerate(history)}
+    for entry in (history[index] for index in sorted(last.values())):
+        try:
+            forecasts = forecast_rows(layout.run_dir_for(runs_dir, entry["run_id"]))
+        except layout.RunFolderError as exc:
+            log(f"track record: run {entry['run_id']} left out: {exc}")
+            continue
+        published = {RUN_ID: entry["run_id"], PUBLISHED_AT: entry["published_at"]}
+        frames.append(forecasts.assign(**published))
+    if not frames:
+        return pd.DataFrame(columns=[RUN_ID, PUBLISHED_AT, ORIGIN, layout.MONTH, p.HORIZON])
+    return pd.concat(frames, ignore_index=True)
+
+
+def forecast_rows(run_dir: Path) -> pd.DataFrame:
+    """The forecast rows of a succeeded run; ``origin`` is the month before the first."""
+    record = read_run_record(run_dir)
+    if record["status"] != SUCCEEDED:
+        raise layout.RunFolderError(f"{run_dir}: its status is {record['status']!r}")
+    rows = pd.DataFrame(p.read_predictions_json(run_dir / layout.PREDICTIONS_JSON)["rows"])
+    rows[layout.MONTH] = pd.to_datetime(rows[layout.MONTH], format="%Y-%m")
+    rows = rows[rows[p.KIND] == p.FORECAST].sort_values(layout.MONTH, ignore_index=True)
+    if rows.empty:
+        raise layout.RunFolderError(f"{run_dir}: no forecast row")
+    rows[p.HORIZON] = rows[p.HORIZON].astype("int64")
+    return rows.assign(**{ORIGIN: rows[layout.MONTH].iloc[0] - pd.DateOffset(months=1)})
 
 
 def inside_column(level: float) -> str:
@@ -36,7 +101,7 @@ def inside_column(level: float) -> str:
 
 def track_record_columns(levels: tuple[float, ...]) -> list[str]:
     """The columns of ``track_record.parquet`` (docs/contracts.md)."""
-    return [RUN_ID, ORIGIN, MONTH, p.HORIZON, p.PREDICTED, p.ACTUAL, ERROR] + [
+    return [RUN_ID, ORIGIN, layout.MONTH, p.HORIZON, p.PREDICTED, p.ACTUAL, ERROR] + [
         inside_column(level) for level in levels
     ]
 
@@ -50,7 +115,7 @@ def score(published: pd.DataFrame, price: pd.Series, levels: tuple[float, ...]) 
     ordered = published.sort_values(PUBLISHED_AT, kind="stable")
     served = ordered.drop_duplicates(ORIGIN, keep="last")[[ORIGIN, RUN_ID]]
     rows = ordered.merge(served, on=[ORIGIN, RUN_ID])
-    rows = rows.assign(**{p.ACTUAL: price.reindex(pd.DatetimeIndex(rows[MONTH])).to_numpy()})
+    rows = rows.assign(**{p.ACTUAL: price.reindex(pd.DatetimeIndex(rows[layout.MONTH])).to_numpy()})
     rows = rows[rows[p.ACTUAL].notna()].copy()
     rows[ERROR] = rows[p.ACTUAL] - rows[p.PREDICTED]
     for level in levels:
@@ -147,23 +212,15 @@ class TrackRecord:
 
     def metrics(self) -> dict[str, Any]:
         """What goes into metrics.json: ``track_record`` and ``drift``."""
-        runs = self.rows[RUN_ID].nunique() if len(self.rows) else 0
-        origins = sorted(self.rows[ORIGIN]) if len(self.rows) else []
-        block = {
-            "runs": int(runs),
-            "origins": f"{origins[0]:%Y-%m}..{origins[-1]:%Y-%m}" if origins else None,
-            "horizons": self.summary,
-        }
+        rows = self.rows
+        origins = f"{rows[ORIGIN].min():%Y-%m}..{rows[ORIGIN].max():%Y-%m}" if len(rows) else None
+        block = {"runs": int(rows[RUN_ID].nunique()), "origins": origins, "horizons": self.summary}
         return {m.TRACK_RECORD: block, m.DRIFT: self.drift}
 
 
 def evaluate(
-    published: pd.DataFrame,
-    price: pd.Series,
-    promised_rmse: float,
-    levels: tuple[float, ...],
+    published: pd.DataFrame, price: pd.Series, promised_rmse: float, levels: tuple[float, ...]
 ) -> TrackRecord:
-    """Score ``published`` against ``price``, summarise it and check for drift."""
     rows = score(published, price, levels)
     return TrackRecord(rows, summarize(rows, levels), drift_status(rows, promised_rmse, levels))
 
@@ -177,7 +234,7 @@ def describe_track_record(block: Any) -> str:
     count, rmse = one["count"], one.get(m.RMSE)
     text = f"published 1-month forecasts so far: {count}"
     if isinstance(rmse, int | float):
-        text += f", RMSE {rmse:.2f} {UNIT}"
+        text += f", RMSE {rmse:.2f} {layout.UNIT}"
     for label, share in (one.get("inside") or {}).items():
         if isinstance(share, int | float):
             text += f", {label}% interval held {round(share * count)} of {count}"

@@ -128,10 +128,9 @@ def plain_name(ridge: OneStepRidge) -> str:
     """A one-step ridge in words: ``seasonal regression on rainfall (weights halve every 2
     years back)``."""
     inputs = " and ".join(INPUT_WORDS.get(name, name) for name in ridge.inputs)
-    years = ridge.half_life_years
-    weights = (
-        "all years weigh the same" if years is None else f"weights halve every {years:g} years back"
-    )
+    weights = "all years weigh the same"
+    if (years := ridge.half_life_years) is not None:
+        weights = f"weights halve every {years:g} years back"
     return f"seasonal regression on {inputs} ({weights})"
 
 

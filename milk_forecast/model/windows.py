@@ -38,13 +38,11 @@ def months_between(start: pd.Timestamp, end: pd.Timestamp) -> int:
 
 @dataclass(frozen=True)
 class Windows:
-    """The windows as months.
-
-    ``selection``: the first selection window (it slides one month per month forecast,
-    ``gap`` months before it); ``backtest``: the months of the one-step walk-forward, and
-    the month after each origin of the per-horizon backtest; ``calibration``: the origins
-    whose intervals are scored; ``interval_window``: how many past errors size an interval.
-    """
+    """The windows as months: ``selection``, the first selection window (it slides one month
+    per month forecast, ``gap`` months before it); ``backtest``, the months of the one-step
+    walk-forward and the month after each origin of the per-horizon backtest;
+    ``calibration``, the origins whose intervals are scored; ``interval_window``, how many
+    past errors size an interval."""
 
     history_start: pd.Timestamp
     selection: pd.DatetimeIndex
@@ -91,9 +89,11 @@ def resolve(params: TrainParams, monthly: pd.DataFrame) -> Windows:
     ts.setdefault("selection_start", shift(ts["selection_end"], 1 - DEFAULT_LENGTH))
     for before, after in itertools.pairwise(ORDER):
         if ts[before] > ts[after] or (before in STRICTLY_BEFORE and ts[before] == ts[after]):
+            computed = [name for name, value in given.items() if value is None]
+            note = f" (computed from the data: {', '.join(computed)})" if computed else ""
             raise WindowError(
                 f"windows: {before}={ts[before]:%Y-%m} must come before {after}={ts[after]:%Y-%m}"
-                f"{described(given)}"
+                f"{note}"
             )
     if ts["backtest_end"] > last:
         raise WindowError(
@@ -114,9 +114,3 @@ def resolve(params: TrainParams, monthly: pd.DataFrame) -> Windows:
         params.interval_window,
         last,
     )
-
-
-def described(given: dict[str, str | None]) -> str:
-    """`` (computed from the data: a, b)`` naming the windows left to the data, or nothing."""
-    computed = [name for name, value in given.items() if value is None]
-    return f" (computed from the data: {', '.join(computed)})" if computed else ""

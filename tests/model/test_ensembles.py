@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Self
 
 import numpy as np
@@ -18,12 +19,12 @@ from milk_forecast.run_folder.layout import MONTH
 SEEN: list[tuple[pd.Timestamp, int]] = []  # (last month, rain_end) of every fit
 
 
+@dataclass(eq=False, repr=False)
 class Scripted(Forecaster):
     """Forecasts ``prices[t]`` for month t (by position) at every horizon; NaN: cannot."""
 
-    def __init__(self, label: str = "scripted", prices: tuple[float, ...] = ()) -> None:
-        self.label = label
-        self.prices = prices
+    label: str = "scripted"
+    prices: tuple[float, ...] = ()
 
     @property
     def name(self) -> str:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Self
 
 import numpy as np
@@ -19,14 +20,13 @@ from milk_forecast.run_folder.predictions import HORIZON, PREDICTED, interval_co
 FITS: list[tuple[str, pd.Timestamp, int]] = []  # (forecaster, last month seen, rain_end)
 
 
+@dataclass(eq=False, repr=False)
 class LastPrice(Forecaster):
     """The last price seen plus ``offsets[h - 1]`` at each horizon; NaN from the ``missing``
     origins (positions). Records every fit."""
 
-    def __init__(self, offsets: tuple[float, ...] = (0.0,) * 12, missing: tuple[int, ...] = ()):
-        self.offsets = offsets
-        self.missing = missing
-
+    offsets: tuple[float, ...] = (0.0,) * 12
+    missing: tuple[int, ...] = ()
     name = "last_price"
 
     def fit(self, history: History) -> Self:
@@ -74,14 +74,14 @@ EVERY_FORECASTER = [
 def test_every_forecaster_keeps_the_contract(forecaster):
     """Parameters stored as given, nothing else set before fit; fitted attributes end in _;
     a clone is unfitted with the same parameters; the path is as long as asked."""
-    assert set(vars(forecaster)) - {"_key"} == set(forecaster.get_params())
+    assert set(vars(forecaster)) - {"key"} == set(forecaster.get_params())
     clone = forecaster.clone()
     assert clone is not forecaster and clone.get_params() == forecaster.get_params()
     assert clone.key == forecaster.key and hash(clone.key)
     history = History.from_table(synthetic_series(), "1990-01")
     fitted = clone.fit(history)
     assert fitted is clone
-    assert all(name.endswith("_") for name in set(vars(fitted)) - set(vars(forecaster)) - {"_key"})
+    assert all(name.endswith("_") for name in set(vars(fitted)) - set(vars(forecaster)) - {"key"})
     assert fitted.predict(1).shape == (1,)
     assert not hasattr(forecaster, "history_")
 
