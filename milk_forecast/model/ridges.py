@@ -48,7 +48,7 @@ def rain_inputs(history: History) -> np.ndarray:
 
 @dataclass(eq=False, repr=False)
 class Ridge(Forecaster):
-    """Both ridges' parameters: inputs (checked on creation), the weights' half-life, the penalty."""
+    """Both ridges' parameters: inputs (checked when fitted), the weights' half-life, the penalty."""
 
     known_inputs: ClassVar[tuple[str, ...]]
     inputs: tuple[str, ...] = ("price",)
@@ -60,7 +60,7 @@ class Ridge(Forecaster):
         half_life = "none" if self.half_life_years is None else f"{self.half_life_years:g}y"
         return f"seasonal_ridge[{'+'.join(self.inputs)}, half-life {half_life}]"
 
-    def __post_init__(self) -> None:
+    def check_inputs(self) -> None:
         unknown = sorted(set(self.inputs) - set(self.known_inputs))
         if unknown or not self.inputs:
             raise ForecastError(
@@ -134,6 +134,7 @@ def fit_one_step(ridges: Sequence[OneStepRidge], history: History) -> None:
     learnt = (positions >= history.start) & (positions <= history.last)
     shared: dict[tuple, tuple[np.ndarray, ...]] = {}
     for ridge in ridges:
+        ridge.check_inputs()
         if (ridge.inputs, ridge.held_out) not in shared:
             raw_all = design.matrix(ridge.inputs)
             rows = learnt & np.isfinite(design.target) & np.isfinite(raw_all).all(axis=1)
@@ -203,6 +204,8 @@ def fit_steps(ridges: Sequence[RecursiveRidge], history: History) -> Steps:
     use gets a zero row and column and a unit diagonal, so its coefficient is 0. Inputs
     are standardised on the ridge's training rows (rain rows end with the rain).
     """
+    for ridge in ridges:
+        ridge.check_inputs()
     lp, origin = history.log_price, history.last
     t = np.arange(max(history.start, LOOKBACK), origin + 1)
     y = lp - lag(lp, SEASON)

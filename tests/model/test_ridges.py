@@ -59,8 +59,9 @@ def test_a_one_step_ridge_refuses_too_few_months_and_unknown_inputs():
     history = periodic_history(4).up_to(36)
     with pytest.raises(ForecastError, match="only 12 usable training month"):
         OneStepRidge(("rain",)).fit(History.from_table(synthetic_series(), "2019-05"))
+    ridge = OneStepRidge(("price", "wind"))  # parameters are only stored, as in scikit-learn
     with pytest.raises(ForecastError, match=r"unknown input\(s\) \['wind'\]"):
-        OneStepRidge(("price", "wind")).fit(history)
+        ridge.fit(history)
 
 
 def test_held_out_months_are_never_learnt_from():
@@ -123,5 +124,6 @@ def test_without_rainfall_the_rain_ridges_give_no_forecast():
         [RecursiveRidge(("rain",)), RecursiveRidge(("price",))], history, 12
     )
     assert np.isnan(paths[0]).all() and np.isfinite(paths[1]).all()
+    ridge = RecursiveRidge(("wind",))
     with pytest.raises(ForecastError, match=r"unknown input\(s\) \['wind'\]"):
-        RecursiveRidge(("wind",)).fit(history)
+        ridge.fit(history)
