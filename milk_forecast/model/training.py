@@ -26,7 +26,7 @@ from milk_forecast.model.history import History
 from milk_forecast.model.params import TrainParams
 from milk_forecast.model.prototype import prototype_shuffled
 from milk_forecast.model.ridges import OneStepRidge
-from milk_forecast.model.windows import Windows, months_between, resolve, shift
+from milk_forecast.model.windows import Windows, resolve, shift
 from milk_forecast.run_folder import predictions as p
 from milk_forecast.run_folder.layout import FEATURES_FILE, MONTH, SERIES_FILE
 from milk_forecast.run_folder.metrics import CALIBRATED_HORIZONS, SHUFFLED
@@ -34,7 +34,6 @@ from milk_forecast.run_folder.metrics import CALIBRATED_HORIZONS, SHUFFLED
 CHOSEN = "adaptive_seasonal_ridge"
 PRICE_ONLY = "adaptive_seasonal_ridge_price_only"
 INPUT_WORDS = {"price": "past prices", "rain": "rainfall"}  # a one-step ridge's inputs
-MIN_ONE_STEP_HISTORY = 36  # months from history_start to the first one-step forecast
 CALIBRATION_METHOD = (
     "each origin's interval at horizon h is predicted * exp(+-q), q the level-quantile of the "
     "absolute log errors of the model serving h (h=1: the adaptive seasonal ridge, h>=2: the "
@@ -73,14 +72,6 @@ def check_inputs(series: pd.DataFrame, features: pd.DataFrame) -> None:
 
 def one_step_pools(params: TrainParams, w: Windows) -> dict[str, AdaptiveChoice]:
     """The adaptive choice among all one-step ridges, and among those of the price alone."""
-    first = shift(w.chosen[0], -w.gap - w.length + 1)
-    if months_between(w.history_start, first) < MIN_ONE_STEP_HISTORY:
-        raise TrainingError(
-            f"parameters: the first one-step forecast needed ({first:%Y-%m}: the selection "
-            f"window of the first of the {w.interval_window} months before the calibration "
-            f"and backtest windows) leaves less than {MIN_ONE_STEP_HISTORY} months after "
-            f"history_start={w.history_start:%Y-%m}"
-        )
     ridges = [
         OneStepRidge(tuple(inputs), half_life, params.ridge_alpha)
         for inputs in params.input_sets

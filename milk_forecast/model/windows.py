@@ -13,6 +13,7 @@ from milk_forecast.model.params import TrainParams
 from milk_forecast.run_folder.layout import MONTH, SERIES_FILE
 
 DEFAULT_LENGTH = 24  # months of the backtest and of the first selection window by default
+MIN_ONE_STEP_HISTORY = 36  # months from history_start to the first one-step forecast
 ORDER = ("history_start", "selection_start", "selection_end", "backtest_start", "backtest_end")
 # Bounds strictly before the next: the selection ends before the backtest starts, and the
 # backtest holds two months or more (the R2 of one month is undefined).
@@ -106,7 +107,7 @@ def resolve(params: TrainParams, monthly: pd.DataFrame) -> Windows:
             f"{ts['history_start']:%Y-%m}"
         )
     last_origin = shift(ts["backtest_end"], -1)
-    return Windows(
+    w = Windows(
         ts["history_start"],
         month_range(ts["selection_start"], ts["selection_end"]),
         month_range(ts["backtest_start"], ts["backtest_end"]),
@@ -114,3 +115,12 @@ def resolve(params: TrainParams, monthly: pd.DataFrame) -> Windows:
         params.interval_window,
         last,
     )
+    first = shift(w.chosen[0], -w.gap - w.length + 1)
+    if months_between(w.history_start, first) < MIN_ONE_STEP_HISTORY:
+        raise WindowError(
+            f"windows: the first one-step forecast needed ({first:%Y-%m}: the selection "
+            f"window of the first of the {w.interval_window} months before the calibration "
+            f"and backtest windows) leaves less than {MIN_ONE_STEP_HISTORY} months after "
+            f"history_start={w.history_start:%Y-%m}"
+        )
+    return w

@@ -15,6 +15,7 @@ from milk_forecast.model import outputs, track_record, training
 from milk_forecast.model.ensembles import COMBINED
 from milk_forecast.model.forecaster import ORIGIN
 from milk_forecast.model.outputs import read_predictions
+from milk_forecast.model.windows import WindowError
 from milk_forecast.run_folder.layout import MONTH, PREDICTIONS_JSON, RunFolderError
 from milk_forecast.run_folder.metrics import (
     CALIBRATION,
@@ -239,7 +240,7 @@ def test_inputs_the_stage_cannot_use_are_named():
     ):
         training.train(monthly, usable_frame(monthly), training.TrainParams())
     with pytest.raises(
-        training.TrainingError, match=r"leaves less than 36 months after history_start=2008-01"
+        WindowError, match=r"leaves less than 36 months after history_start=2008-01"
     ):
         train(monthly, history_start="2008-01")
     late_rain = without_rain_after(monthly, "2020-01")

@@ -68,6 +68,7 @@ def test_a_data_folder_without_the_raw_files_is_named_before_anything(tmp_path: 
         ("backtest_end", "2021-01", "before backtest_end=2021-01"),
         ("selection_end", "2020-04", "selection_end=2020-04 must come before backtest_start"),
         ("history_start", "1970-01", "after history_start=1970-01"),
+        ("history_start", "2015-01", "leaves less than 36 months after history_start=2015-01"),
     ],
 )
 def test_windows_the_data_cannot_hold_are_refused_before_any_kernel(
