@@ -227,8 +227,8 @@ def publish(args: argparse.Namespace, interrupts: Interrupts) -> int:
 def run(
     args: argparse.Namespace, cron: schedule.CronSchedule | None, interrupts: Interrupts
 ) -> int:
-    """Run once, or on the schedule; a run folder or run.json that cannot be written fails
-    its attempt."""
+    """Run once, or on the schedule: 0, 1 when the last run failed, 4 when it succeeded
+    without being published. A run folder or run.json that cannot be written fails its attempt."""
     print(f"data: {args.data_dir} ({raw.data_label(raw.is_synthetic(args.data_dir))})")
     outcomes: list[RunOutcome] = []
 
@@ -252,26 +252,21 @@ def run(
     def runs_lock() -> RunsLock:
         return RunsLock(args.runs_dir, wait=args.wait, stopped=interrupts.stopped)
 
+    def run_locked() -> bool:  # a scheduler idles without holding the lock
+        with runs_lock():
+            return run_once()
+
     clock = SystemClock(interrupts.stopped)
     if cron is None:
         with runs_lock():
             ok = schedule.run_with_retries(
                 run_once, args.retries, args.retry_delay, clock, interrupts.stopped, print
             )
-        return exit_code(ok, outcomes)
-
-    def run_locked() -> bool:  # a scheduler idles without holding the lock
-        with runs_lock():
-            return run_once()
-
-    code = schedule.run_schedule(
-        cron, run_locked, args.retries, args.retry_delay, clock, interrupts.stopped, print
-    )
-    return exit_code(code == options.EXIT_OK, outcomes)
-
-
-def exit_code(ok: bool, outcomes: list[RunOutcome]) -> int:
-    """0, or 4 when the last run succeeded without being published, or 1 when it failed."""
+    else:
+        code = schedule.run_schedule(
+            cron, run_locked, args.retries, args.retry_delay, clock, interrupts.stopped, print
+        )
+        ok = code == options.EXIT_OK
     if not ok:
         return options.EXIT_FAILED
     if outcomes and outcomes[-1].unpublished:

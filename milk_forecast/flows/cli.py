@@ -31,13 +31,12 @@ from milk_forecast.runner.output import PipeSafe
 from milk_forecast.runner.signals import Interrupts
 from milk_forecast.runner.state import SKIPPED, RunOutcome
 
-PROG = "python -m milk_forecast.flows"
 INSTALL_HINT = "pip install -r requirements.txt -r requirements-prefect.txt"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = options.Parser(
-        prog=PROG,
+        prog="python -m milk_forecast.flows",
         description=__doc__.split("\n\n")[0],
         epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,

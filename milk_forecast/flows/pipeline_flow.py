@@ -8,6 +8,7 @@ retries are spent, the flow; a cancelled or crashed flow run marks its run ``fai
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,6 @@ from milk_forecast.runner.plan import RunPlan
 from milk_forecast.runner.recipe import RunSteps, run_pipeline
 from milk_forecast.runner.stages import NOTEBOOKS_DIR, RUNS_DIR, Stage
 
-FLOW_NAME = "milk-forecast-pipeline"
 DIRECT = RunSteps()
 
 # Tasks run in the flow's thread and get the run's objects as they are: ``quote`` keeps
@@ -69,12 +69,12 @@ def publish_task(
     return DIRECT.complete(context, allow_synthetic_over_real)
 
 
+@dataclass
 class PrefectSteps(RunSteps):
     """The recipe's steps as Prefect tasks; a failed stage is retried ``retries`` times."""
 
-    def __init__(self, retries: int, retry_delay: float) -> None:
-        self.retries = retries
-        self.retry_delay = retry_delay
+    retries: int
+    retry_delay: float
 
     def plan(
         self, data_dir: Path, runs_dir: Path, overrides: Mapping[str, str], notebooks_dir: Path
@@ -113,20 +113,16 @@ def fail_abandoned_runs(flow: Any, flow_run: Any, state: Any) -> None:
     for summary in list_runs(runs_dir):
         if summary.status != INCOMPLETE or summary.error is not None:
             continue  # finished, broken, or its process is still working
-        if started_since(summary.record, started):  # else an older run, not this flow run's
-            run_state.settle_run(summary, "interrupted", reason, finished_at=isoformat(utc_now()))
-
-
-def started_since(record: dict[str, Any], moment: datetime) -> bool:
-    """Whether run.json's ``started_at`` is at or after ``moment`` (False when unreadable)."""
-    try:
-        return datetime.fromisoformat(str(record.get("started_at"))) >= moment
-    except (TypeError, ValueError):  # malformed, or naive against aware
-        return False
+        try:
+            if datetime.fromisoformat(str(summary.record.get("started_at"))) < started:
+                continue  # an older run, not this flow run's
+        except (TypeError, ValueError):  # malformed, or naive against aware
+            continue
+        run_state.settle_run(summary, "interrupted", reason, finished_at=isoformat(utc_now()))
 
 
 @flow(
-    name=FLOW_NAME,
+    name="milk-forecast-pipeline",
     description="Four notebooks into a run folder; publishes runs/LATEST after success.",
     persist_result=False,
     on_cancellation=[fail_abandoned_runs],

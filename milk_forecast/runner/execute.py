@@ -2,8 +2,7 @@
 
 A run folder holds no absolute path (it can be moved): the kernel runs in the executed
 notebook's folder, the paths injected are relative to it, and ``RunFolderEngine`` records
-relative ones in the metadata. Any failure becomes a ``StageFailure`` naming the
-notebook, the cell and the exception.
+relative ones in the metadata.
 """
 
 from __future__ import annotations

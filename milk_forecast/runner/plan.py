@@ -1,8 +1,6 @@
-"""What a run will do, decided before anything is written: stages, parameters, inputs,
-fingerprint; and the served run, which a run made from the same fingerprint would repeat.
-
-Everything that can be refused without a kernel is refused here (``check_request``), so a
-run folder is only made for a run that can start.
+"""What a run will do, decided before anything is written (so a run folder is only made for
+a run that can start): stages, parameters, inputs, fingerprint; and the served run, which a
+run made from the same fingerprint would repeat.
 """
 
 from __future__ import annotations

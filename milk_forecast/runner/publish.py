@@ -1,8 +1,4 @@
-"""Publishing: a run that just completed, or an earlier one (``--publish RUN_ID``, a rollback).
-
-A run on the synthetic sample never replaces a served run made from real data unless asked
-to; an earlier run is checked exactly as the service checks a run it is about to serve.
-"""
+"""Publishing: a run that just completed, or an earlier one (``--publish RUN_ID``, a rollback)."""
 
 from __future__ import annotations
 
