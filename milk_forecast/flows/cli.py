@@ -169,7 +169,6 @@ def report(state: Any) -> int:
 
 
 def serve(configured: Any, args: argparse.Namespace) -> int:
-    """Serve the flow with a UTC cron schedule until interrupted."""
     from prefect.schedules import Cron
     from prefect.settings import PREFECT_API_URL
 

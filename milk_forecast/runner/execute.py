@@ -110,7 +110,5 @@ def execute_stage(context: RunContext, stage: Stage, kernel: StageKernel | None)
 
 
 def first_code_line(source: str) -> str:
-    for line in str(source).splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            return line.strip()
-    return ""
+    lines = (line.strip() for line in str(source).splitlines())
+    return next((line for line in lines if line and not line.startswith("#")), "")

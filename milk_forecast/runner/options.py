@@ -37,7 +37,6 @@ class Parser(argparse.ArgumentParser):
 
 
 def add_run_options(parser: argparse.ArgumentParser, *, runs_dir_default: Path | None) -> None:
-    """The options of one pipeline run, as both entry points take them."""
     parser.add_argument(
         "--data-dir",
         type=path_text,
