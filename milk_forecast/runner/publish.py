@@ -133,9 +133,7 @@ def publish_existing(
     runs_dir: Path, run_id: str, *, allow_synthetic_over_real: bool = False
 ) -> dict[str, str] | None:
     """Serve the earlier run ``run_id``: the publication logged, or None when it is already
-    the served run (nothing written). ``PublishError``: it cannot be served, or it ran on the
-    synthetic sample while the served run was made from real data (unless allowed);
-    ``PublicationError``: LATEST and the log could not be written (neither changed)."""
+    the served run (nothing written); else a ``PublishError`` or ``PublicationError``."""
     if not is_valid_run_id(run_id):
         raise PublishError(f"{run_id!r} is not a run id (like {RUN_ID_EXAMPLE!r})")
     if not (runs_dir / run_id).is_dir():
