@@ -29,6 +29,7 @@ from milk_forecast.runner.lock import RunsLock
 from milk_forecast.runner.plan import RunPlan
 from milk_forecast.runner.recipe import RunSteps, run_pipeline
 from milk_forecast.runner.stages import NOTEBOOKS_DIR, RUNS_DIR, Stage
+from milk_forecast.runner.state import RunContext, RunOutcome
 
 DIRECT = RunSteps()
 
@@ -46,7 +47,7 @@ def plan_task(
 
 
 @task(**TASK_OPTIONS)
-def stage_task(context: run_state.RunContext, stage: Stage, kernels: StageKernels) -> None:
+def stage_task(context: RunContext, stage: Stage, kernels: StageKernels) -> None:
     """One stage on its kernel (a fresh one on a retry); its executed notebook is linked."""
     try:
         DIRECT.stage(context, stage, kernels)
@@ -56,15 +57,13 @@ def stage_task(context: run_state.RunContext, stage: Stage, kernels: StageKernel
     link_last_notebook(context)
 
 
-def link_last_notebook(context: run_state.RunContext) -> None:
+def link_last_notebook(context: RunContext) -> None:
     entry = context.record["stages"][-1]
     link_file(context.run_dir, entry["notebook"], f"executed notebook ({entry['status']})")
 
 
 @task(name="publish", **TASK_OPTIONS)
-def publish_task(
-    context: run_state.RunContext, allow_synthetic_over_real: bool
-) -> run_state.RunOutcome:
+def publish_task(context: RunContext, allow_synthetic_over_real: bool) -> RunOutcome:
     """Verify the products, mark the run succeeded, write its report, publish LATEST."""
     return DIRECT.complete(context, allow_synthetic_over_real)
 
@@ -81,19 +80,17 @@ class PrefectSteps(RunSteps):
     ) -> RunPlan:
         return plan_task(data_dir, runs_dir, dict(overrides), notebooks_dir)
 
-    def stage(self, context: run_state.RunContext, stage: Stage, kernels: StageKernels) -> None:
+    def stage(self, context: RunContext, stage: Stage, kernels: StageKernels) -> None:
         attempts = stage_task.with_options(
             name=stage.name, retries=self.retries, retry_delay_seconds=self.retry_delay
         )
         attempts(quote(context), quote(stage), quote(kernels))
 
-    def complete(
-        self, context: run_state.RunContext, allow_synthetic_over_real: bool
-    ) -> run_state.RunOutcome:
+    def complete(self, context: RunContext, allow_synthetic_over_real: bool) -> RunOutcome:
         return publish_task(quote(context), allow_synthetic_over_real)
 
 
-def outcome_summary(outcome: run_state.RunOutcome) -> dict[str, Any]:
+def outcome_summary(outcome: RunOutcome) -> dict[str, Any]:
     """The flow's result: what happened, to which run, with its figures (JSON-ready)."""
     summary = {"status": outcome.status, "run_id": outcome.run_id, "run_dir": str(outcome.run_dir)}
     for key in ("synthetic_sample", "headline", "forecast", PUBLISHED, NOT_PUBLISHED_REASON):

@@ -18,6 +18,7 @@ from milk_forecast.runner.clock import isoformat, utc_now
 from milk_forecast.runner.options import ALLOW_SYNTHETIC_FLAG
 from milk_forecast.runner.plan import served_run
 from milk_forecast.runner.signals import RunInterrupted, deferred_signals
+from milk_forecast.runner.state import RunContext, RunOutcome
 
 
 class PublishError(ValueError):
@@ -29,9 +30,7 @@ class PublicationError(Exception):
     """``LATEST`` and the publication log could not be written; neither changed."""
 
 
-def complete_run(
-    context: run_state.RunContext, *, allow_synthetic_over_real: bool = False
-) -> run_state.RunOutcome:
+def complete_run(context: RunContext, *, allow_synthetic_over_real: bool = False) -> RunOutcome:
     """After the last stage: verify the products, record their sha256 (run.json ``outputs``),
     decide publication, write the report, publish."""
     try:
@@ -72,7 +71,7 @@ def publication_refusal(runs_dir: Path, record: Mapping[str, Any]) -> str | None
     )
 
 
-def publish_run(context: run_state.RunContext) -> run_state.RunOutcome:
+def publish_run(context: RunContext) -> RunOutcome:
     """Write run.json ``succeeded`` and, when published, ``LATEST`` and the log's line, as one
     step that no SIGINT/SIGTERM splits (``publication_step``).
 
