@@ -194,14 +194,14 @@ def command(args: argparse.Namespace, interrupts: Interrupts) -> int:
         cron = schedule.parse_cron(args.schedule) if args.schedule is not None else None
     except schedule.CronError as exc:
         raise options.UsageError(f"--schedule: {exc}") from None
-    if args.keep is None:  # a run: fail fast on missing data files, bad parameters or windows
-        args.data_dir, args.overrides, args.notebooks_dir = options.check_run_arguments(args)
-    args.runs_dir = options.runs_folder("--runs-dir", args.runs_dir, create=True)
     if args.keep is not None:
+        options.runs_folder("--runs-dir", args.runs_dir, create=True)
         with RunsLock(args.runs_dir, wait=args.wait, stopped=interrupts.stopped):
             removed = history.prune_runs(args.runs_dir, args.keep)
         print(f"removed {len(removed)} run(s): {', '.join(removed) or '-'}")
         return options.EXIT_OK
+    # Fail fast on missing data files, bad parameters or windows, before any run starts.
+    args.data_dir, args.overrides, args.notebooks_dir = options.check_run_arguments(args)
     return run(args, cron, interrupts)
 
 

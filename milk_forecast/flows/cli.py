@@ -95,8 +95,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     try:
         options.check_run_arguments(args)
-        if args.runs_dir is not None:
-            options.runs_folder("--runs-dir", args.runs_dir, create=True)
         from milk_forecast.flows import pipeline_flow
     except (options.UsageError, stages.PipelineError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -161,10 +161,13 @@ def runs_folder(option: str, path: Path, *, create: bool) -> Path:
 
 def check_run_arguments(args: argparse.Namespace) -> tuple[Path, dict[str, str], Path]:
     """The data folder, the ``-p`` values and the notebooks folder of a run, checked before
-    anything starts (``plan.check_request``): a ``UsageError`` or ``PipelineError``."""
+    anything starts (``plan.check_request``), the runs folder made when given: a
+    ``UsageError`` or ``PipelineError``."""
     notebooks = existing_folder("--notebooks-dir", args.notebooks_dir or NOTEBOOKS_DIR)
     data = existing_folder("--data-dir", args.data_dir or raw.default_data_dir())
     overrides = parameter_overrides(args.parameter)
+    if args.runs_dir is not None:
+        runs_folder("--runs-dir", args.runs_dir, create=True)
     plan.check_request(data, overrides, notebooks)
     return data, overrides, notebooks
 
