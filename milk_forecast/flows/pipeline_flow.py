@@ -36,14 +36,8 @@ DIRECT = RunSteps()
 # Tasks run in the flow's thread and get the run's objects as they are: ``quote`` keeps
 # Prefect from walking them, NO_CACHE from hashing them, and nothing is persisted.
 TASK_OPTIONS: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
-
-
-@task(name="plan", **TASK_OPTIONS)
-def plan_task(
-    data_dir: Path, runs_dir: Path, overrides: Mapping[str, str], notebooks_dir: Path
-) -> RunPlan:
-    """Parameters resolved and checked against their rules, inputs, fingerprint."""
-    return DIRECT.plan(data_dir, runs_dir, overrides, notebooks_dir)
+plan_task = task(DIRECT.plan, name="plan", **TASK_OPTIONS)
+publish_task = task(DIRECT.complete, name="publish", **TASK_OPTIONS)
 
 
 @task(**TASK_OPTIONS)
@@ -60,12 +54,6 @@ def stage_task(context: RunContext, stage: Stage, kernels: StageKernels) -> None
 def link_last_notebook(context: RunContext) -> None:
     entry = context.record["stages"][-1]
     link_file(context.run_dir, entry["notebook"], f"executed notebook ({entry['status']})")
-
-
-@task(name="publish", **TASK_OPTIONS)
-def publish_task(context: RunContext, allow_synthetic_over_real: bool) -> RunOutcome:
-    """Verify the products, mark the run succeeded, write its report, publish LATEST."""
-    return DIRECT.complete(context, allow_synthetic_over_real)
 
 
 @dataclass
