@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import redirect_stdout
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from milk_forecast.data import raw
 from milk_forecast.run_folder.layout import RunFolderError
 from milk_forecast.run_folder.metrics import DRIFT, DRIFT_WARNING, FORECAST_PATH, TRACK_RECORD
 from milk_forecast.run_folder.record import NOT_PUBLISHED_REASON
-from milk_forecast.runner import history, options, plan, schedule, stages
+from milk_forecast.runner import history, options, schedule, stages
 from milk_forecast.runner.clock import SystemClock
 from milk_forecast.runner.lock import LockError, LockHeldError, RunsLock
 from milk_forecast.runner.output import PipeSafe
@@ -133,30 +133,6 @@ def summarize(outcome: RunOutcome) -> None:
         )
 
 
-def make_run_once(args: argparse.Namespace, outcomes: list[RunOutcome]) -> Callable[[], bool]:
-    """One attempt in a new run folder, its outcome appended to ``outcomes``: whether it
-    succeeded (or was skipped). A run folder or run.json that cannot be written fails it."""
-
-    def run_once() -> bool:
-        try:
-            outcome = run_pipeline(
-                args.data_dir,
-                args.runs_dir,
-                args.overrides,
-                force=args.force,
-                notebooks_dir=args.notebooks_dir,
-                allow_synthetic_over_real=args.allow_synthetic_over_real,
-            )
-        except RunRecordError as exc:
-            print(f"error: {exc}; the run is not published", file=sys.stderr)
-            return False
-        summarize(outcome)
-        outcomes.append(outcome)
-        return outcome.ok
-
-    return run_once
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -203,7 +179,7 @@ def refuse_ignored_options(parser: argparse.ArgumentParser, args: argparse.Names
 
 
 def command(args: argparse.Namespace, interrupts: Interrupts) -> int:
-    """The command line parsed: list, publish, list the parameters, or check the paths and run."""
+    """The command line parsed: list, publish, list the parameters, prune, or check and run."""
     args.runs_dir = options.runs_folder("--runs-dir", args.runs_dir, create=False)
     if args.list:
         settle_abandoned(args.runs_dir, "--list")
@@ -211,17 +187,21 @@ def command(args: argparse.Namespace, interrupts: Interrupts) -> int:
         return options.EXIT_OK
     if args.publish is not None:
         return publish(args, interrupts)
-    args.notebooks_dir = options.existing_folder("--notebooks-dir", args.notebooks_dir)
     if args.list_parameters:
-        print_parameters(args.notebooks_dir)
+        print_parameters(options.existing_folder("--notebooks-dir", args.notebooks_dir))
         return options.EXIT_OK
     try:
         cron = schedule.parse_cron(args.schedule) if args.schedule is not None else None
     except schedule.CronError as exc:
         raise options.UsageError(f"--schedule: {exc}") from None
-    args.data_dir = options.existing_folder("--data-dir", args.data_dir or raw.default_data_dir())
-    args.overrides = options.parameter_overrides(args.parameter)
-    args.runs_dir = options.runs_folder("--runs-dir", args.runs_dir, create=True)
+    if args.keep is not None:
+        options.runs_folder("--runs-dir", args.runs_dir, create=True)
+        with RunsLock(args.runs_dir, wait=args.wait, stopped=interrupts.stopped):
+            removed = history.prune_runs(args.runs_dir, args.keep)
+        print(f"removed {len(removed)} run(s): {', '.join(removed) or '-'}")
+        return options.EXIT_OK
+    # Fail fast on missing data files, bad parameters or windows, before any run starts.
+    args.data_dir, args.overrides, args.notebooks_dir = options.check_run_arguments(args)
     return run(args, cron, interrupts)
 
 
@@ -247,41 +227,46 @@ def publish(args: argparse.Namespace, interrupts: Interrupts) -> int:
 def run(
     args: argparse.Namespace, cron: schedule.CronSchedule | None, interrupts: Interrupts
 ) -> int:
-    """What main does once the command line is checked: prune, or run once, or on a schedule."""
+    """Run once, or on the schedule: 0, 1 when the last run failed, 4 when it succeeded
+    without being published. A run folder or run.json that cannot be written fails its attempt."""
+    print(f"data: {args.data_dir} ({raw.data_label(raw.is_synthetic(args.data_dir))})")
+    outcomes: list[RunOutcome] = []
+
+    def run_once() -> bool:
+        try:
+            outcome = run_pipeline(
+                args.data_dir,
+                args.runs_dir,
+                args.overrides,
+                force=args.force,
+                notebooks_dir=args.notebooks_dir,
+                allow_synthetic_over_real=args.allow_synthetic_over_real,
+            )
+        except RunRecordError as exc:
+            print(f"error: {exc}; the run is not published", file=sys.stderr)
+            return False
+        summarize(outcome)
+        outcomes.append(outcome)
+        return outcome.ok
 
     def runs_lock() -> RunsLock:
         return RunsLock(args.runs_dir, wait=args.wait, stopped=interrupts.stopped)
 
-    if args.keep is not None:
+    def run_locked() -> bool:  # a scheduler idles without holding the lock
         with runs_lock():
-            removed = history.prune_runs(args.runs_dir, args.keep)
-        print(f"removed {len(removed)} run(s): {', '.join(removed) or '-'}")
-        return options.EXIT_OK
-    # Fail fast on missing data files, bad parameters or windows, before any run starts.
-    plan.check_request(args.data_dir, args.overrides, args.notebooks_dir)
-    print(f"data: {args.data_dir} ({raw.data_label(raw.is_synthetic(args.data_dir))})")
-    outcomes: list[RunOutcome] = []
-    run_once = make_run_once(args, outcomes)
+            return run_once()
+
     clock = SystemClock(interrupts.stopped)
     if cron is None:
         with runs_lock():
             ok = schedule.run_with_retries(
                 run_once, args.retries, args.retry_delay, clock, interrupts.stopped, print
             )
-        return exit_code(ok, outcomes)
-
-    def run_locked() -> bool:  # a scheduler idles without holding the lock
-        with runs_lock():
-            return run_once()
-
-    code = schedule.run_schedule(
-        cron, run_locked, args.retries, args.retry_delay, clock, interrupts.stopped, print
-    )
-    return exit_code(code == options.EXIT_OK, outcomes)
-
-
-def exit_code(ok: bool, outcomes: list[RunOutcome]) -> int:
-    """0, or 4 when the last run succeeded without being published, or 1 when it failed."""
+    else:
+        code = schedule.run_schedule(
+            cron, run_locked, args.retries, args.retry_delay, clock, interrupts.stopped, print
+        )
+        ok = code == options.EXIT_OK
     if not ok:
         return options.EXIT_FAILED
     if outcomes and outcomes[-1].unpublished:

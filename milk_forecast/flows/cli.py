@@ -26,19 +26,17 @@ from contextlib import nullcontext, redirect_stdout
 from pathlib import Path
 from typing import Any
 
-from milk_forecast.data import raw
-from milk_forecast.runner import lock, options, plan, schedule, stages
+from milk_forecast.runner import lock, options, schedule, stages
 from milk_forecast.runner.output import PipeSafe
 from milk_forecast.runner.signals import Interrupts
 from milk_forecast.runner.state import SKIPPED, RunOutcome
 
-PROG = "python -m milk_forecast.flows"
 INSTALL_HINT = "pip install -r requirements.txt -r requirements-prefect.txt"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = options.Parser(
-        prog=PROG,
+        prog="python -m milk_forecast.flows",
         description=__doc__.split("\n\n")[0],
         epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -85,18 +83,6 @@ def flow_parameters(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def check_parameters(args: argparse.Namespace) -> None:
-    """Fail fast, before Prefect starts: a data folder without the raw files, unknown or
-    invalid -p values, windows the data cannot hold."""
-    notebooks = options.existing_folder(
-        "--notebooks-dir", args.notebooks_dir or stages.NOTEBOOKS_DIR
-    )
-    data = options.existing_folder("--data-dir", args.data_dir or raw.default_data_dir())
-    plan.check_request(data, options.parameter_overrides(args.parameter), notebooks)
-    if args.runs_dir is not None:
-        options.runs_folder("--runs-dir", args.runs_dir, create=True)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -108,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The temporary local server of ``run`` would try to send usage figures to Prefect.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     try:
-        check_parameters(args)
+        options.check_run_arguments(args)
         from milk_forecast.flows import pipeline_flow
     except (options.UsageError, stages.PipelineError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -181,7 +167,6 @@ def report(state: Any) -> int:
 
 
 def serve(configured: Any, args: argparse.Namespace) -> int:
-    """Serve the flow with a UTC cron schedule until interrupted."""
     from prefect.schedules import Cron
     from prefect.settings import PREFECT_API_URL
 

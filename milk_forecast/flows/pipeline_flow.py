@@ -8,6 +8,7 @@ retries are spent, the flow; a cancelled or crashed flow run marks its run ``fai
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,25 +29,19 @@ from milk_forecast.runner.lock import RunsLock
 from milk_forecast.runner.plan import RunPlan
 from milk_forecast.runner.recipe import RunSteps, run_pipeline
 from milk_forecast.runner.stages import NOTEBOOKS_DIR, RUNS_DIR, Stage
+from milk_forecast.runner.state import RunContext, RunOutcome
 
-FLOW_NAME = "milk-forecast-pipeline"
 DIRECT = RunSteps()
 
 # Tasks run in the flow's thread and get the run's objects as they are: ``quote`` keeps
 # Prefect from walking them, NO_CACHE from hashing them, and nothing is persisted.
 TASK_OPTIONS: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
-
-
-@task(name="plan", **TASK_OPTIONS)
-def plan_task(
-    data_dir: Path, runs_dir: Path, overrides: Mapping[str, str], notebooks_dir: Path
-) -> RunPlan:
-    """Parameters resolved and checked against their rules, inputs, fingerprint."""
-    return DIRECT.plan(data_dir, runs_dir, overrides, notebooks_dir)
+plan_task = task(DIRECT.plan, name="plan", **TASK_OPTIONS)
+publish_task = task(DIRECT.complete, name="publish", **TASK_OPTIONS)
 
 
 @task(**TASK_OPTIONS)
-def stage_task(context: run_state.RunContext, stage: Stage, kernels: StageKernels) -> None:
+def stage_task(context: RunContext, stage: Stage, kernels: StageKernels) -> None:
     """One stage on its kernel (a fresh one on a retry); its executed notebook is linked."""
     try:
         DIRECT.stage(context, stage, kernels)
@@ -56,44 +51,34 @@ def stage_task(context: run_state.RunContext, stage: Stage, kernels: StageKernel
     link_last_notebook(context)
 
 
-def link_last_notebook(context: run_state.RunContext) -> None:
+def link_last_notebook(context: RunContext) -> None:
     entry = context.record["stages"][-1]
     link_file(context.run_dir, entry["notebook"], f"executed notebook ({entry['status']})")
 
 
-@task(name="publish", **TASK_OPTIONS)
-def publish_task(
-    context: run_state.RunContext, allow_synthetic_over_real: bool
-) -> run_state.RunOutcome:
-    """Verify the products, mark the run succeeded, write its report, publish LATEST."""
-    return DIRECT.complete(context, allow_synthetic_over_real)
-
-
+@dataclass
 class PrefectSteps(RunSteps):
     """The recipe's steps as Prefect tasks; a failed stage is retried ``retries`` times."""
 
-    def __init__(self, retries: int, retry_delay: float) -> None:
-        self.retries = retries
-        self.retry_delay = retry_delay
+    retries: int
+    retry_delay: float
 
     def plan(
         self, data_dir: Path, runs_dir: Path, overrides: Mapping[str, str], notebooks_dir: Path
     ) -> RunPlan:
         return plan_task(data_dir, runs_dir, dict(overrides), notebooks_dir)
 
-    def stage(self, context: run_state.RunContext, stage: Stage, kernels: StageKernels) -> None:
+    def stage(self, context: RunContext, stage: Stage, kernels: StageKernels) -> None:
         attempts = stage_task.with_options(
             name=stage.name, retries=self.retries, retry_delay_seconds=self.retry_delay
         )
         attempts(quote(context), quote(stage), quote(kernels))
 
-    def complete(
-        self, context: run_state.RunContext, allow_synthetic_over_real: bool
-    ) -> run_state.RunOutcome:
+    def complete(self, context: RunContext, allow_synthetic_over_real: bool) -> RunOutcome:
         return publish_task(quote(context), allow_synthetic_over_real)
 
 
-def outcome_summary(outcome: run_state.RunOutcome) -> dict[str, Any]:
+def outcome_summary(outcome: RunOutcome) -> dict[str, Any]:
     """The flow's result: what happened, to which run, with its figures (JSON-ready)."""
     summary = {"status": outcome.status, "run_id": outcome.run_id, "run_dir": str(outcome.run_dir)}
     for key in ("synthetic_sample", "headline", "forecast", PUBLISHED, NOT_PUBLISHED_REASON):
@@ -113,20 +98,16 @@ def fail_abandoned_runs(flow: Any, flow_run: Any, state: Any) -> None:
     for summary in list_runs(runs_dir):
         if summary.status != INCOMPLETE or summary.error is not None:
             continue  # finished, broken, or its process is still working
-        if started_since(summary.record, started):  # else an older run, not this flow run's
-            run_state.settle_run(summary, "interrupted", reason, finished_at=isoformat(utc_now()))
-
-
-def started_since(record: dict[str, Any], moment: datetime) -> bool:
-    """Whether run.json's ``started_at`` is at or after ``moment`` (False when unreadable)."""
-    try:
-        return datetime.fromisoformat(str(record.get("started_at"))) >= moment
-    except (TypeError, ValueError):  # malformed, or naive against aware
-        return False
+        try:
+            if datetime.fromisoformat(str(summary.record.get("started_at"))) < started:
+                continue  # an older run, not this flow run's
+        except (TypeError, ValueError):  # malformed, or naive against aware
+            continue
+        run_state.settle_run(summary, "interrupted", reason, finished_at=isoformat(utc_now()))
 
 
 @flow(
-    name=FLOW_NAME,
+    name="milk-forecast-pipeline",
     description="Four notebooks into a run folder; publishes runs/LATEST after success.",
     persist_result=False,
     on_cancellation=[fail_abandoned_runs],

@@ -2,8 +2,7 @@
 
 A run folder holds no absolute path (it can be moved): the kernel runs in the executed
 notebook's folder, the paths injected are relative to it, and ``RunFolderEngine`` records
-relative ones in the metadata. Any failure becomes a ``StageFailure`` naming the
-notebook, the cell and the exception.
+relative ones in the metadata.
 """
 
 from __future__ import annotations
@@ -111,7 +110,5 @@ def execute_stage(context: RunContext, stage: Stage, kernel: StageKernel | None)
 
 
 def first_code_line(source: str) -> str:
-    for line in str(source).splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            return line.strip()
-    return ""
+    lines = (line.strip() for line in str(source).splitlines())
+    return next((line for line in lines if line and not line.startswith("#")), "")

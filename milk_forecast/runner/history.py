@@ -35,8 +35,7 @@ def format_history(runs_dir: Path) -> str:
         latest, footer = None, f"LATEST is broken: {exc}"
     if latest is not None:
         footer = f"{SERVED_MARK} = served (named by {runs_dir / LATEST})"
-    rows = [list(_COLUMNS)]
-    rows += [_row(summary, summary.run_id == latest) for summary in runs]
+    rows = [list(_COLUMNS)] + [_row(summary, summary.run_id == latest) for summary in runs]
     return _table(rows) + "\n" + footer + format_publications(runs_dir)
 
 

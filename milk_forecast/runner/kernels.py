@@ -110,20 +110,17 @@ class StageKernels:
     def __init__(self, stages: Sequence[Stage], run_dir: Path) -> None:
         self.stages = list(stages)
         self._folder = run_dir / NOTEBOOKS_DIR
-        self._log_path = run_dir / KERNEL_LOG
-        self._log: IO[str] | None = None
+        self._log = (run_dir / KERNEL_LOG).open("a", encoding="utf-8")
         self._ready: dict[str, StageKernel] = {}
 
     def __enter__(self) -> StageKernels:
-        self._log = self._log_path.open("a", encoding="utf-8")
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         for kernel in self._ready.values():
             kernel.stop()
         self._ready.clear()
-        if self._log is not None:
-            self._log.close()
+        self._log.close()
 
     def take(self, stage: Stage) -> StageKernel:
         """The kernel prepared for ``stage`` (a fresh one when it was taken before: an

@@ -1,5 +1,5 @@
 """The command-line pieces shared by ``run_pipeline.py`` and ``python -m milk_forecast.flows``:
-the parser, the options of a run, their value types, and the checks on the folders given.
+the parser, the options of a run, their value types, and the checks of what they name.
 """
 
 from __future__ import annotations
@@ -11,7 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
+from milk_forecast.data import raw
 from milk_forecast.run_folder.write import describe_os_error
+from milk_forecast.runner import plan
+from milk_forecast.runner.stages import NOTEBOOKS_DIR
 
 # Exit codes of run_pipeline.py and of every entry point that runs the pipeline; 4: the run
 # succeeded but was deliberately not published (run.json says why).
@@ -34,7 +37,6 @@ class Parser(argparse.ArgumentParser):
 
 
 def add_run_options(parser: argparse.ArgumentParser, *, runs_dir_default: Path | None) -> None:
-    """The options of one pipeline run, as both entry points take them."""
     parser.add_argument(
         "--data-dir",
         type=path_text,
@@ -155,6 +157,19 @@ def runs_folder(option: str, path: Path, *, create: bool) -> Path:
     except OSError as exc:
         raise UsageError(f"{option} {path} is not writable ({describe_os_error(exc)})") from None
     return path
+
+
+def check_run_arguments(args: argparse.Namespace) -> tuple[Path, dict[str, str], Path]:
+    """The data folder, the ``-p`` values and the notebooks folder of a run, checked before
+    anything starts (``plan.check_request``), the runs folder made when given: a
+    ``UsageError`` or ``PipelineError``."""
+    notebooks = existing_folder("--notebooks-dir", args.notebooks_dir or NOTEBOOKS_DIR)
+    data = existing_folder("--data-dir", args.data_dir or raw.default_data_dir())
+    overrides = parameter_overrides(args.parameter)
+    if args.runs_dir is not None:
+        runs_folder("--runs-dir", args.runs_dir, create=True)
+    plan.check_request(data, overrides, notebooks)
+    return data, overrides, notebooks
 
 
 def parameter_overrides(pairs: list[list[str]]) -> dict[str, str]:

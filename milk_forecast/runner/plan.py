@@ -1,8 +1,6 @@
-"""What a run will do, decided before anything is written: stages, parameters, inputs,
-fingerprint; and the served run, which a run made from the same fingerprint would repeat.
-
-Everything that can be refused without a kernel is refused here (``check_request``), so a
-run folder is only made for a run that can start.
+"""What a run will do, decided before anything is written (so a run folder is only made for
+a run that can start): stages, parameters, inputs, fingerprint; and the served run, which a
+run made from the same fingerprint would repeat.
 """
 
 from __future__ import annotations
@@ -35,8 +33,6 @@ TRAIN_STAGE = "04_train"  # whose windows must fit the data
 
 @dataclass(frozen=True)
 class RunPlan:
-    """What a run will do: its folders, stages, resolved parameters, inputs, fingerprint."""
-
     data_dir: Path
     runs_dir: Path
     stages: list[Stage]
@@ -46,12 +42,8 @@ class RunPlan:
 
 
 def plan_run(
-    data_dir: Path,
-    runs_dir: Path,
-    overrides: Mapping[str, str],
-    notebooks_dir: Path = NOTEBOOKS_DIR,
+    data_dir: Path, runs_dir: Path, overrides: Mapping[str, str], notebooks_dir: Path
 ) -> RunPlan:
-    """The request checked (``check_request``), the inputs described, the fingerprint."""
     data_dir, runs_dir = data_dir.resolve(), runs_dir.resolve()
     stages, parameters = check_request(data_dir, overrides, notebooks_dir)
     inputs = describe_inputs(data_dir)

@@ -1,8 +1,4 @@
-"""Publishing: a run that just completed, or an earlier one (``--publish RUN_ID``, a rollback).
-
-A run on the synthetic sample never replaces a served run made from real data unless asked
-to; an earlier run is checked exactly as the service checks a run it is about to serve.
-"""
+"""Publishing: a run that just completed, or an earlier one (``--publish RUN_ID``, a rollback)."""
 
 from __future__ import annotations
 
@@ -22,6 +18,7 @@ from milk_forecast.runner.clock import isoformat, utc_now
 from milk_forecast.runner.options import ALLOW_SYNTHETIC_FLAG
 from milk_forecast.runner.plan import served_run
 from milk_forecast.runner.signals import RunInterrupted, deferred_signals
+from milk_forecast.runner.state import RunContext, RunOutcome
 
 
 class PublishError(ValueError):
@@ -33,9 +30,7 @@ class PublicationError(Exception):
     """``LATEST`` and the publication log could not be written; neither changed."""
 
 
-def complete_run(
-    context: run_state.RunContext, *, allow_synthetic_over_real: bool = False
-) -> run_state.RunOutcome:
+def complete_run(context: RunContext, *, allow_synthetic_over_real: bool = False) -> RunOutcome:
     """After the last stage: verify the products, record their sha256 (run.json ``outputs``),
     decide publication, write the report, publish."""
     try:
@@ -76,7 +71,7 @@ def publication_refusal(runs_dir: Path, record: Mapping[str, Any]) -> str | None
     )
 
 
-def publish_run(context: run_state.RunContext) -> run_state.RunOutcome:
+def publish_run(context: RunContext) -> RunOutcome:
     """Write run.json ``succeeded`` and, when published, ``LATEST`` and the log's line, as one
     step that no SIGINT/SIGTERM splits (``publication_step``).
 
@@ -137,9 +132,7 @@ def publish_existing(
     runs_dir: Path, run_id: str, *, allow_synthetic_over_real: bool = False
 ) -> dict[str, str] | None:
     """Serve the earlier run ``run_id``: the publication logged, or None when it is already
-    the served run (nothing written). ``PublishError``: it cannot be served, or it ran on the
-    synthetic sample while the served run was made from real data (unless allowed);
-    ``PublicationError``: LATEST and the log could not be written (neither changed)."""
+    the served run (nothing written); else a ``PublishError`` or ``PublicationError``."""
     if not is_valid_run_id(run_id):
         raise PublishError(f"{run_id!r} is not a run id (like {RUN_ID_EXAMPLE!r})")
     if not (runs_dir / run_id).is_dir():

@@ -21,6 +21,7 @@ from milk_forecast.runner.kernels import StageKernels
 from milk_forecast.runner.plan import RunPlan, plan_run, served_run_with
 from milk_forecast.runner.publish import complete_run
 from milk_forecast.runner.stages import NOTEBOOKS_DIR, Stage
+from milk_forecast.runner.state import RunContext, RunOutcome
 
 
 class RunSteps:
@@ -32,16 +33,14 @@ class RunSteps:
     ) -> RunPlan:
         return plan_run(data_dir, runs_dir, overrides, notebooks_dir)
 
-    def stage(self, context: run_state.RunContext, stage: Stage, kernels: StageKernels) -> None:
+    def stage(self, context: RunContext, stage: Stage, kernels: StageKernels) -> None:
         kernel = kernels.take(stage)
         try:
             run_stage(context, stage, kernel)
         finally:
             kernel.stop()
 
-    def complete(
-        self, context: run_state.RunContext, allow_synthetic_over_real: bool
-    ) -> run_state.RunOutcome:
+    def complete(self, context: RunContext, allow_synthetic_over_real: bool) -> RunOutcome:
         return complete_run(context, allow_synthetic_over_real=allow_synthetic_over_real)
 
 
@@ -55,7 +54,7 @@ def run_pipeline(
     log: run_state.Log = print,
     allow_synthetic_over_real: bool = False,
     steps: RunSteps | None = None,
-) -> run_state.RunOutcome:
+) -> RunOutcome:
     """Run the four stages once; a failing stage is an outcome, not an exception.
     ``PipelineError``: bad parameters or notebooks (nothing written); ``RunRecordError``: the
     run folder or run.json cannot be written; ``KeyboardInterrupt`` once the run is failed."""
@@ -65,7 +64,7 @@ def run_pipeline(
         log(f"run {run_id} was left running by a process that is gone: marked failed (abandoned)")
     served = None if force else served_run_with(plan.runs_dir, plan.fingerprint)
     if served is not None:
-        return run_state.RunOutcome(run_state.SKIPPED, served, plan.runs_dir / served)
+        return RunOutcome(run_state.SKIPPED, served, plan.runs_dir / served)
     context = run_state.start_run(plan, log)
     try:
         with StageKernels(plan.stages, context.run_dir) as kernels:

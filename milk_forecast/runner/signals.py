@@ -1,10 +1,5 @@
-"""SIGINT and SIGTERM around runs, handled in one place.
-
-Inside ``Interrupts``, SIGINT and SIGTERM mark a stop as requested and raise
-``RunInterrupted``, so a run in progress ends ``failed`` ("interrupted") and a waiting
-scheduler or lock wakes up. ``deferred_signals`` holds them back for a block that must not
-be split (publishing a run: its run.json and ``LATEST``). Outside the main thread (a worker
-of an orchestrator) neither installs anything: signals are then the host process's business.
+"""SIGINT and SIGTERM around runs, handled in one place. Outside the main thread (a worker
+of an orchestrator) nothing is installed: signals are then the host process's business.
 """
 
 from __future__ import annotations
@@ -24,7 +19,8 @@ class RunInterrupted(KeyboardInterrupt):
 
 
 class Interrupts:
-    """The runner's SIGINT/SIGTERM handlers for the duration of a ``with`` block."""
+    """For a ``with`` block, SIGINT and SIGTERM mark a stop as requested and raise
+    ``RunInterrupted``: a run in progress ends ``failed``, a waiting scheduler or lock wakes up."""
 
     def __init__(self) -> None:
         self._stopped = False
@@ -55,8 +51,8 @@ class Interrupts:
 
 @contextmanager
 def deferred_signals() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back inside the block, so it runs to its end or not at all;
-    then the handlers in place before get each held signal, in order."""
+    """Hold SIGINT and SIGTERM back inside a block that must not be split (publishing a run),
+    then give each held signal, in order, to the handlers in place before."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return

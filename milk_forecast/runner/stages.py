@@ -45,7 +45,6 @@ class Stage:
 
 
 def load_stages(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Stage]:
-    """The four stages with the parameters their notebooks declare."""
     stages = []
     for name in STAGE_NAMES:
         path = notebooks_dir / f"{name}.ipynb"

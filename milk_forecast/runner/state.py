@@ -1,9 +1,4 @@
-"""A run in progress: its record mirrored to run.json, how it failed, what it came to.
-
-``fail_run`` marks a run ``failed`` naming the stage, the file and the message, and never
-touches ``LATEST``; ``RunRecordError``: run.json itself cannot be written. ``settle_run``
-marks ``failed`` a run whose process ended without finishing it (``abandoned``).
-"""
+"""A run in progress: its record mirrored to run.json, how it failed, what it came to."""
 
 from __future__ import annotations
 

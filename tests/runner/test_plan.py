@@ -13,7 +13,7 @@ from milk_forecast.data.columns import BANK_FILE, PRICE_FILE, RAIN_FILE
 from milk_forecast.data.raw import SAMPLE_DIR
 from milk_forecast.run_folder.write import write_run_record
 from milk_forecast.runner import plan
-from milk_forecast.runner.stages import PipelineError
+from milk_forecast.runner.stages import NOTEBOOKS_DIR, PipelineError
 
 
 def test_only_the_served_run_with_the_same_fingerprint_is_reused(tmp_path: Path) -> None:
@@ -42,14 +42,14 @@ def test_an_input_that_cannot_be_read_is_named_before_the_run(
 def test_a_plan_checks_parameters_and_fingerprints_inputs(
     sample_data_dir: Path, tmp_path: Path
 ) -> None:
-    planned = plan.plan_run(sample_data_dir, tmp_path, {"ridge_alpha": "0.5"})
+    planned = plan.plan_run(sample_data_dir, tmp_path, {"ridge_alpha": "0.5"}, NOTEBOOKS_DIR)
     assert planned.stages[0].name == "01_extract"
     assert planned.parameters["04_train"]["ridge_alpha"] == 0.5
     assert set(planned.inputs) == {path.name for path in sample_data_dir.glob("*.csv")}
-    other = plan.plan_run(sample_data_dir, tmp_path, {"ridge_alpha": "0.6"})
+    other = plan.plan_run(sample_data_dir, tmp_path, {"ridge_alpha": "0.6"}, NOTEBOOKS_DIR)
     assert other.fingerprint != planned.fingerprint
     with pytest.raises(PipelineError, match="no_such_knob"):
-        plan.plan_run(sample_data_dir, tmp_path, {"no_such_knob": "1"})
+        plan.plan_run(sample_data_dir, tmp_path, {"no_such_knob": "1"}, NOTEBOOKS_DIR)
 
 
 def test_a_data_folder_without_the_raw_files_is_named_before_anything(tmp_path: Path) -> None:
