@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -579,6 +580,23 @@ def test_the_app_imports_nothing_heavy_and_never_unpickles(runs_dir: Path) -> No
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_the_service_imports_only_public_modules_of_its_dependencies() -> None:
+    """No private module (a part starting with ``_``) and nothing of uvicorn's internals:
+    the service runs on uvicorn as documented, by command line only."""
+    sources = [ROOT / "app.py", *(ROOT / "milk_forecast" / "service").glob("*.py")]
+    imported = set()
+    for source in sources:
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                imported |= {node.module or ""} | {f"{node.module}.{a.name}" for a in node.names}
+    assert "starlette.routing" in imported  # the walk sees the imports
+    private = [name for name in imported if any(p.startswith("_") for p in name.split("."))]
+    assert not [name for name in private if not name.startswith("__future__")]
+    assert not [name for name in imported if name.split(".")[0] in ("uvicorn", "h11", "httptools")]
 
 
 def test_the_summary_names_no_model_class(client: TestClient) -> None:
