@@ -61,13 +61,11 @@ def is_bank_value(text: str) -> bool:
 
 def is_iso_date(text: str) -> bool:
     """A real calendar date written ``YYYY-MM-DD``."""
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        return False
     try:
         date.fromisoformat(text)
     except ValueError:
         return False
-    return True
+    return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", text))
 
 
 def _read_rows(path: Path) -> Rows:

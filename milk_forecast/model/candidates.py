@@ -89,10 +89,8 @@ class SeasonalNaive(Persistence):
 
     def predict(self, horizon: int) -> np.ndarray:
         ahead = np.arange(1, horizon + 1)
-        origin = self.history_.last
-        return self.history_.log_price[
-            origin + ahead - SEASON * np.ceil(ahead / SEASON).astype(int)
-        ]
+        years_back = np.ceil(ahead / SEASON).astype(int)  # to the same month last observed
+        return self.history_.log_price[self.history_.last + ahead - SEASON * years_back]
 
 
 BASELINES = (Persistence(), SeasonalNaive(), SeasonalDrift())

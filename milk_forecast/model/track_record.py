@@ -134,10 +134,8 @@ def summarize(record: pd.DataFrame, levels: tuple[float, ...]) -> dict[str, Any]
     summary: dict[str, Any] = {}
     for horizon, rows in record.groupby(p.HORIZON, sort=True):
         errors = rows[ERROR].to_numpy(dtype="float64")
-        inside = {}
-        for level in levels:
-            held = rows[inside_column(level)].dropna()
-            inside[p.level_label(level)] = float(held.mean()) if len(held) else None
+        held = {p.level_label(level): rows[inside_column(level)].dropna() for level in levels}
+        inside = {label: float(h.mean()) if len(h) else None for label, h in held.items()}
         summary[str(int(horizon))] = {
             "count": len(rows),
             m.RMSE: float(np.sqrt(np.mean(errors**2))),
