@@ -253,8 +253,8 @@ def coverage(monthly: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for column, source in sources.items():
         present = monthly.loc[monthly[column].notna(), MONTH]
-        first, last = (present.min(), present.max()) if len(present) else (pd.NaT, pd.NaT)
-        inside = monthly[MONTH].between(first, last) if len(present) else monthly[MONTH].isna()
+        first, last = present.min(), present.max()  # NaT if the series has no value
+        inside = monthly[MONTH].between(first, last)
         rows.append(
             {
                 "series": column,

@@ -46,18 +46,14 @@ def publication_history(runs_dir: Path, log: Log = print) -> list[dict[str, Any]
         log(f"publication log: {len(notes) - SHOWN_NOTES} more line(s) skipped, not shown")
     first = min((e["published_at"] for e in entries), default=None)
     logged = {e["run_id"] for e in entries if e["by"] == PUBLISHED_BY_PIPELINE}
-    earlier = [
-        {
-            "run_id": s.run_id,
-            "published_at": s.record["finished_at"],
-            "by": "pipeline (before the log)",
-        }
-        for s in reversed(list_runs(runs_dir))
-        if s.status == SUCCEEDED
-        and s.run_id not in logged
-        and isinstance(s.record.get("finished_at"), str)
-        and (first is None or s.record["finished_at"] < first)
-    ]
+    earlier = []
+    for s in reversed(list_runs(runs_dir)):
+        finished = s.record.get("finished_at")
+        before = isinstance(finished, str) and (first is None or finished < first)
+        if s.status == SUCCEEDED and s.run_id not in logged and before:
+            earlier.append(
+                {"run_id": s.run_id, "published_at": finished, "by": "pipeline (before the log)"}
+            )
     return sorted(earlier, key=lambda e: e["published_at"]) + entries
 
 
