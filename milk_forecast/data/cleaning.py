@@ -61,13 +61,11 @@ class CleanResult:
 
 def _log(file: str, values: pd.Series, reasons: pd.Series | str) -> pd.DataFrame:
     """Log entries: ``file``, the CSV lines (the index of ``values``), the values, the reasons."""
-    if not isinstance(reasons, str):
-        reasons = np.asarray(reasons, dtype="object")
     columns = {
         "file": file,
         "row": np.asarray(values.index, dtype="int64"),
         "value": np.asarray(values, dtype="object"),
-        "reason": reasons,
+        "reason": reasons if isinstance(reasons, str) else np.asarray(reasons, dtype="object"),
     }
     return pd.DataFrame(columns, columns=cols.DROPPED_COLUMNS)
 
