@@ -6,8 +6,7 @@ table (``file``, ``row`` = 1-based line in the CSV with the header on line 1, ``
 ``reason``), so that nothing disappears silently. Every ``PIB_*`` cell that lost trailing
 zeros in the export is rescaled (the data README's rule) and listed in a *rescaled* table.
 
-Every step works on whole columns, so the time grows linearly with the rows.
-"""
+Every step works on whole columns, so the time grows linearly with the rows."""
 
 from __future__ import annotations
 

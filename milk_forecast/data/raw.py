@@ -3,8 +3,7 @@
 A raw table is returned exactly as in the file (every column a string, empty cells as
 ``""``); parsing the values and their traps is ``cleaning.py``'s job. Reading refuses only
 what would make that parsing meaningless: a missing or empty file, the wrong delimiter,
-ragged rows, missing columns, values that cannot be read at all.
-"""
+ragged rows, missing columns, values that cannot be read at all."""
 
 from __future__ import annotations
 

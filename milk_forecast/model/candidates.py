@@ -2,8 +2,7 @@
 change y(t) = log p(t) - log p(t-12) on its lags 1..p, seasonal lags and a constant,
 recursive; ``SeasonalDrift``, the last price times the average same-calendar-month log
 changes since ``history_start``; the baselines every evaluation shows (persistence, seasonal
-naive, seasonal drift); ``path_candidates``, the 27 the combination weighs (README).
-"""
+naive, seasonal drift); ``path_candidates``, the 27 the combination weighs (README)."""
 
 from __future__ import annotations
 

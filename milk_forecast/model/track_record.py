@@ -5,8 +5,7 @@ we actually published did, scored against the prices known now. They are found t
 publication log; runs that succeeded before the log existed count as published when they
 finished, unless the log holds their publication by the pipeline. When several runs share
 an origin, the one published last counts: that is what was being served. The drift warning
-never blocks publishing.
-"""
+never blocks publishing."""
 
 from __future__ import annotations
 
