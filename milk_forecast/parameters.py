@@ -4,8 +4,7 @@ A stage's knobs are a frozen dataclass of ``parameter`` fields (the default, whi
 notebook's ``parameters`` cell repeats as a literal, and a ``Rule``). The rules run in
 ``__post_init__``, so the runner refuses a bad ``-p`` value before any kernel starts and
 the notebook refuses it when run by hand, with the same message. Standard library only:
-the runner imports these classes at start-up.
-"""
+the runner imports these classes at start-up."""
 
 from __future__ import annotations
 

@@ -6,8 +6,7 @@ table (``file``, ``row`` = 1-based line in the CSV with the header on line 1, ``
 ``reason``), so that nothing disappears silently. Every ``PIB_*`` cell that lost trailing
 zeros in the export is rescaled (the data README's rule) and listed in a *rescaled* table.
 
-Every step works on whole columns, so the time grows linearly with the rows.
-"""
+Every step works on whole columns, so the time grows linearly with the rows."""
 
 from __future__ import annotations
 
@@ -61,13 +60,11 @@ class CleanResult:
 
 def _log(file: str, values: pd.Series, reasons: pd.Series | str) -> pd.DataFrame:
     """Log entries: ``file``, the CSV lines (the index of ``values``), the values, the reasons."""
-    if not isinstance(reasons, str):
-        reasons = np.asarray(reasons, dtype="object")
     columns = {
         "file": file,
         "row": np.asarray(values.index, dtype="int64"),
         "value": np.asarray(values, dtype="object"),
-        "reason": reasons,
+        "reason": reasons if isinstance(reasons, str) else np.asarray(reasons, dtype="object"),
     }
     return pd.DataFrame(columns, columns=cols.DROPPED_COLUMNS)
 
@@ -253,8 +250,8 @@ def coverage(monthly: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for column, source in sources.items():
         present = monthly.loc[monthly[column].notna(), MONTH]
-        first, last = (present.min(), present.max()) if len(present) else (pd.NaT, pd.NaT)
-        inside = monthly[MONTH].between(first, last) if len(present) else monthly[MONTH].isna()
+        first, last = present.min(), present.max()  # NaT if the series has no value
+        inside = monthly[MONTH].between(first, last)
         rows.append(
             {
                 "series": column,

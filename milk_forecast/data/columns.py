@@ -1,6 +1,5 @@
 """The raw input files and their columns (``RAW_FILES``; a ``SYNTHETIC`` file beside them
-marks the synthetic sample), and the columns of the monthly tables, in snake_case with units.
-"""
+marks the synthetic sample), and the columns of the monthly tables, in snake_case with units."""
 
 from __future__ import annotations
 

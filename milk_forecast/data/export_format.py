@@ -1,7 +1,6 @@
 """Numbers written as the real raw files write them, traps included: the synthetic sample's
 formats (the inverse of ``parsing``). The central bank export grouped digits by dots and
-lost the decimal point; some of its large integers also lost trailing zeros.
-"""
+lost the decimal point; some of its large integers also lost trailing zeros."""
 
 from __future__ import annotations
 

@@ -11,8 +11,7 @@ prototype effectively required (``rolling(3, min_periods=1)`` then ``shift(1)``)
 the reference 74 usable months on the real data (2014-03 to 2020-04: the IVCM series
 starts in 2014-01, so 2014-03 is the first month with two previous IVCM months). Requiring
 three would start in 2014-04 (73 months). Either way no feature of month ``t`` reads month
-``t`` itself, above all not the price being predicted.
-"""
+``t`` itself, above all not the price being predicted."""
 
 from __future__ import annotations
 

@@ -3,8 +3,7 @@
 Each parser takes a column of strings (as in the CSV) and returns ``Parsed``: the values
 (NaN / NaT where a cell cannot be read) and, for each unreadable cell, a message naming the
 column and quoting the cell (a Series indexed like those cells). Messages about periods
-start with ``MALFORMED_PERIOD``.
-"""
+start with ``MALFORMED_PERIOD``."""
 
 from __future__ import annotations
 

@@ -3,8 +3,7 @@
 A raw table is returned exactly as in the file (every column a string, empty cells as
 ``""``); parsing the values and their traps is ``cleaning.py``'s job. Reading refuses only
 what would make that parsing meaningless: a missing or empty file, the wrong delimiter,
-ragged rows, missing columns, values that cannot be read at all.
-"""
+ragged rows, missing columns, values that cannot be read at all."""
 
 from __future__ import annotations
 
@@ -61,13 +60,11 @@ def is_bank_value(text: str) -> bool:
 
 def is_iso_date(text: str) -> bool:
     """A real calendar date written ``YYYY-MM-DD``."""
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        return False
     try:
         date.fromisoformat(text)
     except ValueError:
         return False
-    return True
+    return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", text))
 
 
 def _read_rows(path: Path) -> Rows:

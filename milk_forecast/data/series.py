@@ -1,7 +1,6 @@
 """The model-ready monthly series, what 03_preprocess writes and 04_train learns from (the
 models read nothing else from the data): one row per month from the first to the last
-observed price, the price and the rainfall total of the 8 regions (NaN where any is missing).
-"""
+observed price, the price and the rainfall total of the 8 regions (NaN where any is missing)."""
 
 from __future__ import annotations
 

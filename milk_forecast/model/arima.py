@@ -6,8 +6,7 @@ seasonal MA(1) term and a mean (the drift):
 It is estimated by conditional sum of squares: a Hannan-Rissanen linear start, then a few
 Levenberg-Marquardt steps; the residual filter runs in ``scipy.signal.lfilter``. One fit
 takes about a millisecond (statsmodels' SARIMAX takes about 0.8 s), and its forecasts are
-within 0.2 CLP/L of the fully converged CSS optimum at 12 months on the real data.
-"""
+within 0.2 CLP/L of the fully converged CSS optimum at 12 months on the real data."""
 
 from __future__ import annotations
 

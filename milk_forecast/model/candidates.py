@@ -2,8 +2,7 @@
 change y(t) = log p(t) - log p(t-12) on its lags 1..p, seasonal lags and a constant,
 recursive; ``SeasonalDrift``, the last price times the average same-calendar-month log
 changes since ``history_start``; the baselines every evaluation shows (persistence, seasonal
-naive, seasonal drift); ``path_candidates``, the 27 the combination weighs (README).
-"""
+naive, seasonal drift); ``path_candidates``, the 27 the combination weighs (README)."""
 
 from __future__ import annotations
 
@@ -89,10 +88,8 @@ class SeasonalNaive(Persistence):
 
     def predict(self, horizon: int) -> np.ndarray:
         ahead = np.arange(1, horizon + 1)
-        origin = self.history_.last
-        return self.history_.log_price[
-            origin + ahead - SEASON * np.ceil(ahead / SEASON).astype(int)
-        ]
+        years_back = np.ceil(ahead / SEASON).astype(int)  # to the same month last observed
+        return self.history_.log_price[self.history_.last + ahead - SEASON * years_back]
 
 
 BASELINES = (Persistence(), SeasonalNaive(), SeasonalDrift())

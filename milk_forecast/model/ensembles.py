@@ -1,7 +1,6 @@
 """Forecasters made of forecasters, each scoring its candidates on errors known at the origin.
 
-The candidates' forecasts at earlier origins come from ``walk``: computed once, whatever asks.
-"""
+The candidates' forecasts at earlier origins come from ``walk``: computed once, whatever asks."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """The evaluations in ``metrics.json``: walk-forward by horizon (``walk_forward``, one month
 ahead, is the headline), each forecast from the months up to its origin only, and the
-prototype's shuffled 80/20 split, kept to compare with it.
-"""
+prototype's shuffled 80/20 split, kept to compare with it."""
 
 from __future__ import annotations
 

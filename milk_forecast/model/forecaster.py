@@ -4,8 +4,7 @@ Parameters are the fields of a ``dataclass(eq=False, repr=False)``: forecasters 
 identity and show as ``__repr__`` does. ``fit(history)`` sets attributes ending in ``_``;
 ``predict(h)`` gives the log price 1..h months ahead. ``walk`` keeps every path in the
 history's ``Memo``, as ``Pipeline(memory=...)`` keeps fitted steps: ensembles score their
-candidates on it and every interval (``half_widths``) is sized from it.
-"""
+candidates on it and every interval (``half_widths``) is sized from it."""
 
 from __future__ import annotations
 

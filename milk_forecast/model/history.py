@@ -2,8 +2,7 @@
 
 Rainfall, published late, can end (``rain_end``) before the price. ``up_to(origin,
 rain_lag)`` is what a forecaster fitted at an earlier origin would have seen. Every cut of
-one series shares its ``Memo``, so that ``forecaster.walk`` makes each forecast once.
-"""
+one series shares its ``Memo``, so that ``forecaster.walk`` makes each forecast once."""
 
 from __future__ import annotations
 

@@ -108,21 +108,17 @@ def write_outputs(
     """Write ``metrics.json``, ``predictions.parquet``, ``predictions.json`` and
     ``track_record.parquet`` (its summary and the drift check go into metrics.json)."""
     metrics = {**metrics, **track.metrics()}
-    track.rows.to_parquet(run_dir / layout.TRACK_RECORD_FILE, index=False)
-    write_metrics(run_dir / layout.METRICS_FILE, metrics)
-    predictions.to_parquet(run_dir / layout.PREDICTIONS_FILE, index=False)
+    metrics_path, track_path = run_dir / layout.METRICS_FILE, run_dir / layout.TRACK_RECORD_FILE
+    parquet_path, json_path = run_dir / layout.PREDICTIONS_FILE, run_dir / layout.PREDICTIONS_JSON
+    track.rows.to_parquet(track_path, index=False)
+    write_metrics(metrics_path, metrics)
+    predictions.to_parquet(parquet_path, index=False)
     rows = [
         {column: json_value(value) for column, value in row.items()}
         for row in predictions.astype("object").to_dict("records")
     ]
-    write_predictions_json(run_dir / layout.PREDICTIONS_JSON, metrics["interval_levels"], rows)
-    names = (
-        layout.METRICS_FILE,
-        layout.PREDICTIONS_FILE,
-        layout.PREDICTIONS_JSON,
-        layout.TRACK_RECORD_FILE,
-    )
-    return [run_dir / name for name in names]
+    write_predictions_json(json_path, metrics["interval_levels"], rows)
+    return [metrics_path, parquet_path, json_path, track_path]
 
 
 def horizon_table(metrics: dict[str, Any], ours: Sequence[str]) -> pd.DataFrame:

@@ -6,8 +6,7 @@ Inputs of month t, with y(t) = log p(t) - log p(t-12): ``price`` = y(t-1), the p
 change over the last year; ``rain`` = log(1 + rainfall of the 8 regions over t-12..t-1), a
 drought gauge; ``acc3`` = y(t-1) - y(t-4), a seasonally adjusted momentum (paths only).
 ``OneStepRidge`` forecasts the next month, ages counting from it; ``RecursiveRidge`` a
-path, ages counting from the origin. Each family fits its members together.
-"""
+path, ages counting from the origin. Each family fits its members together."""
 
 from __future__ import annotations
 

@@ -5,8 +5,7 @@ we actually published did, scored against the prices known now. They are found t
 publication log; runs that succeeded before the log existed count as published when they
 finished, unless the log holds their publication by the pipeline. When several runs share
 an origin, the one published last counts: that is what was being served. The drift warning
-never blocks publishing.
-"""
+never blocks publishing."""
 
 from __future__ import annotations
 
@@ -46,18 +45,14 @@ def publication_history(runs_dir: Path, log: Log = print) -> list[dict[str, Any]
         log(f"publication log: {len(notes) - SHOWN_NOTES} more line(s) skipped, not shown")
     first = min((e["published_at"] for e in entries), default=None)
     logged = {e["run_id"] for e in entries if e["by"] == PUBLISHED_BY_PIPELINE}
-    earlier = [
-        {
-            "run_id": s.run_id,
-            "published_at": s.record["finished_at"],
-            "by": "pipeline (before the log)",
-        }
-        for s in reversed(list_runs(runs_dir))
-        if s.status == SUCCEEDED
-        and s.run_id not in logged
-        and isinstance(s.record.get("finished_at"), str)
-        and (first is None or s.record["finished_at"] < first)
-    ]
+    earlier = []
+    for s in reversed(list_runs(runs_dir)):
+        finished = s.record.get("finished_at")
+        before = isinstance(finished, str) and (first is None or finished < first)
+        if s.status == SUCCEEDED and s.run_id not in logged and before:
+            earlier.append(
+                {"run_id": s.run_id, "published_at": finished, "by": "pipeline (before the log)"}
+            )
     return sorted(earlier, key=lambda e: e["published_at"]) + entries
 
 
@@ -134,10 +129,8 @@ def summarize(record: pd.DataFrame, levels: tuple[float, ...]) -> dict[str, Any]
     summary: dict[str, Any] = {}
     for horizon, rows in record.groupby(p.HORIZON, sort=True):
         errors = rows[ERROR].to_numpy(dtype="float64")
-        inside = {}
-        for level in levels:
-            held = rows[inside_column(level)].dropna()
-            inside[p.level_label(level)] = float(held.mean()) if len(held) else None
+        held = {p.level_label(level): rows[inside_column(level)].dropna() for level in levels}
+        inside = {label: float(h.mean()) if len(h) else None for label, h in held.items()}
         summary[str(int(horizon))] = {
             "count": len(rows),
             m.RMSE: float(np.sqrt(np.mean(errors**2))),

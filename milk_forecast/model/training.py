@@ -4,8 +4,7 @@ One month ahead, the model is the *adaptive seasonal ridge*: an ``AdaptiveChoice
 the one-step ridges by their RMSE (log) over the selection window before each month, which
 slides one month per month from ``selection_start..selection_end``, so the backtest window
 is never seen by a choice made for an earlier month. Two to twelve months ahead, the path
-is the ``Combination`` of the path candidates.
-"""
+is the ``Combination`` of the path candidates."""
 
 from __future__ import annotations
 
