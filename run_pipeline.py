@@ -214,10 +214,9 @@ def run(
                 run_once, args.retries, args.retry_delay, clock, interrupts.stopped, print
             )
     else:
-        code = schedule.run_schedule(
+        ok = schedule.run_schedule(
             cron, run_locked, args.retries, args.retry_delay, clock, interrupts.stopped, print
         )
-        ok = code == options.EXIT_OK
     if not ok:
         return options.EXIT_FAILED
     if outcomes and outcomes[-1].unpublished:

@@ -103,9 +103,9 @@ def run_schedule(
     clock: Clock,
     stopped: Stopped,
     log: Log,
-) -> int:
-    """Run now, then at every cron time, until ``stopped()``; 0 when the last occurrence
-    succeeded, else 1 (an exit status).
+) -> bool:
+    """Run now, then at every cron time, until ``stopped()``; whether the last occurrence
+    succeeded.
 
     The next due time is computed after the previous occurrence finished, so occurrences
     missed while a run was still going are skipped, not caught up.
@@ -124,7 +124,7 @@ def run_schedule(
             break
         last_ok = run_with_retries(run_once, retries, retry_delay, clock, stopped, log)
     log("scheduler stopped")
-    return 0 if last_ok else 1
+    return last_ok
 
 
 def sleep_until(due: datetime, clock: Clock, stopped: Stopped) -> bool:
