@@ -21,6 +21,7 @@ import shlex
 import socket
 import sys
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -46,32 +47,26 @@ class LockHeldError(LockError):
     """Another process holds the lock: the message says which."""
 
 
+@dataclass
 class RunsLock:
     """The runs folder's lock for the duration of a ``with`` block. ``LockHeldError`` when
     another process holds it: at once, or with ``wait`` once ``stopped()``. A wait tries again
     every ``poll`` seconds rather than block in ``flock``: a signal caught by another thread
     (Prefect has several) would not interrupt that call, and nothing could stop the wait."""
 
-    def __init__(
-        self,
-        runs_dir: Path,
-        wait: bool = False,
-        poll: float = 2.0,
-        *,
-        command: str | None = None,
-        log: Callable[[str], None] = print,
-        clock: Clock | None = None,
-        stopped: Callable[[], bool] = lambda: False,
-        mountinfo: Path = MOUNTINFO,
-    ) -> None:
-        self.path = Path(runs_dir) / LOCK_FILE
-        self.wait = wait
-        self.poll = poll
-        self.command = command if command is not None else shlex.join(sys.argv)
-        self.log = log
-        self.clock = clock or SystemClock(stopped)
-        self.stopped = stopped
-        self.mountinfo = mountinfo
+    runs_dir: Path
+    wait: bool = False
+    poll: float = 2.0
+    _: KW_ONLY
+    command: str = field(default_factory=lambda: shlex.join(sys.argv))  # the holder's record
+    log: Callable[[str], None] = print
+    clock: Clock | None = None  # default: the system's, woken by ``stopped``
+    stopped: Callable[[], bool] = lambda: False
+    mountinfo: Path = MOUNTINFO
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.runs_dir) / LOCK_FILE
+        self.clock = self.clock or SystemClock(self.stopped)
         self._handle: IO[str] | None = None
 
     def __enter__(self) -> RunsLock:
