@@ -70,13 +70,6 @@ class RunsLock:
         self._handle: IO[str] | None = None
 
     def __enter__(self) -> RunsLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.release()
-
-    def acquire(self) -> None:
         refuse_local_only_locks(self.path.parent, self.mountinfo)
         announced = False
         while not self._try_lock():
@@ -89,10 +82,10 @@ class RunsLock:
                 self.log(f"waiting for the lock: {held_by}")
                 announced = True
             self.clock.sleep(self.poll)
+        return self
 
-    def release(self) -> None:
-        if self._handle is None:
-            return
+    def __exit__(self, *exc_info: object) -> None:
+        assert self._handle is not None  # taken by __enter__
         with contextlib.suppress(OSError):  # the record is informative; the lock is what counts
             self._handle.truncate(0)
         fcntl.flock(self._handle, fcntl.LOCK_UN)
