@@ -200,16 +200,15 @@ def run(
         outcomes.append(outcome)
         return outcome.ok
 
-    def runs_lock() -> RunsLock:
-        return RunsLock(args.runs_dir, wait=args.wait, stopped=interrupts.stopped)
+    lock = RunsLock(args.runs_dir, wait=args.wait, stopped=interrupts.stopped)
 
     def run_locked() -> bool:  # a scheduler idles without holding the lock
-        with runs_lock():
+        with lock:
             return run_once()
 
     clock = SystemClock(interrupts.stopped)
     if cron is None:
-        with runs_lock():
+        with lock:
             ok = schedule.run_with_retries(
                 run_once, args.retries, args.retry_delay, clock, interrupts.stopped, print
             )

@@ -1,12 +1,11 @@
 """One pipeline process at a time per runs folder: ``flock`` on ``<runs_dir>/.pipeline.lock``.
 
 The kernel drops the lock when its process ends, however it ends (``kill -9`` included), so
-a lock is never stale. While held, the file holds a record of its holder (pid, host, since,
-command), so a refused process can say who holds the folder. ``flock`` works across
-machines on NFS (Linux emulates it with byte-range locks). A file system that cannot lock
-at all is refused with a message saying so, instead of running unprotected; so is a mount
-whose locks stay on this client (NFS with ``nolock`` or ``local_lock=all|flock``, CIFS with
-``nobrl``, read from ``/proc/self/mountinfo``), which another machine would never see.
+a lock is never stale; the file only says who holds it (``holder_of``). ``flock`` works
+across machines on NFS (Linux emulates it with byte-range locks). A file system that cannot
+lock at all is refused with a message saying so, instead of running unprotected; so is a
+mount whose locks stay on this client (NFS with ``nolock`` or ``local_lock=all|flock``, CIFS
+with ``nobrl``, read from ``/proc/self/mountinfo``), which another machine would never see.
 """
 
 from __future__ import annotations

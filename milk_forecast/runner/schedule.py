@@ -1,7 +1,4 @@
-"""Run the pipeline now and then at every time of a cron expression (UTC), with retries.
-
-``cronsim`` parses and steps the expressions; our messages name the field at fault.
-"""
+"""Run the pipeline now and then at every time of a cron expression (UTC), with retries."""
 
 from __future__ import annotations
 
