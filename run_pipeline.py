@@ -87,9 +87,8 @@ def print_parameters(notebooks_dir: Path) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    output = PipeSafe(sys.stdout)
     try:
-        with Interrupts() as interrupts, redirect_stdout(output):
+        with Interrupts() as interrupts, PipeSafe(sys.stdout) as output, redirect_stdout(output):
             refuse_ignored_options(parser, args)
             return command(args, interrupts)
     except (options.UsageError, LockError, PipelineError, RunFolderError, PublishError) as exc:
@@ -98,8 +97,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         print(f"stopped: {exc or 'interrupted'}", file=sys.stderr)
         return options.EXIT_INTERRUPTED
-    finally:
-        output.flush()
 
 
 # What each command other than a run takes (argparse names); any other option is refused.

@@ -108,12 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configured = pipeline_flow.milk_forecast_pipeline.with_options(
         retries=args.retries, retry_delay_seconds=args.retry_delay
     )
-    output = PipeSafe(sys.stdout)
-    try:
-        with redirect_stdout(output):
-            return serve(configured, args) if args.command == "serve" else run(configured, args)
-    finally:
-        output.flush()
+    with PipeSafe(sys.stdout) as output, redirect_stdout(output):
+        return serve(configured, args) if args.command == "serve" else run(configured, args)
 
 
 def run(configured: Any, args: argparse.Namespace) -> int:
