@@ -148,7 +148,6 @@ def command(args: argparse.Namespace, interrupts: Interrupts) -> int:
             removed = history.prune_runs(args.runs_dir, args.keep)
         print(f"removed {len(removed)} run(s): {', '.join(removed) or '-'}")
         return options.EXIT_OK
-    # Fail fast on missing data files, bad parameters or windows, before any run starts.
     args.data_dir, args.overrides, args.notebooks_dir = options.check_run_arguments(args)
     return run(args, cron, interrupts)
 

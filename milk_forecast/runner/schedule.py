@@ -102,11 +102,8 @@ def run_schedule(
     log: Log,
 ) -> bool:
     """Run now, then at every cron time, until ``stopped()``; whether the last occurrence
-    succeeded.
-
-    The next due time is computed after the previous occurrence finished, so occurrences
-    missed while a run was still going are skipped, not caught up.
-    """
+    succeeded. The next due time is computed after the previous occurrence finished, so
+    occurrences missed while a run was still going are skipped, not caught up."""
     last_ok = True
     if not stopped():
         last_ok = run_with_retries(run_once, retries, retry_delay, clock, stopped, log)
