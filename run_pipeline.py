@@ -27,8 +27,6 @@ from pathlib import Path
 
 from milk_forecast.data import raw
 from milk_forecast.run_folder.layout import RunFolderError
-from milk_forecast.run_folder.metrics import DRIFT, DRIFT_WARNING, FORECAST_PATH, TRACK_RECORD
-from milk_forecast.run_folder.record import NOT_PUBLISHED_REASON
 from milk_forecast.runner import history, options, schedule, stages
 from milk_forecast.runner.clock import SystemClock
 from milk_forecast.runner.lock import LockError, LockHeldError, RunsLock
@@ -37,7 +35,7 @@ from milk_forecast.runner.publish import PublicationError, PublishError, publish
 from milk_forecast.runner.recipe import run_pipeline
 from milk_forecast.runner.signals import Interrupts
 from milk_forecast.runner.stages import RUNNER_PARAMETERS, PipelineError
-from milk_forecast.runner.state import SKIPPED, RunOutcome, RunRecordError, settle_abandoned
+from milk_forecast.runner.state import RunOutcome, RunRecordError, settle_abandoned
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,59 +84,11 @@ def print_parameters(notebooks_dir: Path) -> None:
             print(f"  {name} = {info['default']}{note}{comment}")
 
 
-def summarize(outcome: RunOutcome) -> None:
-    """A run's closing lines: id, folder, figures, forecast path; why it was not published."""
-    if outcome.status == SKIPPED:
-        print(f"{outcome.nothing_to_do()}; use --force to rerun")
-        return
-    record = outcome.record
-    data = raw.data_label(record.get("synthetic_sample"))
-    if outcome.failure is not None:
-        print(f"run {outcome.run_id} FAILED ({data}): {outcome.failure.describe()}")
-        print(f"  run folder kept for inspection: {outcome.run_dir}")
-        print("  the served model is unchanged (runs/LATEST still names the last good run)")
-        return
-    seconds = sum(stage["seconds"] or 0 for stage in record["stages"])
-    print(f"run {outcome.run_id} succeeded in {seconds:.1f} s on {data}")
-    print(f"  folder: {outcome.run_dir}")
-    from milk_forecast.runner.report import backtest_words, forecast_words  # loaded by the run
-
-    path = record.get(FORECAST_PATH) or []
-    if path:
-        print(f"  next month, {path[0]['month']}: {forecast_words(path[0])}")
-        print(f"    model: {path[0].get('model')}\n    why: {path[0].get('reason')}")
-    if backtest := backtest_words(record.get("headline") or {}):
-        print(f"  backtest: {backtest}")
-    if shown := [row for row in path if row.get("horizon") in (1, 3, 6, 12)]:
-        print("  forecast path, months ahead:")
-    for row in shown:
-        print(f"    {row['horizon']:>2}: {row['month']}: {forecast_words(row)}")
-    if path and not (record.get(TRACK_RECORD) or {}).get("horizons"):
-        first = path[0]["month"]
-        print(f"  track record: nothing scored yet; the first score comes with the first run whose data include the price of {first}")  # fmt: skip
-    elif TRACK_RECORD in record:
-        from milk_forecast.model import track_record  # scipy: only when there is one to show
-
-        print(f"  track record: {track_record.describe_track_record(record[TRACK_RECORD])}")
-    drift = record.get(DRIFT)
-    if isinstance(drift, dict) and drift.get("status") == DRIFT_WARNING:
-        print(f"  WARNING, drift: {'; '.join(map(str, drift.get('reasons') or []))}")
-    if outcome.unpublished:
-        reason = record.get(NOT_PUBLISHED_REASON) or "see its run.json"
-        print(
-            f"warning: run {outcome.run_id} succeeded but was NOT published (LATEST unchanged): "
-            f"{reason}. Check --data-dir (or the data mount); to publish such a run anyway, "
-            f"rerun with {options.ALLOW_SYNTHETIC_FLAG}.",
-            file=sys.stderr,
-        )
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    output = PipeSafe(sys.stdout)
     try:
-        with Interrupts() as interrupts, redirect_stdout(output):
+        with Interrupts() as interrupts, PipeSafe(sys.stdout) as output, redirect_stdout(output):
             refuse_ignored_options(parser, args)
             return command(args, interrupts)
     except (options.UsageError, LockError, PipelineError, RunFolderError, PublishError) as exc:
@@ -147,8 +97,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         print(f"stopped: {exc or 'interrupted'}", file=sys.stderr)
         return options.EXIT_INTERRUPTED
-    finally:
-        output.flush()
 
 
 # What each command other than a run takes (argparse names); any other option is refused.
@@ -200,7 +148,6 @@ def command(args: argparse.Namespace, interrupts: Interrupts) -> int:
             removed = history.prune_runs(args.runs_dir, args.keep)
         print(f"removed {len(removed)} run(s): {', '.join(removed) or '-'}")
         return options.EXIT_OK
-    # Fail fast on missing data files, bad parameters or windows, before any run starts.
     args.data_dir, args.overrides, args.notebooks_dir = options.check_run_arguments(args)
     return run(args, cron, interrupts)
 
@@ -245,28 +192,26 @@ def run(
         except RunRecordError as exc:
             print(f"error: {exc}; the run is not published", file=sys.stderr)
             return False
-        summarize(outcome)
+        options.summarize(outcome)
         outcomes.append(outcome)
         return outcome.ok
 
-    def runs_lock() -> RunsLock:
-        return RunsLock(args.runs_dir, wait=args.wait, stopped=interrupts.stopped)
+    lock = RunsLock(args.runs_dir, wait=args.wait, stopped=interrupts.stopped)
 
     def run_locked() -> bool:  # a scheduler idles without holding the lock
-        with runs_lock():
+        with lock:
             return run_once()
 
     clock = SystemClock(interrupts.stopped)
     if cron is None:
-        with runs_lock():
+        with lock:
             ok = schedule.run_with_retries(
                 run_once, args.retries, args.retry_delay, clock, interrupts.stopped, print
             )
     else:
-        code = schedule.run_schedule(
+        ok = schedule.run_schedule(
             cron, run_locked, args.retries, args.retry_delay, clock, interrupts.stopped, print
         )
-        ok = code == options.EXIT_OK
     if not ok:
         return options.EXIT_FAILED
     if outcomes and outcomes[-1].unpublished:

@@ -45,7 +45,7 @@ from milk_forecast.run_folder.layout import LATEST, PUBLICATIONS_FILE
 from milk_forecast.run_folder.publication import read_latest, read_publications
 from milk_forecast.run_folder.record import FAILED, INCOMPLETE, effective_status, read_run_record
 from milk_forecast.run_folder.write import write_run_record
-from milk_forecast.runner import state
+from milk_forecast.runner import options, state
 from milk_forecast.runner.options import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -333,7 +333,7 @@ def test_the_summary_says_the_forecast_its_ranges_why_and_how_it_did_in_words(ca
         outcome = state.RunOutcome(
             "succeeded", "R", Path("runs/R"), record | {"track_record": track}
         )
-        run_pipeline.summarize(outcome)
+        options.summarize(outcome)
         lines = capsys.readouterr().out.splitlines()
         assert lines[2:6] == [
             "  next month, 2020-05: 330.2 CLP/L; 80% likely between 321.4 and 339.2",

@@ -26,6 +26,7 @@ from contextlib import nullcontext, redirect_stdout
 from pathlib import Path
 from typing import Any
 
+from milk_forecast.run_folder.record import read_run_record
 from milk_forecast.runner import lock, options, schedule, stages
 from milk_forecast.runner.output import PipeSafe
 from milk_forecast.runner.signals import Interrupts
@@ -107,12 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configured = pipeline_flow.milk_forecast_pipeline.with_options(
         retries=args.retries, retry_delay_seconds=args.retry_delay
     )
-    output = PipeSafe(sys.stdout)
-    try:
-        with redirect_stdout(output):
-            return serve(configured, args) if args.command == "serve" else run(configured, args)
-    finally:
-        output.flush()
+    with PipeSafe(sys.stdout) as output, redirect_stdout(output):
+        return serve(configured, args) if args.command == "serve" else run(configured, args)
 
 
 def run(configured: Any, args: argparse.Namespace) -> int:
@@ -136,24 +133,15 @@ def run(configured: Any, args: argparse.Namespace) -> int:
 
 
 def report(state: Any) -> int:
-    """Print what the flow run did; the exit code for its final state."""
-    from milk_forecast.flows.artifacts import summary_markdown
-
+    """Print what the flow run did, a completed one as run_pipeline.py does (its run.json read
+    back); the exit code for its final state."""
     if state.is_completed():
         summary = state.result()
-        if summary["status"] == SKIPPED:
-            skipped = RunOutcome(SKIPPED, summary["run_id"], Path(summary["run_dir"]))
-            print(f"{skipped.nothing_to_do()}; use --force to rerun")
-        else:
-            print(summary_markdown(Path(summary["run_dir"]), summary), end="")
-        if summary.get("published") is False:
-            print(
-                f"run {summary['run_id']} NOT published: {summary.get('not_published_reason')}; "
-                f"rerun with {options.ALLOW_SYNTHETIC_FLAG} to publish it",
-                file=sys.stderr,
-            )
-            return options.EXIT_NOT_PUBLISHED
-        return options.EXIT_OK
+        run_dir = Path(summary["run_dir"])
+        record = read_run_record(run_dir) if summary["status"] != SKIPPED else {}
+        outcome = RunOutcome(summary["status"], summary["run_id"], run_dir, record)
+        options.summarize(outcome)
+        return options.EXIT_NOT_PUBLISHED if outcome.unpublished else options.EXIT_OK
     if state.is_cancelled() or state.is_crashed():
         print(f"stopped: flow run {state.name.lower()}: {state.message}", file=sys.stderr)
         return options.EXIT_INTERRUPTED

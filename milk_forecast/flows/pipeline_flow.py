@@ -1,8 +1,7 @@
 """The pipeline as one Prefect flow: the runner's recipe under the runner's lock, with
 ``PrefectSteps`` running the plan, each stage (retried as configured, its executed notebook
 linked) and the publication as tasks named ``plan``, ``01_extract`` ... ``04_train``,
-``publish``. A failed stage fails its task with ``StageFailure.describe()`` and, once its
-retries are spent, the flow; a cancelled or crashed flow run marks its run ``failed``.
+``publish``; a stage's ``StageFailure`` fails its task and, its retries spent, the flow.
 """
 
 from __future__ import annotations

@@ -54,12 +54,10 @@ def format_publications(runs_dir: Path) -> str:
 
 def prune_runs(runs_dir: Path, keep: int) -> list[str]:
     """Delete all but the newest ``keep`` run folders; return the deleted ids, newest first.
-
     The run ``LATEST`` names, runs still running and entries that are not folders of their
     own (a file, a symbolic link) are never deleted, nor make room for older runs. A folder
     is renamed away first, so it never shows as a half-deleted run. A ``LATEST`` that cannot
-    be read stops the pruning (``RunFolderError``): the served run is unknown.
-    """
+    be read stops the pruning (``RunFolderError``): the served run is unknown."""
     if keep < 1:
         raise ValueError(f"keep must be at least 1, got {keep}")
     try:

@@ -101,7 +101,7 @@ def kernel_environment(environ: Mapping[str, str] = os.environ) -> dict[str, str
     return env
 
 
-class StageKernels:
+class StageKernels(contextlib.AbstractContextManager):
     """Kernels for a run's stages, each started (and warmed up) two stages ahead, in a
     ``with`` block that stops those left. Each runs in the run's ``notebooks/`` folder, as
     Jupyter runs a notebook in its own (the paths the stages get are relative to it); what
@@ -112,9 +112,6 @@ class StageKernels:
         self._folder = run_dir / NOTEBOOKS_DIR
         self._log = (run_dir / KERNEL_LOG).open("a", encoding="utf-8")
         self._ready: dict[str, StageKernel] = {}
-
-    def __enter__(self) -> StageKernels:
-        return self
 
     def __exit__(self, *exc_info: object) -> None:
         for kernel in self._ready.values():

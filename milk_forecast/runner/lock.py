@@ -1,12 +1,11 @@
 """One pipeline process at a time per runs folder: ``flock`` on ``<runs_dir>/.pipeline.lock``.
 
 The kernel drops the lock when its process ends, however it ends (``kill -9`` included), so
-a lock is never stale. While held, the file holds a record of its holder (pid, host, since,
-command), so a refused process can say who holds the folder. ``flock`` works across
-machines on NFS (Linux emulates it with byte-range locks). A file system that cannot lock
-at all is refused with a message saying so, instead of running unprotected; so is a mount
-whose locks stay on this client (NFS with ``nolock`` or ``local_lock=all|flock``, CIFS with
-``nobrl``, read from ``/proc/self/mountinfo``), which another machine would never see.
+a lock is never stale; the file only says who holds it (``holder_of``). ``flock`` works
+across machines on NFS (Linux emulates it with byte-range locks). A file system that cannot
+lock at all is refused with a message saying so, instead of running unprotected; so is a
+mount whose locks stay on this client (NFS with ``nolock`` or ``local_lock=all|flock``, CIFS
+with ``nobrl``, read from ``/proc/self/mountinfo``), which another machine would never see.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ import shlex
 import socket
 import sys
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -46,42 +46,29 @@ class LockHeldError(LockError):
     """Another process holds the lock: the message says which."""
 
 
+@dataclass
 class RunsLock:
     """The runs folder's lock for the duration of a ``with`` block. ``LockHeldError`` when
     another process holds it: at once, or with ``wait`` once ``stopped()``. A wait tries again
     every ``poll`` seconds rather than block in ``flock``: a signal caught by another thread
     (Prefect has several) would not interrupt that call, and nothing could stop the wait."""
 
-    def __init__(
-        self,
-        runs_dir: Path,
-        wait: bool = False,
-        poll: float = 2.0,
-        *,
-        command: str | None = None,
-        log: Callable[[str], None] = print,
-        clock: Clock | None = None,
-        stopped: Callable[[], bool] = lambda: False,
-        mountinfo: Path = MOUNTINFO,
-    ) -> None:
-        self.path = Path(runs_dir) / LOCK_FILE
-        self.wait = wait
-        self.poll = poll
-        self.command = command if command is not None else shlex.join(sys.argv)
-        self.log = log
-        self.clock = clock or SystemClock(stopped)
-        self.stopped = stopped
-        self.mountinfo = mountinfo
+    runs_dir: Path
+    wait: bool = False
+    poll: float = 2.0
+    _: KW_ONLY
+    command: str = field(default_factory=lambda: shlex.join(sys.argv))  # the holder's record
+    log: Callable[[str], None] = print
+    clock: Clock | None = None  # default: the system's, woken by ``stopped``
+    stopped: Callable[[], bool] = lambda: False
+    mountinfo: Path = MOUNTINFO
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.runs_dir) / LOCK_FILE
+        self.clock = self.clock or SystemClock(self.stopped)
         self._handle: IO[str] | None = None
 
     def __enter__(self) -> RunsLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.release()
-
-    def acquire(self) -> None:
         refuse_local_only_locks(self.path.parent, self.mountinfo)
         announced = False
         while not self._try_lock():
@@ -94,10 +81,10 @@ class RunsLock:
                 self.log(f"waiting for the lock: {held_by}")
                 announced = True
             self.clock.sleep(self.poll)
+        return self
 
-    def release(self) -> None:
-        if self._handle is None:
-            return
+    def __exit__(self, *exc_info: object) -> None:
+        assert self._handle is not None  # taken by __enter__
         with contextlib.suppress(OSError):  # the record is informative; the lock is what counts
             self._handle.truncate(0)
         fcntl.flock(self._handle, fcntl.LOCK_UN)

@@ -1,20 +1,25 @@
 """The command-line pieces shared by ``run_pipeline.py`` and ``python -m milk_forecast.flows``:
-the parser, the options of a run, their value types, and the checks of what they name.
+the parser, the options of a run, their value types, the checks of what they name, and the
+run's closing summary.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
 from milk_forecast.data import raw
+from milk_forecast.run_folder.metrics import DRIFT, DRIFT_WARNING, FORECAST_PATH, TRACK_RECORD
+from milk_forecast.run_folder.record import NOT_PUBLISHED_REASON
 from milk_forecast.run_folder.write import describe_os_error
 from milk_forecast.runner import plan
 from milk_forecast.runner.stages import NOTEBOOKS_DIR
+from milk_forecast.runner.state import SKIPPED, RunOutcome
 
 # Exit codes of run_pipeline.py and of every entry point that runs the pipeline; 4: the run
 # succeeded but was deliberately not published (run.json says why).
@@ -183,3 +188,50 @@ def parameter_overrides(pairs: list[list[str]]) -> dict[str, str]:
             )
         overrides[name] = value
     return overrides
+
+
+def summarize(outcome: RunOutcome) -> None:
+    """A run's closing lines (both CLIs'): id, folder, figures, forecast path; why not published."""
+    if outcome.status == SKIPPED:
+        print(f"{outcome.nothing_to_do()}; use --force to rerun")
+        return
+    record = outcome.record
+    data = raw.data_label(record.get("synthetic_sample"))
+    if outcome.failure is not None:
+        print(f"run {outcome.run_id} FAILED ({data}): {outcome.failure.describe()}")
+        print(f"  run folder kept for inspection: {outcome.run_dir}")
+        print("  the served model is unchanged (runs/LATEST still names the last good run)")
+        return
+    seconds = sum(stage["seconds"] or 0 for stage in record["stages"])
+    print(f"run {outcome.run_id} succeeded in {seconds:.1f} s on {data}")
+    print(f"  folder: {outcome.run_dir}")
+    from milk_forecast.runner.report import backtest_words, forecast_words  # loaded by the run
+
+    path = record.get(FORECAST_PATH) or []
+    if path:
+        print(f"  next month, {path[0]['month']}: {forecast_words(path[0])}")
+        print(f"    model: {path[0].get('model')}\n    why: {path[0].get('reason')}")
+    if backtest := backtest_words(record.get("headline") or {}):
+        print(f"  backtest: {backtest}")
+    if shown := [row for row in path if row.get("horizon") in (1, 3, 6, 12)]:
+        print("  forecast path, months ahead:")
+    for row in shown:
+        print(f"    {row['horizon']:>2}: {row['month']}: {forecast_words(row)}")
+    if path and not (record.get(TRACK_RECORD) or {}).get("horizons"):
+        first = path[0]["month"]
+        print(f"  track record: nothing scored yet; the first score comes with the first run whose data include the price of {first}")  # fmt: skip
+    elif TRACK_RECORD in record:
+        from milk_forecast.model import track_record  # scipy: only when there is one to show
+
+        print(f"  track record: {track_record.describe_track_record(record[TRACK_RECORD])}")
+    drift = record.get(DRIFT)
+    if isinstance(drift, dict) and drift.get("status") == DRIFT_WARNING:
+        print(f"  WARNING, drift: {'; '.join(map(str, drift.get('reasons') or []))}")
+    if outcome.unpublished:
+        reason = record.get(NOT_PUBLISHED_REASON) or "see its run.json"
+        print(
+            f"warning: run {outcome.run_id} succeeded but was NOT published (LATEST unchanged): "
+            f"{reason}. Check --data-dir (or the data mount); to publish such a run anyway, "
+            f"rerun with {ALLOW_SYNTHETIC_FLAG}.",
+            file=sys.stderr,
+        )

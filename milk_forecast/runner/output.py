@@ -9,7 +9,8 @@ from typing import IO
 
 class PipeSafe(io.TextIOBase):
     """A text stream that outlives its reader: once the reader is gone, the rest of the
-    output is dropped and the command carries on (no BrokenPipeError, no failed run)."""
+    output is dropped and the command carries on (no BrokenPipeError, no failed run).
+    Closing it (at the end of its ``with`` block) flushes it and leaves ``stream`` open."""
 
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream

@@ -1,7 +1,6 @@
-"""``report.html``: a run on one page, rendered by nbconvert. At the top (templates/
-report_top.html) a link back to the page, a contents list and the forecast summary (next
-month in words, the fan chart, the path table); then the executed notebooks, outputs only,
-in name order, so a failed run shows the stages that ran.
+"""``report.html``: a run on one page, rendered by nbconvert: templates/report_top.html (link
+back, contents, the forecast in words, fan chart and table), then the executed notebooks,
+outputs only, in name order, so a failed run shows the stages that ran.
 """
 
 from __future__ import annotations

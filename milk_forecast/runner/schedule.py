@@ -1,7 +1,4 @@
-"""Run the pipeline now and then at every time of a cron expression (UTC), with retries.
-
-``cronsim`` parses and steps the expressions; our messages name the field at fault.
-"""
+"""Run the pipeline now and then at every time of a cron expression (UTC), with retries."""
 
 from __future__ import annotations
 
@@ -103,13 +100,10 @@ def run_schedule(
     clock: Clock,
     stopped: Stopped,
     log: Log,
-) -> int:
-    """Run now, then at every cron time, until ``stopped()``; 0 when the last occurrence
-    succeeded, else 1 (an exit status).
-
-    The next due time is computed after the previous occurrence finished, so occurrences
-    missed while a run was still going are skipped, not caught up.
-    """
+) -> bool:
+    """Run now, then at every cron time, until ``stopped()``; whether the last occurrence
+    succeeded. The next due time is computed after the previous occurrence finished, so
+    occurrences missed while a run was still going are skipped, not caught up."""
     last_ok = True
     if not stopped():
         last_ok = run_with_retries(run_once, retries, retry_delay, clock, stopped, log)
@@ -124,7 +118,7 @@ def run_schedule(
             break
         last_ok = run_with_retries(run_once, retries, retry_delay, clock, stopped, log)
     log("scheduler stopped")
-    return 0 if last_ok else 1
+    return last_ok
 
 
 def sleep_until(due: datetime, clock: Clock, stopped: Stopped) -> bool:

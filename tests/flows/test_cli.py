@@ -11,13 +11,17 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from optional_prefect import needs_prefect
+from run_factory import make_run
 
 import milk_forecast.flows
 from milk_forecast.flows import cli
-from milk_forecast.runner.options import EXIT_USAGE
+from milk_forecast.run_folder.record import SUCCEEDED, read_run_record
+from milk_forecast.run_folder.write import write_run_record
+from milk_forecast.runner.options import EXIT_NOT_PUBLISHED, EXIT_OK, EXIT_USAGE
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -102,3 +106,26 @@ def test_the_documented_commands_parse() -> None:
         words = shlex.split(command.split("#")[0])[3:]
         if "--help" not in words:
             parser.parse_args(words)
+
+
+def test_a_completed_flow_run_ends_with_run_pipelines_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = make_run(tmp_path / "runs", publish=False)
+    reason = "it ran on the synthetic sample, and the served run was made from real data"
+    record = read_run_record(run_dir) | {"published": False, "not_published_reason": reason}
+    write_run_record(run_dir, record)
+    summary = {"status": SUCCEEDED, "run_id": run_dir.name, "run_dir": str(run_dir)}
+    state = SimpleNamespace(is_completed=lambda: True, result=lambda: summary)
+    assert cli.report(state) == EXIT_NOT_PUBLISHED
+    out, err = capsys.readouterr()
+    assert out.splitlines()[:2] == [
+        f"run {run_dir.name} succeeded in 0.0 s on SYNTHETIC SAMPLE (generated, not real prices)",
+        f"  folder: {run_dir}",
+    ]
+    assert f"NOT published (LATEST unchanged): {reason}" in err
+    assert "--allow-synthetic-over-real" in err
+
+    summary["status"] = "skipped"
+    assert cli.report(state) == EXIT_OK
+    assert capsys.readouterr().out.startswith(f"nothing to do: the served run {run_dir.name} ")

@@ -49,6 +49,12 @@ def lock_record(runs_dir: Path) -> dict | None:
     return json.loads(text) if text else None
 
 
+def take(lock: RunsLock) -> None:
+    """Take ``lock`` and let it go at once."""
+    with lock:
+        pass
+
+
 def release(proc: subprocess.Popen[str]) -> None:
     assert proc.stdin is not None
     proc.stdin.write("\n")
@@ -111,7 +117,7 @@ def test_wait_ends_when_stop_is_set(tmp_path: Path, holder: subprocess.Popen[str
         tmp_path, wait=True, poll=1, clock=clock, stopped=stop.stopped, log=lambda _: None
     )
     with pytest.raises(LockHeldError, match="stopped while waiting"):
-        lock.acquire()
+        take(lock)
 
 
 def write_lock(path: Path, pid: int, host: str, **extra: object) -> dict[str, object]:
@@ -134,7 +140,7 @@ def test_a_holder_killed_hard_leaves_nothing_stale(
     tmp_path: Path, holder: subprocess.Popen[str]
 ) -> None:
     with pytest.raises(LockHeldError):
-        RunsLock(tmp_path).acquire()
+        take(RunsLock(tmp_path))
     holder.kill()  # SIGKILL: no cleanup code runs, the kernel drops the flock
     holder.wait()
     with RunsLock(tmp_path, log=lambda _: None):
@@ -143,7 +149,7 @@ def test_a_holder_killed_hard_leaves_nothing_stale(
 
 def test_a_second_lock_in_the_same_process_is_refused(tmp_path: Path) -> None:
     with RunsLock(tmp_path), pytest.raises(LockHeldError, match=f"pid {os.getpid()}"):
-        RunsLock(tmp_path).acquire()
+        take(RunsLock(tmp_path))
 
 
 def test_a_held_lock_with_an_unreadable_record_is_still_held(
@@ -151,16 +157,14 @@ def test_a_held_lock_with_an_unreadable_record_is_still_held(
 ) -> None:
     (tmp_path / LOCK_FILE).write_text("not json", encoding="utf-8")
     with pytest.raises(LockHeldError, match="is being written or unreadable"):
-        RunsLock(tmp_path).acquire()
+        take(RunsLock(tmp_path))
 
 
 def test_release_empties_the_record_and_frees_the_folder(tmp_path: Path) -> None:
-    lock = RunsLock(tmp_path / "runs", log=lambda _: None)
-    lock.acquire()
-    assert lock_record(tmp_path / "runs")["pid"] == os.getpid()
-    lock.release()
+    with RunsLock(tmp_path / "runs", log=lambda _: None):
+        assert lock_record(tmp_path / "runs")["pid"] == os.getpid()
     assert lock_record(tmp_path / "runs") is None
-    RunsLock(tmp_path / "runs").acquire()  # free again
+    take(RunsLock(tmp_path / "runs"))  # free again
 
 
 def test_a_file_system_without_locks_is_refused_clearly(
@@ -171,7 +175,7 @@ def test_a_file_system_without_locks_is_refused_clearly(
 
     monkeypatch.setattr(fcntl, "flock", no_locks)
     with pytest.raises(LockError, match="does not support file locks") as info:
-        RunsLock(tmp_path).acquire()
+        take(RunsLock(tmp_path))
     assert not isinstance(info.value, LockHeldError)
 
 
@@ -204,7 +208,7 @@ def test_a_mount_whose_locks_stay_local_is_refused_naming_the_option(
     (tmp_path / "share").mkdir()
     mountinfo = fake_mountinfo(tmp_path, f"{tmp_path / 'share'} {fs_type} {options}")
     with pytest.raises(LockError, match=culprit) as info:
-        RunsLock(runs_dir, mountinfo=mountinfo).acquire()
+        take(RunsLock(runs_dir, mountinfo=mountinfo))
     assert str(tmp_path / "share") in str(info.value) and fs_type in str(info.value)
     assert not (runs_dir / LOCK_FILE).exists()
 
@@ -232,7 +236,7 @@ def test_the_innermost_mount_decides_and_escaped_paths_are_read(tmp_path: Path) 
     with RunsLock(inner, mountinfo=mountinfo):
         pass
     with pytest.raises(LockError, match="nolock"):
-        RunsLock(outer, mountinfo=mountinfo).acquire()
+        take(RunsLock(outer, mountinfo=mountinfo))
 
 
 def test_no_mountinfo_means_no_mount_check(tmp_path: Path) -> None:

@@ -26,3 +26,12 @@ def test_output_with_a_reader_passes_through(tmp_path: Path) -> None:
         print("one line", file=output)
         output.flush()
     assert (tmp_path / "out.txt").read_text() == "one line\n"
+
+
+def test_closing_it_flushes_the_stream_and_leaves_it_open(tmp_path: Path) -> None:
+    path = tmp_path / "out.txt"
+    with path.open("w") as stream:
+        with PipeSafe(stream) as output:
+            print("one line", file=output)
+        assert path.read_text() == "one line\n"  # flushed, not only buffered
+        assert not stream.closed

@@ -58,7 +58,7 @@ def scheduled(
     retries: int,
     retry_delay: float,
     log: Callable[[str], None],
-) -> int:
+) -> bool:
     """``run_schedule`` of ``expression`` on the fake clock, stopped by ``stop``."""
     return run_schedule(
         parse_cron(expression),
@@ -74,8 +74,7 @@ def scheduled(
 def test_schedule_runs_now_then_at_each_cron_time() -> None:
     clock, stop, lines = FakeClock(utc(2026, 11, 25, 15, 42, 10)), Interrupts(), []
     run_once, calls = recording_run(clock, [True] * 4, stop, run_seconds=90)
-    code = scheduled("0 0 * * 0", run_once, clock, stop, 0, 30, lines.append)
-    assert code == 0
+    assert scheduled("0 0 * * 0", run_once, clock, stop, 0, 30, lines.append) is True
     assert calls == [
         utc(2026, 11, 25, 15, 42, 10),
         utc(2026, 11, 29),
@@ -130,16 +129,15 @@ def test_an_exception_counts_as_a_failed_attempt() -> None:
 def test_failed_last_occurrence_gives_exit_status_one() -> None:
     clock, stop = FakeClock(utc(2026, 1, 1)), Interrupts()
     run_once, calls = recording_run(clock, [True, False, False], stop)
-    code = scheduled("0 * * * *", run_once, clock, stop, 1, 10, lambda _: None)
-    assert code == 1
+    assert scheduled("0 * * * *", run_once, clock, stop, 1, 10, lambda _: None) is False
     assert calls[1:] == [utc(2026, 1, 1, 1, 0), utc(2026, 1, 1, 1, 0, 10)]
 
 
 def test_stop_during_a_run_ends_the_loop_without_retrying() -> None:
     clock, stop, lines = FakeClock(utc(2026, 1, 1)), Interrupts(), []
     run_once, calls = recording_run(clock, [False], stop)
-    code = scheduled("* * * * *", run_once, clock, stop, 3, 10, lines.append)
-    assert (code, len(calls), clock.slept) == (1, 1, [])
+    ok = scheduled("* * * * *", run_once, clock, stop, 3, 10, lines.append)
+    assert (ok, len(calls), clock.slept) == (False, 1, [])
     assert lines[-1] == "scheduler stopped"
 
 
@@ -154,8 +152,7 @@ def test_stop_while_waiting_for_the_next_time() -> None:
 
     clock = StoppingClock(utc(2026, 1, 1))
     run_once, calls = recording_run(clock, [True, True])
-    code = scheduled("0 * * * *", run_once, clock, stop, 0, 0, lambda _: None)
-    assert code == 0
+    assert scheduled("0 * * * *", run_once, clock, stop, 0, 0, lambda _: None) is True
     assert calls == [utc(2026, 1, 1)]
     assert clock.current < utc(2026, 1, 1, 1, 0)
 
