@@ -39,7 +39,8 @@ class State:
         self.reloads = self.refusals = 0  # runs loaded (the first one included); looks refused
         self.index, self.page = RunIndex(self.runs_dir), Page(self.runs_dir)
         self._next = dict.fromkeys(("look", "scan"), clock() + interval)  # start-up did both
-        self._next_turn, self._stamp, self._refreshing = 0.0, None, threading.Lock()
+        self._next_turn, self._stamp = 0.0, None
+        self._refreshing, self._reloading = threading.Lock(), threading.Lock()
 
     def due(self, what: str) -> bool:
         """True at most once per ``interval`` for each of "look" (at LATEST) and "scan"."""
@@ -66,9 +67,10 @@ class State:
 
     def refresh(self) -> None:
         """Reload, rescan, render the page if what it shows changed; a call during another
-        returns at once, and the next request looks at LATEST again."""
+        only reloads (never waiting for a scan), and the next history request rescans."""
         if not self._refreshing.acquire(blocking=False):
-            self._next["look"] = self.clock()
+            self.reload()
+            self._next["scan"] = self.clock()
             return
         try:
             self.reload()
@@ -81,6 +83,10 @@ class State:
 
     def reload(self) -> bool:
         """Serve the run LATEST names if LATEST was written since the last look; True on a swap."""
+        with self._reloading:
+            return self._reload()
+
+    def _reload(self) -> bool:
         latest = stamp(self.runs_dir / LATEST)
         if latest == self._stamp:
             return False

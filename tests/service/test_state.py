@@ -191,8 +191,9 @@ def test_a_refresh_during_another_returns_at_once(runs_dir: Path) -> None:
     assert state.run.run_id == RUN_A
 
 
-def test_a_look_during_a_refresh_is_not_lost(runs_dir: Path) -> None:
-    """LATEST written while a history refresh runs: the next request looks again at once."""
+def test_a_look_during_a_refresh_swaps_the_run_and_the_page_follows(runs_dir: Path) -> None:
+    """LATEST written while a history refresh runs: the request that looks serves the new
+    run at once, without waiting for the scan; the next history request renders again."""
     make_run(runs_dir, RUN_A)
     now = [0.0]
     state = State(runs_dir, 10.0, clock=lambda: now[0])
@@ -201,10 +202,9 @@ def test_a_look_during_a_refresh_is_not_lost(runs_dir: Path) -> None:
         make_run(runs_dir, RUN_B)  # published while the first refresh scans
         now[0] = 10.0
         assert state.due("look") and state.changed()
-        state.refresh()  # busy: returns at once
-    assert state.due("look")  # not in another 10 s: now
-    state.refresh()
-    assert state.run.run_id == RUN_B
+        state.refresh()  # busy: reloads only
+        assert state.run.run_id == RUN_B
+        assert state.due("scan")  # not in another 10 s: now
 
 
 def paced(rate: float, now: list[float]) -> State:
