@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from pipeline_cli import STAGES, cli
+from pipeline_cli import STAGES
 from served import serving
 
 from milk_forecast.run_folder.layout import REPORT_FILE, UNIT
@@ -74,13 +74,12 @@ def sync_api() -> Any:
 
 
 @pytest.fixture(scope="module")
-def base_url(sync_api: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The app serving one real pipeline run of the sample data."""
-    scratch = tmp_path_factory.mktemp("browser")
-    runs_dir = scratch / "runs"
-    done = cli("--data-dir", ROOT / "data" / "sample", "--runs-dir", runs_dir)
-    assert done.returncode == 0, done.stdout + done.stderr
-    with serving(runs_dir, scratch / "uvicorn.log") as (base, _):
+def base_url(
+    sync_api: Any, sample_run: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The app serving the session's pipeline run of the sample data (it only reads it)."""
+    log = tmp_path_factory.mktemp("browser") / "uvicorn.log"
+    with serving(sample_run.runs_dir, log) as (base, _):
         yield base
 
 
