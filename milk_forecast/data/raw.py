@@ -8,7 +8,6 @@ ragged rows, missing columns, values that cannot be read at all."""
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import os
 import re
@@ -22,7 +21,7 @@ import pandas as pd
 from milk_forecast.data import columns as cols
 from milk_forecast.data.checks import StageOutputError, check_columns, check_written
 from milk_forecast.run_folder import record as run_record
-from milk_forecast.run_folder.files import read_json_object
+from milk_forecast.run_folder.files import read_json_object, sha256
 from milk_forecast.run_folder.layout import RunFolderError
 
 FILE_ROLES = {
@@ -179,9 +178,7 @@ def read_raw_inputs(data_dir: Path) -> dict[str, pd.DataFrame]:
 
 def file_digest(path: Path) -> dict[str, Any]:
     """What identifies an input file: its sha256 and size."""
-    with Path(path).open("rb") as stream:
-        sha256 = hashlib.file_digest(stream, "sha256").hexdigest()
-    return {"sha256": sha256, "bytes": Path(path).stat().st_size}
+    return {"sha256": sha256(path), "bytes": Path(path).stat().st_size}
 
 
 def describe_inputs(data_dir: Path, tables: dict[str, pd.DataFrame], run_dir: Path) -> dict:

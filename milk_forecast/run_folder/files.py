@@ -6,6 +6,7 @@ from a file is quoted only as a sanitised ``excerpt``."""
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import math
 import os
@@ -33,6 +34,12 @@ def excerpt(value: Any, limit: int = 40) -> str:
 def is_number(value: Any) -> bool:
     """A finite int or float (not a bool)."""
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def sha256(path: Path) -> str:
+    """The sha256 of a file's content, in hex; ``OSError`` when it cannot be read."""
+    with Path(path).open("rb") as stream:
+        return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
 def stamp(path: Path) -> tuple[int, int, int, int] | None:

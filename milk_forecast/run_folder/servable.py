@@ -7,14 +7,13 @@ runs folder."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from milk_forecast.run_folder import layout
-from milk_forecast.run_folder.files import excerpt
+from milk_forecast.run_folder.files import excerpt, sha256
 from milk_forecast.run_folder.layout import RunFolderError
 from milk_forecast.run_folder.metrics import read_metrics
 from milk_forecast.run_folder.predictions import read_predictions_json
@@ -45,8 +44,7 @@ def read_products(run_dir: Path, root: Path | None = None) -> tuple[dict, dict]:
 def digest(path: Path) -> str | None:
     """The sha256 of a file's content; None when it cannot be read."""
     try:
-        with Path(path).open("rb") as stream:
-            return hashlib.file_digest(stream, "sha256").hexdigest()
+        return sha256(path)
     except OSError:
         return None
 
