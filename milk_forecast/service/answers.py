@@ -69,8 +69,8 @@ def rounded(value: Any) -> Any:
 def prices_rounded(value: Any, key: str = "") -> Any:
     """``value`` with the floats under a ``*_clp_per_l`` key (prices and errors in CLP/L)
     rounded to 0.01, nothing else changed: a run's files as /api/runs/{run_id} serves them."""
-    if isinstance(value, float) and key.endswith(PRICE_SUFFIX):
-        return round(value, 2)
+    if key.endswith(PRICE_SUFFIX):
+        return rounded(value)
     if isinstance(value, dict):
         return {name: prices_rounded(item, name) for name, item in value.items()}
     return [prices_rounded(item, key) for item in value] if isinstance(value, list) else value
