@@ -135,7 +135,9 @@ def test_a_first_run_says_nothing_is_scored_yet_and_when_the_first_score_comes(
 
 
 def test_a_synthetic_run_says_so(runs_dir: Path, run_dir: Path) -> None:
-    assert "SYNTHETIC SAMPLE" in render(runs_dir, source="synthetic_sample")
+    text = render(runs_dir, source="synthetic_sample")
+    assert "SYNTHETIC SAMPLE" in text
+    assert "<td>made-up sample</td>" in text  # the runs table says it in words too
 
 
 @pytest.mark.parametrize(
