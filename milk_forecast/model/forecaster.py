@@ -153,7 +153,7 @@ def walk(
             f"a forecast from {history.month_at(outside[0]):%Y-%m} is needed, outside the "
             f"price series ({history.months[0]:%Y-%m}..{history.months[-1]:%Y-%m})"
         )
-    rain_ends = np.maximum(np.minimum(history.rain_end, origins - rain_lag), -1)  # of each cut
+    rain_ends = history.cut_rain_ends(origins, rain_lag)
     tables = [history.memo.table((f.key, horizon), horizon) for f in forecasters]
     todo: dict[int, list[int]] = {}
     for i, (_, made_with) in enumerate(tables):

@@ -82,11 +82,15 @@ class History:
 
     def up_to(self, origin: int, rain_lag: int = 0) -> History:
         """Months ``0..origin``; rainfall up to ``origin - rain_lag`` at most."""
-        rain_end = int(max(min(self.rain_end, origin - rain_lag), -1))
+        rain_end = int(self.cut_rain_ends(origin, rain_lag))
         rain = self.rain_total[: origin + 1].copy()
         rain[rain_end + 1 :] = np.nan
         cut = {name: getattr(self, name)[: origin + 1] for name in MONTHLY}
         return replace(self, **cut, rain_total=rain, rain_end=rain_end)
+
+    def cut_rain_ends(self, origins: int | np.ndarray, rain_lag: int = 0) -> np.ndarray:
+        """The last rainfall position ``up_to(origin, rain_lag)`` keeps, per origin (-1: none)."""
+        return np.maximum(np.minimum(self.rain_end, np.asarray(origins) - rain_lag), -1)
 
     def month_at(self, position: int) -> pd.Timestamp:
         """The month at ``position``, also before or after the series."""
@@ -94,8 +98,8 @@ class History:
 
     def months_at(self, positions: np.ndarray) -> pd.DatetimeIndex:
         """The months at ``positions`` (>= 0), also after the series."""
-        count = max(int(np.max(positions)) + 1, len(self.months))
-        return pd.date_range(self.months[0], periods=count, freq="MS")[positions]
+        first = np.datetime64(self.months[0], "M")  # month arithmetic, no calendar built
+        return pd.DatetimeIndex((first + np.asarray(positions)).astype(self.months.dtype))
 
     def price_by_month(self) -> pd.Series:
         return pd.Series(self.price, index=self.months)
