@@ -20,7 +20,7 @@ from prefect.utilities.annotations import quote
 
 from milk_forecast.data import raw
 from milk_forecast.flows.artifacts import link_file, publish_summary
-from milk_forecast.run_folder.record import INCOMPLETE, NOT_PUBLISHED_REASON, PUBLISHED, list_runs
+from milk_forecast.run_folder.record import NOT_PUBLISHED_REASON, PUBLISHED
 from milk_forecast.runner import state as run_state
 from milk_forecast.runner.clock import isoformat, utc_now
 from milk_forecast.runner.kernels import StageKernels
@@ -94,9 +94,7 @@ def fail_abandoned_runs(flow: Any, flow_run: Any, state: Any) -> None:
         return
     runs_dir = Path(flow_run.parameters.get("runs_dir") or RUNS_DIR).resolve()
     reason = f"flow run {state.name.lower()}: {state.message or 'no message'}"
-    for summary in list_runs(runs_dir):
-        if summary.status != INCOMPLETE or summary.error is not None:
-            continue  # finished, broken, or its process is still working
+    for summary in run_state.abandoned_runs(runs_dir):
         try:
             if datetime.fromisoformat(str(summary.record.get("started_at"))) < started:
                 continue  # an older run, not this flow run's

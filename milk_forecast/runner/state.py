@@ -10,7 +10,7 @@ import platform
 import signal
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -196,7 +196,7 @@ def failure_of(context: RunContext, exc: BaseException, step: str | None = None)
     termination signal) is ``interrupted``, naming the signal when ``exc`` carries its number."""
     running = running_stage(context.record)
     stage = running["name"] if running else (step or "start")
-    notebook = str(context.run_dir / NOTEBOOKS_DIR / f"{stage}.ipynb") if running else ""
+    notebook = str(context.run_dir / running["notebook"]) if running else ""
     if isinstance(exc, Exception):
         return StageFailure(stage, notebook, type(exc).__name__, error_message(exc))
     number = getattr(exc, "signal", None)
@@ -219,14 +219,20 @@ def settle_run(
     write_run_record(summary.path, record)
 
 
+def abandoned_runs(runs_dir: Path) -> Iterator[run_record.RunSummary]:
+    """The runs left ``running`` by a process of this host that is gone (``incomplete``, with
+    a readable run.json): not running, not finished, not broken."""
+    for summary in run_record.list_runs(runs_dir):
+        if summary.status == run_record.INCOMPLETE and summary.error is None:
+            yield summary
+
+
 def settle_abandoned(runs_dir: Path, by: str) -> list[str]:
     """Mark ``failed`` (``abandoned``) the runs left ``running`` by a process of this host
     that is gone (``incomplete``): the ids settled. ``by`` says who found them. A run of
     another host (whether its process lives is unknown) and a read-only run.json are left."""
     settled = []
-    for summary in run_record.list_runs(runs_dir):
-        if summary.status != run_record.INCOMPLETE or summary.error is not None:
-            continue  # running, finished, or broken
+    for summary in abandoned_runs(runs_dir):
         record = summary.record
         message = (
             f"its process (pid {record.get('pid')} on {record.get('host')}) ended without "
