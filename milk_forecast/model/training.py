@@ -49,14 +49,12 @@ class TrainingError(ValueError):
 
 @dataclass
 class TrainingResult:
-    """What ``train`` produced: the tables to show and write (``horizon_backtest``: the
-    combination and the baselines by origin and horizon)."""
+    """What ``train`` produced: the tables to show and write."""
 
     metrics: dict[str, Any]
     predictions: pd.DataFrame
     backtest: pd.DataFrame
     path: pd.DataFrame
-    horizon_backtest: pd.DataFrame
     calibration: pd.DataFrame
     comparison: pd.DataFrame
 
@@ -158,7 +156,7 @@ def train(series: pd.DataFrame, features: pd.DataFrame, params: TrainParams) -> 
     fitted = in_sample(one_step, history)
     predictions = outputs.build_predictions(fitted, backtest, path, history.price_by_month())
     comparison = ev.comparison_frame(evaluations)
-    return TrainingResult(metrics, predictions, backtest, path, by_horizon, calibration, comparison)
+    return TrainingResult(metrics, predictions, backtest, path, calibration, comparison)
 
 
 def forecast_path(

@@ -220,8 +220,7 @@ def settle_run(
 
 
 def abandoned_runs(runs_dir: Path) -> Iterator[run_record.RunSummary]:
-    """The runs left ``running`` by a process of this host that is gone (``incomplete``, with
-    a readable run.json): not running, not finished, not broken."""
+    """The runs left ``running`` by a gone process of this host (``incomplete``, not broken)."""
     for summary in run_record.list_runs(runs_dir):
         if summary.status == run_record.INCOMPLETE and summary.error is None:
             yield summary
